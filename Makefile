@@ -5,8 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 WORKDIR ?= workdir/quickstart
-# 8 fake CPU devices make data-parallel code paths real on a laptop; harmless elsewhere.
-export XLA_FLAGS ?= --xla_force_host_platform_device_count=8
+
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup demo test test-all clean

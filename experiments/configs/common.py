@@ -1,0 +1,64 @@
+"""Helpers shared by experiment configs: the `path:arg` string and the common config sections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ml_collections
+
+
+def parse_arg(arg: str | None, **defaults: Any) -> ml_collections.ConfigDict:
+  """Parses `key=value,key2=a+b` (the part after `config.py:`) over typed `defaults`.
+
+  Values take the type of their default: bools accept true/false/1/0, tuples split on '+'.
+  A key with no default is an error that lists the known keys (a typo must never be ignored).
+  """
+  parsed = dict(defaults)
+  for item in filter(None, (arg or "").split(",")):
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if not sep:
+      raise ValueError(f"Config arg {item!r} is not key=value; known keys: {sorted(defaults)}")
+    if key not in defaults:
+      raise ValueError(f"Unknown config arg {key!r}; known keys: {sorted(defaults)}")
+    parsed[key] = _coerce(value.strip(), defaults[key], key)
+  return ml_collections.ConfigDict(parsed)
+
+
+def _coerce(value: str, default: Any, key: str) -> Any:
+  if isinstance(default, bool):
+    if value.lower() not in ("true", "false", "1", "0"):
+      raise ValueError(f"Config arg {key}={value!r}: expected true or false")
+    return value.lower() in ("true", "1")
+  if isinstance(default, tuple):
+    return tuple(v for v in value.split("+") if v)
+  if isinstance(default, (int, float)) and not isinstance(default, bool):
+    return type(default)(value)
+  return value
+
+
+def evaluate_config() -> ml_collections.ConfigDict:
+  """The clustering protocol of the paper's notebooks (PAPER.md, 'Embedding analysis')."""
+  return ml_collections.ConfigDict(dict(
+      reducers=("umap", "pca", "none"),
+      clusterers=("kmeans", "hdbscan"),
+      seed=42,
+      umap_n_neighbors=50,
+      umap_min_dist=0.5,
+      hdbscan_min_cluster_size=10,
+  ))
+
+
+def data_config(**overrides: Any) -> ml_collections.ConfigDict:
+  """Where the audio comes from and which split is embedded."""
+  config = ml_collections.ConfigDict(dict(
+      root="",                # "" = <workdir>/data, where the synthetic suite is written
+      synthetic_size="",      # "tiny" | "small" | "full" writes the built-in suite; "" = real data
+      synthetic_seed=0,
+      datasets=(),            # names under root (BEANS ids, or the synthetic suite's)
+      split="test",           # the split whose embeddings are clustered
+      skip_bad_audio=False,   # True: skip and list unreadable files instead of failing
+      drop_background=False,  # detection: drop all-background windows (the paper's "fewer background")
+  ))
+  config.update(overrides)
+  return config

@@ -1,0 +1,73 @@
+"""Extraction: padded rows dropped, sharded over the 8 fake devices, one compile, labels mapped."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bioacoustics_jax.embed import extract as extract_lib
+
+
+class _Energy(nn.Module):
+  """Embedding = [mean, max] of the input per example, through a Dense so variables exist."""
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    features = jnp.stack([x.mean(-1), x.max(-1)], -1)
+    return nn.Dense(2)(features), {"embedding": features, "pre_logits": features}
+
+
+def _prepare(audio, sample_rate):
+  del sample_rate
+  return audio * 2.0
+
+
+def _batches(audio, labels, batch_size):
+  for start in range(0, len(audio), batch_size):
+    a, l = audio[start:start + batch_size], labels[start:start + batch_size]
+    pad = batch_size - len(a)
+    yield {"audio": np.pad(a, ((0, pad), (0, 0))), "label": np.pad(l, [(0, pad)] + [(0, 0)] * (l.ndim - 1)),
+           "mask": np.arange(batch_size) < len(a),
+           "id": np.array([f"f{start + i}".encode() for i in range(batch_size)])}
+
+
+def test_extract_drops_padding_and_matches_direct_computation():
+  assert jax.local_device_count() == 8  # tests/conftest.py
+  module = _Energy()
+  audio = np.random.default_rng(0).normal(size=(21, 50)).astype(np.float32)
+  labels = np.arange(21) % 3
+  variables = module.init(jax.random.key(0), jnp.zeros((1, 50)))
+  embed_fn, sharding = extract_lib.make_embed_fn(module, _prepare, 16000)
+  batch_size = extract_lib.batch_size_for_devices(5)
+  assert batch_size == 8 and sharding.mesh.shape["data"] == 8
+  es = extract_lib.extract(embed_fn, variables, _batches(audio, labels, batch_size),
+                           task="classification", class_names=["a", "b", "c"], meta={"m": 1})
+  assert len(es) == 21 and es.ids[-1] == "f20" and es.meta["m"] == 1
+  expected = np.stack([audio.mean(-1), audio.max(-1)], -1) * 2.0
+  np.testing.assert_allclose(es.embeddings, expected, rtol=1e-5, atol=1e-6)
+  np.testing.assert_array_equal(es.labels, labels)
+  assert embed_fn._cache_size() == 1  # the padded last batch reused the same compilation
+
+
+def test_detection_labels_become_background_zero_else_argmax_plus_one():
+  module = _Energy()
+  audio = np.ones((4, 10), np.float32)
+  multi_hot = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+  variables = module.init(jax.random.key(0), jnp.zeros((1, 10)))
+  embed_fn, _ = extract_lib.make_embed_fn(module, _prepare, 16000)
+  es = extract_lib.extract(embed_fn, variables, _batches(audio, multi_hot, 8),
+                           task="detection", class_names=["x", "y"])
+  assert es.labels.tolist() == [0, 2, 1, 1]
+  assert es.label_names == ["background", "x", "y"]
+
+
+def test_non_finite_embeddings_name_the_examples():
+  module = _Energy()
+  audio = np.ones((3, 10), np.float32)
+  audio[1, 3] = np.nan
+  variables = module.init(jax.random.key(0), jnp.zeros((1, 10)))
+  embed_fn, _ = extract_lib.make_embed_fn(module, _prepare, 16000)
+  with pytest.raises(FloatingPointError, match="f1"):
+    extract_lib.extract(embed_fn, variables, _batches(audio, np.zeros(3, int), 8),
+                        task="classification", class_names=["a"])
