@@ -1,3 +1,4 @@
 """Flax backbones. Importing this package registers every family's presets."""
 
 # One import per family; each module registers its presets in `registry`.
+from bioacoustics_jax.models import resnet  # noqa: F401  (CNN family: torchvision ResNets)

@@ -1,0 +1,95 @@
+"""Checking a ported Flax model against its PyTorch reference, shared by tests and benchmarks.
+
+A freshly initialised torch model has BatchNorm weight 1, bias 0, mean 0, var 1, so a porter that
+swapped `scale` and `bias`, or ignored the running stats, would still "match". `randomize_norms`
+makes every normalisation tensor distinct before comparing, so parity means the mapping is right.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bioacoustics_jax.porting import torch_to_flax
+
+
+def randomize_norms(model: Any, seed: int = 0, calibrate_on: np.ndarray | None = None) -> Any:
+  """Random affine params and running stats for every BatchNorm/LayerNorm/GroupNorm, in place.
+
+  Args:
+    model: a torch module.
+    seed: for the random values.
+    calibrate_on: optional NHWC batch. BatchNorm running stats are then set to this batch's
+      statistics (one train-mode pass, cumulative average; variance x2 + 0.01) instead of
+      random values, so that,
+      as in a trained net, eval-mode activations stay O(1). Deep random nets with random
+      stats otherwise reach logits in the hundreds, where float32 rounding alone exceeds an
+      absolute 1e-4 tolerance. The stats still differ per channel, so mapping errors show.
+  """
+  import torch  # pylint: disable=g-import-not-at-top
+
+  gen = torch.Generator().manual_seed(seed)
+  norm_types = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm, torch.nn.GroupNorm)  # pylint: disable=protected-access
+  batch_norms = []
+  with torch.no_grad():
+    for module in model.modules():
+      if not isinstance(module, norm_types):
+        continue
+      if getattr(module, "weight", None) is not None:
+        module.weight.copy_(0.5 + torch.rand(module.weight.shape, generator=gen))
+        module.bias.copy_(0.2 * torch.randn(module.bias.shape, generator=gen))
+      if getattr(module, "running_mean", None) is not None:
+        batch_norms.append(module)
+        module.running_mean.copy_(0.1 * torch.randn(module.running_mean.shape, generator=gen))
+        module.running_var.copy_(0.5 + torch.rand(module.running_var.shape, generator=gen))
+  if calibrate_on is not None and batch_norms:
+    momenta = [m.momentum for m in batch_norms]
+    for m in batch_norms:
+      m.reset_running_stats()
+      m.momentum = None  # cumulative average: after one pass, exactly this batch's stats
+    was_training = model.training
+    torch_forward(model, calibrate_on, train=True)
+    model.train(was_training)
+    with torch.no_grad():
+      for m, momentum in zip(batch_norms, momenta):
+        m.momentum = momentum
+        m.num_batches_tracked.zero_()
+        # Exact batch variances leave near-constant channels (mostly-zero ReLU outputs) with a
+        # tiny variance that amplifies float32 rounding layer after layer; doubling it (plus a
+        # floor) keeps the net well conditioned and activations still O(1).
+        m.running_var.mul_(2.0).add_(1e-2)
+  return model
+
+
+def port_reference(spec, torch_model: Any, module: Any, sample_input: np.ndarray) -> Any:
+  """Flax variables for `module` (built from `spec`) filled from `torch_model`'s state_dict."""
+  import jax  # pylint: disable=g-import-not-at-top
+
+  target = jax.eval_shape(lambda x: module.init(jax.random.PRNGKey(0), x), sample_input)
+  return spec.port(torch_to_flax.to_numpy_state_dict(torch_model), target)
+
+
+def torch_forward(torch_model: Any, x_nhwc: np.ndarray, train: bool = False) -> np.ndarray:
+  """Runs an image model on NHWC numpy input (transposed to NCHW for torch); numpy output."""
+  import torch  # pylint: disable=g-import-not-at-top
+
+  torch_model.train(train)
+  x = torch.from_numpy(np.ascontiguousarray(np.transpose(x_nhwc, (0, 3, 1, 2))))
+  if train:
+    return torch_model(x).detach().numpy()
+  with torch.no_grad():
+    return torch_model(x).numpy()
+
+
+def running_stats(torch_model: Any) -> dict[str, np.ndarray]:
+  """{key: array} of every BatchNorm running_mean/running_var of a torch model."""
+  return {k: v for k, v in torch_to_flax.to_numpy_state_dict(torch_model).items()
+          if k.endswith(("running_mean", "running_var"))}
+
+
+def max_abs_diff(a: Any, b: Any) -> float:
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  if a.shape != b.shape:
+    raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+  return float(np.max(np.abs(a - b))) if a.size else 0.0

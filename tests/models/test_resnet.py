@@ -1,0 +1,106 @@
+"""ResNet parity with torchvision: eval logits/embedding, train-mode forward, running stats."""
+
+import functools
+
+import flax
+import jax
+import numpy as np
+import pytest
+
+from bioacoustics_jax.models import registry
+from bioacoustics_jax.porting import parity
+from tests.models import parity_registry
+
+parity_registry.PARITY_TESTED.update({"resnet18", "resnet50", "resnet152"})
+
+TOL = 1e-4
+
+
+def _setup(name, seed=0, size=64, batch=2, **overrides):
+  spec = registry.get(name)
+  rng = np.random.default_rng(seed)
+  x, calib = rng.standard_normal((2, batch, size, size, 3)).astype(np.float32)
+  torch_model = parity.randomize_norms(spec.torch_reference(**overrides), seed, calib)
+  module = spec.build(**overrides)
+  variables = parity.port_reference(spec, torch_model, module, x)
+  return spec, torch_model, module, variables, x
+
+
+def _check_eval(name, **kwargs):
+  _, torch_model, module, variables, x = _setup(name, **kwargs)
+  logits, inter = jax.jit(functools.partial(module.apply, train=False))(variables, x)
+  expected = parity.torch_forward(torch_model, x)
+  assert parity.max_abs_diff(logits, expected) <= TOL
+  assert parity.max_abs_diff(inter["embedding"], expected) <= TOL
+  assert inter["pre_logits"].shape == (x.shape[0], torch_model.fc.in_features)
+
+
+def _check_train(name, **kwargs):
+  _, torch_model, module, variables, x = _setup(name, **kwargs)
+  logits, updates = module.apply(variables, x, train=True, mutable=["batch_stats"])
+  expected = parity.torch_forward(torch_model, x, train=True)
+  assert parity.max_abs_diff(logits[0], expected) <= TOL
+  # torch's running stats after its one train-mode forward == our updated batch_stats.
+  spec = registry.get(name)
+  ported_after = spec.port(
+      {**{k: v.detach().numpy() for k, v in torch_model.state_dict().items()}},
+      jax.eval_shape(lambda: variables))
+  ours = flax.traverse_util.flatten_dict(updates["batch_stats"])
+  theirs = flax.traverse_util.flatten_dict(ported_after["batch_stats"])
+  assert ours.keys() == theirs.keys()
+  worst = max(parity.max_abs_diff(ours[k], theirs[k]) for k in ours)
+  assert worst <= 1e-5, worst
+  # And the stats really moved (a no-op update would pass the check above only by accident).
+  before = flax.traverse_util.flatten_dict(variables["batch_stats"])
+  assert max(parity.max_abs_diff(ours[k], before[k]) for k in ours) > 1e-3
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnet152"])
+def test_tiny_width_eval_parity(name):
+  _check_eval(name, width=8, num_classes=10)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_tiny_width_train_parity_and_running_stats(name):
+  _check_train(name, width=8, num_classes=10)
+
+
+def test_resnet50_full_size_eval_parity():
+  _check_eval("resnet50")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet18", "resnet152"])
+def test_full_size_eval_parity(name):
+  _check_eval(name)
+
+
+@pytest.mark.slow
+def test_resnet50_full_size_train_parity():
+  _check_train("resnet50")
+
+
+def test_non_square_input_and_shapes():
+  _check_eval("resnet18", width=8, num_classes=10, size=48)
+  spec = registry.get("rn18")
+  module = spec.build(width=8)
+  x = np.zeros((1, 128, 75, 3), np.float32)  # mel x frames, not square
+  shapes = jax.eval_shape(lambda: module.init(jax.random.PRNGKey(0), x))
+  out, inter = jax.eval_shape(lambda v: module.apply(v, x), shapes)
+  assert out.shape == (1, 1000) and inter["embedding"].shape == (1, spec.embedding_dim)
+  assert inter["feature_map"].shape == (1, 4, 3, 64)
+
+
+def test_presets():
+  for depth in (18, 50, 152):
+    random_init, pretrained = registry.get(f"rn{depth}"), registry.get(f"rn{depth}p")
+    assert random_init.weights is None and random_init.architecture == f"resnet{depth}"
+    assert pretrained.weights.startswith(f"resnet{depth}-")
+    assert pretrained.weights_url.endswith(pretrained.weights)
+    assert pretrained.recipe == "paper_mel3" and pretrained.embedding_dim == 1000
+
+
+def test_wrong_channels_is_a_clear_error():
+  module = registry.get("rn18").build(width=8)
+  with pytest.raises(ValueError, match="paper_mel3"):
+    module.init(jax.random.PRNGKey(0), np.zeros((1, 32, 32, 1), np.float32))
