@@ -1,0 +1,136 @@
+"""What the three audio builders share: the run-time BuilderConfig, features, bad-audio policy.
+
+The datasets are not known when the code is written (a user's BEANS folder, a freshly generated
+synthetic suite), so no builder has BUILDER_CONFIGS: each run builds a config from a
+`catalog.DatasetSource` and passes the instance, `Builder(config=make_config(src), data_dir=d)`;
+tfds accepts a config instance it does not know ("custom data configuration").
+
+Staleness: the config name carries the source fingerprint (a hash of the annotation files and
+dataset.json) and the bad-audio options, and tfds stores data under
+`<data_dir>/<builder>/<config name>/<version>`, so regenerated data or other options get a fresh
+directory instead of reusing old prepared data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Iterator
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from bioacoustics_jax.audio import io as audio_io
+from bioacoustics_jax.data import catalog
+
+_log = logging.getLogger(__name__)
+
+SKIPPED_KEY = "skipped"  # tfds metadata key: {split: [{"path", "reason"}]}
+INT16_SCALE = 32768.0  # soundfile reads PCM_16 as int/32768, so this round-trips 16-bit wavs
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class AudioBuilderConfig(tfds.core.BuilderConfig):
+  """One dataset, from one source folder, with one bad-audio policy.
+
+  Attributes:
+    source: where the files are and what the dataset is (catalog.resolve gives it).
+    skip_bad_audio: False: the first bad file stops the build with an AudioError naming it.
+      True: bad files are skipped and listed, per split, in the prepared data's metadata
+      (`builder.info.metadata["skipped"]`), never silently.
+    downmix: average multi-channel files to mono (BEANS does); False makes them bad audio.
+    resample_mismatched: resample files at another rate to the dataset rate (BEANS does); False
+      makes them bad audio.
+  """
+
+  source: catalog.DatasetSource | None = None
+  skip_bad_audio: bool = False
+  downmix: bool = True
+  resample_mismatched: bool = True
+
+
+def make_config(source: catalog.DatasetSource, *, skip_bad_audio: bool = False,
+                downmix: bool = True, resample_mismatched: bool = True) -> AudioBuilderConfig:
+  """A config whose name changes whenever the data or the options change (see module doc)."""
+  flags = ("-skipbad" if skip_bad_audio else "") + ("" if downmix else "-nodownmix") + (
+      "" if resample_mismatched else "-exactrate")
+  name = f"{source.info.name}-{source.fingerprint}{flags}"
+  return AudioBuilderConfig(
+      name=name, description=f"{source.info.name} from {source.root}", source=source,
+      skip_bad_audio=skip_bad_audio, downmix=downmix, resample_mismatched=resample_mismatched)
+
+
+def to_int16(x: np.ndarray) -> np.ndarray:
+  return np.clip(np.round(x * INT16_SCALE), -32768, 32767).astype(np.int16)
+
+
+class AudioBuilderBase(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+  """Shared machinery; subclasses implement `_split_generators` / `_generate_examples`."""
+
+  @property
+  def source(self) -> catalog.DatasetSource:
+    cfg = self.builder_config
+    if not isinstance(cfg, AudioBuilderConfig) or cfg.source is None:
+      raise ValueError(
+          f"{self.name} needs a run-time config: {type(self).__name__}("
+          "config=base.make_config(catalog.resolve(name, data_root)), data_dir=...)")
+    return cfg.source
+
+  def _label_feature(self) -> tfds.features.FeatureConnector:
+    raise NotImplementedError
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    info = self.source.info
+    return self.dataset_info_from_configs(
+        description=f"{info.name}: {info.task}, {info.sample_rate} Hz, {info.clip_seconds} s "
+                    f"examples, {info.num_classes} classes.",
+        features=tfds.features.FeaturesDict({
+            # int16 halves the prepared size; pipeline.py turns it back into float32.
+            "audio": tfds.features.Tensor(shape=(info.num_samples(),), dtype=np.int16,
+                                          encoding=tfds.features.Encoding.BYTES),
+            "label": self._label_feature(),
+            "id": tfds.features.Text(),
+        }),
+        supervised_keys=("audio", "label"),
+        # Examples keep the annotation-file order: reproducible, and the pipeline shuffles anyway.
+        disable_shuffling=True,
+        metadata=tfds.core.MetadataDict({SKIPPED_KEY: {}}),
+    )
+
+  def load(self, path: str, split: str) -> np.ndarray | None:
+    """The waveform at the dataset rate, or None when it is bad and skip_bad_audio is on."""
+    cfg = self.builder_config
+    rate = self.source.info.sample_rate
+    try:
+      wav, _ = audio_io.load_audio(
+          path, downmix=cfg.downmix,
+          target_sample_rate=rate if cfg.resample_mismatched else None,
+          expected_sample_rate=None if cfg.resample_mismatched else rate)
+      return wav
+    except audio_io.AudioError as e:
+      if not cfg.skip_bad_audio:
+        raise
+      _log.warning("skipping bad audio in %s/%s: %s", self.source.info.name, split, e)
+      skipped = self.info.metadata[SKIPPED_KEY].setdefault(split, [])
+      skipped.append({"path": e.path, "reason": e.reason})
+      return None
+
+  def class_index(self, label: Any, where: str) -> int:
+    """Index of a label string; labels outside the list go to the unknown class if there is one."""
+    names = self.source.info.class_names
+    label = str(label)
+    if label in names:
+      return names.index(label)
+    if self.source.unknown_label is not None:
+      return names.index(self.source.unknown_label)
+    raise ValueError(f"{where}: label {label!r} is not one of the {len(names)} classes of "
+                     f"{self.source.info.name} ({', '.join(names[:10])}...); fix the annotation "
+                     f"or add it to class_names in dataset.json")
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # nothing is downloaded: the data is already on disk
+    return {split: self._generate_examples(split=split, path=path)
+            for split, path in self.source.split_files.items()}
+
+  def _generate_examples(self, split: str, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    raise NotImplementedError

@@ -1,0 +1,266 @@
+"""Which datasets exist and how they are laid out on disk.
+
+Two kinds of dataset folders resolve here to the same `DatasetSource`:
+- folders with a `dataset.json` (the built-in synthetic suite writes one; a user's own audio folder
+  can too): that file says the task, rate, clip or window/shift and class names;
+- real BEANS folders (what BEANS' download scripts leave under `beans/data/`), described by the
+  roster table below (PAPER.md), with class names read from the annotation files.
+
+Everything downstream (builders, pipeline) sees only `DatasetInfo` + `DatasetSource`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from typing import Any
+
+_log = logging.getLogger(__name__)
+
+TASKS = ("classification", "detection")
+SPLITS = ("train", "valid", "test")
+FORMATS = ("beans_classification", "beans_detection", "audio_folder")
+DATASET_JSON = "dataset.json"
+
+BEANS_HELP = (
+    "BEANS data is not downloaded by this suite (about 300 GB). Get it with the scripts of "
+    "github.com/earthspecies/beans (`pip install -e .` there, then `python scripts/<dataset>.py` "
+    "or `scripts/download_data.sh`), which write `beans/data/<dataset>/...`; then pass "
+    "data_root=/path/to/beans/data. Or run on the built-in synthetic suite "
+    "(bioacoustics_jax.data.synthetic.write_suite(root)).")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+  """What a model and an evaluator need to know about a dataset.
+
+  For detection sets `clip_seconds` is the window length and `shift_seconds` the hop between
+  windows; for classification sets `shift_seconds` is None.
+  """
+
+  name: str
+  task: str  # "classification" | "detection"
+  sample_rate: int
+  clip_seconds: float
+  shift_seconds: float | None
+  class_names: tuple[str, ...]
+
+  def __post_init__(self):
+    if self.task not in TASKS:
+      raise ValueError(f"dataset {self.name!r}: task must be one of {TASKS}, got {self.task!r}")
+    if self.sample_rate <= 0 or self.clip_seconds <= 0:
+      raise ValueError(f"dataset {self.name!r}: sample_rate and clip_seconds must be positive")
+    if self.task == "detection" and not self.shift_seconds:
+      raise ValueError(f"dataset {self.name!r}: detection sets need shift_seconds")
+    if not self.class_names:
+      raise ValueError(f"dataset {self.name!r}: no class names")
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.class_names)
+
+  def num_samples(self, sample_rate: int | None = None) -> int:
+    """Samples per example (clip or window) at `sample_rate` (default: the dataset's own)."""
+    return int(round(self.clip_seconds * (sample_rate or self.sample_rate)))
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSource:
+  """Where a dataset's files are and how to read them.
+
+  Attributes:
+    info: the dataset's `DatasetInfo`.
+    format: which builder reads it (one of FORMATS).
+    root: the dataset folder.
+    split_files: split -> annotation file (csv or jsonl); for an audio folder, split -> folder
+      or csv.
+    search_dirs: folders relative audio paths are resolved against, in order.
+    unknown_label: class that labels outside `class_names` map to (BEANS enabirds: OTHR), or None
+      (then an unknown label is an error).
+    fingerprint: hash of the annotation files and dataset.json; changes when the data changes, so
+      prepared tfds data is never stale.
+  """
+
+  info: DatasetInfo
+  format: str
+  root: str
+  split_files: dict[str, str]
+  search_dirs: tuple[str, ...]
+  unknown_label: str | None
+  fingerprint: str
+
+  def resolve_audio_path(self, path: str) -> str:
+    """First existing candidate for an annotation's audio path (else the first candidate)."""
+    if os.path.isabs(path):
+      return path
+    candidates = [os.path.join(d, path) for d in self.search_dirs]
+    for c in candidates:
+      if os.path.exists(c):
+        return c
+    return candidates[0]
+
+
+# The BEANS roster (PAPER.md). `folder` and `files` follow what BEANS' download scripts write.
+# Class names are read from the annotation files, except where BEANS fixes a list with an
+# "unknown" class (labels outside the list map to it).
+_ENABIRDS = ("AMCR AMGO AMRE AMRO BAWW BCCH BGGN BHCO BHVI BLJA BTNW BWWA CARW COYE EATO HETH HOWA "
+             "KEWA LOWA NOCA NOFL OVEN RBGR RBWO RCKI REVI SCTA SWTH TUTI WBNU WITU WOTH YBCU "
+             "OTHR").split()
+_CLS_FILES = {s: f"annotations.{s}.csv" for s in SPLITS}
+_DET_FILES = {s: f"{s}.jsonl" for s in SPLITS}
+BEANS_ROSTER: dict[str, dict[str, Any]] = {
+    "watkins": dict(task="classification", sample_rate=44100, clip=3, classes=31,
+                    folder="watkins", files=_CLS_FILES),
+    "bats": dict(task="classification", sample_rate=250000, clip=5, classes=10,
+                 folder="egyptian_fruit_bats", files=_CLS_FILES),
+    "cbi": dict(task="classification", sample_rate=44100, clip=10, classes=264,
+                folder="cbi", files=_CLS_FILES),
+    "dogs": dict(task="classification", sample_rate=44100, clip=10, classes=10,
+                 folder="dogs", files=_CLS_FILES),
+    "humbugdb": dict(task="classification", sample_rate=44100, clip=3, classes=14,
+                     folder="HumBugDB", files={s: f"data/metadata/{s}.csv" for s in SPLITS}),
+    "dcase": dict(task="detection", sample_rate=16000, clip=2, shift=1, classes=18,
+                  folder="dcase", files=_DET_FILES),
+    "enabirds": dict(task="detection", sample_rate=32000, clip=2, shift=1, classes=34,
+                     folder="enabirds", files=_DET_FILES, labels=_ENABIRDS, unknown="OTHR"),
+    "hiceas": dict(task="detection", sample_rate=22050, clip=10, shift=5, classes=1,
+                   folder="hiceas", files=_DET_FILES),
+    "rfcx": dict(task="detection", sample_rate=48000, clip=10, shift=5, classes=24,
+                 folder="rfcx", files=_DET_FILES),
+    "hainan-gibbons": dict(task="detection", sample_rate=9600, clip=4, shift=2, classes=3,
+                           folder="hainan_gibbons", files=_DET_FILES, labels=("1", "2", "3"),
+                           unknown="1"),
+}
+
+
+def fingerprint_files(paths: list[str], extra: Any = None) -> str:
+  """sha1 over file contents (in order) and a JSON-able `extra`; 16 hex chars."""
+  h = hashlib.sha1()
+  for p in paths:
+    h.update(os.path.basename(p).encode())
+    if os.path.exists(p):
+      with open(p, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+          h.update(chunk)
+  h.update(json.dumps(extra, sort_keys=True, default=str).encode())
+  return h.hexdigest()[:16]
+
+
+def read_annotation_labels(path: str, task: str) -> list[str]:
+  """All label strings in one BEANS annotation file (csv `label` column or jsonl annotations)."""
+  labels = []
+  if task == "classification":
+    with open(path, newline="") as f:
+      reader = csv.DictReader(f)
+      if not reader.fieldnames or "path" not in reader.fieldnames or (
+          "label" not in reader.fieldnames):
+        raise ValueError(f"{path}: needs csv columns `path,label`, has {reader.fieldnames}")
+      labels = [str(r["label"]) for r in reader]
+  else:
+    with open(path) as f:
+      for n, line in enumerate(f, 1):
+        if line.strip():
+          try:
+            rec = json.loads(line)
+            labels += [str(a["label"]) for a in rec.get("annotations", [])]
+          except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise ValueError(f"{path}:{n}: not a BEANS detection record "
+                             f'{{"path","length","annotations":[{{"st","ed","label"}}]}} ({e})')
+  return labels
+
+
+def _from_dataset_json(name: str, folder: str) -> DatasetSource:
+  path = os.path.join(folder, DATASET_JSON)
+  try:
+    with open(path) as f:
+      meta = json.load(f)
+    fmt = meta.get("format") or (
+        "beans_detection" if meta["task"] == "detection" else "beans_classification")
+    if fmt not in FORMATS:
+      raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    task = meta["task"]
+    split_files = meta.get("splits") or (
+        {s: s for s in SPLITS} if fmt == "audio_folder" else
+        (_DET_FILES if task == "detection" else _CLS_FILES))
+    split_files = {s: os.path.join(folder, p) for s, p in split_files.items()}
+    class_names = meta.get("class_names")
+    if not class_names and fmt == "audio_folder":
+      from bioacoustics_jax.data.builders import audio_folder  # pylint: disable=g-import-not-at-top
+      class_names = audio_folder.discover_class_names(split_files)
+    info = DatasetInfo(
+        name=meta.get("name", name), task=task, sample_rate=int(meta["sample_rate"]),
+        clip_seconds=float(meta.get("clip_seconds") or meta["window_seconds"]),
+        shift_seconds=(float(meta["shift_seconds"]) if meta.get("shift_seconds") else None),
+        class_names=tuple(str(c) for c in class_names))
+  except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+    raise ValueError(
+        f"{path}: invalid dataset description ({e!r}). It needs name, task "
+        f"(classification|detection), sample_rate, clip_seconds (or window_seconds and "
+        f"shift_seconds) and class_names; regenerate it or fix it by hand.") from e
+  files = sorted(p for p in split_files.values() if os.path.isfile(p))
+  return DatasetSource(
+      info=info, format=fmt, root=folder, split_files=split_files,
+      search_dirs=(folder, os.path.dirname(folder), os.path.dirname(os.path.dirname(folder))),
+      unknown_label=meta.get("unknown_label"),
+      fingerprint=fingerprint_files([path] + files))
+
+
+def _from_beans_roster(name: str, data_root: str) -> DatasetSource:
+  spec = BEANS_ROSTER[name]
+  folder = os.path.join(data_root, spec["folder"])
+  split_files = {s: os.path.join(folder, p) for s, p in spec["files"].items()}
+  missing = [p for p in split_files.values() if not os.path.isfile(p)]
+  if missing:
+    raise FileNotFoundError(
+        f"BEANS dataset {name!r}: missing {', '.join(missing)} (expected the BEANS layout "
+        f"{data_root}/{spec['folder']}/...). {BEANS_HELP}")
+  if "labels" in spec:
+    class_names = tuple(spec["labels"])
+  else:
+    found = set()
+    for p in split_files.values():
+      found.update(read_annotation_labels(p, spec["task"]))
+    class_names = tuple(sorted(found))
+    if len(class_names) != spec["classes"]:
+      _log.warning("BEANS %s: the annotation files have %d classes, the roster says %d",
+                   name, len(class_names), spec["classes"])
+  info = DatasetInfo(name=name, task=spec["task"], sample_rate=spec["sample_rate"],
+                     clip_seconds=float(spec["clip"]),
+                     shift_seconds=float(spec["shift"]) if "shift" in spec else None,
+                     class_names=class_names)
+  fmt = "beans_detection" if spec["task"] == "detection" else "beans_classification"
+  # BEANS writes paths relative to the BEANS checkout (`data/<ds>/wav/...`): try the parent of
+  # data_root too.
+  return DatasetSource(
+      info=info, format=fmt, root=folder, split_files=split_files,
+      search_dirs=(folder, data_root, os.path.dirname(os.path.abspath(data_root))),
+      unknown_label=spec.get("unknown"),
+      fingerprint=fingerprint_files(sorted(split_files.values()), extra=name))
+
+
+def resolve(dataset: str, data_root: str) -> DatasetSource:
+  """Finds `dataset` under `data_root`: a folder with dataset.json, else a BEANS roster entry.
+
+  Raises:
+    FileNotFoundError: nothing usable there; the message lists known names and how to get data.
+  """
+  data_root = os.path.abspath(os.path.expanduser(data_root))
+  folder = os.path.join(data_root, dataset)
+  if os.path.isfile(os.path.join(folder, DATASET_JSON)):
+    return _from_dataset_json(dataset, folder)
+  if dataset in BEANS_ROSTER:
+    return _from_beans_roster(dataset, data_root)
+  known = sorted(d for d in (os.listdir(data_root) if os.path.isdir(data_root) else [])
+                 if os.path.isfile(os.path.join(data_root, d, DATASET_JSON)))
+  raise FileNotFoundError(
+      f"Unknown dataset {dataset!r} under {data_root}: no {folder}/{DATASET_JSON} and not a BEANS "
+      f"name ({', '.join(BEANS_ROSTER)}). Datasets found there: {known or 'none'}. {BEANS_HELP}")
+
+
+def dataset_info(dataset: str, data_root: str) -> DatasetInfo:
+  """Shortcut: the `DatasetInfo` of `dataset` under `data_root`."""
+  return resolve(dataset, data_root).info
