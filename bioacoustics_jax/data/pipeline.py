@@ -1,0 +1,231 @@
+"""The data API the rest of the suite calls: `open_split(...)` -> `SplitData.dataset(...)`.
+
+    split = open_split("synth_birds", "train", data_root="/tmp/synth")
+    for batch in split.numpy_batches(batch_size=32, sample_rate=16000):
+      batch["audio"]  # float32 [32, T]; batch["label"], batch["mask"], batch["id"]
+
+open_split prepares the tfds data on first use (`<dataset folder>/_tfds` unless tfds_dir is
+given) and reuses it afterwards; the builder config name carries a fingerprint of the source,
+so regenerated data is prepared afresh instead of read stale.
+
+Batches: "audio" float32 [B, T] at `sample_rate` (T = round(clip_seconds * rate)), "label" int32
+[B] (classification) or float32 [B, C] multi-hot (detection), "mask" bool [B] (False on padding),
+"id" bytes [B]. Evaluation batches are padded to a full batch, and every process gets the same
+number of batches, so jitted consumers compile once and multi-host collectives never wait on a
+process that has run out of data. Training batches (train=True, repeat=True) drop the remainder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import math
+import os
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from bioacoustics_jax.audio import io as audio_io
+from bioacoustics_jax.data import builders
+from bioacoustics_jax.data import catalog
+from bioacoustics_jax.data.builders import base
+
+_log = logging.getLogger(__name__)
+
+# tf.data must never take accelerator memory from JAX. This fails only when TF has already
+# initialised its devices, in which case whoever did that made the choice.
+try:
+  tf.config.set_visible_devices([], "GPU")
+except (RuntimeError, ValueError):  # pragma: no cover
+  pass
+
+# Applied to each training example (dict of tensors, audio float32 [T]) before batching; the
+# augmentation code (background mixing, gain, ...) plugs in here.
+ExampleFn = Callable[[dict[str, tf.Tensor]], dict[str, tf.Tensor]]
+_SHUFFLE_BYTES = 1 << 30  # shuffle buffer budget: the whole split when it fits in ~1 GB
+
+
+def _default_process() -> tuple[int, int]:
+  import jax  # pylint: disable=g-import-not-at-top  (only the process layout is needed)
+  return jax.process_index(), jax.process_count()
+
+
+@dataclasses.dataclass
+class SplitData:
+  """One prepared split of one dataset.
+
+  Attributes:
+    info: the dataset's DatasetInfo.
+    split: "train", "valid" or "test".
+    num_examples: examples in the split (detection: windows), over all processes.
+    skipped: bad audio files left out of this split [{"path", "reason"}] (skip_bad_audio=True).
+    builder: the prepared tfds builder (for tfds-level access).
+  """
+
+  info: catalog.DatasetInfo
+  split: str
+  num_examples: int
+  skipped: list[dict[str, str]]
+  builder: tfds.core.DatasetBuilder = dataclasses.field(repr=False)
+
+  def _raw(self) -> tf.data.Dataset:
+    return self.builder.as_dataset(split=self.split, shuffle_files=False)
+
+  @functools.cached_property
+  def labels(self) -> np.ndarray:
+    """All labels of the split in order ([N] int or [N, C] multi-hot), read without the audio."""
+    ds = self.builder.as_dataset(
+        split=self.split, decoders={"audio": tfds.decode.SkipDecoding()}, shuffle_files=False)
+    ys = [y for y in ds.map(lambda ex: ex["label"]).batch(4096).as_numpy_iterator()]
+    if not ys:
+      return np.zeros((0,) if self.info.task == "classification" else (0, self.info.num_classes))
+    return np.concatenate(ys)
+
+  def count(self, *, drop_background: bool = False) -> int:
+    """Examples in the split (over all processes), without background windows if asked."""
+    if drop_background and self.info.task == "detection":
+      return int(np.sum(np.any(self.labels > 0, axis=-1)))
+    return self.num_examples
+
+  def num_batches(self, batch_size: int, *, drop_background: bool = False,
+                  process_count: int | None = None) -> int:
+    """Batches per process of an evaluation pass (train=False or repeat=False)."""
+    if process_count is None:
+      process_count = _default_process()[1]
+    per_process = math.ceil(self.count(drop_background=drop_background) / process_count)
+    return math.ceil(per_process / batch_size)
+
+  def dataset(self, *, batch_size: int, sample_rate: int | None = None, train: bool = False,
+              seed: int = 0, drop_background: bool = False, repeat: bool = False,
+              process_index: int | None = None, process_count: int | None = None,
+              map_fn: ExampleFn | None = None) -> tf.data.Dataset:
+    """A tf.data pipeline of batches (see module doc); `batch_size` is per process.
+
+    Args:
+      batch_size: examples per batch on this process.
+      sample_rate: output rate; None keeps the dataset's own rate.
+      train: shuffle (seeded, reshuffled every epoch) and apply `map_fn`.
+      seed: shuffle seed.
+      drop_background: leave out all-zero detection windows ("fewer background" setting).
+      repeat: loop forever; with train=True the last partial batch is dropped instead of padded.
+      process_index, process_count: this process's shard (default: jax's); examples are
+        sharded before batching so each host reads a disjoint part.
+      map_fn: per-example function for training (augmentation); ignored when train=False.
+    """
+    if batch_size <= 0:
+      raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if process_index is None or process_count is None:
+      default_index, default_count = _default_process()
+      process_index = default_index if process_index is None else process_index
+      process_count = default_count if process_count is None else process_count
+    if not 0 <= process_index < process_count:
+      raise ValueError(f"process_index {process_index} outside [0, {process_count})")
+    rate = sample_rate or self.info.sample_rate
+    num_samples = self.info.num_samples(rate)
+    detection = self.info.task == "detection"
+
+    ds = self._raw()
+    if drop_background and detection:
+      ds = ds.filter(lambda ex: tf.reduce_any(ex["label"] > 0))
+    ds = ds.shard(process_count, process_index)
+    if train:
+      example_bytes = 2 * self.info.num_samples() + 64
+      buffer = max(16, min(self.num_examples, _SHUFFLE_BYTES // example_bytes))
+      ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(functools.partial(_to_float, from_rate=self.info.sample_rate, to_rate=rate,
+                                  num_samples=num_samples, detection=detection),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    if train and map_fn is not None:
+      ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE)
+    if train and repeat:
+      return ds.repeat().batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+    ds = ds.batch(batch_size).map(functools.partial(_pad_batch, batch_size=batch_size))
+    # Equal batch counts on every process: top up with fully masked batches.
+    steps = self.num_batches(batch_size, drop_background=drop_background,
+                             process_count=process_count)
+    empty = _empty_batch(batch_size, num_samples, self.info)
+    ds = ds.concatenate(tf.data.Dataset.from_tensors(empty).repeat()).take(steps)
+    if repeat:
+      ds = ds.repeat()
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+  def numpy_batches(self, **kwargs: Any) -> Iterator[dict[str, np.ndarray]]:
+    """The same batches as `dataset(**kwargs)`, as dicts of numpy arrays."""
+    return self.dataset(**kwargs).as_numpy_iterator()
+
+
+def _resample_np(x: np.ndarray, from_rate: int, to_rate: int, num_samples: int) -> np.ndarray:
+  return audio_io.fit_length(audio_io.resample(x, from_rate, to_rate), num_samples)
+
+
+def _to_float(ex: dict[str, tf.Tensor], *, from_rate: int, to_rate: int, num_samples: int,
+              detection: bool) -> dict[str, tf.Tensor]:
+  audio = tf.cast(ex["audio"], tf.float32) / base.INT16_SCALE
+  if to_rate != from_rate:
+    audio = tf.numpy_function(
+        functools.partial(_resample_np, from_rate=from_rate, to_rate=to_rate,
+                          num_samples=num_samples),
+        [audio], tf.float32, stateful=False)
+    audio = tf.ensure_shape(audio, [num_samples])
+  label = tf.cast(ex["label"], tf.float32 if detection else tf.int32)
+  return {"audio": audio, "label": label, "mask": tf.constant(True), "id": ex["id"]}
+
+
+def _pad_batch(batch: dict[str, tf.Tensor], *, batch_size: int) -> dict[str, tf.Tensor]:
+  """Zero rows (mask False) up to batch_size, so every batch has one static shape."""
+  missing = batch_size - tf.shape(batch["mask"])[0]
+  out = {}
+  for key, value in batch.items():
+    pad = [[0, missing]] + [[0, 0]] * (len(value.shape) - 1)
+    out[key] = tf.pad(value, pad)  # zeros, False and b"" for the padding rows
+    out[key] = tf.ensure_shape(out[key], [batch_size] + value.shape[1:])
+  return out
+
+
+def _empty_batch(batch_size: int, num_samples: int, info: catalog.DatasetInfo) -> dict:
+  if info.task == "detection":
+    label = tf.zeros([batch_size, info.num_classes], tf.float32)
+  else:
+    label = tf.zeros([batch_size], tf.int32)
+  return {"audio": tf.zeros([batch_size, num_samples], tf.float32), "label": label,
+          "mask": tf.zeros([batch_size], tf.bool), "id": tf.fill([batch_size], "")}
+
+
+def prepare(dataset: str, *, data_root: str, skip_bad_audio: bool = False,
+            tfds_dir: str | None = None, downmix: bool = True,
+            resample_mismatched: bool = True) -> tfds.core.DatasetBuilder:
+  """Builds (once) and returns the tfds builder of `dataset` under `data_root`."""
+  source = catalog.resolve(dataset, data_root)
+  config = base.make_config(source, skip_bad_audio=skip_bad_audio, downmix=downmix,
+                            resample_mismatched=resample_mismatched)
+  builder_cls = builders.BUILDERS[source.format]
+  data_dir = tfds_dir or os.path.join(source.root, "_tfds")
+  builder = builder_cls(config=config, data_dir=data_dir)
+  tfds.display_progress_bar(False)  # per-example progress bars drown the run's own log
+  builder.download_and_prepare()
+  return builder
+
+
+def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool = False,
+               tfds_dir: str | None = None, downmix: bool = True,
+               resample_mismatched: bool = True) -> SplitData:
+  """Opens one split of a dataset (synthetic suite folder, audio folder or real BEANS folder).
+
+  Raises:
+    FileNotFoundError: unknown dataset or missing BEANS folder (the message says what to get).
+    audio_io.AudioError: a bad audio file while preparing, unless skip_bad_audio=True.
+    ValueError: a split the dataset does not have, or malformed annotations.
+  """
+  builder = prepare(dataset, data_root=data_root, skip_bad_audio=skip_bad_audio,
+                    tfds_dir=tfds_dir, downmix=downmix, resample_mismatched=resample_mismatched)
+  splits = builder.info.splits
+  if split not in splits:
+    raise ValueError(f"dataset {dataset!r} has no split {split!r}; it has {sorted(splits)}")
+  skipped = builder.info.metadata.get(base.SKIPPED_KEY, {}).get(split, [])
+  return SplitData(info=builder.builder_config.source.info, split=split,
+                   num_examples=int(splits[split].num_examples),
+                   skipped=[dict(s) for s in skipped], builder=builder)
