@@ -1,0 +1,235 @@
+"""Input recipes: how raw audio becomes each model's input, registered by name.
+
+A model's `ModelSpec.recipe` names one of these. `prepare(audio [B, T] float32, sample_rate)`
+runs inside the jitted embedding/training function (the sample rate is a Python int, static under
+jit), so the whole frontend runs on the accelerator. `sample_rate` on the recipe is the rate the
+input pipeline must deliver (None: the dataset's own rate, as BEANS does for its CNNs).
+
+Recipes (PAPER.md, "Preprocessing"):
+- paper_mel3: the BEANS CNN input. torchaudio.transforms.MelSpectrogram(n_mels=128,
+  n_fft=int(0.05 sr), hop=int(0.01 sr), power=2) with all other arguments at torchaudio's
+  defaults (beans/datasets.py): win_length = n_fft, periodic Hann, center=True, reflect padding,
+  HTK mel scale, norm=None, f_max = sr // 2. No log. Clips shorter than n_fft are zero-padded to
+  n_fft first and the frames cropped to duration x 100, as BEANS does. The 1-channel image is
+  repeated to 3 channels and divided by the maximum of the whole batch (beans/models.py
+  `x /= x.max()`; guarded here against an all-zero batch). Output NHWC [B, 128, frames, 3]: the
+  torch NCHW image is [B, 3, 128, frames], so H = mel bins (low to high), W = time.
+  Note that this makes one example's input depend on its batch, exactly as in BEANS; under jit
+  with a sharded batch the maximum is over the global batch.
+- vggish_logmel: torchvggish's `waveform_to_examples` at 16 kHz: 400-sample (25 ms) periodic Hann
+  frames every 160 samples (10 ms) without padding, |rfft| on 512 points (magnitude, not power),
+  64 HTK-mel triangles drawn in mel space from 125 to 7500 Hz (DC bin excluded), log(mel + 0.01),
+  then non-overlapping 96-frame patches. Output [B, n_patches, 96, 64, 1].
+- waveform16k / waveform: the raw waveform (HuBERT/AVES at 16 kHz; any model at the dataset rate).
+- ast_fbank: transformers' ASTFeatureExtractor: 128-bin kaldi fbank at 16 kHz, padded with zeros
+  (before normalisation, as the extractor does) or cropped to 1024 frames, then
+  (x - mean) / (2 std) with the AudioSet statistics. Output [B, 1024, 128].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from bioacoustics_jax.audio import frontend
+
+Prepare = Callable[[jax.Array, int], jax.Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class InputRecipe:
+  """A named audio -> model-input transform.
+
+  Attributes:
+    name: registry name (what `ModelSpec.recipe` holds).
+    sample_rate: the rate `prepare` expects; None means it accepts the dataset's own rate.
+    prepare: `prepare(audio [B, T] float32, sample_rate: int) -> model input`, jittable with
+      `sample_rate` static.
+    description: one line for listings and reports.
+  """
+
+  name: str
+  sample_rate: int | None
+  prepare: Prepare
+  description: str = ""
+
+
+_RECIPES: dict[str, InputRecipe] = {}
+
+
+def register_recipe(recipe: InputRecipe) -> InputRecipe:
+  """Adds `recipe`; a second recipe under the same name is an error (no silent overrides)."""
+  if recipe.name in _RECIPES:
+    raise ValueError(f"Input recipe {recipe.name!r} is already registered.")
+  _RECIPES[recipe.name] = recipe
+  return recipe
+
+
+def get_recipe(name: str) -> InputRecipe:
+  if name not in _RECIPES:
+    raise KeyError(f"Unknown input recipe {name!r}; known recipes: {names()}. Register new ones "
+                   "with bioacoustics_jax.audio.recipes.register_recipe.")
+  return _RECIPES[name]
+
+
+def names() -> list[str]:
+  return sorted(_RECIPES)
+
+
+def _require_rate(recipe_name: str, expected: int, sample_rate: int) -> None:
+  if sample_rate != expected:
+    raise ValueError(f"Input recipe {recipe_name!r} needs audio at {expected} Hz, got "
+                     f"{sample_rate} Hz; resample in the input pipeline (pass sample_rate="
+                     f"recipe.sample_rate to the data loader).")
+
+
+def _as_batch(audio: jax.Array, recipe_name: str) -> jax.Array:
+  if audio.ndim != 2:
+    raise ValueError(f"Input recipe {recipe_name!r} takes audio [batch, samples], got shape "
+                     f"{audio.shape}.")
+  return audio.astype(jnp.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# paper_mel3 (BEANS CNNs).
+# ---------------------------------------------------------------------------------------------
+
+BEANS_FFT_SECONDS = 0.05
+BEANS_HOP_SECONDS = 0.01
+BEANS_N_MELS = 128
+
+
+def beans_mel(audio: jax.Array, sample_rate: int) -> jax.Array:
+  """BEANS' torchaudio mel spectrogram [B, 128, frames] (power, no log), frames = T // hop."""
+  n_fft = int(BEANS_FFT_SECONDS * sample_rate)
+  hop = int(BEANS_HOP_SECONDS * sample_rate)
+  if n_fft < 2 or hop < 1:
+    raise ValueError(f"sample rate {sample_rate} Hz is too low for the BEANS mel recipe")
+  n_samples = audio.shape[-1]
+  # BEANS crops the spectrogram to max_duration * 100 frames; our clips are already exactly the
+  # clip length, so that is T // hop frames (at least one).
+  n_keep = max(1, n_samples // hop)
+  if n_samples < n_fft:
+    audio = jnp.pad(audio, ((0, 0), (0, n_fft - n_samples)))
+  mel = frontend.mel_spectrogram(
+      audio, sample_rate, n_fft=n_fft, hop_length=hop, n_mels=BEANS_N_MELS, power=2.0,
+      center=True, pad_mode="reflect", htk=True, norm=None, bin_freqs="linspace")
+  mel = mel[..., :n_keep]
+  if mel.shape[-1] < n_keep:
+    mel = jnp.pad(mel, ((0, 0), (0, 0), (0, n_keep - mel.shape[-1])))
+  return mel
+
+
+def _paper_mel3(audio: jax.Array, sample_rate: int) -> jax.Array:
+  audio = _as_batch(audio, "paper_mel3")
+  mel = beans_mel(audio, sample_rate)
+  peak = jnp.max(mel)
+  # An all-silent batch would divide 0 by 0 in BEANS; keep it all zeros instead of NaN.
+  mel = mel / jnp.where(peak > 0, peak, 1.0)
+  return jnp.repeat(mel[..., None], 3, axis=-1)
+
+
+register_recipe(InputRecipe(
+    name="paper_mel3", sample_rate=None, prepare=_paper_mel3,
+    description="BEANS CNN input: 128-bin torchaudio mel power, 100 frames/s, 3 channels, "
+                "divided by the batch max; NHWC [B, 128, frames, 3]"))
+
+
+# ---------------------------------------------------------------------------------------------
+# vggish_logmel.
+# ---------------------------------------------------------------------------------------------
+
+VGGISH_RATE = 16000
+VGGISH_PATCH_FRAMES = 96
+VGGISH_BANDS = 64
+
+
+def vggish_log_mel(audio: jax.Array) -> jax.Array:
+  """VGGish log-mel frames [B, frames, 64] from 16 kHz audio (torchvggish mel_features)."""
+  window_length, hop, n_fft = 400, 160, 512
+  frames = frontend.frame(audio, window_length, hop)
+  frames = frames * jnp.asarray(frontend.hann_window(window_length, periodic=True), jnp.float32)
+  magnitude = jnp.abs(jnp.fft.rfft(frames, n=n_fft, axis=-1))
+  fb = frontend.mel_space_filterbank(n_fft // 2 + 1, VGGISH_RATE, VGGISH_BANDS, 125.0, 7500.0,
+                                     zero_dc=True)
+  mel = jnp.einsum("bfk,km->bfm", magnitude, jnp.asarray(fb),
+                   precision=jax.lax.Precision.HIGHEST)
+  return jnp.log(mel + 0.01)
+
+
+def _vggish_logmel(audio: jax.Array, sample_rate: int) -> jax.Array:
+  audio = _as_batch(audio, "vggish_logmel")
+  _require_rate("vggish_logmel", VGGISH_RATE, sample_rate)
+  min_samples = 400 + 160 * (VGGISH_PATCH_FRAMES - 1)
+  if audio.shape[-1] < min_samples:
+    raise ValueError(f"vggish_logmel needs at least {min_samples} samples (0.975 s at 16 kHz) "
+                     f"for one 96-frame patch, got {audio.shape[-1]}; use longer clips.")
+  log_mel = vggish_log_mel(audio)
+  n_patches = log_mel.shape[1] // VGGISH_PATCH_FRAMES
+  log_mel = log_mel[:, :n_patches * VGGISH_PATCH_FRAMES]
+  return log_mel.reshape(log_mel.shape[0], n_patches, VGGISH_PATCH_FRAMES, VGGISH_BANDS, 1)
+
+
+register_recipe(InputRecipe(
+    name="vggish_logmel", sample_rate=VGGISH_RATE, prepare=_vggish_logmel,
+    description="VGGish: 16 kHz log-mel (25/10 ms, 64 HTK bands 125-7500 Hz), 96x64 patches; "
+                "[B, n_patches, 96, 64, 1]"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Raw waveforms.
+# ---------------------------------------------------------------------------------------------
+
+
+def _waveform16k(audio: jax.Array, sample_rate: int) -> jax.Array:
+  _require_rate("waveform16k", 16000, sample_rate)
+  return _as_batch(audio, "waveform16k")
+
+
+def _waveform(audio: jax.Array, sample_rate: int) -> jax.Array:
+  del sample_rate  # any rate: the model takes the dataset's own
+  return _as_batch(audio, "waveform")
+
+
+register_recipe(InputRecipe(
+    name="waveform16k", sample_rate=16000, prepare=_waveform16k,
+    description="raw 16 kHz waveform [B, T] (HuBERT / AVES)"))
+register_recipe(InputRecipe(
+    name="waveform", sample_rate=None, prepare=_waveform,
+    description="raw waveform at the dataset's rate [B, T]"))
+
+
+# ---------------------------------------------------------------------------------------------
+# ast_fbank.
+# ---------------------------------------------------------------------------------------------
+
+AST_MEAN = -4.2677393
+AST_STD = 4.5689974
+AST_MAX_LENGTH = 1024
+AST_BINS = 128
+
+
+def ast_features(audio: jax.Array, sample_rate: int = 16000, max_length: int = AST_MAX_LENGTH,
+                 num_mel_bins: int = AST_BINS) -> jax.Array:
+  """ASTFeatureExtractor's input_values [B, max_length, num_mel_bins] from 16 kHz audio."""
+  _require_rate("ast_fbank", 16000, sample_rate)
+  audio = _as_batch(audio, "ast_fbank")
+  fbank = frontend.kaldi_fbank(audio, sample_rate, num_mel_bins=num_mel_bins)
+  n_frames = fbank.shape[1]
+  if n_frames < max_length:
+    fbank = jnp.pad(fbank, ((0, 0), (0, max_length - n_frames), (0, 0)))
+  fbank = fbank[:, :max_length]
+  return (fbank - AST_MEAN) / (2.0 * AST_STD)
+
+
+def _ast_fbank(audio: jax.Array, sample_rate: int) -> jax.Array:
+  return ast_features(audio, sample_rate)
+
+
+register_recipe(InputRecipe(
+    name="ast_fbank", sample_rate=16000, prepare=_ast_fbank,
+    description="AST: 128-bin kaldi fbank at 16 kHz, 1024 frames, AudioSet-normalised; "
+                "[B, 1024, 128]"))
