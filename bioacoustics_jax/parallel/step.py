@@ -1,0 +1,82 @@
+"""The per-device train and eval step, shared by the pmap and the jit + shard_map runners.
+
+Written for ONE device's shard of the global batch, with collectives over `axis_name`:
+- The loss is the mean over the real (mask=True) rows of the GLOBAL batch: each device sums its
+  masked per-example losses and divides by the global count (a psum), and gradients are psum-ed.
+  This equals the single-device gradient of the same global batch whatever the device count or
+  the padding, which a pmean of per-device means would not when devices hold unequal real rows.
+- BatchNorm: modules built with `bn_axis_name=axis_name` normalise with global-batch statistics
+  (cross-replica BN). The new batch_stats are always pmean-ed as well, so models without
+  cross-replica BN still keep one identical copy of the statistics on every replica.
+- The input recipe (audio -> mel/image) runs here, on device, inside the compiled step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from bioacoustics_jax.train import losses
+from bioacoustics_jax.train.state import TrainState
+
+Prepare = Callable[[jnp.ndarray, int], jnp.ndarray]
+DeviceAugment = Callable[[jnp.ndarray, jnp.ndarray, jax.Array], tuple[jnp.ndarray, jnp.ndarray]]
+
+
+def make_train_step(module: nn.Module, prepare: Prepare, sample_rate: int, *, task: str,
+                    num_classes: int, axis_name: str = "data", compute_dtype: Any = None,
+                    device_augment: DeviceAugment | None = None) -> Callable:
+  """Returns `step(state, batch, rng) -> (state, {"loss", "count"})` for one device.
+
+  `batch` holds "audio" float [b, T], "label" (int [b] or multi-hot [b, C]) and "mask" bool [b].
+  `compute_dtype` (e.g. bf16): params are cast for the forward pass only (float32 masters get
+  float32 gradients); modules with a `dtype` field should be built with it as well.
+  """
+  losses.check_task(task)
+
+  def step(state: TrainState, batch: dict, rng: jax.Array):
+    rng = jax.random.fold_in(jax.random.fold_in(rng, state.step), jax.lax.axis_index(axis_name))
+    r_aug, r_dropout = jax.random.split(rng)
+    inputs = prepare(batch["audio"], sample_rate)
+    targets = losses.targets(batch["label"], num_classes, task)
+    if device_augment is not None:
+      inputs, targets = device_augment(inputs, targets, r_aug)
+    weights = batch["mask"].astype(jnp.float32)
+    count = jax.lax.psum(weights.sum(), axis_name)
+
+    def loss_fn(params):
+      if compute_dtype is not None:
+        params = jax.tree.map(lambda p: p.astype(compute_dtype), params)
+      x = inputs.astype(compute_dtype) if compute_dtype is not None else inputs
+      variables = {"params": params}
+      if state.batch_stats:
+        variables["batch_stats"] = state.batch_stats
+      (logits, _), updates = module.apply(variables, x, train=True, mutable=["batch_stats"],
+                                          rngs={"dropout": r_dropout})
+      loss_sum = jnp.sum(losses.per_example_loss(logits, targets, task) * weights)
+      return loss_sum / jnp.maximum(count, 1.0), updates.get("batch_stats", {})
+
+    # Mark params as device-varying before differentiating: under shard_map's type system the
+    # gradient of a replicated (invariant) input is already summed over devices, under pmap it
+    # is not. With varying params both give per-device gradients, summed once below.
+    params = jax.tree.map(lambda p: jax.lax.pcast(p, axis_name, to="varying"), state.params)
+    (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    grads = jax.lax.psum(grads, axis_name)
+    loss = jax.lax.psum(loss, axis_name)
+    batch_stats = jax.lax.pmean(batch_stats, axis_name)
+    return state.apply_gradients(grads, batch_stats), {"loss": loss, "count": count}
+
+  return step
+
+
+def make_eval_step(module: nn.Module, prepare: Prepare, sample_rate: int) -> Callable:
+  """`eval_step(variables, audio) -> float32 logits` (inference mode, running BN stats)."""
+
+  def eval_step(variables: dict, audio: jnp.ndarray) -> jnp.ndarray:
+    logits, _ = module.apply(variables, prepare(audio, sample_rate), train=False)
+    return logits.astype(jnp.float32)
+
+  return eval_step

@@ -1,0 +1,72 @@
+"""`default_train_config()`: the paper's fine-tuning protocol, every key documented.
+
+Experiment configs embed it as `config.train` and override keys from the command line
+(`--config.train.num_epochs=5`). Defaults follow PAPER.md ("Fine-tuning (BEANS protocol)"):
+Adam on all parameters, batch 32, lr grid {1e-5, 5e-5, 1e-4, 5e-4}, up to 50 epochs, the best
+epoch (and lr) chosen on validation accuracy (classification) or mAP (detection), seed 42.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+
+def augment_config() -> ml_collections.ConfigDict:
+  """Training-only augmentation (bioacoustics_jax/data/augment.py); all off by default (paper)."""
+  return ml_collections.ConfigDict(dict(
+      # Host side, on numpy batches (seeded by (seed, epoch, step), so resumable):
+      background_prob=0.0,        # chance a training clip gets a background soundscape mixed in
+      background_dir="",          # folder of noise wavs; "" = use the split's background windows
+                                  # (detection) when background_prob > 0
+      snr_db=(0.0, 20.0),         # mixing SNR range in dB (uniform)
+      time_shift_seconds=0.0,     # random circular shift by up to +-this many seconds
+      # Device side, inside the jitted step after the input recipe:
+      freq_masks=0,               # SpecAugment: number of frequency masks per example
+      freq_mask_width=0,          # max width (bins) of each frequency mask
+      time_masks=0,               # SpecAugment: number of time masks per example
+      time_mask_width=0,          # max width (frames) of each time mask
+      mixup_alpha=0.0,            # >0: mixup with lambda ~ Beta(alpha, alpha) on inputs+targets
+  ))
+
+
+def default_train_config() -> ml_collections.ConfigDict:
+  """Returns the fine-tuning config (see the comment on each key)."""
+  return ml_collections.ConfigDict(dict(
+      # --- protocol (paper) ---
+      seed=42,                    # params init of the head, data order, augmentation, dropout
+      batch_size=32,              # GLOBAL batch, split over all devices of all processes
+      num_epochs=50,              # epochs per learning rate
+      learning_rate=1e-4,         # used when learning_rates is empty
+      learning_rates=(1e-5, 5e-5, 1e-4, 5e-4),  # the lr sweep; finetune() keeps the best on
+                                  # validation. Empty tuple = train once at learning_rate.
+      select_metric="auto",       # "auto" (accuracy for classification, map for detection),
+                                  # "accuracy", "map" or "loss" (lower is better)
+      # --- optimizer ---
+      optimizer="adam",           # "adam" | "adamw" (decoupled weight decay) | "sgd" (momentum .9)
+      weight_decay=0.0,           # adamw / sgd weight decay, applied to >=2-D params only
+      grad_clip_norm=0.0,         # >0: clip by global norm before the update
+      schedule="constant",        # "constant" | "cosine" (decay to 0 over training) | "linear"
+      warmup_steps=0,             # linear warm-up from 0 to the lr (any schedule)
+      freeze_prefixes=(),         # extra parameter-path prefixes to freeze (like
+                                  # spec.frozen_prefixes, which are always frozen), e.g.
+                                  # "backbone/conv1"; paths are relative to the Classifier
+                                  # params ("backbone/...", "head/...") or to the backbone.
+      # --- compute ---
+      parallel="shard_map",       # "shard_map" (jit + shard_map over a "data" mesh) | "pmap"
+      mixed_precision="auto",     # "auto" (bf16 compute on GPU/TPU, float32 on CPU) | "bf16"
+                                  # | "off". Params, optimizer state and BN stats stay float32.
+      cross_replica_bn=True,      # BatchNorm statistics over the global batch (modules with a
+                                  # `bn_axis_name` field); else per-device stats, pmean-ed after
+                                  # each step so every replica holds the same batch_stats.
+      max_steps_per_epoch=0,      # >0: cap steps per epoch (smoke tests)
+      eval_batch_size=64,         # validation batch (global, padded + masked)
+      drop_background=False,      # detection: train/validate without all-background windows
+      # --- checkpoints and logs ---
+      checkpoint_every_steps=0,   # >0: also save every N steps (resume point); 0 = epoch ends
+      keep_checkpoints=2,         # recent checkpoints kept for resuming
+      async_checkpointing=True,   # orbax writes in the background; waited on before exit
+      log_every_steps=10,         # loss/throughput to metrics.jsonl + TensorBoard; NaN check
+      tensorboard=True,           # also write tf.summary event files under workdir/tensorboard
+      progress_bar=True,          # tqdm over steps (process 0 only)
+      augment=augment_config(),
+  ))

@@ -1,0 +1,60 @@
+"""Tiny stand-ins shared by the train/parallel tests: a BatchNorm CNN, a frontend, random data."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bioacoustics_jax.models.classifier import Classifier
+
+
+class TinyCNN(nn.Module):
+  """conv -> BatchNorm -> relu -> mean pool -> Dense embedding (has params AND batch_stats)."""
+
+  width: int = 4
+  embedding_dim: int = 8
+  bn_axis_name: str | None = None
+  dtype: jnp.dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    x = nn.Conv(self.width, (3, 3), dtype=self.dtype, name="conv")(x)
+    x = nn.BatchNorm(use_running_average=not train, axis_name=self.bn_axis_name, momentum=0.9,
+                     dtype=self.dtype, name="bn")(x)
+    x = nn.relu(x)
+    pooled = jnp.mean(x.astype(jnp.float32), axis=(1, 2))
+    embedding = nn.Dense(self.embedding_dim, name="fc")(pooled)
+    return embedding, {"embedding": embedding, "pre_logits": pooled}
+
+
+def prepare(audio, sample_rate):
+  """[B, T] -> [B, 8, T/8, 1] 'spectrogram' (log-magnitude of frames), jittable."""
+  del sample_rate
+  frames = audio.reshape(audio.shape[0], 8, -1)
+  return jnp.log1p(jnp.abs(frames))[..., None] * 4.0
+
+
+def classifier(num_classes: int = 3, bn_axis_name: str | None = "data") -> Classifier:
+  return Classifier(TinyCNN(bn_axis_name=bn_axis_name), num_classes)
+
+
+def init_variables(module, num_samples: int = 64, seed: int = 0):
+  return module.init(jax.random.key(seed), prepare(jnp.zeros((1, num_samples)), 0), train=False)
+
+
+def random_batch(batch: int, num_samples: int = 64, num_classes: int = 3, seed: int = 0,
+                 padded: int = 0, task: str = "classification") -> dict:
+  """Class-dependent tones + noise, so a model can learn; the last `padded` rows masked out."""
+  rng = np.random.default_rng(seed)
+  labels = rng.integers(0, num_classes, batch)
+  t = np.arange(num_samples)
+  audio = np.sin(2 * np.pi * (labels[:, None] + 1) * 3 * t / num_samples) * (labels[:, None] + 1)
+  audio = (audio + 0.3 * rng.normal(size=audio.shape)).astype(np.float32)
+  mask = np.arange(batch) < batch - padded
+  if task == "detection":
+    multi_hot = np.eye(num_classes, dtype=np.float32)[labels]
+    multi_hot[rng.random(batch) < 0.3] = 0.0  # some background rows
+    return {"audio": audio, "label": multi_hot, "mask": mask}
+  return {"audio": audio, "label": labels.astype(np.int32), "mask": mask}
