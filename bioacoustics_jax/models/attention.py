@@ -1,0 +1,85 @@
+"""Transformer pieces shared by Swin, HuBERT and AST, written to match PyTorch's numerics.
+
+Two Flax defaults differ from torch and would break parity with ported weights:
+  * `nn.LayerNorm`/`nn.GroupNorm` use the "fast" variance E[x^2] - E[x]^2, which cancels
+    catastrophically when the mean is large relative to the spread; torch uses the two-pass
+    variance. Every norm here sets `use_fast_variance=False`.
+  * `nn.gelu` defaults to the tanh approximation; torch's `nn.GELU()` and transformers' "gelu"
+    are the exact erf form.
+Norm epsilons also differ per source (torch 1e-5, BERT-style HF models such as AST 1e-12), so
+every caller passes its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Dtype = Any
+
+# torch's nn.Linear-as-used-by-transformers init (trunc normal 0.02); only matters when a model
+# is trained from scratch, since parity and pretrained runs overwrite it with ported weights.
+default_kernel_init = nn.initializers.truncated_normal(0.02)
+
+
+def gelu(x: jnp.ndarray) -> jnp.ndarray:
+  """Exact (erf) GELU, as torch.nn.GELU() and transformers' ACT2FN["gelu"]."""
+  return nn.gelu(x, approximate=False)
+
+
+def layer_norm(epsilon: float, name: str) -> nn.LayerNorm:
+  """torch.nn.LayerNorm(eps=epsilon) over the last axis; statistics in float32."""
+  return nn.LayerNorm(epsilon=epsilon, use_fast_variance=False, dtype=jnp.float32, name=name)
+
+
+def dense(features: int, name: str, dtype: Dtype = jnp.float32, use_bias: bool = True,
+          kernel_init=default_kernel_init) -> nn.Dense:
+  return nn.Dense(features, use_bias=use_bias, dtype=dtype, kernel_init=kernel_init, name=name)
+
+
+def split_heads(x: jnp.ndarray, num_heads: int) -> jnp.ndarray:
+  """[..., N, H*D] -> [..., N, H, D] (torch's `view(B, N, H, D)` channel order)."""
+  return x.reshape(x.shape[:-1] + (num_heads, x.shape[-1] // num_heads))
+
+
+def attend(q: jnp.ndarray, k: jnp.ndarray, v: jnp.ndarray,
+           bias: jnp.ndarray | None = None) -> jnp.ndarray:
+  """Softmax(q k^T / sqrt(d) + bias) v on [B, N, H, D] inputs; returns [B, N, H*D].
+
+  `bias` broadcasts against the [B, H, Nq, Nk] logits (relative positions, window masks). The
+  softmax runs in float32 whatever the compute dtype, since bf16 exponent sums lose too much.
+  """
+  scale = q.shape[-1] ** -0.5
+  logits = jnp.einsum("bqhd,bkhd->bhqk", q * scale, k).astype(jnp.float32)
+  if bias is not None:
+    logits = logits + bias
+  weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
+  out = jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+  return out.reshape(out.shape[:-2] + (-1,))
+
+
+class SelfAttention(nn.Module):
+  """Multi-head self-attention with separate q/k/v/out Linears (transformers/torchaudio layout).
+
+  Attributes:
+    num_heads: attention heads; the width is split evenly between them.
+    out_name: name of the output projection, so Flax names mirror the torch keys (`out_proj` in
+      HuBERT/torchaudio, `o_proj` in transformers' AST).
+    dtype: compute dtype of the projections.
+  """
+
+  num_heads: int
+  out_name: str = "out_proj"
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray, bias: jnp.ndarray | None = None) -> jnp.ndarray:
+    width = x.shape[-1]
+    if width % self.num_heads:
+      raise ValueError(f"width {width} is not divisible by num_heads={self.num_heads}")
+    q, k, v = (split_heads(dense(width, f"{n}_proj", self.dtype)(x), self.num_heads)
+               for n in ("q", "k", "v"))
+    return dense(width, self.out_name, self.dtype)(attend(q, k, v, bias))

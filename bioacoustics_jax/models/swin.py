@@ -1,0 +1,259 @@
+"""Swin Transformer (v1) in Flax, numerically identical to torchvision's `swin_s` (NHWC input).
+
+Same layout as torchvision so its ImageNet weights port one to one (porting/swin.py): a 4x4/4
+patch-embedding conv + LayerNorm, stages of shifted-window attention blocks (relative-position
+bias tables, pre-LN, MLP x4 with exact GELU) separated by patch merging (2x2 -> 4C -> LN ->
+Linear to 2C), a final LayerNorm, global average pool and a Linear to 1000 classes.
+
+Spectrograms are not square and rarely a multiple of the window, so the window arithmetic must
+follow torchvision exactly, not the original Swin code:
+  * the feature map is zero-padded (bottom/right) to a multiple of the window *after* norm1,
+    and the padded tokens take part in attention unmasked (torchvision does not mask them);
+  * a stage whose padded map is no larger than the window along an axis gets no shift on that
+    axis (the window itself is never shrunk: a 4x7 map is padded to 7x7);
+  * shifted windows get torchvision's -100 region mask, built from the padded size.
+All of this depends only on static shapes, so masks and indices are numpy constants under jit.
+
+As for the paper's other torchvision models, the embedding is the 1000-d ImageNet output and
+`pre_logits` the pooled features. Module names mirror torchvision's keys (`features_1_0` is
+`features.1.0`), which is all the porter needs.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bioacoustics_jax.models import attention as attn_lib
+from bioacoustics_jax.models import registry
+from bioacoustics_jax.models import spec as spec_lib
+from bioacoustics_jax.porting import swin as swin_porting
+
+_LN_EPS = 1e-5  # torchvision builds its Swin norms with partial(nn.LayerNorm, eps=1e-5)
+
+
+def relative_position_index(window: tuple[int, int]) -> np.ndarray:
+  """[N*N] index into the bias table for every (query, key) pair of a window, N = wh * ww.
+
+  Same construction as torchvision's `relative_position_index` buffer: row/column offsets
+  shifted to be non-negative, then flattened row-major over a (2wh-1) x (2ww-1) table.
+  """
+  wh, ww = window
+  coords = np.stack(np.meshgrid(np.arange(wh), np.arange(ww), indexing="ij")).reshape(2, -1)
+  rel = (coords[:, :, None] - coords[:, None, :]).transpose(1, 2, 0)
+  rel = rel + np.array([wh - 1, ww - 1])
+  return (rel[..., 0] * (2 * ww - 1) + rel[..., 1]).reshape(-1)
+
+
+def shifted_window_mask(padded: tuple[int, int], window: tuple[int, int],
+                        shift: tuple[int, int]) -> np.ndarray:
+  """[num_windows, N, N] additive mask: 0 within a region, -100 across regions (torchvision).
+
+  After the cyclic shift a window can hold tokens from up to four regions of the original map
+  that were not neighbours; they must not attend to each other. The slices reproduce
+  torchvision's, including its behaviour when only one axis is shifted (a zero shift makes
+  `slice(-0, None)` cover the whole axis, so the unshifted axis ends up as one region).
+  """
+  hp, wp = padded
+  (wh, ww), (sh, sw) = window, shift
+  regions = np.zeros((hp, wp), np.float32)
+  count = 0
+  for h in ((0, -wh), (-wh, -sh), (-sh, None)):
+    for w in ((0, -ww), (-ww, -sw), (-sw, None)):
+      regions[h[0]:h[1], w[0]:w[1]] = count
+      count += 1
+  regions = regions.reshape(hp // wh, wh, wp // ww, ww).transpose(0, 2, 1, 3)
+  regions = regions.reshape(-1, wh * ww)
+  diff = regions[:, None, :] - regions[:, :, None]
+  return np.where(diff != 0, np.float32(-100.0), np.float32(0.0))
+
+
+def drop_path(module: nn.Module, x: jnp.ndarray, rate: float, train: bool) -> jnp.ndarray:
+  """torchvision StochasticDepth(rate, "row"): drop whole examples' residual branch in training.
+
+  Identity in eval (and at rate 0, so no 'dropout' rng is needed unless it is switched on).
+  """
+  if not train or rate == 0.0:
+    return x
+  keep = 1.0 - rate
+  mask = jax.random.bernoulli(module.make_rng("dropout"), keep, (x.shape[0],) + (1,) * (x.ndim - 1))
+  return jnp.where(mask, x / keep, jnp.zeros_like(x))
+
+
+class ShiftedWindowAttention(nn.Module):
+  """torchvision `shifted_window_attention` (v1) on [B, H, W, C]; fused `qkv` Linear, `proj`."""
+
+  num_heads: int
+  window_size: tuple[int, int]
+  shift_size: tuple[int, int]
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+    b, h, w, c = x.shape
+    wh, ww = self.window_size
+    x = jnp.pad(x, ((0, 0), (0, (wh - h % wh) % wh), (0, (ww - w % ww) % ww), (0, 0)))
+    hp, wp = x.shape[1], x.shape[2]
+    # No shift along an axis the (padded) map does not exceed: one window covers it anyway.
+    shift = (0 if wh >= hp else self.shift_size[0], 0 if ww >= wp else self.shift_size[1])
+    shifted = sum(shift) > 0
+    if shifted:
+      x = jnp.roll(x, (-shift[0], -shift[1]), axis=(1, 2))
+
+    nh, nw, n = hp // wh, wp // ww, wh * ww
+    windows = x.reshape(b, nh, wh, nw, ww, c).transpose(0, 1, 3, 2, 4, 5).reshape(-1, n, c)
+    qkv = attn_lib.dense(3 * c, "qkv", self.dtype)(windows)
+    # torch reshapes qkv to (.., 3, heads, head_dim): q, k, v are consecutive thirds.
+    q, k, v = (attn_lib.split_heads(t, self.num_heads) for t in jnp.split(qkv, 3, axis=-1))
+
+    table = self.param("relative_position_bias_table", nn.initializers.truncated_normal(0.02),
+                       ((2 * wh - 1) * (2 * ww - 1), self.num_heads), jnp.float32)
+    index = relative_position_index(self.window_size)
+    bias = table[index].reshape(n, n, self.num_heads).transpose(2, 0, 1)[None]  # [1, H, N, N]
+    if shifted:
+      mask = jnp.asarray(shifted_window_mask((hp, wp), self.window_size, shift))
+      bias = bias[None] + mask[None, :, None]  # [1, nW, H, N, N]: windows are batch-major
+      bias = jnp.broadcast_to(bias, (b,) + bias.shape[1:]).reshape((-1,) + bias.shape[2:])
+
+    out = attn_lib.dense(c, "proj", self.dtype)(attn_lib.attend(q, k, v, bias))
+    out = out.reshape(b, nh, nw, wh, ww, c).transpose(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, c)
+    if shifted:
+      out = jnp.roll(out, shift, axis=(1, 2))
+    return out[:, :h, :w, :]
+
+
+class SwinBlock(nn.Module):
+  """Pre-LN block: x + attn(norm1(x)), then x + mlp(norm2(x)); torch's MLP is `mlp.0`/`mlp.3`."""
+
+  num_heads: int
+  window_size: tuple[int, int]
+  shift_size: tuple[int, int]
+  mlp_ratio: float = 4.0
+  stochastic_depth_prob: float = 0.0
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+    c = x.shape[-1]
+    y = attn_lib.layer_norm(_LN_EPS, "norm1")(x)
+    y = ShiftedWindowAttention(self.num_heads, self.window_size, self.shift_size, self.dtype,
+                               name="attn")(y)
+    x = x + drop_path(self, y, self.stochastic_depth_prob, train)
+    y = attn_lib.layer_norm(_LN_EPS, "norm2")(x)
+    y = attn_lib.gelu(attn_lib.dense(int(c * self.mlp_ratio), "mlp_0", self.dtype)(y))
+    y = attn_lib.dense(c, "mlp_3", self.dtype)(y)
+    return x + drop_path(self, y, self.stochastic_depth_prob, train)
+
+
+class PatchMerging(nn.Module):
+  """2x2 neighbours -> 4C (torchvision's x0, x1, x2, x3 order) -> LayerNorm -> Linear to 2C."""
+
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+    h, w = x.shape[1], x.shape[2]
+    x = jnp.pad(x, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)))
+    x = jnp.concatenate([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2],
+                         x[:, 1::2, 1::2]], axis=-1)
+    x = attn_lib.layer_norm(_LN_EPS, "norm")(x)
+    return attn_lib.dense(x.shape[-1] // 2, "reduction", self.dtype, use_bias=False)(x)
+
+
+class SwinTransformer(nn.Module):
+  """torchvision SwinTransformer (v1). Input [B, H, W, 3] NHWC; returns (logits, intermediates).
+
+  Attributes:
+    embed_dim: channels after patch embedding (Swin-S: 96); stage i has embed_dim * 2**i.
+    depths: blocks per stage (Swin-S: 2, 2, 18, 2).
+    num_heads: attention heads per stage (Swin-S: 3, 6, 12, 24).
+    window_size: attention window (7, 7).
+    patch_size: patch-embedding conv kernel and stride (4, 4).
+    num_classes: size of the final Linear (1000 for ImageNet checkpoints).
+    stochastic_depth_prob: torchvision's linearly increasing drop-path rate (swin_s: 0.3);
+      0 by default so fine-tuning needs no 'dropout' rng unless asked for.
+    dtype: compute dtype of convs/Linears (norms and softmax stay float32).
+  """
+
+  embed_dim: int = 96
+  depths: Sequence[int] = (2, 2, 18, 2)
+  num_heads: Sequence[int] = (3, 6, 12, 24)
+  window_size: tuple[int, int] = (7, 7)
+  patch_size: tuple[int, int] = (4, 4)
+  mlp_ratio: float = 4.0
+  num_classes: int = 1000
+  stochastic_depth_prob: float = 0.0
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray, train: bool = False):
+    if x.ndim != 4 or x.shape[-1] != 3:
+      raise ValueError(f"Swin expects NHWC images [B, H, W, 3], got shape {x.shape}; "
+                       "repeat a 1-channel mel to 3 channels (recipe 'paper_mel3').")
+    if len(self.depths) != len(self.num_heads):
+      raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} differ in length")
+    x = nn.Conv(self.embed_dim, self.patch_size, strides=self.patch_size, padding="VALID",
+                dtype=self.dtype, name="features_0_0")(x.astype(self.dtype))
+    x = attn_lib.layer_norm(_LN_EPS, "features_0_2")(x)
+    total, block_id, index = sum(self.depths), 0, 1
+    window = tuple(self.window_size)
+    for stage, (depth, heads) in enumerate(zip(self.depths, self.num_heads)):
+      for j in range(depth):
+        shift = (0, 0) if j % 2 == 0 else (window[0] // 2, window[1] // 2)
+        rate = self.stochastic_depth_prob * block_id / max(total - 1, 1)
+        x = SwinBlock(heads, window, shift, self.mlp_ratio, rate, self.dtype,
+                      name=f"features_{index}_{j}")(x, train)
+        block_id += 1
+      index += 1
+      if stage < len(self.depths) - 1:
+        x = PatchMerging(self.dtype, name=f"features_{index}")(x)
+        index += 1
+    feature_map = attn_lib.layer_norm(_LN_EPS, "norm")(x)
+    pre_logits = jnp.mean(feature_map.astype(jnp.float32), axis=(1, 2))
+    logits = attn_lib.dense(self.num_classes, "head", jnp.float32)(pre_logits)
+    return logits, {"feature_map": feature_map, "pre_logits": pre_logits, "embedding": logits}
+
+
+# Architecture hyper-parameters by name; tests shrink them through `build(**overrides)` and the
+# same overrides build the matching torchvision model in `torch_reference`.
+ARCHS = {
+    "swin_t": dict(embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
+    "swin_s": dict(embed_dim=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
+    "swin_b": dict(embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32)),
+}
+_WEIGHTS = {"swin_s": "swin_s-5e29d889.pth"}
+_URL = "https://download.pytorch.org/models/"
+
+
+def build(arch: str = "swin_s", **overrides) -> SwinTransformer:
+  return SwinTransformer(**{**ARCHS[arch], **overrides})
+
+
+def torch_reference(arch: str = "swin_s", **overrides):
+  """torchvision's SwinTransformer with `arch`'s hyper-parameters (+ overrides), random init."""
+  from bioacoustics_jax.porting.references import swin_torch  # pylint: disable=g-import-not-at-top
+  return swin_torch.torchvision_swin(**{**ARCHS[arch], **overrides})
+
+
+def _register(name: str, description: str) -> None:
+  registry.register(spec_lib.ModelSpec(
+      name=name,
+      architecture="swin_s",
+      build=functools.partial(build, "swin_s"),
+      recipe="paper_mel3",
+      embedding_dim=1000,
+      torch_reference=functools.partial(torch_reference, "swin_s"),
+      port=swin_porting.port_swin,
+      weights=_WEIGHTS["swin_s"],
+      weights_url=_URL + _WEIGHTS["swin_s"],
+      description=description,
+  ))
+
+
+_register("swin_s", "torchvision swin_s, ImageNet-1k weights (IMAGENET1K_V1)")
+_register("swin", "paper id: Swin-S, ImageNet weights, 1000-d head output as embedding")
