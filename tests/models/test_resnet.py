@@ -48,8 +48,8 @@ def _check_train(name, **kwargs):
   ours = flax.traverse_util.flatten_dict(updates["batch_stats"])
   theirs = flax.traverse_util.flatten_dict(ported_after["batch_stats"])
   assert ours.keys() == theirs.keys()
-  worst = max(parity.max_abs_diff(ours[k], theirs[k]) for k in ours)
-  assert worst <= 1e-5, worst
+  for k in ours:  # variances reach O(100) in deep layers: relative tolerance
+    np.testing.assert_allclose(ours[k], theirs[k], rtol=1e-4, atol=1e-5, err_msg=str(k))
   # And the stats really moved (a no-op update would pass the check above only by accident).
   before = flax.traverse_util.flatten_dict(variables["batch_stats"])
   assert max(parity.max_abs_diff(ours[k], before[k]) for k in ours) > 1e-3
@@ -65,19 +65,21 @@ def test_tiny_width_train_parity_and_running_stats(name):
   _check_train(name, width=8, num_classes=10)
 
 
-def test_resnet50_full_size_eval_parity():
-  _check_eval("resnet50")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["resnet18", "resnet152"])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
 def test_full_size_eval_parity(name):
   _check_eval(name)
 
 
 @pytest.mark.slow
+def test_resnet152_full_size_eval_parity():
+  _check_eval("resnet152")
+
+
+@pytest.mark.slow
 def test_resnet50_full_size_train_parity():
-  _check_train("resnet50")
+  # Train-mode BN normalises by batch statistics: with 2 x 64x64 images layer4 has only 8
+  # values per channel and float32 rounding gets amplified, so use a batch with more of them.
+  _check_train("resnet50", size=96, batch=4)
 
 
 def test_non_square_input_and_shapes():
