@@ -1,0 +1,121 @@
+"""HuBERT / AVES state_dicts (torchaudio or transformers layout) -> our Flax HuBERT.
+
+Two public layouts hold the same tensors:
+  * torchaudio `wav2vec2_model` (AVES' `.torchaudio.pt` files, torchaudio's HUBERT_BASE):
+    `feature_extractor.conv_layers.*`, `encoder.feature_projection.*`,
+    `encoder.transformer.{pos_conv_embed,layer_norm,layers}.*`;
+  * transformers `HubertModel`: `feature_extractor.conv_layers.*`, `feature_projection.*`,
+    `encoder.{pos_conv_embed,layer_norm,layers}.*` (+ `masked_spec_embed` when SpecAugment
+    masking is configured).
+Inside a layer both use the same names (`attention.q_proj`, `feed_forward.intermediate_dense`,
+`final_layer_norm`, ...), so we detect the layout from the keys, rename torchaudio keys to the
+transformers ones (`torchaudio_to_transformers`, a pure prefix mapping), fold the positional
+conv's weight norm into one kernel, and port by name (Flax names mirror transformers').
+fairseq checkpoints (`w2v_encoder.*`, `feature_extractor.conv_layers.0.0.weight`) are rejected
+with a pointer to the torchaudio port.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from bioacoustics_jax.porting import naming
+from bioacoustics_jax.porting import torch_to_flax
+
+PortingError = torch_to_flax.PortingError
+
+# torchaudio prefix -> transformers prefix (everything else is named identically).
+_TORCHAUDIO_PREFIXES = (
+    ("encoder.feature_projection.", "feature_projection."),
+    ("encoder.transformer.", "encoder."),
+)
+_POS_CONV = "encoder.pos_conv_embed.conv."
+# Only used by transformers' training-time time masking; the encoder never reads it in eval.
+_IGNORED = ("masked_spec_embed",)
+
+
+def detect_layout(state_dict: Mapping[str, Any]) -> str:
+  """'torchaudio' or 'transformers', from the keys; PortingError naming the problem otherwise."""
+  keys = list(state_dict)
+  if any(k.startswith("encoder.transformer.") for k in keys):
+    return "torchaudio"
+  if any(k.startswith(("encoder.layers.", "encoder.pos_conv_embed.")) for k in keys):
+    return "transformers"
+  if any(k.startswith(("w2v_encoder.", "model.")) for k in keys) or any(
+      k.startswith("feature_extractor.conv_layers.0.0.") for k in keys):
+    raise PortingError(
+        "This looks like a fairseq checkpoint (keys like 'feature_extractor.conv_layers.0.0."
+        "weight' or 'w2v_encoder.*'). Use the TorchAudio port instead, e.g. AVES' "
+        "'aves-base-bio.torchaudio.pt' from https://storage.googleapis.com/esp-public-files/"
+        "ported_aves/, or convert it with torchaudio.models.wav2vec2.utils.import_fairseq_model.")
+  hubert_keys = [k for k in keys if k.startswith("hubert.")]
+  if hubert_keys:
+    raise PortingError(
+        f"Keys start with 'hubert.' (e.g. {hubert_keys[0]!r}): this is a transformers model with "
+        "a head (HubertForCTC/...); pass the backbone's state_dict (strip the 'hubert.' prefix).")
+  raise PortingError(
+      "Not a HuBERT/wav2vec2 state_dict: expected torchaudio keys 'encoder.transformer.*' or "
+      f"transformers keys 'encoder.layers.*'; got e.g. {keys[:5]}")
+
+
+def torchaudio_to_transformers(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """Renames torchaudio `wav2vec2_model` keys to transformers `HubertModel` keys (same tensors)."""
+  out = {}
+  for key, value in state_dict.items():
+    new = key
+    for old_prefix, new_prefix in _TORCHAUDIO_PREFIXES:
+      if key.startswith(old_prefix):
+        new = new_prefix + key[len(old_prefix):]
+        break
+    if new in out:
+      raise PortingError(f"{key!r} and another key both map to {new!r}")
+    out[new] = value
+  return out
+
+
+def weight_norm_kernel(g: np.ndarray, v: np.ndarray, dim: int = 2) -> np.ndarray:
+  """torch weight_norm's effective weight: v * g / ||v||, the norm over every axis but `dim`.
+
+  HuBERT uses dim=2 on the Conv1d weight [out, in/groups, kernel]: one (g, norm) per kernel
+  tap. Computed in float64 and rounded once, so it is as close to torch's float32 result as
+  float32 allows.
+  """
+  v64 = np.asarray(v, np.float64)
+  axes = tuple(a for a in range(v64.ndim) if a != dim % v64.ndim)
+  norm = np.sqrt(np.sum(v64 * v64, axis=axes, keepdims=True))
+  return (v64 * (np.asarray(g, np.float64) / norm)).astype(np.asarray(v).dtype)
+
+
+def fold_weight_norm(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """Replaces the positional conv's (g, v) pair by its effective `weight`.
+
+  Accepts both spellings: `weight_g`/`weight_v` (torch.nn.utils.weight_norm, what AVES and
+  torchaudio checkpoints hold) and `parametrizations.weight.original0/1` (the newer API).
+  """
+  out = dict(state_dict)
+  for g_name, v_name in (("weight_g", "weight_v"),
+                         ("parametrizations.weight.original0",
+                          "parametrizations.weight.original1")):
+    g_key, v_key = _POS_CONV + g_name, _POS_CONV + v_name
+    if g_key in out or v_key in out:
+      if g_key not in out or v_key not in out:
+        raise PortingError(f"weight-normed positional conv needs both {g_key!r} and {v_key!r}")
+      if _POS_CONV + "weight" in out:
+        raise PortingError(f"both {_POS_CONV}weight and its weight-norm pair are present")
+      out[_POS_CONV + "weight"] = weight_norm_kernel(out.pop(g_key), out.pop(v_key))
+  return out
+
+
+def to_transformers_layout(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """Any supported layout -> transformers names with a plain positional-conv `weight`."""
+  if detect_layout(state_dict) == "torchaudio":
+    state_dict = torchaudio_to_transformers(state_dict)
+  return fold_weight_norm(state_dict)
+
+
+def port_hubert(state_dict: Mapping[str, np.ndarray], target: Any) -> Any:
+  """Fills `target` ({"params"} of a models.hubert.HuBERT) from a torchaudio/transformers dict."""
+  return torch_to_flax.port_by_rules(to_transformers_layout(state_dict), target,
+                                     naming.dotted_rule(), ignore_source=_IGNORED)
