@@ -1,0 +1,92 @@
+"""Clustering algorithms, registered by name: k-means, HDBSCAN, GMM, agglomerative Ward.
+
+Every clusterer gets the number of clusters k (the number of distinct labels, background
+included, as in the paper's notebooks); HDBSCAN ignores it and finds its own. HDBSCAN's noise
+points keep the label -1 and the metrics treat -1 as one more cluster: dropping them would score
+a model on the easy points only, and counting noise as a cluster penalises leaving points out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterSettings:
+  seed: int = 42
+  kmeans_n_init: int = 10
+  hdbscan_min_cluster_size: int = 10
+  # Full covariances only in low dimension: on a 1000-d "none" embedding a full GMM has ~500k
+  # parameters per component and is both slow and singular; diagonal covariances there.
+  gmm_full_covariance_max_dim: int = 16
+
+
+Clusterer = Callable[[np.ndarray, int, ClusterSettings], np.ndarray]
+_CLUSTERERS: dict[str, Clusterer] = {}
+
+
+def register_clusterer(name: str) -> Callable[[Clusterer], Clusterer]:
+  def decorator(fn: Clusterer) -> Clusterer:
+    if name in _CLUSTERERS:
+      raise ValueError(f"Clusterer {name!r} is already registered.")
+    _CLUSTERERS[name] = fn
+    return fn
+  return decorator
+
+
+def names() -> list[str]:
+  return sorted(_CLUSTERERS)
+
+
+def get_clusterer(name: str) -> Clusterer:
+  if name not in _CLUSTERERS:
+    raise KeyError(f"Unknown clusterer {name!r}; known clusterers: {names()}.")
+  return _CLUSTERERS[name]
+
+
+def cluster(name: str, points: np.ndarray, n_clusters: int,
+            settings: ClusterSettings = ClusterSettings()) -> np.ndarray:
+  """Cluster labels [N] (int64) for [N, d] points; k is clipped to N."""
+  points = np.asarray(points, dtype=np.float64)  # float64: stable distances, sklearn's own dtype
+  if points.ndim != 2 or len(points) < 2:
+    raise ValueError(f"cluster({name!r}) needs [N >= 2, d] points, got shape {points.shape}.")
+  if n_clusters < 1:
+    raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
+  k = min(int(n_clusters), len(points))
+  return np.asarray(get_clusterer(name)(points, k, settings), dtype=np.int64)
+
+
+@register_clusterer("kmeans")
+def _kmeans(points: np.ndarray, k: int, settings: ClusterSettings) -> np.ndarray:
+  from sklearn.cluster import KMeans
+  model = KMeans(n_clusters=k, n_init=settings.kmeans_n_init, random_state=settings.seed)
+  return model.fit_predict(points)
+
+
+@register_clusterer("hdbscan")
+def _hdbscan(points: np.ndarray, k: int, settings: ClusterSettings) -> np.ndarray:
+  del k  # HDBSCAN decides the number of clusters itself
+  from sklearn.cluster import HDBSCAN
+  # On tiny sets a minimum cluster size of 10 would call everything noise; never ask for
+  # clusters bigger than half the set (and at least 2, sklearn's minimum).
+  min_size = max(2, min(settings.hdbscan_min_cluster_size, len(points) // 2))
+  return HDBSCAN(min_cluster_size=min_size, copy=True).fit_predict(points)
+
+
+@register_clusterer("gmm")
+def _gmm(points: np.ndarray, k: int, settings: ClusterSettings) -> np.ndarray:
+  from sklearn.mixture import GaussianMixture
+  covariance = "full" if points.shape[1] <= settings.gmm_full_covariance_max_dim else "diag"
+  model = GaussianMixture(n_components=k, covariance_type=covariance,
+                          random_state=settings.seed, reg_covar=1e-5)
+  return model.fit_predict(points)
+
+
+@register_clusterer("ward")
+def _ward(points: np.ndarray, k: int, settings: ClusterSettings) -> np.ndarray:
+  del settings  # deterministic
+  from sklearn.cluster import AgglomerativeClustering
+  return AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(points)

@@ -1,0 +1,65 @@
+"""Clustering scores: ARI, NMI, AMI, silhouette, Hungarian-matched accuracy.
+
+ARI/NMI/AMI come from sklearn (the library the paper's notebooks used; NMI with sklearn's default
+arithmetic normalisation). The silhouette is computed on the ORIGINAL high-dimensional embedding
+with the predicted labels, as in the paper, so it measures the embedding and not the 2-D
+projection. The accuracy matches predicted clusters to classes one-to-one (Hungarian algorithm on
+the contingency table); when there are more clusters than classes the unmatched clusters count as
+errors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn import metrics as skm
+
+# Exact silhouette is O(N^2) in time and memory; above this many points a seeded random subset
+# of this size is used (the estimate's error is far below the differences between models).
+SILHOUETTE_MAX_POINTS = 10_000
+
+
+def contingency(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+  """[n_classes, n_clusters] counts (rows: true labels, columns: predicted, in sorted order)."""
+  _, true_index = np.unique(labels, return_inverse=True)
+  _, pred_index = np.unique(predicted, return_inverse=True)
+  table = np.zeros((true_index.max() + 1, pred_index.max() + 1), dtype=np.int64)
+  np.add.at(table, (true_index, pred_index), 1)
+  return table
+
+
+def hungarian_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
+  """Fraction of points whose cluster is matched to their class by the best 1:1 assignment."""
+  table = contingency(labels, predicted)
+  rows, cols = linear_sum_assignment(table, maximize=True)
+  return float(table[rows, cols].sum() / len(labels))
+
+
+def silhouette(embeddings: np.ndarray, predicted: np.ndarray, seed: int = 42) -> float:
+  """Silhouette of `predicted` on `embeddings`; NaN when undefined (<2 or N clusters)."""
+  n_clusters = len(np.unique(predicted))
+  if n_clusters < 2 or n_clusters >= len(predicted):
+    return math.nan
+  sample_size = SILHOUETTE_MAX_POINTS if len(predicted) > SILHOUETTE_MAX_POINTS else None
+  return float(skm.silhouette_score(embeddings, predicted, sample_size=sample_size,
+                                    random_state=seed))
+
+
+def clustering_scores(embeddings: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
+                      seed: int = 42) -> dict[str, float | int]:
+  """All scores for one clustering of one embedding set."""
+  labels = np.asarray(labels)
+  predicted = np.asarray(predicted)
+  if labels.shape != predicted.shape or labels.ndim != 1:
+    raise ValueError(f"labels {labels.shape} and predicted {predicted.shape} must be equal-length "
+                     "1-D arrays")
+  return {
+      "ari": float(skm.adjusted_rand_score(labels, predicted)),
+      "nmi": float(skm.normalized_mutual_info_score(labels, predicted)),
+      "ami": float(skm.adjusted_mutual_info_score(labels, predicted)),
+      "silhouette": silhouette(embeddings, predicted, seed),
+      "accuracy": hungarian_accuracy(labels, predicted),
+      "n_clusters": int(len(np.unique(predicted))),
+  }

@@ -1,0 +1,91 @@
+"""Dimensionality reduction before clustering: UMAP, PCA, t-SNE, or none, registered by name.
+
+The paper's notebooks feed the raw embeddings to UMAP (no standardisation), so no reducer here
+scales its input; a reducer sees exactly the extracted embedding. Every reducer is seeded, and
+sizes that the libraries reject on small sets (UMAP's n_neighbors, t-SNE's perplexity, PCA's
+component count) are clipped to what N allows, so tiny smoke runs still go through.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class ReduceSettings:
+  """Reducer hyper-parameters; the defaults are the paper's (PAPER.md, "Embedding analysis")."""
+
+  seed: int = 42
+  umap_n_neighbors: int = 50
+  umap_min_dist: float = 0.5
+  pca_dim: int = 2
+  tsne_perplexity: float = 25.0
+
+
+Reducer = Callable[[np.ndarray, ReduceSettings], np.ndarray]
+_REDUCERS: dict[str, Reducer] = {}
+
+
+def register_reducer(name: str) -> Callable[[Reducer], Reducer]:
+  def decorator(fn: Reducer) -> Reducer:
+    if name in _REDUCERS:
+      raise ValueError(f"Reducer {name!r} is already registered.")
+    _REDUCERS[name] = fn
+    return fn
+  return decorator
+
+
+def names() -> list[str]:
+  return sorted(_REDUCERS)
+
+
+def get_reducer(name: str) -> Reducer:
+  if name not in _REDUCERS:
+    raise KeyError(f"Unknown reducer {name!r}; known reducers: {names()}.")
+  return _REDUCERS[name]
+
+
+def reduce(name: str, embeddings: np.ndarray, settings: ReduceSettings = ReduceSettings()
+           ) -> np.ndarray:
+  """Projects [N, D] embeddings with the named reducer; returns float32 [N, d]."""
+  embeddings = np.asarray(embeddings, dtype=np.float32)
+  if embeddings.ndim != 2 or len(embeddings) < 3:
+    raise ValueError(f"reduce({name!r}) needs [N >= 3, D] embeddings, got shape "
+                     f"{embeddings.shape}.")
+  return np.asarray(get_reducer(name)(embeddings, settings), dtype=np.float32)
+
+
+@register_reducer("none")
+def _identity(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
+  del settings
+  return x
+
+
+@register_reducer("pca")
+def _pca(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
+  from sklearn.decomposition import PCA
+  n_components = min(settings.pca_dim, x.shape[0], x.shape[1])
+  return PCA(n_components=n_components, random_state=settings.seed).fit_transform(x)
+
+
+@register_reducer("umap")
+def _umap(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
+  import bioacoustics_jax.torch_compat  # noqa: F401  (umap imports torchvision-dependent code)
+  import umap  # imported lazily: ~10-30 s of numba/TensorFlow import we only pay when used
+  n_neighbors = max(2, min(settings.umap_n_neighbors, len(x) - 1))
+  # random_state makes UMAP deterministic (and single-threaded), as the paper's seed 42 run was.
+  model = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=settings.umap_min_dist,
+                    random_state=settings.seed)
+  return model.fit_transform(x)
+
+
+@register_reducer("tsne")
+def _tsne(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
+  from sklearn.manifold import TSNE
+  # sklearn requires perplexity < N; keep ~3 perplexities of neighbours available.
+  perplexity = float(min(settings.tsne_perplexity, max(1.0, (len(x) - 1) / 3.0)))
+  model = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=settings.seed)
+  return model.fit_transform(x)
