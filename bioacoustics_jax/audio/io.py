@@ -27,6 +27,10 @@ class AudioError(ValueError):
     self.fix = fix
     super().__init__(f"{self.path}: {reason}. Fix: {fix}")
 
+  def __reduce__(self):
+    # Rebuild from the three fields, so the error survives pickling (worker processes).
+    return (type(self), (self.path, self.reason, self.fix))
+
 
 def resample(x: np.ndarray, from_sr: int, to_sr: int) -> np.ndarray:
   """Resamples along the last axis by the exact rational ratio to_sr/from_sr (polyphase filter).

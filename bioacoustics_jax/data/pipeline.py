@@ -17,7 +17,9 @@ process that has run out of data. Training batches (train=True, repeat=True) dro
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import functools
 import logging
 import math
@@ -204,10 +206,24 @@ def prepare(dataset: str, *, data_root: str, skip_bad_audio: bool = False,
                             resample_mismatched=resample_mismatched)
   builder_cls = builders.BUILDERS[source.format]
   data_dir = tfds_dir or os.path.join(source.root, "_tfds")
-  builder = builder_cls(config=config, data_dir=data_dir)
   tfds.display_progress_bar(False)  # per-example progress bars drown the run's own log
-  builder.download_and_prepare()
+  with _prepare_lock(data_dir):
+    builder = builder_cls(config=config, data_dir=data_dir)
+    builder.download_and_prepare()
   return builder
+
+
+@contextlib.contextmanager
+def _prepare_lock(data_dir: str):
+  """One preparer at a time per data_dir (hosts sharing a disk, parallel test workers); the
+  others wait, then find the data prepared and just read it."""
+  os.makedirs(data_dir, exist_ok=True)
+  with open(os.path.join(data_dir, ".prepare.lock"), "w") as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool = False,

@@ -101,3 +101,9 @@ def test_fit_length():
   x = np.arange(5, dtype=np.float32)
   np.testing.assert_array_equal(audio_io.fit_length(x, 3), [0, 1, 2])
   np.testing.assert_array_equal(audio_io.fit_length(x, 7), [0, 1, 2, 3, 4, 0, 0])
+
+
+def test_audio_error_survives_pickling():
+  import pickle  # pylint: disable=g-import-not-at-top
+  e = pickle.loads(pickle.dumps(audio_io.AudioError("x.wav", "empty", "regenerate it")))
+  assert (e.path, e.reason, e.fix) == ("x.wav", "empty", "regenerate it")

@@ -29,7 +29,7 @@ SKIPPED_KEY = "skipped"  # tfds metadata key: {split: [{"path", "reason"}]}
 INT16_SCALE = 32768.0  # soundfile reads PCM_16 as int/32768, so this round-trips 16-bit wavs
 
 
-@dataclasses.dataclass(eq=False, kw_only=True)
+@dataclasses.dataclass(eq=False, kw_only=True, repr=False)
 class AudioBuilderConfig(tfds.core.BuilderConfig):
   """One dataset, from one source folder, with one bad-audio policy.
 
@@ -47,6 +47,12 @@ class AudioBuilderConfig(tfds.core.BuilderConfig):
   skip_bad_audio: bool = False
   downmix: bool = True
   resample_mismatched: bool = True
+
+  def __repr__(self) -> str:
+    # tfds logs the config of every custom build; the name says all that matters (dataset,
+    # fingerprint, options), the full DatasetSource would flood the log.
+    root = self.source.root if self.source else None
+    return f"AudioBuilderConfig(name={self.name!r}, source={root!r})"
 
 
 def make_config(source: catalog.DatasetSource, *, skip_bad_audio: bool = False,
