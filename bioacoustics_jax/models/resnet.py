@@ -102,9 +102,8 @@ class ResNet(nn.Module):
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = False):
-    if x.ndim != 4 or x.shape[-1] != 3:
-      raise ValueError(f"ResNet expects NHWC images [B, H, W, 3], got shape {x.shape}; "
-                       "repeat a 1-channel mel to 3 channels (recipe 'paper_mel3').")
+    # The paper repeats the 1-channel mel to 3 channels (recipe "paper_mel3").
+    tl.require_nhwc(x, 3, "ResNet", "paper_mel3")
     block_cls = {"basic": BasicBlock, "bottleneck": Bottleneck}[self.block]
     x = x.astype(self.dtype)
     x = tl.torch_conv(self.width, 7, 2, padding=3, name="conv1", dtype=self.dtype)(x)

@@ -28,7 +28,8 @@ kaiming_normal_fan_out = nn.initializers.variance_scaling(2.0, "fan_out", "norma
 torch_default_kernel = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
 
 
-def _uniform_bias(fan_in: int):
+def uniform_bias(fan_in: int):
+  """torch's default bias init for Linear/Conv: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
   bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
 
   def init(key, shape, dtype=jnp.float32):
@@ -44,7 +45,7 @@ def torch_dense(x: jnp.ndarray, features: int, name: str, dtype: Dtype = jnp.flo
   Must be called inside a compact method: it creates the submodule `name` there.
   """
   if bias_init is None:
-    bias_init = _uniform_bias(x.shape[-1])
+    bias_init = uniform_bias(x.shape[-1])
   return nn.Dense(features, dtype=dtype, kernel_init=kernel_init, bias_init=bias_init,
                   name=name)(x)
 
@@ -145,3 +146,10 @@ def adaptive_avg_pool(x: jnp.ndarray, output_size: int | Sequence[int]) -> jnp.n
     cols = [jnp.mean(x[:, h0:h1, w0:w1, :], axis=(1, 2)) for w0, w1 in _bins(w, out_w)]
     rows.append(jnp.stack(cols, axis=1))
   return jnp.stack(rows, axis=1)
+
+
+def require_nhwc(x: jnp.ndarray, channels: int, model: str, recipe: str) -> None:
+  """Fails early, naming the recipe that produces the right input, on a mis-shaped batch."""
+  if x.ndim != 4 or x.shape[-1] != channels:
+    raise ValueError(f"{model} expects NHWC input [B, H, W, {channels}], got shape "
+                     f"{tuple(x.shape)}; use input recipe {recipe!r}.")

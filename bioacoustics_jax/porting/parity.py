@@ -62,6 +62,21 @@ def randomize_norms(model: Any, seed: int = 0, calibrate_on: np.ndarray | None =
   return model
 
 
+def randomize_zero_biases(model: Any, seed: int = 0, scale: float = 0.05) -> Any:
+  """Small random values for every all-zero `bias` (torchvision zero-inits many), in place.
+
+  A porter that read the wrong bias would go unnoticed if every bias were zero.
+  """
+  import torch  # pylint: disable=g-import-not-at-top
+
+  gen = torch.Generator().manual_seed(seed + 1)
+  with torch.no_grad():
+    for name, param in model.named_parameters():
+      if name.endswith("bias") and not torch.any(param):
+        param.copy_(scale * torch.randn(param.shape, generator=gen))
+  return model
+
+
 def port_reference(spec, torch_model: Any, module: Any, sample_input: np.ndarray) -> Any:
   """Flax variables for `module` (built from `spec`) filled from `torch_model`'s state_dict."""
   import jax  # pylint: disable=g-import-not-at-top
@@ -93,3 +108,28 @@ def max_abs_diff(a: Any, b: Any) -> float:
   if a.shape != b.shape:
     raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
   return float(np.max(np.abs(a - b))) if a.size else 0.0
+
+
+def reference_and_port(spec, x: np.ndarray, seed: int = 0, calibrate_on: np.ndarray | None = None,
+                       **overrides):
+  """(torch model, Flax module, ported variables) for `spec` at `overrides`, ready to compare.
+
+  The torch model gets random non-zero biases and normalisation tensors (see above), so the
+  comparison checks every mapped tensor, not just the convolution weights.
+  """
+  torch_model = spec.torch_reference(**overrides)
+  randomize_zero_biases(torch_model, seed)
+  randomize_norms(torch_model, seed, calibrate_on)
+  torch_model.eval()
+  module = spec.build(**overrides)
+  return torch_model, module, port_reference(spec, torch_model, module, x)
+
+
+def eval_outputs(spec, x: np.ndarray, seed: int = 0, calibrate_on: np.ndarray | None = None,
+                 **overrides):
+  """(Flax logits, Flax intermediates, torch output) in eval mode, for a parity assertion."""
+  import jax  # pylint: disable=g-import-not-at-top
+
+  torch_model, module, variables = reference_and_port(spec, x, seed, calibrate_on, **overrides)
+  logits, intermediates = jax.jit(lambda v, x: module.apply(v, x, train=False))(variables, x)
+  return np.asarray(logits), intermediates, torch_forward(torch_model, x)
