@@ -89,9 +89,10 @@ def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarr
   return (signal + scale * noise).astype(np.float32)
 
 
-def batch_rng(seed: int, epoch: int, step: int) -> np.random.Generator:
-  """The host augmentation Generator of one training batch (replayable on resume)."""
-  return np.random.default_rng([int(seed), int(epoch), int(step)])
+def batch_rng(seed: int, epoch: int, step: int, process: int = 0) -> np.random.Generator:
+  """The host augmentation Generator of one training batch on one process (replayable on
+  resume; processes draw differently because they hold different examples)."""
+  return np.random.default_rng([int(seed), int(epoch), int(step), int(process)])
 
 
 def host_augment(batch: dict, rng: np.random.Generator, config, sample_rate: int,

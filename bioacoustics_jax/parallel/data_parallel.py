@@ -100,9 +100,13 @@ def _replicate_global(x: np.ndarray, sharding: NamedSharding) -> jax.Array:
   return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
 
 
-def make_eval_fn(eval_step: Callable) -> tuple[Callable, Callable, Callable]:
-  """Jitted eval over the data mesh: returns (fn(variables, audio) -> global logits as numpy,
-  put_variables, put_audio). Logits are gathered to every process (replicated output)."""
+def make_eval_fn(eval_step: Callable) -> tuple[Callable, Callable]:
+  """Jitted eval over the data mesh: returns (run(device_variables, local_batch) -> dict of
+  global numpy arrays, put_variables(host_variables) -> replicated device variables).
+
+  Outputs are replicated, i.e. gathered to every process, so every host computes the same
+  validation metrics over the whole split.
+  """
   mesh = data_mesh()
   replicated, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
   fn = jax.jit(eval_step, in_shardings=(replicated, batch_sharding), out_shardings=replicated)
@@ -110,10 +114,10 @@ def make_eval_fn(eval_step: Callable) -> tuple[Callable, Callable, Callable]:
   def put_variables(variables):
     return jax.tree.map(lambda x: _replicate_global(np.asarray(x), replicated), variables)
 
-  def put_audio(audio):
-    return jax.make_array_from_process_local_data(batch_sharding, np.asarray(audio))
+  def run(variables, batch):
+    local = {k: jax.make_array_from_process_local_data(batch_sharding, np.asarray(batch[k]))
+             for k in BATCH_KEYS}
+    out = fn(variables, local)
+    return {k: np.asarray(v.addressable_data(0)) for k, v in out.items()}
 
-  def run(variables, audio):
-    return np.asarray(fn(variables, audio).addressable_data(0))
-
-  return run, put_variables, put_audio
+  return run, put_variables

@@ -73,10 +73,14 @@ def make_train_step(module: nn.Module, prepare: Prepare, sample_rate: int, *, ta
 
 
 def make_eval_step(module: nn.Module, prepare: Prepare, sample_rate: int) -> Callable:
-  """`eval_step(variables, audio) -> float32 logits` (inference mode, running BN stats)."""
+  """`eval_step(variables, batch) -> {"logits" float32, "label", "mask"}` (inference mode).
 
-  def eval_step(variables: dict, audio: jnp.ndarray) -> jnp.ndarray:
-    logits, _ = module.apply(variables, prepare(audio, sample_rate), train=False)
-    return logits.astype(jnp.float32)
+  Labels and mask pass through so that a multi-host caller gets them gathered together with
+  the logits, in the same row order.
+  """
+
+  def eval_step(variables: dict, batch: dict) -> dict:
+    logits, _ = module.apply(variables, prepare(batch["audio"], sample_rate), train=False)
+    return {"logits": logits.astype(jnp.float32), "label": batch["label"], "mask": batch["mask"]}
 
   return eval_step

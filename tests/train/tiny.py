@@ -21,7 +21,7 @@ class TinyCNN(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool = False):
     x = nn.Conv(self.width, (3, 3), dtype=self.dtype, name="conv")(x)
-    x = nn.BatchNorm(use_running_average=not train, axis_name=self.bn_axis_name, momentum=0.9,
+    x = nn.BatchNorm(use_running_average=not train, axis_name=self.bn_axis_name, momentum=0.5,
                      dtype=self.dtype, name="bn")(x)
     x = nn.relu(x)
     pooled = jnp.mean(x.astype(jnp.float32), axis=(1, 2))
@@ -58,3 +58,53 @@ def random_batch(batch: int, num_samples: int = 64, num_classes: int = 3, seed: 
     multi_hot[rng.random(batch) < 0.3] = 0.0  # some background rows
     return {"audio": audio, "label": multi_hot, "mask": mask}
   return {"audio": audio, "label": labels.astype(np.int32), "mask": mask}
+
+
+def dataset(n: int, num_samples: int = 64, num_classes: int = 3, seed: int = 0,
+            task: str = "classification") -> dict:
+  return random_batch(n, num_samples, num_classes, seed, task=task)
+
+
+def make_task(batch_size: int = 16, n_train: int = 64, n_valid: int = 32, task="classification",
+              seed: int = 0, delay: float = 0.0, nan_at_batch: int | None = None, module=None):
+  """A TrainTask over in-memory data; each epoch's order is a permutation seeded by the epoch.
+
+  `delay` sleeps per batch (lets a test kill a child mid-run); `nan_at_batch` poisons one
+  batch of epoch 0 with NaN audio (NaN-guard test).
+  """
+  import time  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.train import loop  # pylint: disable=g-import-not-at-top
+
+  module = module or classifier()
+  train = dataset(n_train, task=task, seed=seed)
+  valid = dataset(n_valid, task=task, seed=seed + 1)
+  spe = n_train // batch_size
+
+  def train_batches(epoch):
+    order = np.random.default_rng([seed, epoch]).permutation(n_train)
+    for i in range(spe):
+      idx = order[i * batch_size:(i + 1) * batch_size]
+      batch = {k: v[idx] for k, v in train.items()}
+      if nan_at_batch is not None and epoch == 0 and i == nan_at_batch:
+        batch["audio"] = np.full_like(batch["audio"], np.nan)
+      if delay:
+        time.sleep(delay)
+      yield batch
+
+  def valid_batches():
+    for i in range(0, n_valid, batch_size):
+      yield {k: v[i:i + batch_size] for k, v in valid.items()}
+
+  return loop.TrainTask(module=module, prepare=prepare, sample_rate=0, task=task, num_classes=3,
+                        variables=init_variables(module), train_batches=train_batches,
+                        steps_per_epoch=spe, valid_batches=valid_batches)
+
+
+def small_config(**overrides):
+  from bioacoustics_jax.train import config as config_lib  # pylint: disable=g-import-not-at-top
+  config = config_lib.default_train_config()
+  config.update(dict(batch_size=16, num_epochs=3, learning_rates=(), learning_rate=1e-2,
+                     tensorboard=False, progress_bar=False, log_every_steps=1,
+                     async_checkpointing=False))
+  config.update(overrides)
+  return config

@@ -1,0 +1,306 @@
+"""The training loop: data-parallel steps, validation each epoch, checkpoints, resume, guards.
+
+`fit(task, config, workdir, learning_rate=...)` trains one model at one learning rate. It is
+model- and data-agnostic (a `TrainTask` carries the module, the frontend and batch factories);
+train/finetune.py builds TrainTasks from the model registry and the data pipeline.
+
+Exact resume: a run killed at any point and restarted with the same config ends with the same
+parameters as an uninterrupted one, because everything random is a function of the step:
+- epoch e's data order comes from `task.train_batches(e)` (the pipeline is seeded per epoch),
+  and a resumed epoch skips the batches its checkpoint had already consumed;
+- host augmentation draws from numpy Generators seeded by (seed, epoch, step, process);
+- device randomness (dropout, SpecAugment, mixup) folds the step into one base key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import signal
+import threading
+import time
+from typing import Any, Callable, Iterable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+from tqdm import tqdm
+
+from bioacoustics_jax.data import augment as augment_lib
+from bioacoustics_jax.parallel import data_parallel
+from bioacoustics_jax.parallel import step as step_lib
+from bioacoustics_jax.train import checkpointing
+from bioacoustics_jax.train import logbook as logbook_lib
+from bioacoustics_jax.train import losses
+from bioacoustics_jax.train import metrics as metrics_lib
+from bioacoustics_jax.train import optimizer as optimizer_lib
+from bioacoustics_jax.train.state import TrainState
+
+
+@dataclasses.dataclass
+class TrainTask:
+  """What to train on what. Batch factories yield THIS process's rows as numpy dicts.
+
+  Attributes:
+    module: the model (usually models.classifier.Classifier), returns (logits, intermediates).
+    prepare: the input recipe, `prepare(audio [B, T], sample_rate) -> model input`, jittable.
+    sample_rate: rate of the batches' audio.
+    task: "classification" or "detection".
+    num_classes: logits per example.
+    variables: initial Flax variables ({"params", "batch_stats"?}).
+    train_batches: `train_batches(epoch) -> iterable of batches`, the same order for the same
+      epoch every time it is called (seeded per epoch), at least `steps_per_epoch` long.
+    steps_per_epoch: steps in one epoch (equal on every process).
+    valid_batches: `() -> iterable of padded, masked batches` for validation, or None.
+    frozen_prefixes: parameter-path prefixes kept frozen (e.g. spec.frozen_prefixes).
+    compute_dtype: None (float32) or e.g. jnp.bfloat16 for the forward pass.
+    background: BackgroundBank for train.augment.background_prob > 0, else None.
+  """
+
+  module: nn.Module
+  prepare: Callable[[Any, int], Any]
+  sample_rate: int
+  task: str
+  num_classes: int
+  variables: dict
+  train_batches: Callable[[int], Iterable[dict]]
+  steps_per_epoch: int
+  valid_batches: Callable[[], Iterable[dict]] | None = None
+  frozen_prefixes: tuple[str, ...] = ()
+  compute_dtype: Any = None
+  background: augment_lib.BackgroundBank | None = None
+
+
+@dataclasses.dataclass
+class TrainResult:
+  """Outcome of one run. `history` has one dict per validated epoch (epoch, step, metrics)."""
+
+  workdir: str
+  learning_rate: float
+  metric: str
+  best_metric: float | None
+  best_epoch: int | None
+  best_checkpoint: str | None
+  history: list[dict]
+  final_step: int
+  examples_per_second: float | None = None
+
+
+class Preempted(SystemExit):
+  """Raised after SIGTERM once the state is saved; exits with 143 unless caught."""
+
+  def __init__(self, step: int):
+    super().__init__(143)
+    self.step = step
+
+
+def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple[dict, TrainResult]:
+  """Trains `task` at `learning_rate`; returns (final variables as numpy, TrainResult).
+
+  Resumes from `workdir/checkpoints` when a previous run left one. Raises FloatingPointError
+  on a non-finite loss (the last good checkpoint is kept) and Preempted after SIGTERM.
+  """
+  spe = int(task.steps_per_epoch)
+  if spe <= 0:
+    raise ValueError("steps_per_epoch is 0: the training split has fewer examples than one "
+                     "batch per process. Lower train.batch_size or add data.")
+  metric, mode = metrics_lib.select_key(config.select_metric, task.task)
+  total_steps = spe * int(config.num_epochs)
+  tx = optimizer_lib.make_optimizer(config, task.variables["params"], total_steps,
+                                    learning_rate, task.frozen_prefixes)
+  state = TrainState.create(task.variables, tx)
+  ckpts = checkpointing.RunCheckpoints(workdir, metric=metric, mode=mode,
+                                       keep=config.keep_checkpoints,
+                                       async_save=config.async_checkpointing)
+  meta = {"learning_rate": learning_rate, "steps_per_epoch": spe, "history": [], "best": None}
+  restored = ckpts.restore_state(jax.tree.map(np.asarray, state.to_checkpoint()))
+  if restored is not None:
+    state = state.from_checkpoint(restored[0])
+    _check_same_run(restored[1], meta, workdir)
+    meta = dict(restored[1])
+  step = int(state.step)
+
+  per_device = step_lib.make_train_step(
+      task.module, task.prepare, task.sample_rate, task=task.task, num_classes=task.num_classes,
+      compute_dtype=task.compute_dtype, device_augment=augment_lib.device_augment(config.augment))
+  runner = data_parallel.DataParallel(per_device, config.parallel)
+  evaluate = _make_evaluator(task)
+  book = logbook_lib.Logbook(workdir, tensorboard=config.tensorboard)
+  rng = jax.random.key(int(config.seed))
+  dstate = runner.put_state(state)
+  del state  # the runner's copy is donated step by step; never touch the host one again
+
+  def save(at_step: int, *, force: bool = False) -> None:
+    ckpts.save_state(at_step, runner.host_state(dstate).to_checkpoint(), meta, force=force)
+
+  def validate(epoch: int) -> None:
+    host = runner.host_state(dstate)
+    values = evaluate(host.variables()) if evaluate else {}
+    values = {k: float(v) for k, v in values.items()}
+    meta["history"].append({"epoch": epoch, "step": (epoch + 1) * spe, **values})
+    book.write("valid", (epoch + 1) * spe, epoch=epoch, **values)
+    logbook_lib.log_epoch(epoch, values, learning_rate)
+    if metric in values and _better(values[metric], meta["best"], mode):
+      meta["best"] = {"value": values[metric], "epoch": epoch, "step": (epoch + 1) * spe}
+      ckpts.save_best((epoch + 1) * spe, host.variables(), values,
+                      {"epoch": epoch, "learning_rate": learning_rate, metric: values[metric]})
+
+  # A checkpoint taken at an epoch boundary before that epoch's validation ran (kill in
+  # between): validate now, with exactly the parameters the epoch ended with.
+  if step and step % spe == 0 and len(meta["history"]) < step // spe:
+    validate(step // spe - 1)
+
+  sigterm = _SigtermFlag()
+  throughput = _Throughput(config.batch_size)
+  pending: list[tuple[int, jax.Array]] = []  # losses not yet pulled to the host
+
+  def check_finite() -> None:
+    values = [(s, float(v)) for s, v in pending]
+    pending.clear()
+    bad = [(s, v) for s, v in values if not math.isfinite(v)]
+    if bad:
+      ckpts.wait()
+      raise FloatingPointError(
+          f"Non-finite training loss {bad[0][1]} at step {bad[0][0]} (lr {learning_rate}). "
+          f"Stopped; the last good checkpoint is step {ckpts.latest_step()} under "
+          f"{workdir}/checkpoints (nothing after the divergence was saved). Lower "
+          "train.learning_rate, set train.grad_clip_norm, or check the inputs for NaN/inf.")
+    if values:
+      book.write("train", values[-1][0], loss=float(np.mean([v for _, v in values])),
+                 **throughput.rates())
+
+  bar = tqdm(total=total_steps, initial=step, desc=f"train lr={learning_rate:g}",
+             disable=not config.progress_bar or jax.process_index() != 0, mininterval=2.0,
+             leave=False)
+  try:
+    for epoch in range(step // spe, int(config.num_epochs)):
+      skip = step - epoch * spe
+      batches = itertools.islice(task.train_batches(epoch), skip, spe)
+      for i, batch in enumerate(batches, start=skip):
+        batch = augment_lib.host_augment(
+            batch, augment_lib.batch_rng(config.seed, epoch, i, jax.process_index()),
+            config.augment, task.sample_rate, task.background)
+        dstate, out = runner.step(dstate, runner.put_batch(batch), rng)
+        step += 1
+        pending.append((step, out["loss"]))
+        throughput.tick()
+        bar.update(1)
+        end_of_epoch = i == spe - 1
+        if step % max(int(config.log_every_steps), 1) == 0:
+          check_finite()
+        if (config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0
+            and not end_of_epoch):
+          check_finite()
+          save(step)
+        if sigterm.raised and not end_of_epoch:
+          break
+      else:
+        if step != (epoch + 1) * spe:
+          raise ValueError(f"Epoch {epoch} gave {step - epoch * spe} batches, expected {spe}; "
+                           "train_batches(epoch) must yield at least steps_per_epoch batches.")
+        check_finite()
+        validate(epoch)
+        save(step)
+        if not sigterm.raised:
+          continue
+      check_finite()
+      save(step, force=True)
+      ckpts.wait()
+      logging.warning("SIGTERM: saved step %d under %s/checkpoints; exiting.", step, workdir)
+      raise Preempted(step)
+    check_finite()
+  finally:
+    bar.close()
+    sigterm.restore()
+    ckpts.wait()
+    book.close()
+  final = runner.host_state(dstate)
+  best = meta["best"] or {}
+  result = TrainResult(
+      workdir=workdir, learning_rate=learning_rate, metric=metric,
+      best_metric=best.get("value"), best_epoch=best.get("epoch"),
+      best_checkpoint=ckpts.best_dir(), history=list(meta["history"]), final_step=step,
+      examples_per_second=throughput.rates().get("examples_per_second"))
+  ckpts.close()
+  return jax.tree.map(np.asarray, final.variables()), result
+
+
+def _make_evaluator(task: TrainTask):
+  if task.valid_batches is None:
+    return None
+  run, put_variables = data_parallel.make_eval_fn(
+      step_lib.make_eval_step(task.module, task.prepare, task.sample_rate))
+
+  def evaluate(variables: dict) -> dict[str, float]:
+    device_vars = put_variables(variables)
+    logits, labels = [], []
+    for batch in task.valid_batches():
+      out = run(device_vars, batch)
+      keep = out["mask"].astype(bool)
+      logits.append(out["logits"][keep])
+      labels.append(out["label"][keep])
+    if not logits or sum(len(x) for x in logits) == 0:
+      raise ValueError("The validation split gave no examples; cannot select the best epoch.")
+    logits, labels = np.concatenate(logits), np.concatenate(labels)
+    target = losses.targets(jnp.asarray(labels), task.num_classes, task.task)
+    loss = float(jnp.mean(losses.per_example_loss(jnp.asarray(logits), target, task.task)))
+    return metrics_lib.validation_metrics(logits, labels, task.task, loss)
+
+  return evaluate
+
+
+def _better(value: float, best: dict | None, mode: str) -> bool:
+  if not math.isfinite(value):
+    return False
+  if best is None:
+    return True
+  return value > best["value"] if mode == "max" else value < best["value"]
+
+
+def _check_same_run(saved: dict, current: dict, workdir: str) -> None:
+  for key in ("learning_rate", "steps_per_epoch"):
+    if saved.get(key) != current[key]:
+      raise ValueError(f"{workdir}/checkpoints belongs to a run with {key}={saved.get(key)}, "
+                       f"this run has {current[key]}. Resume with the same config or use a new "
+                       "workdir.")
+
+
+class _Throughput:
+  """Steps/s and examples/s since the first step (which includes compilation) finished."""
+
+  def __init__(self, batch_size: int):
+    self.batch_size, self.start, self.steps = batch_size, None, 0
+
+  def tick(self) -> None:
+    if self.start is None:
+      self.start = time.perf_counter()
+    else:
+      self.steps += 1
+
+  def rates(self) -> dict[str, float]:
+    if not self.steps:
+      return {}
+    sps = self.steps / max(time.perf_counter() - self.start, 1e-9)
+    return {"steps_per_second": sps, "examples_per_second": sps * self.batch_size}
+
+
+class _SigtermFlag:
+  """Turns SIGTERM (TPU preemption, `kill`) into a flag the loop checks after each step."""
+
+  def __init__(self):
+    self.raised = False
+    self._previous = None
+    if threading.current_thread() is threading.main_thread():
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+  def _handle(self, signum, frame) -> None:
+    del signum, frame
+    logging.warning("SIGTERM received: saving a checkpoint after this step.")
+    self.raised = True
+
+  def restore(self) -> None:
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
