@@ -174,3 +174,20 @@ def test_audio_folder_builder_subfolders_and_csv(tmp_path):
   s = pipeline.open_split("myclips", "train", data_root=str(tmp_path))
   assert s.info.class_names == ("cat", "dog")
   assert [int(e["label"]) for e in _examples(s)] == [1, 0]
+
+
+def test_detection_builder_overlap_edge_cases(tmp_path):
+  """Through the builder: overlap exactly 0.2 labels nothing, 0.202 labels the window."""
+  folder = tmp_path / "edge"
+  audio_io.write_wav(str(folder / "r.wav"), h.tone(800, 10.0), 800)
+  rec = {"path": "r.wav", "length": 10.0, "annotations": [
+      {"st": 4.0, "ed": 12.0, "label": "a"},    # window [0, 5]: 1.0 / 5 = 0.2 -> no
+      {"st": 3.99, "ed": 12.0, "label": "b"}]}  # window [0, 5]: 1.01 / 5 -> yes
+  for split in ("train", "valid", "test"):
+    (folder / f"{split}.jsonl").write_text(json.dumps(rec) + "\n")
+  (folder / "dataset.json").write_text(json.dumps({
+      "name": "edge", "task": "detection", "sample_rate": 800, "window_seconds": 5.0,
+      "shift_seconds": 5.0, "class_names": ["a", "b", "c"]}))
+  s = pipeline.open_split("edge", "train", data_root=str(tmp_path))
+  np.testing.assert_array_equal(s.labels, [[0, 1, 0], [1, 1, 0]])
+  assert s.count(drop_background=True) == 2
