@@ -1,0 +1,161 @@
+"""report.md: results.csv as tables a person can read, optionally beside the paper's numbers.
+
+Sections: one summary table per headline metric (NMI, ARI; rows dataset x model x regime x split,
+one column per reducer+clusterer), then every metric per dataset, then (with `paper_csv`) our
+fine-tuned UMAP + k-means scores next to the paper's for runs whose dataset and model names are
+the paper's (real BEANS data; the synthetic suite's names never match). In every table the best
+value of each column within a dataset is bold.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import math
+import os
+from typing import Any, Iterable, Sequence
+
+from bioacoustics_jax.report import results as results_lib
+
+SUMMARY_METRICS = (("nmi", "NMI"), ("ari", "ARI"))
+DETAIL_METRICS = (("ari", "ARI"), ("nmi", "NMI"), ("ami", "AMI"), ("silhouette", "Sil."),
+                  ("accuracy", "Acc."))
+PAPER_METRICS = (("ari", "ARI"), ("nmi", "NMI"), ("silhouette", "Sil"))
+_ROW_ID = ("model", "regime", "split")
+
+
+def _fmt(value: Any) -> str:
+  if isinstance(value, float):
+    return "n/a" if math.isnan(value) else f"{value:.3f}"
+  return str(value)
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+  lines = ["| " + " | ".join(header) + " |",
+           "|" + "|".join("---" for _ in header) + "|"]
+  lines += ["| " + " | ".join(row) + " |" for row in rows]
+  return lines
+
+
+def _bold_best(values: list[float | None]) -> list[str]:
+  """Formats a column, bolding its maximum (ties included); None means no such cell."""
+  finite = [v for v in values if v is not None and not math.isnan(v)]
+  best = max(finite) if finite else None
+  out = []
+  for v in values:
+    if v is None:
+      out.append("")
+    elif best is not None and not math.isnan(v) and v == best and len(finite) > 1:
+      out.append(f"**{_fmt(v)}**")
+    else:
+      out.append(_fmt(v))
+  return out
+
+
+def _unique(items: Iterable[Any]) -> list[Any]:
+  return list(dict.fromkeys(items))
+
+
+def _summary_section(rows: list[dict], metric: str, label: str) -> list[str]:
+  pairs = _unique((r["reducer"], r["clusterer"]) for r in rows)
+  header = ["dataset", "model", "regime", "split"] + [f"{a}+{b}" for a, b in pairs]
+  lines = [f"## {label}", ""]
+  body = []
+  for dataset in _unique(r["dataset"] for r in rows):
+    in_dataset = [r for r in rows if r["dataset"] == dataset]
+    cells = {(tuple(r[c] for c in _ROW_ID), (r["reducer"], r["clusterer"])): r[metric]
+             for r in in_dataset}
+    ids = _unique(tuple(r[c] for c in _ROW_ID) for r in in_dataset)
+    columns = [_bold_best([cells.get((i, p)) for i in ids]) for p in pairs]
+    for k, row_id in enumerate(ids):
+      body.append([dataset, *row_id] + [col[k] for col in columns])
+  return lines + _table(header, body) + [""]
+
+
+def _detail_section(rows: list[dict]) -> list[str]:
+  lines = ["## All metrics", ""]
+  header = (["model", "regime", "split", "reducer", "clusterer"] + [h for _, h in DETAIL_METRICS]
+            + ["N", "classes", "clusters", "dim", "seconds", "skipped files"])
+  for dataset in _unique(r["dataset"] for r in rows):
+    in_dataset = [r for r in rows if r["dataset"] == dataset]
+    columns = [_bold_best([r[m] for r in in_dataset]) for m, _ in DETAIL_METRICS]
+    body = []
+    for k, r in enumerate(in_dataset):
+      body.append([r[c] for c in _ROW_ID + ("reducer", "clusterer")] + [col[k] for col in columns]
+                  + [str(r[c]) for c in ("n", "n_classes", "n_clusters", "embedding_dim")]
+                  + [f"{r['seconds']:.1f}", str(r["skipped_files"])])
+    lines += [f"### {dataset}", ""] + _table(header, body) + [""]
+  return lines
+
+
+def read_paper_scores(path: str, n_neighbors: int = 50, min_dist: float = 0.5
+                      ) -> dict[tuple[str, str, str], float]:
+  """{(dataset, model, metric in ari/nmi/silhouette): score} for one UMAP setting of the paper."""
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"No paper reference csv at {path}; it ships in "
+                            "/work/shared/reference/paper_umap_kmeans_scores.csv.")
+  metric_names = {"ARI": "ari", "NMI": "nmi", "Sil": "silhouette"}
+  scores = {}
+  with open(path, newline="") as f:
+    reader = csv.DictReader(f)
+    required = {"n_neighbors", "min_dist", "model_folder", "metric"}
+    if not required <= set(reader.fieldnames or ()):
+      raise ValueError(f"{path} lacks columns {sorted(required - set(reader.fieldnames or ()))}; "
+                       "expected n_neighbors,min_dist,model_folder,metric,<datasets...>.")
+    datasets = [c for c in reader.fieldnames if c not in required]
+    for row in reader:
+      if int(row["n_neighbors"]) != n_neighbors or float(row["min_dist"]) != min_dist:
+        continue
+      model = row["model_folder"].removeprefix("npy_")
+      metric = metric_names.get(row["metric"])
+      if metric is None:
+        continue
+      for dataset in datasets:
+        if row[dataset] not in ("", None):
+          scores[(dataset, model, metric)] = float(row[dataset])
+  return scores
+
+
+def _paper_section(rows: list[dict], paper_csv: str, n_neighbors: int, min_dist: float
+                   ) -> list[str]:
+  paper = read_paper_scores(paper_csv, n_neighbors, min_dist)
+  lines = ["## Compared with the paper", "",
+           f"Paper: fine-tuned embeddings, UMAP(n_neighbors={n_neighbors}, min_dist={min_dist}) + "
+           "k-means, from its saved notebooks. Ours: regime `finetuned`, reducer `umap`, "
+           "clusterer `kmeans`.", ""]
+  matched = [r for r in rows if r["regime"] == "finetuned" and r["reducer"] == "umap"
+             and r["clusterer"] == "kmeans" and (r["dataset"], r["model"], "nmi") in paper]
+  if not matched:
+    return lines + ["No run here matches the paper's datasets and models (real BEANS data, "
+                    "fine-tuned, UMAP + k-means), so there is nothing to compare.", ""]
+  header = ["dataset", "model", "split"] + [f"{h} {who}" for _, h in PAPER_METRICS
+                                            for who in ("ours", "paper")]
+  body = []
+  for r in matched:
+    cells = []
+    for metric, _ in PAPER_METRICS:
+      cells += [_fmt(r[metric]), _fmt(paper.get((r["dataset"], r["model"], metric), math.nan))]
+    body.append([r["dataset"], r["model"], r["split"]] + cells)
+  return lines + _table(header, body) + [""]
+
+
+def write_report(results_csv: str, out_md: str, paper_csv: str | None = None,
+                 paper_n_neighbors: int = 50, paper_min_dist: float = 0.5) -> str:
+  """Writes `out_md` from `results_csv` (and the paper's scores if `paper_csv`); returns it."""
+  rows = results_lib.read_results(results_csv)
+  if not rows:
+    raise ValueError(f"{results_csv} has no results yet; run an experiment first.")
+  counts = collections.Counter(r["dataset"] for r in rows)
+  lines = ["# Clustering results", "",
+           f"From `{results_csv}`: {len(rows)} rows over {len(counts)} dataset(s). Scores are "
+           "higher-is-better; silhouette is on the original embedding with the predicted "
+           "clusters; **bold** is the best value of its column within a dataset.", ""]
+  for metric, label in SUMMARY_METRICS:
+    lines += _summary_section(rows, metric, label)
+  lines += _detail_section(rows)
+  if paper_csv:
+    lines += _paper_section(rows, paper_csv, paper_n_neighbors, paper_min_dist)
+  os.makedirs(os.path.dirname(out_md) or ".", exist_ok=True)
+  with open(out_md, "w") as f:
+    f.write("\n".join(lines))
+  return out_md

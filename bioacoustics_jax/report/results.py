@@ -1,0 +1,81 @@
+"""results.csv: the results store, one row per dataset x model x regime x split x reducer x clusterer.
+
+Appending is idempotent: a row whose key (KEY_COLUMNS) is already in the file replaces the old row,
+so re-running a finished or half-finished cell after a crash never duplicates it. Every write goes
+to a temporary file that is renamed over the old one, so a killed run leaves either the old or the
+new file, never a torn one. Only one process should write (process 0 in a multi-host run).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from typing import Any, Iterable
+
+RESULT_COLUMNS = ("dataset", "model", "regime", "split", "reducer", "clusterer", "ari", "nmi",
+                  "ami", "silhouette", "accuracy", "n", "n_classes", "n_clusters",
+                  "embedding_dim", "seconds", "skipped_files")
+KEY_COLUMNS = ("dataset", "model", "regime", "split", "reducer", "clusterer")
+FLOAT_COLUMNS = ("ari", "nmi", "ami", "silhouette", "accuracy", "seconds")
+INT_COLUMNS = ("n", "n_classes", "n_clusters", "embedding_dim", "skipped_files")
+
+
+def row_key(row: dict[str, Any]) -> tuple[str, ...]:
+  return tuple(str(row[c]) for c in KEY_COLUMNS)
+
+
+def _check_row(row: dict[str, Any], path: str) -> dict[str, Any]:
+  missing = [c for c in RESULT_COLUMNS if c not in row]
+  extra = [c for c in row if c not in RESULT_COLUMNS]
+  if missing or extra:
+    raise ValueError(f"Row for {path} does not match RESULT_COLUMNS: missing {missing}, unknown "
+                     f"{extra}. Rows need exactly {list(RESULT_COLUMNS)}.")
+  return {c: row[c] for c in RESULT_COLUMNS}
+
+
+def _format(value: Any) -> str:
+  if isinstance(value, float):
+    return "nan" if math.isnan(value) else repr(value)  # repr: round-trips exactly
+  return str(value)
+
+
+def _parse(column: str, text: str) -> Any:
+  if column in FLOAT_COLUMNS:
+    return float(text) if text not in ("", "nan") else math.nan
+  if column in INT_COLUMNS:
+    return int(float(text)) if text else 0
+  return text
+
+
+def read_results(path: str) -> list[dict[str, Any]]:
+  """Rows of results.csv with numbers parsed (NaN for missing scores); [] if it does not exist."""
+  if not os.path.exists(path):
+    return []
+  with open(path, newline="") as f:
+    reader = csv.DictReader(f)
+    header = tuple(reader.fieldnames or ())
+    if header != RESULT_COLUMNS:
+      raise ValueError(f"{path} has columns {list(header)}, expected {list(RESULT_COLUMNS)}. It "
+                       "was written by another version; move it aside and re-run (finished "
+                       "embeddings are reloaded, not recomputed).")
+    return [{c: _parse(c, row[c]) for c in RESULT_COLUMNS} for row in reader]
+
+
+def append_rows(path: str, rows: Iterable[dict[str, Any]]) -> str:
+  """Adds `rows` to the csv at `path`, replacing existing rows with the same key."""
+  new = [_check_row(dict(r), path) for r in rows]
+  new_keys = {row_key(r) for r in new}
+  if len(new_keys) != len(new):
+    raise ValueError(f"Rows for {path} repeat a key {list(KEY_COLUMNS)}; each cell must be "
+                     "reported once.")
+  kept = [r for r in read_results(path) if row_key(r) not in new_keys]
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  tmp = f"{path}.tmp{os.getpid()}"
+  with open(tmp, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(RESULT_COLUMNS)
+    for row in kept + new:
+      writer.writerow([_format(row[c]) for c in RESULT_COLUMNS])
+  os.replace(tmp, path)
+  return path
