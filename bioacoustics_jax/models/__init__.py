@@ -7,3 +7,4 @@ from bioacoustics_jax.models import hubert  # noqa: F401  (transformer family: H
 from bioacoustics_jax.models import ast  # noqa: F401  (transformer family: Audio Spectrogram Transformer)
 from bioacoustics_jax.models import alexnet  # noqa: F401  (CNN family: torchvision AlexNet)
 from bioacoustics_jax.models import vgg  # noqa: F401  (CNN family: torchvision VGG-16)
+from bioacoustics_jax.models import vggish  # noqa: F401  (CNN family: AudioSet VGGish)
