@@ -11,9 +11,9 @@ from bioacoustics_jax.porting import ast as ast_porting
 from bioacoustics_jax.porting import parity
 from bioacoustics_jax.porting import perturb
 from bioacoustics_jax.porting import torch_to_flax
+from tests.models import parity_registry
 
-# Read by tests/models/test_registry.py: architectures whose parity this file proves.
-PARITY_TESTED_ARCHITECTURES = {"ast"}
+parity_registry.PARITY_TESTED.update({"ast"})  # read by tests/models/test_registry.py
 
 # 2 x 7 overlapping patches; unequal strides so a frequency/time mix-up cannot pass.
 TINY = dict(hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_length=64,

@@ -11,9 +11,9 @@ from bioacoustics_jax.porting import hubert as hubert_porting
 from bioacoustics_jax.porting import parity
 from bioacoustics_jax.porting import perturb
 from bioacoustics_jax.porting import torch_to_flax
+from tests.models import parity_registry
 
-# Read by tests/models/test_registry.py: architectures whose parity this file proves.
-PARITY_TESTED_ARCHITECTURES = {"hubert_base"}
+parity_registry.PARITY_TESTED.update({"hubert_base"})  # read by tests/models/test_registry.py
 
 # Same structure as HuBERT-base (group-norm extractor, even positional kernel, post-LN).
 TINY = dict(conv_layers=((32, 10, 5), (32, 3, 2), (32, 3, 2)), embed_dim=32, num_layers=2,

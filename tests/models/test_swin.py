@@ -11,9 +11,9 @@ from bioacoustics_jax.models import swin
 from bioacoustics_jax.porting import parity
 from bioacoustics_jax.porting import perturb
 from bioacoustics_jax.porting import torch_to_flax
+from tests.models import parity_registry
 
-# Read by tests/models/test_registry.py: architectures whose parity this file proves.
-PARITY_TESTED_ARCHITECTURES = {"swin_s"}
+parity_registry.PARITY_TESTED.update({"swin_s"})  # read by tests/models/test_registry.py
 
 # Tiny Swin: same code paths as swin_s (4 stages, shifted blocks, patch merging), few channels.
 TINY = dict(embed_dim=8, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), num_classes=10)
