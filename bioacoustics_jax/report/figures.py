@@ -29,7 +29,10 @@ def scatter(projection: np.ndarray, labels: np.ndarray, label_names: Sequence[st
   classes = np.unique(labels)
   names = {c: (label_names[c] if 0 <= c < len(label_names) else str(c)) for c in classes}
   order = sorted(classes, key=lambda c: names[c] != "background")
-  cmap = plt.get_cmap("tab20" if len(classes) <= 20 else "gist_ncar")
+  # Distinct qualitative colours while they last (tab20 pairs light/dark shades, so tab10
+  # first); a continuous map beyond 20 classes.
+  palette = "tab10" if len(classes) <= 10 else "tab20" if len(classes) <= 20 else None
+  cmap = plt.get_cmap(palette or "gist_ncar")
   fig, ax = plt.subplots(figsize=(7, 5.5), dpi=110)
   try:
     colour_index = 0
@@ -38,8 +41,8 @@ def scatter(projection: np.ndarray, labels: np.ndarray, label_names: Sequence[st
       if names[c] == "background":
         colour = (0.6, 0.6, 0.6, 0.5)
       else:
-        colour = cmap(colour_index / max(1, len(classes) - 1) if len(classes) > 20
-                      else colour_index % 20)
+        colour = (cmap(colour_index) if palette
+                  else cmap(colour_index / max(1, len(classes) - 1)))
         colour_index += 1
       ax.scatter(projection[mask, 0], projection[mask, 1], s=point_size, color=colour,
                  label=f"{names[c]} ({mask.sum()})", linewidths=0)
