@@ -138,11 +138,23 @@ BEANS_ROSTER: dict[str, dict[str, Any]] = {
 
 
 def fingerprint_files(paths: list[str], extra: Any = None) -> str:
-  """sha1 over file contents (in order) and a JSON-able `extra`; 16 hex chars."""
+  """sha1 over file contents (in order) and a JSON-able `extra`; 16 hex chars.
+
+  A folder (an audio-folder split) contributes its listing: every file's relative path, size
+  and modification time, so adding, removing or rewriting a clip changes the fingerprint
+  without reading all the audio.
+  """
   h = hashlib.sha1()
   for p in paths:
     h.update(os.path.basename(p).encode())
-    if os.path.exists(p):
+    if os.path.isdir(p):
+      for root, dirs, files in os.walk(p):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
+        for name in sorted(files):
+          st = os.stat(os.path.join(root, name))
+          h.update(f"{os.path.relpath(os.path.join(root, name), p)}:{st.st_size}:"
+                   f"{st.st_mtime_ns}".encode())
+    elif os.path.exists(p):
       with open(p, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
           h.update(chunk)
@@ -191,6 +203,9 @@ def _from_dataset_json(name: str, folder: str) -> DatasetSource:
     if not class_names and fmt == "audio_folder":
       from bioacoustics_jax.data.builders import audio_folder  # pylint: disable=g-import-not-at-top
       class_names = audio_folder.discover_class_names(split_files)
+    elif not class_names:  # BEANS-format files without a class list: the labels they use
+      class_names = sorted({lbl for p in split_files.values() if os.path.isfile(p)
+                            for lbl in read_annotation_labels(p, task)})
     info = DatasetInfo(
         name=meta.get("name", name), task=task, sample_rate=int(meta["sample_rate"]),
         clip_seconds=float(meta.get("clip_seconds") or meta["window_seconds"]),
@@ -201,7 +216,7 @@ def _from_dataset_json(name: str, folder: str) -> DatasetSource:
         f"{path}: invalid dataset description ({e!r}). It needs name, task "
         f"(classification|detection), sample_rate, clip_seconds (or window_seconds and "
         f"shift_seconds) and class_names; regenerate it or fix it by hand.") from e
-  files = sorted(p for p in split_files.values() if os.path.isfile(p))
+  files = sorted(p for p in split_files.values() if os.path.exists(p))
   return DatasetSource(
       info=info, format=fmt, root=folder, split_files=split_files,
       search_dirs=(folder, os.path.dirname(folder), os.path.dirname(os.path.dirname(folder))),

@@ -191,3 +191,25 @@ def test_detection_builder_overlap_edge_cases(tmp_path):
   s = pipeline.open_split("edge", "train", data_root=str(tmp_path))
   np.testing.assert_array_equal(s.labels, [[0, 1, 0], [1, 1, 0]])
   assert s.count(drop_background=True) == 2
+
+
+def test_audio_folder_new_clip_is_not_stale(tmp_path):
+  folder = tmp_path / "clips"
+  audio_io.write_wav(str(folder / "train" / "x" / "0.wav"), h.tone(8000, 0.1), 8000)
+  (folder / "dataset.json").write_text(json.dumps({
+      "name": "clips", "task": "classification", "format": "audio_folder",
+      "sample_rate": 8000, "clip_seconds": 0.1, "splits": {"train": "train"}}))
+  assert pipeline.open_split("clips", "train", data_root=str(tmp_path)).num_examples == 1
+  audio_io.write_wav(str(folder / "train" / "x" / "1.wav"), h.tone(8000, 0.1), 8000)
+  assert pipeline.open_split("clips", "train", data_root=str(tmp_path)).num_examples == 2
+
+
+def test_beans_format_without_class_list_uses_annotation_labels(tmp_path):
+  folder = tmp_path / "mine"
+  audio_io.write_wav(str(folder / "x.wav"), h.tone(8000, 0.1), 8000)
+  (folder / "annotations.train.csv").write_text("path,label\nx.wav,owl\nx.wav,lark\n")
+  (folder / "dataset.json").write_text(json.dumps({
+      "name": "mine", "task": "classification", "sample_rate": 8000, "clip_seconds": 0.1,
+      "splits": {"train": "annotations.train.csv"}}))
+  s = pipeline.open_split("mine", "train", data_root=str(tmp_path))
+  assert s.info.class_names == ("lark", "owl") and list(s.labels) == [1, 0]
