@@ -8,3 +8,4 @@ from bioacoustics_jax.models import ast  # noqa: F401  (transformer family: Audi
 from bioacoustics_jax.models import alexnet  # noqa: F401  (CNN family: torchvision AlexNet)
 from bioacoustics_jax.models import vgg  # noqa: F401  (CNN family: torchvision VGG-16)
 from bioacoustics_jax.models import vggish  # noqa: F401  (CNN family: AudioSet VGGish)
+from bioacoustics_jax.models import efficientnet  # noqa: F401  (CNN family: torchvision EfficientNet-B0)

@@ -1,0 +1,79 @@
+"""EfficientNet-B0 parity with torchvision: eval, train-mode BN, stochastic depth, presets."""
+
+import flax
+import jax
+import numpy as np
+import pytest
+
+from bioacoustics_jax.models import efficientnet
+from bioacoustics_jax.models import registry
+from bioacoustics_jax.porting import parity
+from tests.models import parity_registry
+
+parity_registry.PARITY_TESTED.add("efficientnet_b0")
+
+TINY = {"width_mult": 0.25, "depth_mult": 0.34, "num_classes": 10}
+
+
+def _inputs(size=64, batch=2, seed=0):
+  rng = np.random.default_rng(seed)
+  return rng.standard_normal((2, batch, size, size, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("overrides", [TINY, {}])
+def test_eval_parity(overrides):
+  x, calib = _inputs()
+  logits, inter, expected = parity.eval_outputs(
+      registry.get("efficientnet_b0"), x, calibrate_on=calib, **overrides)
+  assert parity.max_abs_diff(logits, expected) <= 1e-4
+  assert parity.max_abs_diff(inter["embedding"], expected) <= 1e-4
+
+
+def test_tiny_config_matches_torchvision_rounding():
+  torch_model = registry.get("efficientnet_b0").torch_reference(**TINY)
+  module = registry.get("efficientnet_b0").build(**TINY)
+  shapes = jax.eval_shape(module.init, jax.random.PRNGKey(0), np.zeros((1, 32, 32, 3)))
+  n_ours = sum(np.prod(s.shape) for s in jax.tree.leaves(shapes["params"]))
+  assert n_ours == sum(p.numel() for p in torch_model.parameters())
+  assert efficientnet.make_divisible(32 * 0.25) == 8 and efficientnet.make_divisible(16 * 0.1) == 8
+
+
+def test_train_mode_parity_and_running_stats():
+  """Batch-statistics forward == torch train() (dropout / stochastic depth switched off)."""
+  spec = registry.get("efficientnet_b0")
+  x, calib = _inputs(size=48, batch=4)
+  torch_model, module, variables = parity.reference_and_port(spec, x, calibrate_on=calib, **TINY)
+  module = module.clone(dropout=0.0, stochastic_depth_prob=0.0)
+  for m in torch_model.modules():  # torch's Dropout / StochasticDepth off too
+    if hasattr(m, "p"):
+      m.p = 0.0
+  (logits, _), updates = jax.jit(
+      lambda v: module.apply(v, x, train=True, mutable=["batch_stats"]))(variables)
+  expected = parity.torch_forward(torch_model, x, train=True)
+  assert parity.max_abs_diff(logits, expected) <= 1e-4
+  after = spec.port(parity.torch_to_flax.to_numpy_state_dict(torch_model),
+                    jax.eval_shape(lambda: variables))
+  ours = flax.traverse_util.flatten_dict(updates["batch_stats"])
+  theirs = flax.traverse_util.flatten_dict(after["batch_stats"])
+  for key in ours:
+    np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-4, atol=1e-5, err_msg=str(key))
+
+
+def test_stochastic_depth_drops_residual_branches_only_in_training():
+  module = registry.get("efficientnet_b0").build(**TINY, dropout=0.0, stochastic_depth_prob=0.9)
+  x = np.random.default_rng(0).standard_normal((4, 32, 32, 3)).astype(np.float32)
+  shapes = jax.eval_shape(module.init, jax.random.PRNGKey(0), x)
+  variables = jax.tree.map(lambda s: np.full(s.shape, 0.05, s.dtype), shapes)
+  evaluate = jax.jit(lambda v: module.apply(v, x)[0])
+  np.testing.assert_array_equal(evaluate(variables), evaluate(variables))  # eval: deterministic
+  train = jax.jit(lambda v, key: module.apply(v, x, train=True, rngs={"dropout": key},
+                                              mutable=["batch_stats"])[0][0])
+  a, b = train(variables, jax.random.PRNGKey(0)), train(variables, jax.random.PRNGKey(1))
+  assert not np.allclose(a, b)
+
+
+def test_presets():
+  spec = registry.get("efficientnet_b0p")
+  assert spec.weights == "efficientnet_b0_rwightman-7f5810bc.pth"
+  assert spec.weights_url.endswith(spec.weights) and spec.embedding_dim == 1000
+  assert registry.get("efficientnet_b0").weights is None
