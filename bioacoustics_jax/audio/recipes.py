@@ -103,15 +103,16 @@ BEANS_N_MELS = 128
 
 
 def beans_mel(audio: jax.Array, sample_rate: int) -> jax.Array:
-  """BEANS' torchaudio mel spectrogram [B, 128, frames] (power, no log), frames = T // hop."""
+  """BEANS' torchaudio mel spectrogram [B, 128, frames] (power, no log), 100 frames/s."""
   n_fft = int(BEANS_FFT_SECONDS * sample_rate)
   hop = int(BEANS_HOP_SECONDS * sample_rate)
   if n_fft < 2 or hop < 1:
     raise ValueError(f"sample rate {sample_rate} Hz is too low for the BEANS mel recipe")
   n_samples = audio.shape[-1]
-  # BEANS crops the spectrogram to max_duration * 100 frames; our clips are already exactly the
-  # clip length, so that is T // hop frames (at least one).
-  n_keep = max(1, n_samples // hop)
+  # BEANS crops the spectrogram to int(max_duration * 100) frames, and our clips are exactly the
+  # clip length. Not T // hop: hop = int(0.01 sr) rounds down (220 at 22.05 kHz), which gives
+  # slightly more than 100 frames per second.
+  n_keep = max(1, (n_samples * 100) // sample_rate)
   if n_samples < n_fft:
     audio = jnp.pad(audio, ((0, 0), (0, n_fft - n_samples)))
   mel = frontend.mel_spectrogram(

@@ -1,7 +1,8 @@
 """Input recipes against their reference implementations.
 
 - paper_mel3: librosa STFT power (reflect centre padding, periodic Hann, = torch.stft) times the
-  torchaudio-placement HTK filterbank (transformers' port of torchaudio's), cropped to T // hop,
+  torchaudio-placement HTK filterbank (transformers' port of torchaudio's), cropped to
+  int(seconds * 100) frames,
   / batch max, 3 channels. Tolerance max|a-b|/max|b| <= 1e-4.
 - vggish_logmel: a plain numpy transcription of torchvggish's algorithm (loop over frames,
   np.fft.rfft, transformers' mel-space filterbank with the DC row zeroed); max abs diff on the
@@ -34,7 +35,7 @@ def _audio(sample_rate: int, seconds: float, batch: int = 2, seed: int = 0) -> n
 
 def _beans_reference(audio: np.ndarray, sample_rate: int) -> np.ndarray:
   n_fft, hop = int(0.05 * sample_rate), int(0.01 * sample_rate)
-  n_keep = max(1, audio.shape[1] // hop)  # BEANS: max_duration * 100 frames
+  n_keep = max(1, int(audio.shape[1] / sample_rate * 100))  # BEANS: int(max_duration * 100)
   if audio.shape[1] < n_fft:
     audio = np.pad(audio, ((0, 0), (0, n_fft - audio.shape[1])))
   power = np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=hop, center=True,
@@ -61,6 +62,15 @@ def test_paper_mel3_matches_beans(sample_rate):
   assert ours.shape == ref.shape
   assert np.abs(ours - ref).max() / np.abs(ref).max() <= 1e-4
   assert ours.max() == pytest.approx(1.0)
+
+
+def test_paper_mel3_keeps_100_frames_per_second_when_hop_rounds_down():
+  # hop = int(0.01 * 22050) = 220 gives 1002 frames for 10 s; BEANS keeps the first 1000.
+  audio = _audio(22050, 10.0, batch=1)
+  ours = np.asarray(recipes.get_recipe("paper_mel3").prepare(jnp.asarray(audio), 22050))
+  ref = _beans_reference(audio, 22050)
+  assert ours.shape == ref.shape == (1, 128, 1000, 3)
+  assert np.abs(ours - ref).max() <= 1e-4
 
 
 def test_paper_mel3_short_clip_and_silence():
