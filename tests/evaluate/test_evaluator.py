@@ -13,7 +13,7 @@ from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
 REDUCERS = ("pca", "tsne", "none")
 
 
-def _blobs(n=240, classes=4, dim=32, std=1.0, seed=0) -> EmbeddingSet:
+def _blobs(n=160, classes=4, dim=32, std=1.0, seed=0) -> EmbeddingSet:
   x, y = make_blobs(n, n_features=dim, centers=classes, cluster_std=std, random_state=seed)
   return EmbeddingSet(x, y, [f"id{i}" for i in range(n)], [f"c{i}" for i in range(classes)],
                       meta=dict(dataset="blobs", model="none", regime="frozen"))
@@ -28,10 +28,10 @@ def test_separated_blobs_score_high_with_every_reducer():
     assert row["nmi"] > 0.9 and row["ari"] > 0.9, row
     assert row["accuracy"] > 0.9 and row["silhouette"] > 0.3
     assert (row["n"], row["n_classes"], row["n_clusters"], row["embedding_dim"]) == (
-        240, 4, 4, 32)
+        160, 4, 4, 32)
     assert row["seconds"] >= 0
   assert set(evaluation.projections) == {"pca", "tsne"}
-  assert evaluation.projections["pca"].shape == (240, 2)
+  assert evaluation.projections["pca"].shape == (160, 2)
 
 
 def test_random_labels_score_near_zero():
