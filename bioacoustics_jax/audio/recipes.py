@@ -49,12 +49,17 @@ class InputRecipe:
     prepare: `prepare(audio [B, T] float32, sample_rate: int) -> model input`, jittable with
       `sample_rate` static.
     description: one line for listings and reports.
+    uses_batch_statistics: True when one example's output depends on the rest of its batch
+      (paper_mel3 divides by the batch maximum). A data-parallel step must then run `prepare`
+      on the whole global batch (all-gather) to match a single-device run; for the others each
+      device can prepare its own shard.
   """
 
   name: str
   sample_rate: int | None
   prepare: Prepare
   description: str = ""
+  uses_batch_statistics: bool = False
 
 
 _RECIPES: dict[str, InputRecipe] = {}
@@ -136,7 +141,8 @@ def _paper_mel3(audio: jax.Array, sample_rate: int) -> jax.Array:
 register_recipe(InputRecipe(
     name="paper_mel3", sample_rate=None, prepare=_paper_mel3,
     description="BEANS CNN input: 128-bin torchaudio mel power, 100 frames/s, 3 channels, "
-                "divided by the batch max; NHWC [B, 128, frames, 3]"))
+                "divided by the batch max; NHWC [B, 128, frames, 3]",
+    uses_batch_statistics=True))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -135,6 +135,8 @@ def test_waveform_recipes_pass_audio_through():
 def test_registry_and_errors():
   assert {"paper_mel3", "vggish_logmel", "waveform16k", "waveform", "ast_fbank"} <= set(
       recipes.names())
+  assert [n for n in recipes.names() if recipes.get_recipe(n).uses_batch_statistics] == [
+      "paper_mel3"]
   with pytest.raises(KeyError, match="known recipes.*paper_mel3"):
     recipes.get_recipe("nope")
   with pytest.raises(ValueError, match="already registered"):
