@@ -28,19 +28,26 @@ DeviceAugment = Callable[[jnp.ndarray, jnp.ndarray, jax.Array], tuple[jnp.ndarra
 
 def make_train_step(module: nn.Module, prepare: Prepare, sample_rate: int, *, task: str,
                     num_classes: int, axis_name: str = "data", compute_dtype: Any = None,
-                    device_augment: DeviceAugment | None = None) -> Callable:
+                    device_augment: DeviceAugment | None = None,
+                    frontend_on_global_batch: bool = True) -> Callable:
   """Returns `step(state, batch, rng) -> (state, {"loss", "count"})` for one device.
 
   `batch` holds "audio" float [b, T], "label" (int [b] or multi-hot [b, C]) and "mask" bool [b].
   `compute_dtype` (e.g. bf16): params are cast for the forward pass only (float32 masters get
   float32 gradients); modules with a `dtype` field should be built with it as well.
+  `frontend_on_global_batch`: recipes may use batch statistics (the paper's CNN input is
+  divided by the batch maximum), so each device gathers the global batch's audio, runs the
+  recipe on all of it and keeps its own rows: the model sees exactly the input a single device
+  would. The cost is the frontend computed once per device (cheap next to the backbone) and an
+  all-gather of the raw audio. False runs the recipe on the device's rows only.
   """
   losses.check_task(task)
 
   def step(state: TrainState, batch: dict, rng: jax.Array):
     rng = jax.random.fold_in(jax.random.fold_in(rng, state.step), jax.lax.axis_index(axis_name))
     r_aug, r_dropout = jax.random.split(rng)
-    inputs = prepare(batch["audio"], sample_rate)
+    inputs = _prepare_rows(prepare, batch["audio"], sample_rate, axis_name,
+                           frontend_on_global_batch)
     targets = losses.targets(batch["label"], num_classes, task)
     if device_augment is not None:
       inputs, targets = device_augment(inputs, targets, r_aug)
@@ -70,6 +77,15 @@ def make_train_step(module: nn.Module, prepare: Prepare, sample_rate: int, *, ta
     return state.apply_gradients(grads, batch_stats), {"loss": loss, "count": count}
 
   return step
+
+
+def _prepare_rows(prepare: Prepare, audio: jnp.ndarray, sample_rate: int, axis_name: str,
+                  on_global_batch: bool) -> jnp.ndarray:
+  if not on_global_batch:
+    return prepare(audio, sample_rate)
+  rows = audio.shape[0]
+  everything = prepare(jax.lax.all_gather(audio, axis_name, tiled=True), sample_rate)
+  return jax.lax.dynamic_slice_in_dim(everything, jax.lax.axis_index(axis_name) * rows, rows)
 
 
 def make_eval_step(module: nn.Module, prepare: Prepare, sample_rate: int) -> Callable:

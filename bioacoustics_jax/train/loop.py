@@ -125,7 +125,8 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
 
   per_device = step_lib.make_train_step(
       task.module, task.prepare, task.sample_rate, task=task.task, num_classes=task.num_classes,
-      compute_dtype=task.compute_dtype, device_augment=augment_lib.device_augment(config.augment))
+      compute_dtype=task.compute_dtype, device_augment=augment_lib.device_augment(config.augment),
+      frontend_on_global_batch=config.frontend_on_global_batch)
   runner = data_parallel.DataParallel(per_device, config.parallel)
   evaluate = _make_evaluator(task)
   book = logbook_lib.Logbook(workdir, tensorboard=config.tensorboard)

@@ -1,0 +1,217 @@
+"""Fine-tuning entry points on registered models and pipeline splits.
+
+    variables, result = finetune("rn18", train_split, valid_split, config.train, workdir)
+    result = train_and_evaluate(config, workdir)   # launch/run.py-style: config names it all
+
+`finetune` runs the paper's protocol: a new linear head on the backbone's embedding
+(models/classifier.py), every learning rate of `train.learning_rates` in its own
+`<workdir>/lr_<lr>/` (each resumable), and keeps the run and epoch with the best validation
+metric. It returns the fine-tuned BACKBONE variables, ready for embedding extraction with the
+same backbone module (the head is dropped; it is in the checkpoint if needed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import logging
+
+from bioacoustics_jax.audio import recipes
+from bioacoustics_jax.data import augment as augment_lib
+from bioacoustics_jax.data import pipeline
+from bioacoustics_jax.models import registry
+from bioacoustics_jax.models.classifier import Classifier
+from bioacoustics_jax.parallel import data_parallel
+from bioacoustics_jax.parallel import distributed
+from bioacoustics_jax.train import checkpointing
+from bioacoustics_jax.train import loop
+
+
+def finetune(spec_name: str, train_split: pipeline.SplitData,
+             valid_split: pipeline.SplitData | None, train_config: ml_collections.ConfigDict,
+             workdir: str, *, variables: dict | None = None,
+             module_overrides: dict[str, Any] | None = None,
+             weights_dir: str | None = None) -> tuple[dict, loop.TrainResult]:
+  """Fine-tunes registered model `spec_name`; returns (backbone variables, best TrainResult).
+
+  Args:
+    spec_name: registry name (`rn18p`, `aves`, ...).
+    train_split, valid_split: pipeline splits (valid selects the best epoch and lr; None trains
+      all epochs and keeps the last one).
+    train_config: `default_train_config()` or an override of it.
+    workdir: where checkpoints, metrics.jsonl and sweep.json go.
+    variables: the backbone's starting variables (e.g. ported weights); None initialises them
+      via porting/load.py (pretrained weights when the spec names some).
+    module_overrides: backbone constructor overrides (tiny widths in tests).
+    weights_dir: where pretrained weights are looked up when `variables` is None.
+  """
+  distributed.maybe_initialize()
+  spec = registry.get(spec_name)
+  recipe = recipes.get_recipe(spec.recipe)
+  info = train_split.info
+  rate = recipe.sample_rate or info.sample_rate
+  cfg = train_config
+  backbone, compute_dtype = _training_backbone(spec.build(**(module_overrides or {})), cfg)
+  sample_input = recipe.prepare(jnp.zeros((1, info.num_samples(rate)), jnp.float32), rate)
+  if variables is None:
+    variables = _initial_backbone_variables(spec, sample_input, cfg.seed, weights_dir,
+                                            module_overrides or {})
+  module = Classifier(backbone, info.num_classes)
+  start = _with_new_head(module, variables, sample_input, cfg.seed)
+
+  local_bs = data_parallel.local_batch_size(cfg.batch_size)
+  eval_bs = -(-int(cfg.eval_batch_size) // jax.device_count()) * jax.local_device_count()
+  steps = train_split.num_batches(local_bs, drop_background=cfg.drop_background)
+  if cfg.max_steps_per_epoch:
+    steps = min(steps, int(cfg.max_steps_per_epoch))
+
+  def train_batches(epoch: int):
+    # A fresh pipeline per epoch, shuffled by a seed derived from (seed, epoch): the order of
+    # any epoch can be replayed on resume without tf.data iterator state.
+    return train_split.numpy_batches(
+        batch_size=local_bs, sample_rate=rate, train=True, seed=epoch_seed(cfg.seed, epoch),
+        drop_background=cfg.drop_background)
+
+  valid_batches = None
+  if valid_split is not None:
+    valid_batches = lambda: valid_split.numpy_batches(  # noqa: E731
+        batch_size=eval_bs, sample_rate=rate, drop_background=cfg.drop_background)
+
+  task = loop.TrainTask(
+      module=module, prepare=recipe.prepare, sample_rate=rate, task=info.task,
+      num_classes=info.num_classes, variables=start, train_batches=train_batches,
+      steps_per_epoch=steps, valid_batches=valid_batches,
+      frozen_prefixes=tuple(spec.frozen_prefixes), compute_dtype=compute_dtype,
+      background=_background_bank(cfg.augment, train_split, rate))
+  lrs = tuple(cfg.learning_rates) or (float(cfg.learning_rate),)
+  results = []
+  for lr in lrs:
+    run_dir = os.path.join(workdir, f"lr_{lr:g}") if len(lrs) > 1 else workdir
+    logging.info("fine-tuning %s on %s at lr %g -> %s", spec_name, info.name, lr, run_dir)
+    final, result = loop.fit(task, cfg, run_dir, learning_rate=float(lr))
+    results.append((result, final))
+  best_result, best_final = _select(results)
+  _write_sweep(workdir, spec_name, info.name, [r for r, _ in results], best_result)
+  if best_result.best_checkpoint is not None:
+    chosen, _ = checkpointing.best_variables(best_result.workdir)
+  else:
+    chosen = best_final  # no validation: the last epoch's parameters
+  return backbone_variables(chosen), best_result
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> loop.TrainResult:
+  """Fine-tunes `config.model` on `config.dataset` (train split, best epoch on valid).
+
+  Config keys: model (registry name), dataset (name under data.root), data.root,
+  model_overrides ("k=v,..." constructor overrides, optional), weights_dir (optional),
+  data.skip_bad_audio (optional), train (default_train_config()).
+  """
+  from bioacoustics_jax.experiment import parse_overrides  # pylint: disable=g-import-not-at-top
+  skip = bool(config.data.get("skip_bad_audio", False))
+  train_split = pipeline.open_split(config.dataset, "train", data_root=config.data.root,
+                                    skip_bad_audio=skip)
+  valid_split = pipeline.open_split(config.dataset, "valid", data_root=config.data.root,
+                                    skip_bad_audio=skip)
+  _, result = finetune(config.model, train_split, valid_split, config.train, workdir,
+                       module_overrides=parse_overrides(config.get("model_overrides", "")),
+                       weights_dir=config.get("weights_dir") or None)
+  return result
+
+
+def backbone_variables(classifier_variables: dict) -> dict:
+  """The backbone part of Classifier variables ({"params": {"backbone": ...}, ...})."""
+  out = {}
+  for collection, tree in classifier_variables.items():
+    if "backbone" in tree:
+      out[collection] = tree["backbone"]
+  return out
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+  return (int(seed) * 1_000_003 + int(epoch)) % (2**31 - 1)
+
+
+def _training_backbone(module, cfg) -> tuple[Any, Any]:
+  """Backbone for training: cross-replica BN and bf16 compute where the module supports them."""
+  fields = {f.name for f in dataclasses.fields(module)}
+  if cfg.cross_replica_bn and "bn_axis_name" in fields:
+    module = module.clone(bn_axis_name="data")
+  mode = cfg.mixed_precision
+  if mode not in ("auto", "bf16", "off"):
+    raise ValueError(f"train.mixed_precision={mode!r}; expected 'auto', 'bf16' or 'off'.")
+  use_bf16 = mode == "bf16" or (mode == "auto" and jax.default_backend() in ("gpu", "tpu"))
+  if not use_bf16:
+    return module, None
+  if "dtype" in fields:
+    module = module.clone(dtype=jnp.bfloat16)
+  return module, jnp.bfloat16
+
+
+def _initial_backbone_variables(spec, sample_input, seed: int, weights_dir, overrides):
+  # Random init, or the spec's pretrained weights ported from PyTorch (clear error if absent).
+  from bioacoustics_jax.porting import load as load_lib  # pylint: disable=g-import-not-at-top
+  variables = load_lib.init_variables(spec, sample_input, rng=jax.random.key(seed),
+                                      weights_dir=weights_dir, **overrides)
+  return jax.tree.map(np.asarray, variables)
+
+
+def _with_new_head(module: Classifier, backbone_vars: dict, sample_input, seed: int) -> dict:
+  """Classifier variables: the given backbone + a freshly initialised head (seeded)."""
+  fresh = jax.tree.map(np.asarray, module.init(jax.random.key(seed), sample_input, train=False))
+  out = {c: dict(tree) for c, tree in fresh.items()}
+  for collection, tree in backbone_vars.items():
+    if collection not in out or "backbone" not in out[collection]:
+      raise KeyError(f"Backbone variables have collection {collection!r} that the model "
+                     f"does not use (model collections: {sorted(fresh)}).")
+    want = jax.tree.map(lambda x: (x.shape, x.dtype), out[collection]["backbone"])
+    got = jax.tree.map(lambda x: (np.shape(x), np.asarray(x).dtype), tree)
+    if want != got:
+      raise ValueError(f"Backbone {collection!r} do not match the model built from the spec "
+                       f"(same architecture and overrides?). First differences: "
+                       f"{_diff(want, got)}")
+    out[collection]["backbone"] = jax.tree.map(np.asarray, tree)
+  return out
+
+
+def _diff(want, got) -> list[str]:
+  w = dict(jax.tree_util.tree_flatten_with_path(want, is_leaf=lambda x: isinstance(x, tuple))[0])
+  g = dict(jax.tree_util.tree_flatten_with_path(got, is_leaf=lambda x: isinstance(x, tuple))[0])
+  keys = set(w) | set(g)
+  return [f"{jax.tree_util.keystr(k)}: model {w.get(k)} vs given {g.get(k)}"
+          for k in sorted(keys, key=str) if w.get(k) != g.get(k)][:5]
+
+
+def _background_bank(cfg, split, rate):
+  if cfg.background_prob <= 0:
+    return None
+  num_samples = split.info.num_samples(rate)
+  if cfg.background_dir:
+    return augment_lib.BackgroundBank.from_folder(cfg.background_dir, rate, num_samples)
+  return augment_lib.BackgroundBank.from_batches(
+      split.numpy_batches(batch_size=64, sample_rate=rate), rate)
+
+
+def _select(results):
+  with_metric = [(r, f) for r, f in results if r.best_metric is not None]
+  if not with_metric:
+    return results[-1]
+  sign = -1.0 if with_metric[0][0].metric == "loss" else 1.0
+  return max(with_metric, key=lambda rf: sign * rf[0].best_metric)
+
+
+def _write_sweep(workdir, model, dataset, results, best) -> None:
+  if jax.process_index() != 0:
+    return
+  os.makedirs(workdir, exist_ok=True)
+  rows = [{"learning_rate": r.learning_rate, "metric": r.metric, "best": r.best_metric,
+           "best_epoch": r.best_epoch, "workdir": r.workdir} for r in results]
+  with open(os.path.join(workdir, "sweep.json"), "w") as f:
+    json.dump({"model": model, "dataset": dataset, "runs": rows,
+               "selected_learning_rate": best.learning_rate}, f, indent=1)
