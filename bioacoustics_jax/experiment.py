@@ -29,6 +29,7 @@ from bioacoustics_jax.porting import load as load_lib
 from bioacoustics_jax.report import figures
 from bioacoustics_jax.report import markdown
 from bioacoustics_jax.report import results
+from bioacoustics_jax.train import finetune as finetune_lib
 
 REGIMES = ("frozen", "finetuned")
 
@@ -37,6 +38,8 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str) -> str:
   """Runs every cell of `config` and returns the path of results.csv."""
   os.makedirs(workdir, exist_ok=True)
   _check_regimes(config.regimes)
+  for model in config.models:  # an unknown name fails now, listing the known ones, not mid-run
+    registry.get(model)
   data_root, datasets = prepare_data(config, workdir)
   evaluator = ClusteringEvaluator(
       reducers=tuple(config.evaluate.reducers), clusterers=tuple(config.evaluate.clusterers),
@@ -91,29 +94,32 @@ def embedding_set(config, workdir: str, data_root: str, dataset: str, model: str
   spec = registry.get(model)
   recipe = recipes.get_recipe(spec.recipe)
   rate = recipe.sample_rate or split.info.sample_rate
-  module = spec.build(**parse_overrides(config.model_overrides))
-  sample_audio = jnp.zeros((1, int(round(split.info.clip_seconds * rate))), jnp.float32)
+  overrides = parse_overrides(config.model_overrides)
+  module = spec.build(**overrides)
+  sample_audio = jnp.zeros((1, split.info.num_samples(rate)), jnp.float32)
   variables = load_lib.init_variables(
       spec, recipe.prepare(sample_audio, rate), rng=jax.random.key(config.seed),
-      weights_dir=config.weights_dir or None, module=module)
+      weights_dir=config.weights_dir or None, **overrides)
   if regime == "finetuned":
-    variables = _finetune(config, workdir, data_root, dataset, model, variables)
+    variables, _ = finetune_lib.finetune(
+        model, pipeline.open_split(dataset, "train", data_root=data_root,
+                                   skip_bad_audio=config.data.skip_bad_audio),
+        pipeline.open_split(dataset, "valid", data_root=data_root,
+                            skip_bad_audio=config.data.skip_bad_audio),
+        config.train, os.path.join(workdir, "train", dataset, model), variables=variables,
+        module_overrides=overrides)
   embed_fn, _ = extract_lib.make_embed_fn(module, recipe.prepare, rate)
   batch_size = extract_lib.batch_size_for_devices(config.embed.batch_size)
   batches = split.numpy_batches(batch_size=batch_size, sample_rate=rate,
                                 drop_background=config.data.drop_background)
   es = extract_lib.extract(
       embed_fn, variables, batches, task=split.info.task, class_names=list(split.info.class_names),
-      num_batches=-(-split.num_examples // batch_size), desc=f"{dataset}/{model}/{regime}",
+      num_batches=split.num_batches(batch_size, drop_background=config.data.drop_background),
+      desc=f"{dataset}/{model}/{regime}",
       meta=dict(dataset=dataset, model=model, regime=regime, split=config.data.split,
                 sample_rate=rate, skipped=split.skipped))
   es.save(path)
   return es
-
-
-def _finetune(config, workdir, data_root, dataset, model, variables) -> Any:
-  del config, workdir, data_root, dataset, model, variables
-  raise NotImplementedError("finetuned regime: wired in by the training issue")
 
 
 def parse_overrides(text: str) -> dict[str, Any]:

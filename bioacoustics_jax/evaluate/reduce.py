@@ -78,7 +78,7 @@ def _umap(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
   n_neighbors = max(2, min(settings.umap_n_neighbors, len(x) - 1))
   # random_state makes UMAP deterministic (and single-threaded), as the paper's seed 42 run was.
   model = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=settings.umap_min_dist,
-                    random_state=settings.seed)
+                    random_state=settings.seed, n_jobs=1)
   return model.fit_transform(x)
 
 

@@ -15,6 +15,7 @@ Arguments after the colon: `models` (`+`-separated registry names), `size` (tiny
 
 import ml_collections
 
+from bioacoustics_jax.train.config import default_train_config
 from experiments.configs import common
 
 
@@ -30,6 +31,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.regimes = arg.regimes
   config.embed = ml_collections.ConfigDict(dict(batch_size=16 if arg.smoke else 32))
   config.evaluate = common.evaluate_config()
+  # Used by the "finetuned" regime: the paper's protocol, shortened so the quickstart stays quick.
+  config.train = default_train_config()
+  config.train.num_epochs = 2 if arg.smoke else 10
+  config.train.learning_rates = (1e-3,) if arg.smoke else (1e-4,)
+  if arg.smoke:
+    config.train.batch_size = 8
+    config.train.eval_batch_size = 8
   if arg.smoke:
     config.evaluate.reducers = ("pca", "none")  # UMAP's numba compile costs ~20 s per process
   return config.lock()

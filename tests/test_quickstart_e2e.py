@@ -1,0 +1,83 @@
+"""End to end: the quickstart smoke config through launch.run's core, then a resumed re-run."""
+
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from bioacoustics_jax import experiment
+from bioacoustics_jax.embed.embedding_set import EmbeddingSet
+from bioacoustics_jax.report import results as results_lib
+from experiments.configs import quickstart
+
+METRICS = ("ari", "nmi", "ami", "accuracy")
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("quickstart"))
+  config = quickstart.get_config("smoke=true,regimes=frozen+finetuned")
+  return config, workdir, experiment.run_experiment(config, workdir)
+
+
+def test_results_csv_has_one_row_per_cell_with_sane_values(finished_run):
+  config, workdir, results_csv = finished_run
+  with open(results_csv, newline="") as f:
+    reader = csv.DictReader(f)
+    assert reader.fieldnames == list(results_lib.RESULT_COLUMNS)
+    rows = list(reader)
+  datasets = sorted(os.listdir(os.path.join(workdir, "embeddings")))
+  assert datasets == ["synth_bats", "synth_birds", "synth_frogs_detection"]
+  cells = {(r["dataset"], r["model"], r["regime"], r["reducer"], r["clusterer"]) for r in rows}
+  assert len(cells) == len(rows) == 3 * 1 * 2 * 2 * 2  # datasets x models x regimes x red. x clu.
+  for row in rows:
+    es = EmbeddingSet.load(os.path.join(workdir, "embeddings", row["dataset"], row["model"],
+                                        row["regime"] + ".npz"))
+    assert int(row["n"]) == len(es) > 0
+    assert int(row["n_classes"]) == es.n_classes
+    assert int(row["embedding_dim"]) == es.dim == 1000  # torchvision's fc output, as the paper
+    for metric in METRICS:
+      value = float(row[metric])
+      assert -1.0 <= value <= 1.0, (metric, row)
+    assert float(row["seconds"]) > 0 and row["skipped_files"] == "0"
+  detection = [r for r in rows if r["dataset"] == "synth_frogs_detection"]
+  es = EmbeddingSet.load(os.path.join(workdir, "embeddings", "synth_frogs_detection", "rn18",
+                                      "frozen.npz"))
+  assert es.label_names[0] == "background" and 0 in es.labels  # background windows kept
+  assert detection
+
+
+def test_report_and_figures_are_written(finished_run):
+  _, workdir, _ = finished_run
+  report = open(os.path.join(workdir, "report.md")).read()
+  assert "synth_birds" in report and "finetuned" in report and "NMI" in report
+  figures = sorted(os.listdir(os.path.join(workdir, "figures")))
+  assert len(figures) == 6 and all(f.endswith(".png") for f in figures)
+  assert all(os.path.getsize(os.path.join(workdir, "figures", f)) > 5000 for f in figures)
+
+
+def test_fine_tuning_changed_the_embeddings(finished_run):
+  _, workdir, _ = finished_run
+  base = os.path.join(workdir, "embeddings", "synth_birds", "rn18")
+  frozen, tuned = EmbeddingSet.load(base + "/frozen.npz"), EmbeddingSet.load(base + "/finetuned.npz")
+  assert frozen.ids == tuned.ids
+  assert not np.allclose(frozen.embeddings, tuned.embeddings)
+  assert os.path.exists(os.path.join(workdir, "train", "synth_birds", "rn18", "metrics.jsonl"))
+
+
+def test_rerun_resumes_without_duplicating_rows(finished_run):
+  config, workdir, results_csv = finished_run
+  before = open(results_csv).read().count("\n")
+  mtime = os.path.getmtime(os.path.join(workdir, "embeddings", "synth_bats", "rn18", "frozen.npz"))
+  experiment.run_experiment(config, workdir)
+  assert open(results_csv).read().count("\n") == before
+  assert os.path.getmtime(
+      os.path.join(workdir, "embeddings", "synth_bats", "rn18", "frozen.npz")) == mtime
+
+
+def test_unknown_model_fails_before_any_work(tmp_path):
+  config = quickstart.get_config("smoke=true,models=rn19")
+  with pytest.raises(KeyError, match="Unknown model 'rn19'.*rn18"):
+    experiment.run_experiment(config, str(tmp_path))
+  assert not (tmp_path / "data").exists()
