@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 WORKDIR ?= workdir/quickstart
+DEMO_ARGS ?=
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
@@ -20,7 +21,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 demo: setup
-	$(PY) -m launch.run --config=experiments/configs/quickstart.py --workdir=$(WORKDIR)
+	$(PY) -m launch.run --config=experiments/configs/quickstart.py$(DEMO_ARGS) --workdir=$(WORKDIR)
 
 test: setup
 	$(PY) -m pytest -q -n 2 -m "not slow" tests

@@ -32,6 +32,10 @@ from bioacoustics_jax.report import results
 from bioacoustics_jax.train import finetune as finetune_lib
 
 REGIMES = ("frozen", "finetuned")
+# The paper's UMAP+k-means scores (fine-tuned embeddings); report.md shows them beside runs on
+# real BEANS data (dataset and model names must be the paper's).
+PAPER_SCORES = os.path.join(os.path.dirname(__file__), "..", "experiments", "reference",
+                            "paper_umap_kmeans_scores.csv")
 
 
 def run_experiment(config: ml_collections.ConfigDict, workdir: str) -> str:
@@ -60,7 +64,8 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str) -> str:
     _write_figure(workdir, es, evaluation.projections, dataset, model, regime)
     logging.info("[%d/%d] done in %.1f s: %s", i, len(cells), time.perf_counter() - start,
                  _summary(rows))
-  markdown.write_report(results_csv, os.path.join(workdir, "report.md"))
+  markdown.write_report(results_csv, os.path.join(workdir, "report.md"),
+                        paper_csv=PAPER_SCORES if os.path.exists(PAPER_SCORES) else None)
   logging.info("Wrote %s and %s", results_csv, os.path.join(workdir, "report.md"))
   return results_csv
 
