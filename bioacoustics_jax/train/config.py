@@ -59,9 +59,11 @@ def default_train_config() -> ml_collections.ConfigDict:
                                   # `bn_axis_name` field); else per-device stats, pmean-ed after
                                   # each step so every replica holds the same batch_stats.
       max_steps_per_epoch=0,      # >0: cap steps per epoch (smoke tests)
-      frontend_on_global_batch=True,  # run the input recipe on the whole global batch (each
-                                  # device keeps its rows): recipes with batch statistics (the
-                                  # paper's divide-by-batch-max) then match a single device
+      frontend_batch="auto",      # "global": run the input recipe on the all-gathered global
+                                  # batch (each device keeps its rows), so recipes with batch
+                                  # statistics (paper_mel3 divides by the batch max) match a
+                                  # single device; "device": on each device's rows only;
+                                  # "auto": global iff the recipe has uses_batch_statistics.
       eval_batch_size=32,         # validation batch (global, padded + masked); = batch_size by
                                   # default because the paper's recipe normalises per batch
       drop_background=False,      # detection: train/validate without all-background windows

@@ -89,7 +89,8 @@ def finetune(spec_name: str, train_split: pipeline.SplitData,
       num_classes=info.num_classes, variables=start, train_batches=train_batches,
       steps_per_epoch=steps, valid_batches=valid_batches,
       frozen_prefixes=tuple(spec.frozen_prefixes), compute_dtype=compute_dtype,
-      background=_background_bank(cfg.augment, train_split, rate))
+      background=_background_bank(cfg.augment, train_split, rate),
+      frontend_on_global_batch=bool(getattr(recipe, "uses_batch_statistics", True)))
   lrs = tuple(cfg.learning_rates) or (float(cfg.learning_rate),)
   results = []
   for lr in lrs:

@@ -58,6 +58,8 @@ class TrainTask:
     frozen_prefixes: parameter-path prefixes kept frozen (e.g. spec.frozen_prefixes).
     compute_dtype: None (float32) or e.g. jnp.bfloat16 for the forward pass.
     background: BackgroundBank for train.augment.background_prob > 0, else None.
+    frontend_on_global_batch: run `prepare` on the gathered global batch (batch-statistics
+      recipes); config.frontend_batch ("global"/"device"), when not "auto", overrides it.
   """
 
   module: nn.Module
@@ -72,6 +74,7 @@ class TrainTask:
   frozen_prefixes: tuple[str, ...] = ()
   compute_dtype: Any = None
   background: augment_lib.BackgroundBank | None = None
+  frontend_on_global_batch: bool = True
 
 
 @dataclasses.dataclass
@@ -126,7 +129,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
   per_device = step_lib.make_train_step(
       task.module, task.prepare, task.sample_rate, task=task.task, num_classes=task.num_classes,
       compute_dtype=task.compute_dtype, device_augment=augment_lib.device_augment(config.augment),
-      frontend_on_global_batch=config.frontend_on_global_batch)
+      frontend_on_global_batch=_global_frontend(config.frontend_batch, task))
   runner = data_parallel.DataParallel(per_device, config.parallel)
   evaluate = _make_evaluator(task)
   book = logbook_lib.Logbook(workdir, tensorboard=config.tensorboard)
@@ -251,6 +254,14 @@ def _make_evaluator(task: TrainTask):
     return metrics_lib.validation_metrics(logits, labels, task.task, loss)
 
   return evaluate
+
+
+def _global_frontend(setting, task: TrainTask) -> bool:
+  if setting == "auto":
+    return bool(task.frontend_on_global_batch)
+  if setting in ("global", "device"):
+    return setting == "global"
+  raise ValueError(f"train.frontend_batch={setting!r}; expected 'auto', 'global' or 'device'.")
 
 
 def _better(value: float, best: dict | None, mode: str) -> bool:
