@@ -8,6 +8,7 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 from tests.parallel import test_step_equivalence as equivalence
 from tests.train import tiny
@@ -52,3 +53,14 @@ def test_two_processes_match_single_process(tmp_path):
       np.testing.assert_allclose(got[f"{mode}{jax.tree_util.keystr(path)}"], want,
                                  atol=equivalence.ATOL, rtol=equivalence.RTOL,
                                  err_msg=f"{mode} {jax.tree_util.keystr(path)}")
+
+
+def test_maybe_initialize_is_a_no_op_alone_and_names_missing_env(monkeypatch):
+  from bioacoustics_jax.parallel import distributed  # pylint: disable=g-import-not-at-top
+  for key in ("JAX_NUM_PROCESSES", "JAX_COORDINATOR_ADDRESS", "JAX_PROCESS_ID",
+              "BIOACOUSTICS_TPU_POD"):
+    monkeypatch.delenv(key, raising=False)
+  assert distributed.maybe_initialize() is False
+  monkeypatch.setenv("JAX_NUM_PROCESSES", "2")
+  with pytest.raises(EnvironmentError, match="JAX_COORDINATOR_ADDRESS"):
+    distributed.maybe_initialize()
