@@ -1,6 +1,7 @@
 """AST: Flax vs transformers ASTModel parity (tiny; full AudioSet size slow), legacy key layout."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
@@ -121,6 +122,21 @@ def test_parameter_count_matches_torch():
   torch_model, variables, _ = _check(TINY, _fbank(TINY, 1))
   n_flax = sum(np.size(v) for v in jax.tree_util.tree_leaves(variables))
   assert n_flax == sum(p.numel() for p in torch_model.parameters())
+
+
+def test_bfloat16_compute_is_close_and_differentiable():
+  # Training clones the backbone with dtype=bfloat16 on accelerators (train/finetune.py).
+  x = _fbank(TINY).astype(np.float32)
+  spec = registry.get("ast")
+  m32, m16 = spec.build(**TINY), spec.build(**TINY, dtype=jnp.bfloat16)
+  variables = m32.init(jax.random.PRNGKey(0), x)
+  want = m32.apply(variables, x)[1]["embedding"]
+  got = m16.apply(variables, x)[1]["embedding"]
+  assert got.dtype == jnp.float32
+  scale = float(jnp.max(jnp.abs(want)))
+  assert float(jnp.max(jnp.abs(got - want))) <= 0.05 * max(scale, 1.0)
+  grads = jax.grad(lambda v: jnp.sum(m16.apply(v, x)[1]["embedding"] ** 2))(variables)
+  assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree_util.tree_leaves(grads))
 
 
 @pytest.mark.slow
