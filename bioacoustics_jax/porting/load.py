@@ -85,6 +85,8 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
   if not isinstance(loaded, Mapping) or not all(hasattr(v, "shape") for v in loaded.values()):
     raise ValueError(f"{path} does not hold a state_dict (a mapping of tensor names to "
                      f"tensors); got {type(loaded).__name__}.")
+  # numpy has no bfloat16: widen such tensors (the porter casts to the target dtype anyway).
+  loaded = {k: v.float() if v.dtype == torch.bfloat16 else v for k, v in loaded.items()}
   return torch_to_flax.to_numpy_state_dict(loaded)
 
 

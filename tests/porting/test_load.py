@@ -32,12 +32,14 @@ def test_load_state_dict_formats(tmp_path):
   sd = {"a.weight": torch.randn(3, 2), "a.bias": torch.zeros(3)}
   torch.save(sd, tmp_path / "plain.pth")
   torch.save({"state_dict": sd, "epoch": 3}, tmp_path / "wrapped.pth")
+  torch.save({k: v.bfloat16() for k, v in sd.items()}, tmp_path / "bf16.pth")
   from safetensors.torch import save_file  # pylint: disable=g-import-not-at-top
   save_file(sd, str(tmp_path / "w.safetensors"))
-  for name in ("plain.pth", "wrapped.pth", "w.safetensors"):
+  for name in ("plain.pth", "wrapped.pth", "w.safetensors", "bf16.pth"):
     out = load.load_state_dict(tmp_path / name)
     assert set(out) == set(sd), name
-    np.testing.assert_array_equal(out["a.weight"], sd["a.weight"].numpy())
+    np.testing.assert_allclose(out["a.weight"], sd["a.weight"].numpy(),
+                               rtol=1e-2 if name == "bf16.pth" else 0)
 
 
 def test_unsafe_pickle_is_refused_not_executed(tmp_path):
