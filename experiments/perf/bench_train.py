@@ -1,0 +1,183 @@
+r"""Train-step speed: Flax ResNet-18 (our data-parallel step) vs the same model in PyTorch, CPU.
+
+    nice python experiments/perf/bench_train.py --repeats 5 \
+        --out experiments/perf/results/train_cpu.md
+
+Input: batch 32 of 128 mels x 300 frames x 3 channels (the paper's CNN input for 3 s clips),
+a fresh 10-way linear head on the 1000-d ResNet output (the fine-tuning model), Adam,
+softmax cross-entropy. Every variant runs in its own process (XLA flags and the fake device
+count are fixed when JAX starts): compile time (first call minus a step), then the median of
+`--repeats` timed steps. Flax variants: XLA CPU flags, donation on/off, 1..8 fake devices
+(scaling on fake devices shows the data-parallel overhead; they share the same cores).
+PyTorch: torchvision resnet18 in NCHW and channels_last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# (name, XLA_FLAGS extra, fake devices, donate) for the Flax runs.
+FLAX_VARIANTS = (
+    ("flax default (donate)", "", 1, True),
+    ("flax no donation", "", 1, False),
+    ("flax xla_cpu_use_onednn", "--xla_cpu_use_onednn=true", 1, True),
+    ("flax xla_cpu_use_xnnpack", "--xla_cpu_use_xnnpack=true", 1, True),
+    ("flax xla_cpu_enable_fast_math", "--xla_cpu_enable_fast_math=true", 1, True),
+    ("flax 2 devices", "", 2, True),
+    ("flax 4 devices", "", 4, True),
+    ("flax 8 devices", "", 8, True),
+)
+TORCH_VARIANTS = (("torch NCHW", False), ("torch channels_last", True))
+
+
+def flax_worker(args) -> dict:
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import optax  # pylint: disable=g-import-not-at-top
+  from jax.sharding import PartitionSpec as P  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.models import registry  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.models.classifier import Classifier  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.parallel import data_parallel  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.parallel import step as step_lib  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.train.state import TrainState  # pylint: disable=g-import-not-at-top
+
+  overrides = {"width": args.width} if args.width else {}
+  backbone = registry.get("rn18").build(bn_axis_name="data", **overrides)
+  model = Classifier(backbone, 10)
+  x = np.random.default_rng(0).random((args.batch, 128, args.frames, 3), np.float32)
+  variables = jax.jit(model.init)(jax.random.key(0), x[:1])
+  state = TrainState.create(variables, optax.adam(1e-4))
+  # The mel is precomputed (as the PyTorch side gets it): the recipe is the identity here.
+  step = step_lib.make_train_step(model, lambda a, sr: a, 0, task="classification",
+                                  num_classes=10, frontend_on_global_batch=False)
+  batch = {"audio": x, "label": np.arange(args.batch, dtype=np.int32) % 10,
+           "mask": np.ones(args.batch, bool)}
+  runner = data_parallel.DataParallel(step, "shard_map")
+  if not args.donate:  # same step, same mesh, without donate_argnums
+    runner._step = jax.jit(jax.shard_map(  # pylint: disable=protected-access
+        step, mesh=runner.mesh, in_specs=(P(), P("data"), P()), out_specs=(P(), P())))
+  dstate = runner.put_state(state)
+  dbatch = runner.put_batch(batch)
+  rng = jax.random.key(0)
+  times = []
+  for _ in range(args.repeats + 1):
+    start = time.perf_counter()
+    dstate, metrics = runner.step(dstate, dbatch, rng)
+    metrics["loss"].block_until_ready()
+    times.append(time.perf_counter() - start)
+  median = statistics.median(times[1:])
+  return {"first_call_s": times[0], "compile_s": times[0] - median, "step_s": median,
+          "steps": times[1:], "devices": jax.device_count(),
+          "loss": float(metrics["loss"])}
+
+
+def torch_worker(args) -> dict:
+  import bioacoustics_jax.torch_compat  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+  import torch  # pylint: disable=g-import-not-at-top
+  import torchvision  # pylint: disable=g-import-not-at-top
+
+  torch.manual_seed(0)
+  width = args.width or 64
+  backbone = torchvision.models.resnet.ResNet(torchvision.models.resnet.BasicBlock, [2, 2, 2, 2])
+  if width != 64:
+    raise SystemExit("--width only applies to Flax; PyTorch always runs the full ResNet-18")
+  model = torch.nn.Sequential(backbone, torch.nn.Linear(1000, 10))
+  x = torch.rand(args.batch, 3, 128, args.frames)
+  y = torch.arange(args.batch) % 10
+  if args.channels_last:
+    model = model.to(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=torch.channels_last)
+  opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+  model.train()
+  times = []
+  for _ in range(args.repeats + 1):
+    start = time.perf_counter()
+    opt.zero_grad(set_to_none=True)
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+    times.append(time.perf_counter() - start)
+  return {"first_call_s": times[0], "compile_s": 0.0, "step_s": statistics.median(times[1:]),
+          "steps": times[1:], "threads": torch.get_num_threads(), "loss": float(loss)}
+
+
+def _spawn(args, extra: list[str], xla_flags: str | None) -> dict:
+  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+  if xla_flags is not None:
+    env["XLA_FLAGS"] = xla_flags
+  cmd = [sys.executable, os.path.abspath(__file__), "--repeats", str(args.repeats), "--batch",
+         str(args.batch), "--frames", str(args.frames), "--width", str(args.width)] + extra
+  proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+  for line in proc.stdout.splitlines():
+    if line.startswith("RESULT "):
+      return json.loads(line[len("RESULT "):])
+  return {"error": (proc.stderr or proc.stdout)[-400:].strip().replace("\n", " ")}
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--batch", type=int, default=32)
+  parser.add_argument("--frames", type=int, default=300)
+  parser.add_argument("--width", type=int, default=0, help="Flax only: shrink (smoke runs)")
+  parser.add_argument("--out", default="")
+  parser.add_argument("--only", default="", help="substring filter on variant names")
+  parser.add_argument("--worker", choices=("flax", "torch"), default=None)
+  parser.add_argument("--donate", type=int, default=1)
+  parser.add_argument("--channels_last", type=int, default=0)
+  args = parser.parse_args()
+  if args.worker:
+    result = flax_worker(args) if args.worker == "flax" else torch_worker(args)
+    print("RESULT " + json.dumps(result), flush=True)
+    return
+
+  rows = []
+  for name, channels_last in TORCH_VARIANTS:
+    if args.only in name:
+      rows.append((name, _spawn(args, ["--worker", "torch", "--channels_last",
+                                       str(int(channels_last))], None)))
+      print(name, rows[-1][1], flush=True)
+  for name, flags, devices, donate in FLAX_VARIANTS:
+    if args.only in name:
+      xla = f"--xla_force_host_platform_device_count={devices} {flags}".strip()
+      rows.append((name, _spawn(args, ["--worker", "flax", "--donate", str(int(donate))], xla)))
+      print(name, rows[-1][1], flush=True)
+  report = _markdown(args, rows)
+  print(report)
+  if args.out:
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+      f.write(report)
+
+
+def _markdown(args, rows) -> str:
+  lines = [
+      "# Train step: Flax vs PyTorch, ResNet-18, CPU", "",
+      f"Batch {args.batch} x 128 mels x {args.frames} frames x 3 channels, 10-way head, Adam; "
+      f"median of {args.repeats} steps after one warm-up call; each variant in its own process. "
+      f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores "
+      "(shared with other jobs: compare rows taken in the same run only). "
+      "Produced by `experiments/perf/bench_train.py`.", "",
+      "| variant | step (s) | steps/s | examples/s | compile (s) | min..max step (s) |",
+      "|---|---|---|---|---|---|"]
+  for name, r in rows:
+    if "error" in r:
+      lines.append(f"| {name} | failed: {r['error'][:120]} | | | | |")
+      continue
+    lines.append(f"| {name} | {r['step_s']:.3f} | {1 / r['step_s']:.3f} | "
+                 f"{args.batch / r['step_s']:.1f} | {r['compile_s']:.1f} | "
+                 f"{min(r['steps']):.2f}..{max(r['steps']):.2f} |")
+  return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+  main()
