@@ -1,0 +1,210 @@
+"""PyTorch baseline extraction: a spec's PyTorch reference model, run the way the paper's code ran.
+
+    es = torch_embedding_set("rn18", split, batch_size=32, sample_rate=22050)
+
+The model is `spec.torch_reference(**overrides)` (torchvision / transformers / our reference with
+the public checkpoint's key layout), random init with a fixed torch seed, or the spec's PyTorch
+weight file loaded straight into it (no porting). It runs in eval mode under torch.no_grad on
+the SAME numpy batches the JAX path reads (`split.numpy_batches`), through the torch twin of the
+spec's input recipe (baselines/torch_recipes.py), and the rows are collected, masked and labelled
+by embed/extract.py's own `extract` so both frameworks share one definition of an EmbeddingSet.
+
+How each architecture's reference exposes the paper's embedding is one table, `FAMILIES`: the
+torchvision classifiers give their 1000-d output, VGGish the mean of its per-patch 128-d
+embeddings, HuBERT/AVES the mean over time of the last layer, AST the pooled output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Any, Callable, Mapping
+
+import bioacoustics_jax.torch_compat  # noqa: F401  (before anything imports torchvision)
+
+import numpy as np
+import torch
+
+from bioacoustics_jax.baselines import torch_recipes
+from bioacoustics_jax.data import pipeline
+from bioacoustics_jax.embed import extract as extract_lib
+from bioacoustics_jax.embed.embedding_set import EmbeddingSet
+from bioacoustics_jax.models import registry
+from bioacoustics_jax.porting import load as load_lib
+
+
+# ---------------------------------------------------------------------------------------------
+# One table: architecture -> how its torch reference turns recipe output into the embedding.
+# ---------------------------------------------------------------------------------------------
+
+
+def _output(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+  return model(x)  # torchvision classifiers: the 1000-d ImageNet output is the embedding
+
+
+def _patch_mean(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+  batch, patches = x.shape[:2]  # [B, P, 1, 96, 64] -> torchvggish's [B * P, 1, 96, 64]
+  per_patch = model(x.reshape(batch * patches, *x.shape[2:]))
+  return per_patch.reshape(batch, patches, -1).mean(dim=1)
+
+
+def _time_mean(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+  return model(x).mean(dim=1)  # last transformer layer [B, T, D], averaged over time
+
+
+def _pooled(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+  return model(x).pooler_output  # ASTModel: mean of the cls and distillation tokens
+
+
+def _ast_keys(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+  # Published AST checkpoints are ASTForAudioClassification in the legacy layout; the
+  # reference is the bare ASTModel in the current one (the AudioSet classifier is not part of it).
+  from bioacoustics_jax.porting import ast as ast_porting  # pylint: disable=g-import-not-at-top
+  return {k: v for k, v in ast_porting.to_current_layout(state_dict).items()
+          if not k.startswith("classifier.")}
+
+
+@dataclasses.dataclass(frozen=True)
+class TorchFamily:
+  """embed: (reference, recipe output) -> embedding [B, D]; adapt_keys: checkpoint -> reference
+  state_dict keys (identity when the file already has the reference's layout)."""
+
+  embed: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]
+  adapt_keys: Callable[[Mapping[str, Any]], dict[str, Any]] = dict
+
+
+_IMAGE = TorchFamily(_output)
+FAMILIES: dict[str, TorchFamily] = {
+    "alexnet": _IMAGE, "vgg16": _IMAGE, "efficientnet_b0": _IMAGE, "swin_s": _IMAGE,
+    "resnet18": _IMAGE, "resnet34": _IMAGE, "resnet50": _IMAGE, "resnet101": _IMAGE,
+    "resnet152": _IMAGE,
+    "vggish": TorchFamily(_patch_mean),
+    "hubert_base": TorchFamily(_time_mean),
+    "ast": TorchFamily(_pooled, _ast_keys),
+}
+
+
+def family(architecture: str) -> TorchFamily:
+  if architecture not in FAMILIES:
+    raise KeyError(f"No PyTorch baseline for architecture {architecture!r}; known: "
+                   f"{sorted(FAMILIES)}. Add it to FAMILIES in bioacoustics_jax/baselines/"
+                   "torch_embed.py.")
+  return FAMILIES[architecture]
+
+
+class TorchBackbone(torch.nn.Module):
+  """A spec's torch reference + its recipe: `forward(inputs) -> embedding [B, D]`.
+
+  `reference` holds the model under its own state_dict keys (the checkpoint's layout), so
+  `backbone.reference.state_dict()` can be saved, reloaded, or ported to Flax.
+  """
+
+  def __init__(self, spec_name: str, reference: torch.nn.Module):
+    super().__init__()
+    spec = registry.get(spec_name)
+    self.spec_name = spec_name
+    self.recipe_name = spec.recipe
+    self.reference = reference
+    self._family = family(spec.architecture)
+
+  def prepare(self, audio, sample_rate: int) -> torch.Tensor:
+    """Raw audio [B, T] (numpy or tensor) -> this model's input, via the torch recipe."""
+    return torch_recipes.get_torch_recipe(self.recipe_name)(audio, sample_rate)
+
+  def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+    return self._family.embed(self.reference, inputs).to(torch.float32)
+
+  def embed_audio(self, audio, sample_rate: int) -> torch.Tensor:
+    return self(self.prepare(audio, sample_rate))
+
+
+def build_backbone(spec_name: str, *, weights_dir: str | os.PathLike | None = None,
+                   state_dict: Mapping[str, Any] | None = None, seed: int = 0,
+                   module_overrides: dict[str, Any] | None = None) -> TorchBackbone:
+  """The spec's torch reference in eval mode: `state_dict` if given, else the spec's weight file
+  (`spec.weights` in the weights directory), else random init from `torch.manual_seed(seed)`.
+
+  Raises:
+    load_lib.MissingWeightsError: the spec has pretrained weights and the file is absent (the
+      same message as porting: file name, URL, folder).
+    ValueError: the weights do not fit the reference (missing/unexpected keys or shapes).
+  """
+  spec = registry.get(spec_name)
+  if spec.torch_reference is None:
+    raise ValueError(f"Model {spec_name!r} has no PyTorch reference (ModelSpec.torch_reference "
+                     "is None), so it has no PyTorch baseline.")
+  fam = family(spec.architecture)
+  torch.manual_seed(seed)
+  reference = spec.torch_reference(**(module_overrides or {}))
+  source = "state_dict argument"
+  if state_dict is None and spec.weights is not None:
+    path = load_lib.weights_dir(weights_dir) / spec.weights
+    if not path.is_file():
+      raise load_lib.MissingWeightsError(load_lib.missing_weights_message(spec, path))
+    state_dict, source = load_lib.load_state_dict(path), str(path)
+  if state_dict is not None:
+    load_into(reference, fam.adapt_keys(state_dict), source=source, model=spec_name)
+  return TorchBackbone(spec_name, reference).eval()
+
+
+def load_into(module: torch.nn.Module, state_dict: Mapping[str, Any], *, source: str,
+              model: str) -> None:
+  """Strictly loads numpy/tensor `state_dict` into `module`; a mismatch names the keys."""
+  tensors = {k: v if torch.is_tensor(v) else torch.from_numpy(np.array(v))
+             for k, v in state_dict.items()}
+  expected = module.state_dict()
+  missing = sorted(set(expected) - set(tensors))
+  unexpected = sorted(set(tensors) - set(expected))
+  shapes = [f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(expected[k].shape)}"
+            for k in sorted(set(tensors) & set(expected))
+            if tuple(tensors[k].shape) != tuple(expected[k].shape)]
+  if missing or unexpected or shapes:
+    raise ValueError(
+        f"Weights from {source} do not fit the PyTorch reference of {model!r}: "
+        f"{len(missing)} missing key(s) {missing[:5]}, {len(unexpected)} unexpected key(s) "
+        f"{unexpected[:5]}, {len(shapes)} shape mismatch(es) {shapes[:3]}. Check that the file "
+        "is this model's checkpoint and that module_overrides match it.")
+  module.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()}, strict=True)
+
+
+def torch_embedding_set(spec_name: str, split: pipeline.SplitData, *, batch_size: int,
+                        sample_rate: int, weights_dir: str | os.PathLike | None = None,
+                        state_dict: Mapping[str, Any] | None = None,
+                        drop_background: bool = False, meta: dict | None = None,
+                        module_overrides: dict[str, Any] | None = None, seed: int = 0,
+                        backbone: TorchBackbone | None = None) -> EmbeddingSet:
+  """Embeds `split` with the PyTorch reference of `spec_name` (see the module docstring).
+
+  Args:
+    spec_name: registry name (`rn18`, `vggish`, `aves`, ...).
+    split: an opened pipeline split; its batches are read exactly as the JAX path reads them.
+    batch_size: rows per batch (paper_mel3 divides by the batch maximum, so use the JAX path's
+      batch size for comparable rows; padded rows are zeros and do not change the maximum).
+    sample_rate: the rate the recipe needs (recipe.sample_rate or the dataset's rate).
+    weights_dir, state_dict, seed, module_overrides: see `build_backbone`.
+    drop_background: leave out all-background detection windows.
+    meta: extra provenance stored in the EmbeddingSet.
+    backbone: an already built (e.g. fine-tuned) TorchBackbone; the other weight arguments are
+      then ignored.
+  """
+  if backbone is None:
+    backbone = build_backbone(spec_name, weights_dir=weights_dir, state_dict=state_dict,
+                              seed=seed, module_overrides=module_overrides)
+  backbone.eval()
+
+  def embed_fn(_, audio: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+      return backbone.embed_audio(audio, sample_rate).numpy()
+
+  start = time.perf_counter()
+  es = extract_lib.extract(
+      embed_fn, None,
+      split.numpy_batches(batch_size=batch_size, sample_rate=sample_rate,
+                          drop_background=drop_background),
+      task=split.info.task, class_names=list(split.info.class_names),
+      num_batches=split.num_batches(batch_size, drop_background=drop_background),
+      desc=f"torch:{spec_name}", meta=dict(meta or {}, framework="torch",
+                                           torch_threads=torch.get_num_threads()))
+  es.meta["extract_seconds"] = round(time.perf_counter() - start, 3)
+  return es

@@ -1,0 +1,197 @@
+"""The input recipes of audio/recipes.py, written in PyTorch (torch.stft, torch.fft) for baselines.
+
+The PyTorch baselines must see what the paper's PyTorch code saw, computed the way PyTorch
+computes it, so that a difference between a `torch:<model>` row and its JAX row is a difference
+of the frameworks' models, not of two frontends drifting apart. Window and filterbank matrices
+are the SAME numpy arrays the jnp frontend uses (audio/frontend.py builds and checks them against
+librosa / torchaudio / transformers); only the signal processing (framing, padding, FFT,
+projection, normalisation) is redone in torch. tests/baselines/test_torch_recipes.py compares
+each recipe here with its jnp twin on the same audio.
+
+Every recipe takes a float32 tensor [B, T] and a Python int sample rate, and returns what the
+PyTorch reference model of the matching ModelSpec consumes:
+
+  paper_mel3      [B, 3, 128, frames]  NCHW image for the torchvision CNNs (the jnp recipe's NHWC
+                                       [B, 128, frames, 3] transposed), divided by the batch max
+  vggish_logmel   [B, P, 1, 96, 64]    one NCHW image per 0.96 s patch (torchvggish's layout)
+  ast_fbank       [B, 1024, 128]       ASTModel's input_values
+  waveform16k     [B, T]               raw 16 kHz audio (HuBERT / AVES)
+  waveform        [B, T]               raw audio at the dataset's rate
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import bioacoustics_jax.torch_compat  # noqa: F401  (before anything imports torchvision)
+
+import numpy as np
+import torch
+
+from bioacoustics_jax.audio import frontend
+from bioacoustics_jax.audio import recipes as jnp_recipes
+
+TorchPrepare = Callable[[torch.Tensor, int], torch.Tensor]
+
+_TORCH_RECIPES: dict[str, TorchPrepare] = {}
+
+
+def get_torch_recipe(name: str) -> TorchPrepare:
+  """The torch `prepare(audio [B, T], sample_rate)` of recipe `name`."""
+  if name not in _TORCH_RECIPES:
+    raise KeyError(f"No PyTorch version of input recipe {name!r}; PyTorch baselines support "
+                   f"{sorted(_TORCH_RECIPES)}. Add one in bioacoustics_jax/baselines/"
+                   "torch_recipes.py (and a test against the jnp recipe).")
+  return _TORCH_RECIPES[name]
+
+
+def names() -> list[str]:
+  return sorted(_TORCH_RECIPES)
+
+
+def _register(name: str):
+  def wrap(fn: TorchPrepare) -> TorchPrepare:
+    jnp_recipes.get_recipe(name)  # a torch twin of a recipe that does not exist is a typo
+    _TORCH_RECIPES[name] = fn
+    return fn
+  return wrap
+
+
+def _as_batch(audio, recipe_name: str) -> torch.Tensor:
+  if not torch.is_tensor(audio):
+    # tf.data hands out read-only arrays; torch needs its own (writable) copy.
+    audio = torch.from_numpy(np.array(audio, dtype=np.float32))
+  if audio.ndim != 2:
+    raise ValueError(f"Input recipe {recipe_name!r} takes audio [batch, samples], got shape "
+                     f"{tuple(audio.shape)}.")
+  return audio.to(torch.float32)
+
+
+def _require_rate(recipe_name: str, expected: int, sample_rate: int) -> None:
+  if sample_rate != expected:
+    raise ValueError(f"Input recipe {recipe_name!r} needs audio at {expected} Hz, got "
+                     f"{sample_rate} Hz; resample in the input pipeline (pass sample_rate="
+                     f"recipe.sample_rate to the data loader).")
+
+
+def _const(array: np.ndarray) -> torch.Tensor:
+  return torch.from_numpy(np.asarray(array, np.float32))
+
+
+# ---------------------------------------------------------------------------------------------
+# paper_mel3: torchaudio.transforms.MelSpectrogram as BEANS calls it, then BEANS' CNN input.
+# ---------------------------------------------------------------------------------------------
+
+
+def beans_mel(audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+  """[B, 128, frames] mel power: torch.stft (periodic Hann, centre, reflect) @ HTK mel, no norm."""
+  n_fft = int(jnp_recipes.BEANS_FFT_SECONDS * sample_rate)
+  hop = int(jnp_recipes.BEANS_HOP_SECONDS * sample_rate)
+  if n_fft < 2 or hop < 1:
+    raise ValueError(f"sample rate {sample_rate} Hz is too low for the BEANS mel recipe")
+  n_samples = audio.shape[-1]
+  n_keep = max(1, (n_samples * 100) // sample_rate)  # int(seconds * 100), as BEANS crops
+  if n_samples < n_fft:  # BEANS zero-pads short clips to one FFT window first
+    audio = torch.nn.functional.pad(audio, (0, n_fft - n_samples))
+  spec = torch.stft(audio, n_fft=n_fft, hop_length=hop, win_length=n_fft,
+                    window=_const(frontend.hann_window(n_fft, periodic=True)), center=True,
+                    pad_mode="reflect", normalized=False, onesided=True, return_complex=True)
+  power = spec.real ** 2 + spec.imag ** 2  # [B, F, frames]
+  fb = _const(frontend.mel_filterbank(sample_rate, n_fft, jnp_recipes.BEANS_N_MELS, htk=True,
+                                      norm=None, bin_freqs="linspace"))
+  mel = torch.einsum("bft,fm->bmt", power, fb)[..., :n_keep]
+  if mel.shape[-1] < n_keep:
+    mel = torch.nn.functional.pad(mel, (0, n_keep - mel.shape[-1]))
+  return mel
+
+
+@_register("paper_mel3")
+def paper_mel3(audio, sample_rate: int) -> torch.Tensor:
+  audio = _as_batch(audio, "paper_mel3")
+  mel = beans_mel(audio, sample_rate)
+  peak = mel.max()
+  # BEANS divides by the batch maximum; an all-silent batch stays zeros instead of 0/0 = NaN.
+  mel = mel / torch.where(peak > 0, peak, torch.ones_like(peak))
+  return mel[:, None].expand(-1, 3, -1, -1).contiguous()
+
+
+# ---------------------------------------------------------------------------------------------
+# vggish_logmel: torchvggish's waveform_to_examples at 16 kHz.
+# ---------------------------------------------------------------------------------------------
+
+
+@_register("vggish_logmel")
+def vggish_logmel(audio, sample_rate: int) -> torch.Tensor:
+  audio = _as_batch(audio, "vggish_logmel")
+  _require_rate("vggish_logmel", jnp_recipes.VGGISH_RATE, sample_rate)
+  window_length, hop, n_fft = 400, 160, 512
+  patch = jnp_recipes.VGGISH_PATCH_FRAMES
+  min_samples = window_length + hop * (patch - 1)
+  if audio.shape[-1] < min_samples:
+    raise ValueError(f"vggish_logmel needs at least {min_samples} samples (0.975 s at 16 kHz) "
+                     f"for one 96-frame patch, got {audio.shape[-1]}; use longer clips.")
+  frames = audio.unfold(-1, window_length, hop)  # [B, n_frames, 400], no padding
+  frames = frames * _const(frontend.hann_window(window_length, periodic=True))
+  magnitude = torch.fft.rfft(frames, n=n_fft, dim=-1).abs()
+  fb = _const(frontend.mel_space_filterbank(n_fft // 2 + 1, jnp_recipes.VGGISH_RATE,
+                                            jnp_recipes.VGGISH_BANDS, 125.0, 7500.0,
+                                            zero_dc=True))
+  log_mel = torch.log(magnitude @ fb + 0.01)
+  n_patches = log_mel.shape[1] // patch
+  log_mel = log_mel[:, :n_patches * patch]
+  return log_mel.reshape(log_mel.shape[0], n_patches, 1, patch, jnp_recipes.VGGISH_BANDS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Raw waveforms.
+# ---------------------------------------------------------------------------------------------
+
+
+@_register("waveform16k")
+def waveform16k(audio, sample_rate: int) -> torch.Tensor:
+  _require_rate("waveform16k", 16000, sample_rate)
+  return _as_batch(audio, "waveform16k")
+
+
+@_register("waveform")
+def waveform(audio, sample_rate: int) -> torch.Tensor:
+  del sample_rate  # any rate: the model takes the dataset's own
+  return _as_batch(audio, "waveform")
+
+
+# ---------------------------------------------------------------------------------------------
+# ast_fbank: ASTFeatureExtractor's kaldi fbank (numpy path), normalised with AudioSet stats.
+# ---------------------------------------------------------------------------------------------
+
+
+def kaldi_fbank(audio: torch.Tensor, sample_rate: int = 16000, num_mel_bins: int = 128,
+                low_freq: float = 20.0, preemphasis: float = 0.97) -> torch.Tensor:
+  """[B, frames, num_mel_bins] log fbank: snip-edges 25/10 ms frames, DC removal, pre-emphasis,
+  symmetric Hann, power spectrum, kaldi-mel triangles, log(max(., float32 eps)); no dither."""
+  frame_length = int(round(sample_rate * 0.025))
+  hop = int(round(sample_rate * 0.010))
+  n_fft = 1 << (frame_length - 1).bit_length()
+  if audio.shape[-1] < frame_length:
+    raise ValueError(f"{audio.shape[-1]} samples is shorter than one frame ({frame_length}).")
+  frames = audio.unfold(-1, frame_length, hop)
+  frames = frames - frames.mean(dim=-1, keepdim=True)
+  previous = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)
+  frames = (frames - preemphasis * previous) * _const(
+      frontend.hann_window(frame_length, periodic=False))
+  spec = torch.fft.rfft(frames, n=n_fft, dim=-1)
+  power = spec.real ** 2 + spec.imag ** 2
+  fb = _const(frontend.mel_space_filterbank(n_fft // 2 + 1, sample_rate, num_mel_bins,
+                                            float(low_freq), sample_rate / 2.0))
+  return torch.log(torch.clamp(power @ fb, min=frontend.FLOAT32_EPS))
+
+
+@_register("ast_fbank")
+def ast_fbank(audio, sample_rate: int) -> torch.Tensor:
+  audio = _as_batch(audio, "ast_fbank")
+  _require_rate("ast_fbank", 16000, sample_rate)
+  fbank = kaldi_fbank(audio, sample_rate, jnp_recipes.AST_BINS)
+  length = jnp_recipes.AST_MAX_LENGTH
+  if fbank.shape[1] < length:  # zero-pad BEFORE normalising, as the feature extractor does
+    fbank = torch.nn.functional.pad(fbank, (0, 0, 0, length - fbank.shape[1]))
+  fbank = fbank[:, :length]
+  return (fbank - jnp_recipes.AST_MEAN) / (2.0 * jnp_recipes.AST_STD)
