@@ -16,7 +16,7 @@ MAX_LEGEND_ENTRIES = 30
 
 
 def scatter(projection: np.ndarray, labels: np.ndarray, label_names: Sequence[str], title: str,
-            out_png: str, point_size: float = 6.0) -> str:
+            out_png: str, point_size: float | None = None) -> str:
   """Writes a scatter of `projection` [N, 2] coloured by `labels` to `out_png`; returns the path.
 
   A class named "background" (detection sets) is drawn first, in grey, so calls stay visible.
@@ -26,6 +26,8 @@ def scatter(projection: np.ndarray, labels: np.ndarray, label_names: Sequence[st
   if projection.ndim != 2 or projection.shape[1] != 2 or len(projection) != len(labels):
     raise ValueError(f"scatter needs projection [N, 2] and labels [N]; got {projection.shape} and "
                      f"{labels.shape} for {out_png}")
+  if point_size is None:  # big dots for a few dozen points, small ones for tens of thousands
+    point_size = float(np.clip(2000.0 / max(1, len(labels)), 4.0, 40.0))
   classes = np.unique(labels)
   names = {c: (label_names[c] if 0 <= c < len(label_names) else str(c)) for c in classes}
   order = sorted(classes, key=lambda c: names[c] != "background")
