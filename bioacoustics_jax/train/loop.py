@@ -174,7 +174,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
           "train.learning_rate, set train.grad_clip_norm, or check the inputs for NaN/inf.")
     if values:
       book.write("train", values[-1][0], loss=float(np.mean([v for _, v in values])),
-                 **throughput.rates())
+                 **throughput.window())
 
   bar = tqdm(total=total_steps, initial=step, desc=f"train lr={learning_rate:g}",
              disable=not config.progress_bar or jax.process_index() != 0, mininterval=2.0,
@@ -216,19 +216,21 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
       logging.warning("SIGTERM: saved step %d under %s/checkpoints; exiting.", step, workdir)
       raise Preempted(step)
     check_finite()
+    ckpts.wait()
+    best_checkpoint = ckpts.best_dir()
   finally:
     bar.close()
     sigterm.restore()
     ckpts.wait()
+    ckpts.close()
     book.close()
   final = runner.host_state(dstate)
   best = meta["best"] or {}
   result = TrainResult(
       workdir=workdir, learning_rate=learning_rate, metric=metric,
       best_metric=best.get("value"), best_epoch=best.get("epoch"),
-      best_checkpoint=ckpts.best_dir(), history=list(meta["history"]), final_step=step,
-      examples_per_second=throughput.rates().get("examples_per_second"))
-  ckpts.close()
+      best_checkpoint=best_checkpoint, history=list(meta["history"]), final_step=step,
+      examples_per_second=throughput.overall().get("examples_per_second"))
   return jax.tree.map(np.asarray, final.variables()), result
 
 
@@ -281,22 +283,35 @@ def _check_same_run(saved: dict, current: dict, workdir: str) -> None:
 
 
 class _Throughput:
-  """Steps/s and examples/s since the first step (which includes compilation) finished."""
+  """Training speed. `window()`: steps/s and examples/s since the previous call (what each log
+  line reports); `overall()`: since the first step finished (its compile time excluded)."""
 
   def __init__(self, batch_size: int):
-    self.batch_size, self.start, self.steps = batch_size, None, 0
+    self.batch_size = batch_size
+    self.first = self.last = None
+    self.total = self.since_last = 0
 
   def tick(self) -> None:
-    if self.start is None:
-      self.start = time.perf_counter()
-    else:
-      self.steps += 1
+    now = time.perf_counter()
+    if self.first is None:
+      self.first = self.last = now
+      return
+    self.total += 1
+    self.since_last += 1
 
-  def rates(self) -> dict[str, float]:
-    if not self.steps:
+  def _rates(self, steps: int, start: float | None) -> dict[str, float]:
+    if not steps or start is None:
       return {}
-    sps = self.steps / max(time.perf_counter() - self.start, 1e-9)
+    sps = steps / max(time.perf_counter() - start, 1e-9)
     return {"steps_per_second": sps, "examples_per_second": sps * self.batch_size}
+
+  def window(self) -> dict[str, float]:
+    out = self._rates(self.since_last, self.last)
+    self.last, self.since_last = time.perf_counter(), 0
+    return out
+
+  def overall(self) -> dict[str, float]:
+    return self._rates(self.total, self.first)
 
 
 class _SigtermFlag:
