@@ -1,0 +1,128 @@
+"""PyTorch baseline extraction: end-to-end parity with the JAX extraction (frontend included)
+when both frameworks hold the same weights, labels/ids/masking, and weight-file handling."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+from bioacoustics_jax.audio import recipes
+from bioacoustics_jax.baselines import torch_embed
+from bioacoustics_jax.data import pipeline
+from bioacoustics_jax.embed import extract as extract_lib
+from bioacoustics_jax.models import registry
+from bioacoustics_jax.porting import load as load_lib
+from bioacoustics_jax.porting import parity
+from bioacoustics_jax.porting import perturb
+from bioacoustics_jax.porting import torch_to_flax
+
+HUBERT_TINY = dict(conv_layers=((32, 10, 5), (32, 3, 2), (32, 3, 2)), embed_dim=32,
+                   num_layers=2, num_heads=4, ff_dim=64, pos_conv_kernel=16, pos_conv_groups=4)
+
+
+def _shared_weights(spec, split, overrides):
+  """(torch state_dict, Flax module, Flax variables, rate) holding the same random weights.
+
+  Norms and zero-initialised biases are randomised so every ported tensor matters; BatchNorm
+  statistics are calibrated on the split's own inputs so that activations stay O(1) and the
+  embeddings vary between clips (with fresh stats a random ResNet maps every batch-max-scaled
+  mel to nearly the same vector, and a 1e-4 agreement would say little).
+  """
+  recipe = recipes.get_recipe(spec.recipe)
+  rate = recipe.sample_rate or split.info.sample_rate
+  sample = np.asarray(recipe.prepare(jnp.zeros((1, split.info.num_samples(rate))), rate))
+  first = next(iter(split.numpy_batches(batch_size=16, sample_rate=rate)))
+  calibrate = np.asarray(recipe.prepare(first["audio"], rate)) if sample.ndim == 4 else None
+  torch_model = spec.torch_reference(**overrides)
+  parity.randomize_zero_biases(torch_model, seed=1)
+  parity.randomize_norms(torch_model, seed=1, calibrate_on=calibrate)
+  if spec.architecture == "hubert_base":
+    torch_model = perturb.perturb_parameters(torch_model, seed=1)
+  module = spec.build(**overrides)
+  variables = parity.port_reference(spec, torch_model, module, sample)
+  return torch_to_flax.to_numpy_state_dict(torch_model), module, variables, rate
+
+
+def _jax_set(spec, module, variables, split, rate, batch_size, drop_background=False):
+  embed_fn, _ = extract_lib.make_embed_fn(module, recipes.get_recipe(spec.recipe).prepare, rate)
+  return extract_lib.extract(
+      embed_fn, variables,
+      split.numpy_batches(batch_size=batch_size, sample_rate=rate,
+                          drop_background=drop_background),
+      task=split.info.task, class_names=list(split.info.class_names))
+
+
+# Classification through paper_mel3 (ResNet, padded last batch), detection through VGGish
+# patches and HuBERT on the raw waveform (background -> 0 labels).
+PARITY = [
+    ("rn18", "synth_birds", "train", dict(width=8), 16),
+    ("vggish", "synth_frogs_detection", "test", dict(width=8, hidden=16), 8),
+    ("aves", "synth_frogs_detection", "valid", HUBERT_TINY, 8),
+]
+
+
+@pytest.mark.parametrize("name,dataset,split_name,overrides,batch_size", PARITY)
+def test_torch_baseline_equals_jax_extraction_with_the_same_weights(
+    tiny_root, name, dataset, split_name, overrides, batch_size):
+  spec = registry.get(name)
+  split = pipeline.open_split(dataset, split_name, data_root=tiny_root)
+  state_dict, module, variables, rate = _shared_weights(spec, split, overrides)
+  jax_es = _jax_set(spec, module, variables, split, rate, batch_size)
+  torch_es = torch_embed.torch_embedding_set(
+      name, split, batch_size=batch_size, sample_rate=rate, state_dict=state_dict,
+      module_overrides=overrides, meta={"note": "x"})
+  assert len(torch_es) == split.num_examples and torch_es.dim == jax_es.dim
+  diff = parity.max_abs_diff(torch_es.embeddings, jax_es.embeddings)
+  assert diff <= 1e-4, f"{name}: torch vs JAX embeddings differ by {diff}"
+  spread = float(np.std(torch_es.embeddings, axis=0).max())
+  assert diff <= 1e-2 * spread, f"{name}: diff {diff} is not small next to the spread {spread}"
+  print(f"{name}: torch vs JAX max abs diff {diff:.2e} (largest per-dim std {spread:.3g})")
+  np.testing.assert_array_equal(torch_es.labels, jax_es.labels)
+  assert torch_es.ids == jax_es.ids and torch_es.label_names == jax_es.label_names
+  assert torch_es.meta["framework"] == "torch" and torch_es.meta["note"] == "x"
+  if split.info.task == "detection":
+    assert torch_es.label_names[0] == "background"
+
+
+def test_drop_background_keeps_only_labelled_windows(tiny_root):
+  split = pipeline.open_split("synth_frogs_detection", "train", data_root=tiny_root)
+  es = torch_embed.torch_embedding_set("rn18", split, batch_size=4, sample_rate=16000,
+                                       drop_background=True, module_overrides=dict(width=4))
+  assert len(es) == split.count(drop_background=True) < split.num_examples
+  assert 0 not in es.labels
+
+
+def test_random_init_is_seeded():
+  a = torch_embed.build_backbone("rn18", seed=3, module_overrides=dict(width=4))
+  b = torch_embed.build_backbone("rn18", seed=3, module_overrides=dict(width=4))
+  c = torch_embed.build_backbone("rn18", seed=4, module_overrides=dict(width=4))
+  assert not a.training
+  assert torch.equal(a.reference.conv1.weight, b.reference.conv1.weight)
+  assert not torch.equal(a.reference.conv1.weight, c.reference.conv1.weight)
+
+
+def test_missing_weight_file_is_the_porting_error(tmp_path):
+  with pytest.raises(load_lib.MissingWeightsError,
+                     match=r"resnet18-f37072fd\.pth.*download\.pytorch\.org"):
+    torch_embed.build_backbone("rn18p", weights_dir=tmp_path, module_overrides=dict(width=4))
+
+
+def test_weight_file_is_loaded_into_the_reference(tmp_path):
+  spec = registry.get("rn18p")
+  saved = spec.torch_reference(width=4)
+  torch.save(saved.state_dict(), tmp_path / spec.weights)
+  backbone = torch_embed.build_backbone("rn18p", weights_dir=tmp_path, seed=99,
+                                        module_overrides=dict(width=4))
+  for key, value in saved.state_dict().items():
+    assert torch.equal(backbone.reference.state_dict()[key], value), key
+  # A file for another width names the mismatching tensors instead of loading half of them.
+  torch.save(spec.torch_reference(width=8).state_dict(), tmp_path / spec.weights)
+  with pytest.raises(ValueError, match=r"shape mismatch.*bn1\.bias: file \(8,\) vs model \(4,\)"):
+    torch_embed.build_backbone("rn18p", weights_dir=tmp_path, module_overrides=dict(width=4))
+
+
+def test_every_registered_architecture_has_a_family():
+  missing = {registry.get(n).architecture for n in registry.names()} - set(torch_embed.FAMILIES)
+  assert not missing, f"no PyTorch baseline for {sorted(missing)}"
+  with pytest.raises(KeyError, match="resnet18"):
+    torch_embed.family("nope")
