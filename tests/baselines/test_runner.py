@@ -1,0 +1,57 @@
+"""torch_cell: the experiment cell for "torch:<model>" names (frozen and fine-tuned, cached)."""
+
+import json
+import os
+
+import ml_collections
+import numpy as np
+import pytest
+import torch
+
+from bioacoustics_jax.baselines import runner
+from bioacoustics_jax.data import pipeline
+from bioacoustics_jax.train import config as config_lib
+
+
+def _config(**train):
+  train_config = config_lib.default_train_config()
+  train_config.update(dict(batch_size=8, eval_batch_size=8, num_epochs=2, learning_rates=(1e-3,)))
+  train_config.update(train)
+  return ml_collections.ConfigDict(dict(
+      seed=42, model_overrides="width=4", weights_dir="",
+      data=dict(split="test", skip_bad_audio=False, drop_background=False),
+      embed=dict(batch_size=8), train=train_config))
+
+
+def test_frozen_and_finetuned_cells(tiny_root, tmp_path):
+  config, workdir = _config(), str(tmp_path)
+  frozen = runner.torch_cell(config, workdir, tiny_root, "synth_birds", "torch:rn18", "frozen")
+  split = pipeline.open_split("synth_birds", "test", data_root=tiny_root)
+  assert len(frozen) == split.num_examples and frozen.dim == 1000
+  assert frozen.meta["model"] == "torch:rn18" and frozen.meta["framework"] == "torch"
+  path = os.path.join(workdir, "embeddings", "synth_birds", "torch-rn18", "frozen.npz")
+  assert os.path.exists(path)
+  again = runner.torch_cell(config, workdir, tiny_root, "synth_birds", "torch:rn18", "frozen")
+  np.testing.assert_array_equal(again.embeddings, frozen.embeddings)  # loaded, not recomputed
+
+  tuned = runner.torch_cell(config, workdir, tiny_root, "synth_birds", "torch:rn18", "finetuned")
+  assert tuned.meta["learning_rate"] == 1e-3 and tuned.meta["best_epoch"] in (0, 1)
+  assert not np.allclose(tuned.embeddings, frozen.embeddings)
+  np.testing.assert_array_equal(tuned.labels, frozen.labels)
+  train_dir = os.path.join(workdir, "train", "synth_birds", "torch-rn18")
+  with open(os.path.join(train_dir, "torch_sweep.json")) as f:
+    sweep = json.load(f)
+  assert sweep["selected_learning_rate"] == 1e-3 and len(sweep["runs"][0]["history"]) == 2
+  state = torch.load(os.path.join(train_dir, "backbone.pt"), weights_only=True)
+  assert "conv1.weight" in state and "fc.weight" in state  # the reference's own key layout
+
+
+def test_names_are_checked():
+  assert runner.is_torch_model("torch:rn18") and not runner.is_torch_model("rn18")
+  assert runner.spec_name("torch:vggish") == "vggish"
+  with pytest.raises(ValueError, match="torch:rn18"):
+    runner.spec_name("rn18")
+  with pytest.raises(KeyError, match="Known models"):
+    runner.spec_name("torch:nope")
+  with pytest.raises(ValueError, match="Unknown regime"):
+    runner.torch_cell(_config(), "/tmp/unused", "/tmp/unused", "x", "torch:rn18", "thawed")
