@@ -117,6 +117,8 @@ def reference_and_port(spec, x: np.ndarray, seed: int = 0, calibrate_on: np.ndar
   The torch model gets random non-zero biases and normalisation tensors (see above), so the
   comparison checks every mapped tensor, not just the convolution weights.
   """
+  import torch  # pylint: disable=g-import-not-at-top
+  torch.manual_seed(seed)  # the reference's own random init, reproducible
   torch_model = spec.torch_reference(**overrides)
   randomize_zero_biases(torch_model, seed)
   randomize_norms(torch_model, seed, calibrate_on)

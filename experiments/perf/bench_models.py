@@ -9,7 +9,8 @@ paper's input size (BEANS mel: 128 mels x `--frames` frames x 3 channels, values
 after the recipe's division by the batch maximum; VGGish: `--patches` 96x64 log-mel patches per
 example) and we report the parameter counts, the max |Flax - torch| on the embedding, and the
 median forward time over `--repeats` runs: Flax jitted (after compilation; compile time reported
-separately) and PyTorch eager under `torch.no_grad()` (after one warm-up call).
+separately) and PyTorch eager under `torch.no_grad()` (after one warm-up call). The two
+frameworks' runs alternate so that both see the same load on a shared machine.
 
 XLA's CPU backend in jax 0.10 hands fused dot/elementwise graphs to YNNPACK by default; for
 models dominated by large Linear layers at small batch (VGGish) that was ~10x slower here.
@@ -40,13 +41,10 @@ _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed forward passes per framewor
 _OUT = flags.DEFINE_string("out", None, "Markdown file for the table (printed if unset).")
 
 
-def _median_seconds(fn, repeats: int) -> float:
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
+def _seconds(fn) -> float:
+  start = time.perf_counter()
+  fn()
+  return time.perf_counter() - start
 
 
 def bench_one(name: str, batch: int, frames: int, patches: int, repeats: int) -> dict[str, Any]:
@@ -60,6 +58,7 @@ def bench_one(name: str, batch: int, frames: int, patches: int, repeats: int) ->
 
   spec = registry.get(name)
   rng = np.random.default_rng(0)
+  torch.manual_seed(0)
   vggish = spec.recipe == "vggish_logmel"
   shape = (batch, patches, 96, 64, 1) if vggish else (batch, 128, frames, 3)
   x = (rng.standard_normal(shape) if vggish else rng.random(shape)).astype(np.float32)
@@ -80,11 +79,16 @@ def bench_one(name: str, batch: int, frames: int, patches: int, repeats: int) ->
   start = time.perf_counter()
   flax_out = np.asarray(jax.block_until_ready(forward(variables, x_device)))
   compile_s = time.perf_counter() - start
-  flax_s = _median_seconds(lambda: jax.block_until_ready(forward(variables, x_device)), repeats)
 
+  # Flax and torch runs alternate, so both see the same (shared-machine) load over time.
+  load_before = os.getloadavg()[0]
+  flax_times, torch_times = [], []
   with torch.no_grad():
     torch_out = torch_call().numpy()  # warm-up (and the parity reference)
-    torch_s = _median_seconds(torch_call, repeats)
+    for _ in range(repeats):
+      flax_times.append(_seconds(lambda: jax.block_until_ready(forward(variables, x_device))))
+      torch_times.append(_seconds(torch_call))
+  flax_s, torch_s = statistics.median(flax_times), statistics.median(torch_times)
 
   return {
       "model": name,
@@ -98,21 +102,23 @@ def bench_one(name: str, batch: int, frames: int, patches: int, repeats: int) ->
       "flax_ms": 1e3 * flax_s,
       "compile_s": compile_s,
       "torch_ms": 1e3 * torch_s,
+      "load_avg": (load_before + os.getloadavg()[0]) / 2,
   }
 
 
 def to_markdown(rows: list[dict[str, Any]], header: str) -> str:
   lines = [header, "",
            "| model | input (NHWC) | params Flax | params torch | emb dim | max abs diff "
-           "(max abs output) | Flax jit ms | Flax compile s | torch eager ms | torch / Flax |",
-           "|---|---|---:|---:|---:|---|---:|---:|---:|---:|"]
+           "(max abs output) | Flax jit ms | Flax compile s | torch eager ms | torch / Flax | "
+           "load avg |",
+           "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
   for r in rows:
     lines.append(
         f"| {r['model']} | {r['input']} | {r['params_flax']:,} | {r['params_torch']:,}"
         f"{'' if r['params_flax'] == r['params_torch'] else ' (MISMATCH)'} | "
         f"{r['embedding_dim']} | {r['max_abs_diff']:.1e} ({r['max_abs_out']:.3g}) | "
         f"{r['flax_ms']:.0f} | {r['compile_s']:.1f} | {r['torch_ms']:.0f} | "
-        f"{r['torch_ms'] / r['flax_ms']:.2f} |")
+        f"{r['torch_ms'] / r['flax_ms']:.2f} | {r['load_avg']:.1f} |")
   return "\n".join(lines) + "\n"
 
 
@@ -132,8 +138,8 @@ def main(argv):
       f"(shared with other jobs while measured), JAX {jax.__version__} on "
       f"{jax.devices()[0].platform} ({jax.device_count()} devices), torch {torch.__version__} "
       f"with {torch.get_num_threads()} threads, XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}. "
-      f"Median of {_REPEATS.value} runs after "
-      "compilation / warm-up. Random weights with randomised biases and calibrated BatchNorm "
+      f"Median of {_REPEATS.value} runs after compilation / warm-up, Flax and torch runs "
+      "alternating; 'load avg' is the machine's 1-min load average during the runs. Random weights with randomised biases and calibrated BatchNorm "
       "statistics; max abs diff is on the embedding (1000-d logits; VGGish: 128-d patch mean).\n"
       f"Command: `nice .venv/bin/python -m experiments.perf.bench_models "
       f"--batch={_BATCH.value} --frames={_FRAMES.value} --patches={_PATCHES.value} "

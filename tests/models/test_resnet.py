@@ -37,7 +37,8 @@ def _check_eval(name, **kwargs):
 
 def _check_train(name, **kwargs):
   _, torch_model, module, variables, x = _setup(name, **kwargs)
-  logits, updates = module.apply(variables, x, train=True, mutable=["batch_stats"])
+  logits, updates = jax.jit(
+      lambda v: module.apply(v, x, train=True, mutable=["batch_stats"]))(variables)
   expected = parity.torch_forward(torch_model, x, train=True)
   assert parity.max_abs_diff(logits[0], expected) <= TOL
   # torch's running stats after its one train-mode forward == our updated batch_stats.
