@@ -21,6 +21,7 @@ from bioacoustics_jax.models import spec as spec_lib
 from bioacoustics_jax.models import torch_layers as tl
 from bioacoustics_jax.porting import resnet as resnet_porting
 
+
 class BasicBlock(nn.Module):
   """Two 3x3 convs (ResNet-18/34); stride on the first."""
 

@@ -107,3 +107,13 @@ def test_wrong_channels_is_a_clear_error():
   module = registry.get("rn18").build(width=8)
   with pytest.raises(ValueError, match="paper_mel3"):
     module.init(jax.random.PRNGKey(0), np.zeros((1, 32, 32, 1), np.float32))
+
+
+def test_bfloat16_compute_stays_close_to_float32():
+  """dtype=bfloat16 (for accelerators): same parameters, float32 BN statistics and logits."""
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  _, _, module, variables, x = _setup("resnet18", width=8, num_classes=10)
+  f32, _ = jax.jit(module.apply)(variables, x)
+  bf16, inter = jax.jit(module.clone(dtype=jnp.bfloat16).apply)(variables, x)
+  assert bf16.dtype == jnp.float32 and inter["feature_map"].dtype == jnp.bfloat16
+  assert parity.max_abs_diff(bf16, f32) <= 0.05 * (1 + float(np.max(np.abs(f32))))
