@@ -126,3 +126,32 @@ def test_every_registered_architecture_has_a_family():
   assert not missing, f"no PyTorch baseline for {sorted(missing)}"
   with pytest.raises(KeyError, match="resnet18"):
     torch_embed.family("nope")
+
+
+AST_TINY = dict(hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_length=64,
+                num_mel_bins=32, frequency_stride=10, time_stride=8)
+# Current transformers names -> the names of published (legacy) AST checkpoints.
+_AST_LEGACY = (("attention.q_proj.", "attention.attention.query."),
+               ("attention.k_proj.", "attention.attention.key."),
+               ("attention.v_proj.", "attention.attention.value."),
+               ("attention.o_proj.", "attention.output.dense."),
+               ("mlp.fc1.", "intermediate.dense."), ("mlp.fc2.", "output.dense."))
+
+
+def test_published_ast_checkpoint_layout_loads_into_the_reference(tmp_path):
+  spec = registry.get("ast")
+  source = spec.torch_reference(**AST_TINY).eval()
+  legacy = {}
+  for key, value in source.state_dict().items():
+    if key.startswith("layers."):
+      _, index, rest = key.split(".", 2)
+      for new, old in _AST_LEGACY:
+        rest = rest.replace(new, old)
+      key = f"encoder.layer.{index}.{rest}"
+    legacy["audio_spectrogram_transformer." + key] = value
+  legacy["classifier.dense.weight"] = torch.zeros(527, 32)  # the AudioSet head, not loaded
+  torch.save(legacy, tmp_path / spec.weights)
+  backbone = torch_embed.build_backbone("ast", weights_dir=tmp_path, module_overrides=AST_TINY)
+  x = torch.randn(2, 64, 32)
+  with torch.no_grad():
+    np.testing.assert_array_equal(backbone(x).numpy(), source(x).pooler_output.numpy())
