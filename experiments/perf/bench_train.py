@@ -39,7 +39,25 @@ FLAX_VARIANTS = (
 TORCH_VARIANTS = (("torch NCHW", False), ("torch channels_last", True))
 
 
-def flax_worker(args) -> dict:
+def _timed(fn, repeats: int) -> dict:
+  """Calls fn() 1 + repeats times: wall and CPU (all threads of this process) seconds each.
+
+  CPU seconds are the steadier number on a shared machine: other jobs stretch the wall time
+  of a step but not the work the step itself does.
+  """
+  wall, cpu = [], []
+  for _ in range(repeats + 1):
+    w, c = time.perf_counter(), time.process_time()
+    fn()
+    wall.append(time.perf_counter() - w)
+    cpu.append(time.process_time() - c)
+  median = statistics.median(wall[1:])
+  return {"first_call_s": wall[0], "compile_s": max(wall[0] - median, 0.0), "step_s": median,
+          "cpu_s": statistics.median(cpu[1:]), "steps": wall[1:]}
+
+
+def _flax_setup(args):
+  """(step_fn() running one data-parallel Flax train step, number of devices)."""
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   import optax  # pylint: disable=g-import-not-at-top
@@ -65,22 +83,24 @@ def flax_worker(args) -> dict:
   if not args.donate:  # same step, same mesh, without donate_argnums
     runner._step = jax.jit(jax.shard_map(  # pylint: disable=protected-access
         step, mesh=runner.mesh, in_specs=(P(), P("data"), P()), out_specs=(P(), P())))
-  dstate = runner.put_state(state)
+  holder = {"state": runner.put_state(state)}
   dbatch = runner.put_batch(batch)
   rng = jax.random.key(0)
-  times = []
-  for _ in range(args.repeats + 1):
-    start = time.perf_counter()
-    dstate, metrics = runner.step(dstate, dbatch, rng)
+
+  def one_step():
+    holder["state"], metrics = runner.step(holder["state"], dbatch, rng)
     metrics["loss"].block_until_ready()
-    times.append(time.perf_counter() - start)
-  median = statistics.median(times[1:])
-  return {"first_call_s": times[0], "compile_s": times[0] - median, "step_s": median,
-          "steps": times[1:], "devices": jax.device_count(),
-          "loss": float(metrics["loss"])}
+
+  return one_step, jax.device_count()
 
 
-def torch_worker(args) -> dict:
+def flax_worker(args) -> dict:
+  one_step, devices = _flax_setup(args)
+  return dict(_timed(one_step, args.repeats), devices=devices)
+
+
+def _torch_setup(args):
+  """step_fn() running one PyTorch train step of the same model."""
   import bioacoustics_jax.torch_compat  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
   import torch  # pylint: disable=g-import-not-at-top
   import torchvision  # pylint: disable=g-import-not-at-top
@@ -98,16 +118,42 @@ def torch_worker(args) -> dict:
     x = x.contiguous(memory_format=torch.channels_last)
   opt = torch.optim.Adam(model.parameters(), lr=1e-4)
   model.train()
-  times = []
-  for _ in range(args.repeats + 1):
-    start = time.perf_counter()
+
+  def one_step():
     opt.zero_grad(set_to_none=True)
     loss = torch.nn.functional.cross_entropy(model(x), y)
     loss.backward()
     opt.step()
-    times.append(time.perf_counter() - start)
-  return {"first_call_s": times[0], "compile_s": 0.0, "step_s": statistics.median(times[1:]),
-          "steps": times[1:], "threads": torch.get_num_threads(), "loss": float(loss)}
+
+  return one_step
+
+
+def torch_worker(args) -> dict:
+  result = _timed(_torch_setup(args), args.repeats)
+  result["compile_s"] = 0.0  # eager: the first call only warms caches
+  return result
+
+
+def paired_worker(args) -> dict:
+  """Flax and PyTorch (NCHW and channels_last) in ONE process, steps alternating, so all see
+  the same machine load: the fairest comparison on a shared machine."""
+  steps = {"flax": _flax_setup(args)[0]}
+  args.channels_last = 0
+  steps["torch NCHW"] = _torch_setup(args)
+  args.channels_last = 1
+  steps["torch channels_last"] = _torch_setup(args)
+  for fn in steps.values():
+    fn()  # warm-up (compile) outside the timed rounds
+  times = {name: [] for name in steps}
+  for _ in range(args.repeats):
+    for name, fn in steps.items():
+      # Let the other library's worker threads stop spin-waiting (OpenMP, Eigen) so that
+      # they do not steal the cores from this step.
+      time.sleep(1.0)
+      start = time.perf_counter()
+      fn()
+      times[name].append(time.perf_counter() - start)
+  return {name: {"step_s": statistics.median(t), "steps": t} for name, t in times.items()}
 
 
 def _spawn(args, extra: list[str], xla_flags: str | None) -> dict:
@@ -131,15 +177,20 @@ def main() -> None:
   parser.add_argument("--width", type=int, default=0, help="Flax only: shrink (smoke runs)")
   parser.add_argument("--out", default="")
   parser.add_argument("--only", default="", help="substring filter on variant names")
-  parser.add_argument("--worker", choices=("flax", "torch"), default=None)
+  parser.add_argument("--worker", choices=("flax", "torch", "paired"), default=None)
   parser.add_argument("--donate", type=int, default=1)
   parser.add_argument("--channels_last", type=int, default=0)
   args = parser.parse_args()
   if args.worker:
-    result = flax_worker(args) if args.worker == "flax" else torch_worker(args)
+    result = {"flax": flax_worker, "torch": torch_worker, "paired": paired_worker}[
+        args.worker](args)
     print("RESULT " + json.dumps(result), flush=True)
     return
 
+  paired = None
+  if args.only in "paired":
+    paired = _spawn(args, ["--worker", "paired"], "--xla_force_host_platform_device_count=1")
+    print("paired", paired, flush=True)
   rows = []
   for name, channels_last in TORCH_VARIANTS:
     if args.only in name:
@@ -151,7 +202,7 @@ def main() -> None:
       xla = f"--xla_force_host_platform_device_count={devices} {flags}".strip()
       rows.append((name, _spawn(args, ["--worker", "flax", "--donate", str(int(donate))], xla)))
       print(name, rows[-1][1], flush=True)
-  report = _markdown(args, rows)
+  report = _markdown(args, rows, paired)
   print(report)
   if args.out:
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -159,7 +210,7 @@ def main() -> None:
       f.write(report)
 
 
-def _markdown(args, rows) -> str:
+def _markdown(args, rows, paired) -> str:
   lines = [
       "# Train step: Flax vs PyTorch, ResNet-18, CPU", "",
       f"Batch {args.batch} x 128 mels x {args.frames} frames x 3 channels, 10-way head, Adam; "
@@ -167,13 +218,27 @@ def _markdown(args, rows) -> str:
       f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores "
       "(shared with other jobs: compare rows taken in the same run only). "
       "Produced by `experiments/perf/bench_train.py`.", "",
-      "| variant | step (s) | steps/s | examples/s | compile (s) | min..max step (s) |",
-      "|---|---|---|---|---|---|"]
+      ""]
+  if paired and "error" not in paired:
+    flax = paired["flax"]["step_s"]
+    lines += ["Paired (one process; Flax default, PyTorch NCHW and PyTorch channels_last steps "
+              "take turns, so all see the same load):", "",
+              "| paired variant | step wall (s) | examples/s | Flax / this |", "|---|---|---|---|"]
+    for name, r in paired.items():
+      lines.append(f"| {name} | {r['step_s']:.3f} | {args.batch / r['step_s']:.1f} | "
+                   f"{flax / r['step_s']:.2f} |")
+    lines.append("")
+  elif paired:
+    lines += [f"Paired run failed: {paired['error'][:200]}", ""]
+  lines += [
+      "| variant | step wall (s) | step CPU (s) | steps/s | examples/s | compile (s) "
+      "| min..max wall (s) |",
+      "|---|---|---|---|---|---|---|"]
   for name, r in rows:
     if "error" in r:
-      lines.append(f"| {name} | failed: {r['error'][:120]} | | | | |")
+      lines.append(f"| {name} | failed: {r['error'][:120]} | | | | | |")
       continue
-    lines.append(f"| {name} | {r['step_s']:.3f} | {1 / r['step_s']:.3f} | "
+    lines.append(f"| {name} | {r['step_s']:.3f} | {r['cpu_s']:.2f} | {1 / r['step_s']:.3f} | "
                  f"{args.batch / r['step_s']:.1f} | {r['compile_s']:.1f} | "
                  f"{min(r['steps']):.2f}..{max(r['steps']):.2f} |")
   return "\n".join(lines) + "\n"
