@@ -121,6 +121,20 @@ def test_porter_errors_name_the_problem():
     hubert_porting.port_hubert(missing, target)
 
 
+def test_aves_file_in_weights_dir_loads_through_porting_load(tmp_path):
+  """The real loading path: a torchaudio-format .pt under the spec's file name -> Flax params."""
+  from bioacoustics_jax.porting import load  # pylint: disable=g-import-not-at-top
+  torch_model = perturb.perturb_parameters(hubert.torch_reference(**TINY), seed=4).eval()
+  spec = registry.get("aves")
+  torch.save(torch_model.state_dict(), tmp_path / spec.weights)
+  x = _wave(1)
+  variables = load.pretrained_variables(spec, tmp_path, x, **TINY)
+  out = spec.build(**TINY).apply(variables, x)[0]
+  assert parity.max_abs_diff(out, _torch_last(torch_model, x)) <= 1e-4
+  with pytest.raises(load.MissingWeightsError, match="aves-base-all.torchaudio.pt"):
+    load.pretrained_variables(registry.get("aves_all"), tmp_path, x, **TINY)
+
+
 def test_input_errors():
   module = hubert.build(**TINY)
   with pytest.raises(ValueError, match="waveform16k"):
