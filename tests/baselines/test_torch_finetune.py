@@ -13,7 +13,9 @@ from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.models import registry
 from bioacoustics_jax.train import config as config_lib
 
-HUBERT_TINY = dict(conv_layers=((32, 10, 5), (32, 3, 2), (32, 3, 2)), embed_dim=32,
+# A tiny HuBERT whose strided encoder downsamples 80x (the real one: 320x), so the 2 s windows
+# become 400 frames and self-attention stays cheap.
+HUBERT_TINY = dict(conv_layers=((16, 10, 5), (16, 4, 4), (16, 4, 4)), embed_dim=32,
                    num_layers=2, num_heads=4, ff_dim=64, pos_conv_kernel=16, pos_conv_groups=4)
 
 
