@@ -8,6 +8,7 @@ loaded, not recomputed, and re-written rows replace the old ones.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any
@@ -77,7 +78,7 @@ def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> tuple[str, 
   if config.data.synthetic_size:
     start = time.perf_counter()
     written = synthetic.write_suite(root, size=config.data.synthetic_size,
-                                    seed=config.data.synthetic_seed)
+                                    seed=config.data.synthetic_seed, names=datasets or None)
     logging.info("Synthetic suite (%s) ready under %s in %.1f s: %s", config.data.synthetic_size,
                  root, time.perf_counter() - start, ", ".join(written))
     datasets = datasets or written
@@ -100,7 +101,6 @@ def embedding_set(config, workdir: str, data_root: str, dataset: str, model: str
   recipe = recipes.get_recipe(spec.recipe)
   rate = recipe.sample_rate or split.info.sample_rate
   overrides = parse_overrides(config.model_overrides)
-  module = spec.build(**overrides)
   sample_audio = jnp.zeros((1, split.info.num_samples(rate)), jnp.float32)
   variables = load_lib.init_variables(
       spec, recipe.prepare(sample_audio, rate), rng=jax.random.key(config.seed),
@@ -113,7 +113,7 @@ def embedding_set(config, workdir: str, data_root: str, dataset: str, model: str
                             skip_bad_audio=config.data.skip_bad_audio),
         config.train, os.path.join(workdir, "train", dataset, model), variables=variables,
         module_overrides=overrides)
-  embed_fn, _ = extract_lib.make_embed_fn(module, recipe.prepare, rate)
+  embed_fn = _embed_fn(model, tuple(sorted(overrides.items())), rate)
   batch_size = extract_lib.batch_size_for_devices(config.embed.batch_size)
   batches = split.numpy_batches(batch_size=batch_size, sample_rate=rate,
                                 drop_background=config.data.drop_background)
@@ -125,6 +125,15 @@ def embedding_set(config, workdir: str, data_root: str, dataset: str, model: str
                 sample_rate=rate, skipped=split.skipped))
   es.save(path)
   return es
+
+
+@functools.lru_cache(maxsize=16)
+def _embed_fn(model: str, overrides: tuple[tuple[str, Any], ...], rate: int):
+  """One jitted extractor per (model, overrides, rate): frozen and fine-tuned cells share its
+  compilation (variables are an argument, not a constant)."""
+  spec = registry.get(model)
+  module = spec.build(**dict(overrides))
+  return extract_lib.make_embed_fn(module, recipes.get_recipe(spec.recipe).prepare, rate)[0]
 
 
 def parse_overrides(text: str) -> dict[str, Any]:

@@ -17,7 +17,9 @@ METRICS = ("ari", "nmi", "ami", "accuracy")
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp("quickstart"))
-  config = quickstart.get_config("smoke=true,regimes=frozen+finetuned")
+  # One classification and one detection set keep this under a minute on 2 cores.
+  config = quickstart.get_config(
+      "smoke=true,regimes=frozen+finetuned,datasets=synth_birds+synth_frogs_detection")
   return config, workdir, experiment.run_experiment(config, workdir)
 
 
@@ -28,9 +30,9 @@ def test_results_csv_has_one_row_per_cell_with_sane_values(finished_run):
     assert reader.fieldnames == list(results_lib.RESULT_COLUMNS)
     rows = list(reader)
   datasets = sorted(os.listdir(os.path.join(workdir, "embeddings")))
-  assert datasets == ["synth_bats", "synth_birds", "synth_frogs_detection"]
+  assert datasets == ["synth_birds", "synth_frogs_detection"]
   cells = {(r["dataset"], r["model"], r["regime"], r["reducer"], r["clusterer"]) for r in rows}
-  assert len(cells) == len(rows) == 3 * 1 * 2 * 2 * 2  # datasets x models x regimes x red. x clu.
+  assert len(cells) == len(rows) == 2 * 1 * 2 * 2 * 2  # datasets x models x regimes x red. x clu.
   for row in rows:
     es = EmbeddingSet.load(os.path.join(workdir, "embeddings", row["dataset"], row["model"],
                                         row["regime"] + ".npz"))
@@ -53,7 +55,7 @@ def test_report_and_figures_are_written(finished_run):
   report = open(os.path.join(workdir, "report.md")).read()
   assert "synth_birds" in report and "finetuned" in report and "NMI" in report
   figures = sorted(os.listdir(os.path.join(workdir, "figures")))
-  assert len(figures) == 6 and all(f.endswith(".png") for f in figures)
+  assert len(figures) == 4 and all(f.endswith(".png") for f in figures)
   assert all(os.path.getsize(os.path.join(workdir, "figures", f)) > 5000 for f in figures)
 
 
@@ -69,11 +71,11 @@ def test_fine_tuning_changed_the_embeddings(finished_run):
 def test_rerun_resumes_without_duplicating_rows(finished_run):
   config, workdir, results_csv = finished_run
   before = open(results_csv).read().count("\n")
-  mtime = os.path.getmtime(os.path.join(workdir, "embeddings", "synth_bats", "rn18", "frozen.npz"))
+  mtime = os.path.getmtime(os.path.join(workdir, "embeddings", "synth_birds", "rn18", "frozen.npz"))
   experiment.run_experiment(config, workdir)
   assert open(results_csv).read().count("\n") == before
   assert os.path.getmtime(
-      os.path.join(workdir, "embeddings", "synth_bats", "rn18", "frozen.npz")) == mtime
+      os.path.join(workdir, "embeddings", "synth_birds", "rn18", "frozen.npz")) == mtime
 
 
 def test_unknown_model_fails_before_any_work(tmp_path):

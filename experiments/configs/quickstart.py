@@ -7,7 +7,8 @@ report.md and figures/ in the workdir:
   python -m launch.run --config=experiments/configs/quickstart.py --workdir=workdir/quickstart
 
 Arguments after the colon: `models` (`+`-separated registry names), `size` (tiny|small|full),
-`regimes` (frozen, and finetuned once training is configured), `smoke` (tiny widths, for tests):
+`regimes` (frozen, finetuned), `datasets` (default: the whole synthetic suite), `smoke` (tiny
+widths and sets, for tests):
 
   python -m launch.run --config=experiments/configs/quickstart.py:models=rn18+rn50,size=tiny \
       --workdir=workdir/qs --config.evaluate.umap_min_dist=0.1
@@ -20,10 +21,12 @@ from experiments.configs import common
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  arg = common.parse_arg(arg, models=("rn18",), size="small", regimes=("frozen",), smoke=False)
+  arg = common.parse_arg(arg, models=("rn18",), size="small", regimes=("frozen",), datasets=(),
+                         smoke=False)
   config = ml_collections.ConfigDict()
   config.seed = 42
-  config.data = common.data_config(synthetic_size="tiny" if arg.smoke else arg.size)
+  config.data = common.data_config(synthetic_size="tiny" if arg.smoke else arg.size,
+                                   datasets=arg.datasets)  # () = the whole synthetic suite
   config.models = arg.models
   # Constructor overrides for every model, `key=value` pairs: tiny widths keep tests fast.
   config.model_overrides = "width=4" if arg.smoke else ""
@@ -33,7 +36,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.evaluate = common.evaluate_config()
   # Used by the "finetuned" regime: the paper's protocol, shortened so the quickstart stays quick.
   config.train = default_train_config()
-  config.train.num_epochs = 2 if arg.smoke else 10
+  config.train.num_epochs = 1 if arg.smoke else 10
   config.train.learning_rates = (1e-3,) if arg.smoke else (1e-4,)
   if arg.smoke:
     config.train.batch_size = 8
