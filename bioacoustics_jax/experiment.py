@@ -44,7 +44,10 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str) -> str:
   os.makedirs(workdir, exist_ok=True)
   _check_regimes(config.regimes)
   for model in config.models:  # an unknown name fails now, listing the known ones, not mid-run
-    registry.get(model)
+    if _is_torch(model):
+      _torch_runner().spec_name(model)
+    else:
+      registry.get(model)
   data_root, datasets = prepare_data(config, workdir)
   evaluator = ClusteringEvaluator(
       reducers=tuple(config.evaluate.reducers), clusterers=tuple(config.evaluate.clusterers),
@@ -56,7 +59,9 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str) -> str:
   for i, (dataset, model, regime) in enumerate(cells, 1):
     logging.info("[%d/%d] %s x %s (%s)", i, len(cells), dataset, model, regime)
     start = time.perf_counter()
-    es = embedding_set(config, workdir, data_root, dataset, model, regime)
+    # "torch:<name>" runs the PyTorch original on the same batches (bioacoustics_jax/baselines).
+    cell = _torch_runner().torch_cell if _is_torch(model) else embedding_set
+    es = cell(config, workdir, data_root, dataset, model, regime)
     evaluation = evaluator.evaluate(es)
     skipped = es.meta.get("skipped", [])
     rows = [dict(row, dataset=dataset, model=model, regime=regime, split=config.data.split,
@@ -136,6 +141,16 @@ def _embed_fn(model: str, overrides: tuple[tuple[str, Any], ...], rate: int):
   return extract_lib.make_embed_fn(module, recipes.get_recipe(spec.recipe).prepare, rate)[0]
 
 
+def _is_torch(model: str) -> bool:
+  return model.startswith("torch:")
+
+
+def _torch_runner():
+  # Imported on demand so JAX-only runs never load torch.
+  from bioacoustics_jax.baselines import runner  # pylint: disable=g-import-not-at-top
+  return runner
+
+
 def parse_overrides(text: str) -> dict[str, Any]:
   """`width=8,depth=2` -> {"width": 8, "depth": 2} (ints and floats parsed, the rest strings)."""
   out: dict[str, Any] = {}
@@ -164,7 +179,8 @@ def _write_figure(workdir, es, projections, dataset, model, regime) -> None:
     return
   figures.scatter(np.asarray(projection), es.labels, es.label_names,
                   title=f"{dataset} / {model} / {regime}",
-                  out_png=os.path.join(workdir, "figures", f"{dataset}__{model}__{regime}.png"))
+                  out_png=os.path.join(workdir, "figures",
+                                       f"{dataset}__{model.replace(':', '-')}__{regime}.png"))
 
 
 def _summary(rows: list[dict]) -> str:
