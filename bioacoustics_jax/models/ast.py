@@ -69,16 +69,6 @@ class Embeddings(nn.Module):
     return tokens + pos
 
 
-class MLP(nn.Module):
-  intermediate_size: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    y = attn_lib.gelu(attn_lib.dense(self.intermediate_size, "fc1", self.dtype)(x))
-    return attn_lib.dense(x.shape[-1], "fc2", self.dtype)(y)
-
-
 class Layer(nn.Module):
   num_heads: int
   intermediate_size: int
@@ -90,7 +80,8 @@ class Layer(nn.Module):
     y = attn_lib.layer_norm(self.eps, "layernorm_before")(x)
     x = x + attn_lib.SelfAttention(self.num_heads, "o_proj", self.dtype, name="attention")(y)
     y = attn_lib.layer_norm(self.eps, "layernorm_after")(x)
-    return x + MLP(self.intermediate_size, self.dtype, name="mlp")(y)
+    return x + attn_lib.FeedForward(self.intermediate_size, ("fc1", "fc2"), self.dtype,
+                                  name="mlp")(y)
 
 
 class AST(nn.Module):

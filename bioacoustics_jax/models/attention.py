@@ -40,6 +40,23 @@ def dense(features: int, name: str, dtype: Dtype = jnp.float32, use_bias: bool =
   return nn.Dense(features, use_bias=use_bias, dtype=dtype, kernel_init=kernel_init, name=name)
 
 
+class FeedForward(nn.Module):
+  """Linear -> exact GELU -> Linear back to the input width (the transformer MLP block).
+
+  `names` are the two Linears' names, which follow each checkpoint's layout (AST's `fc1/fc2`,
+  HuBERT's `intermediate_dense/output_dense`) so porting rules can key on them.
+  """
+
+  hidden: int
+  names: tuple[str, str]
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+    y = gelu(dense(self.hidden, self.names[0], self.dtype)(x))
+    return dense(x.shape[-1], self.names[1], self.dtype)(y)
+
+
 def split_heads(x: jnp.ndarray, num_heads: int) -> jnp.ndarray:
   """[..., N, H*D] -> [..., N, H, D] (torch's `view(B, N, H, D)` channel order)."""
   return x.reshape(x.shape[:-1] + (num_heads, x.shape[-1] // num_heads))

@@ -120,16 +120,6 @@ class PositionalConvEmbedding(nn.Module):
     return attn_lib.gelu(y)
 
 
-class FeedForward(nn.Module):
-  ff_dim: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    y = attn_lib.gelu(attn_lib.dense(self.ff_dim, "intermediate_dense", self.dtype)(x))
-    return attn_lib.dense(x.shape[-1], "output_dense", self.dtype)(y)
-
-
 class EncoderLayer(nn.Module):
   num_heads: int
   ff_dim: int
@@ -142,7 +132,8 @@ class EncoderLayer(nn.Module):
     attention = attn_lib.SelfAttention(self.num_heads, "out_proj", self.dtype, name="attention")
     ln = attn_lib.layer_norm(self.eps, "layer_norm")
     final_ln = attn_lib.layer_norm(self.eps, "final_layer_norm")
-    ff = FeedForward(self.ff_dim, self.dtype, name="feed_forward")
+    ff = attn_lib.FeedForward(self.ff_dim, ("intermediate_dense", "output_dense"), self.dtype,
+                              name="feed_forward")
     if self.layer_norm_first:
       x = x + attention(ln(x))
       return x + ff(final_ln(x))
