@@ -129,6 +129,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  from launch import cpu_defaults  # pylint: disable=g-import-not-at-top
+  cpu_defaults.apply()  # before anything imports jax
   from absl import app, flags  # pylint: disable=g-import-not-at-top,g-multiple-import
   flags.DEFINE_string("config", None, "Config file[:arg] with get_config and sweep(add).")
   flags.DEFINE_string("workdir", None, "Sweep directory.")
