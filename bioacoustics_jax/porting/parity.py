@@ -135,3 +135,29 @@ def eval_outputs(spec, x: np.ndarray, seed: int = 0, calibrate_on: np.ndarray | 
   torch_model, module, variables = reference_and_port(spec, x, seed, calibrate_on, **overrides)
   logits, intermediates = jax.jit(lambda v, x: module.apply(v, x, train=False))(variables, x)
   return np.asarray(logits), intermediates, torch_forward(torch_model, x)
+
+
+def bfloat16_deviation(spec, x: np.ndarray, **overrides) -> tuple[float, float, Any, Any]:
+  """Embedding of the bf16-compute model vs the float32 one, from the same float32 variables.
+
+  Training clones a backbone with `dtype=bfloat16` on accelerators (train/finetune.py); this is
+  the check that such a clone computes the same function. Returns (max abs difference, max abs
+  float32 embedding, the bf16 module, the variables) so callers can also test its gradients.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  m32, m16 = spec.build(**overrides), spec.build(**overrides, dtype=jnp.bfloat16)
+  variables = jax.jit(m32.init)(jax.random.PRNGKey(0), x)
+  want = jax.jit(m32.apply)(variables, x)[1]["embedding"]
+  got = jax.jit(m16.apply)(variables, x)[1]["embedding"]
+  if got.dtype != jnp.float32:
+    raise AssertionError(f"bf16 model returned a {got.dtype} embedding; expected float32")
+  return float(jnp.max(jnp.abs(got - want))), float(jnp.max(jnp.abs(want))), m16, variables
+
+
+def gradients_are_finite(module, variables: Any, x: np.ndarray) -> bool:
+  """Whether d(sum embedding^2)/d(variables) is finite everywhere."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  grads = jax.jit(jax.grad(lambda v: jnp.sum(module.apply(v, x)[1]["embedding"] ** 2)))(variables)
+  return all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree_util.tree_leaves(grads))

@@ -166,18 +166,10 @@ def test_parameter_count_vs_torch():
 
 
 def test_bfloat16_compute_is_close_and_differentiable():
-  # Training clones the backbone with dtype=bfloat16 on accelerators (train/finetune.py).
   x = _wave().astype(np.float32)
-  spec = registry.get("aves")
-  m32, m16 = spec.build(**TINY), spec.build(**TINY, dtype=jnp.bfloat16)
-  variables = jax.jit(m32.init)(jax.random.PRNGKey(0), x)
-  want = jax.jit(m32.apply)(variables, x)[1]["embedding"]
-  got = jax.jit(m16.apply)(variables, x)[1]["embedding"]
-  assert got.dtype == jnp.float32
-  scale = float(jnp.max(jnp.abs(want)))
-  assert float(jnp.max(jnp.abs(got - want))) <= 0.05 * max(scale, 1.0)
-  grads = jax.jit(jax.grad(lambda v: jnp.sum(m16.apply(v, x)[1]["embedding"] ** 2)))(variables)
-  assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree_util.tree_leaves(grads))
+  diff, scale, m16, variables = parity.bfloat16_deviation(registry.get("aves"), x, **TINY)
+  assert diff <= 0.05 * max(scale, 1.0)
+  assert parity.gradients_are_finite(m16, variables, x)
 
 
 @pytest.mark.slow

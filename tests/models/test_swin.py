@@ -90,30 +90,21 @@ def test_parameter_count_matches_torch():
   assert n_flax == sum(p.numel() for p in torch_model.parameters())
 
 
-def _bf16_models():
-  x = np.random.default_rng(0).uniform(0, 1, (1, 64, 96, 3)).astype(np.float32)
-  spec = registry.get("swin_s")
-  small = dict(TINY, depths=(2, 2), num_heads=(1, 2))  # shifted blocks + merging, less compile
-  m32, m16 = spec.build(**small), spec.build(**small, dtype=jnp.bfloat16)
-  return m32, m16, jax.jit(m32.init)(jax.random.PRNGKey(0), x), x
+# Training clones the backbone with dtype=bfloat16 on accelerators (train/finetune.py).
+_BF16_X = np.random.default_rng(0).uniform(0, 1, (1, 64, 96, 3)).astype(np.float32)
+_BF16_SMALL = dict(TINY, depths=(2, 2), num_heads=(1, 2))  # shifted blocks + merging, less compile
 
 
 def test_bfloat16_compute_is_close():
-  # Training clones the backbone with dtype=bfloat16 on accelerators (train/finetune.py).
-  m32, m16, variables, x = _bf16_models()
-  want = jax.jit(m32.apply)(variables, x)[1]["embedding"]
-  got = jax.jit(m16.apply)(variables, x)[1]["embedding"]
-  assert got.dtype == jnp.float32
-  scale = float(jnp.max(jnp.abs(want)))
-  assert float(jnp.max(jnp.abs(got - want))) <= 0.02 * max(scale, 1.0)
+  diff, scale, _, _ = parity.bfloat16_deviation(registry.get("swin_s"), _BF16_X, **_BF16_SMALL)
+  assert diff <= 0.02 * max(scale, 1.0)
 
 
 @pytest.mark.slow
 def test_bfloat16_gradients_are_finite():
   # Compiling Swin's backward pass (rolls, pads, window reshapes) takes ~30 s on 2 busy cores.
-  _, m16, variables, x = _bf16_models()
-  grads = jax.jit(jax.grad(lambda v: jnp.sum(m16.apply(v, x)[1]["embedding"] ** 2)))(variables)
-  assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree_util.tree_leaves(grads))
+  _, _, m16, variables = parity.bfloat16_deviation(registry.get("swin_s"), _BF16_X, **_BF16_SMALL)
+  assert parity.gradients_are_finite(m16, variables, _BF16_X)
 
 
 @pytest.mark.slow
