@@ -22,8 +22,8 @@ from bioacoustics_jax.models import torch_layers as tl
 from bioacoustics_jax.porting import resnet as resnet_porting
 
 
-class BasicBlock(nn.Module):
-  """Two 3x3 convs (ResNet-18/34); stride on the first."""
+class _ResidualBlock(nn.Module):
+  """Fields shared by both torchvision block types; subclasses define the conv stack."""
 
   planes: int
   stride: int = 1
@@ -31,6 +31,11 @@ class BasicBlock(nn.Module):
   zero_init_residual: bool = False
   dtype: Any = jnp.float32
   bn_axis_name: str | None = None
+
+
+class BasicBlock(_ResidualBlock):
+  """Two 3x3 convs (ResNet-18/34); stride on the first."""
+
   expansion = 1
 
   @nn.compact
@@ -43,15 +48,9 @@ class BasicBlock(nn.Module):
     return nn.relu(y + _shortcut(self, bn, x, train))
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(_ResidualBlock):
   """1x1 reduce, 3x3 (strided, v1.5), 1x1 expand x4 (ResNet-50/101/152)."""
 
-  planes: int
-  stride: int = 1
-  project: bool = False
-  zero_init_residual: bool = False
-  dtype: Any = jnp.float32
-  bn_axis_name: str | None = None
   expansion = 4
 
   @nn.compact
