@@ -1,6 +1,8 @@
 """run_experiment(config, workdir): datasets x models x regimes -> embeddings -> clusters -> report.
 
-Every cell (dataset, model, regime) writes its embedding set under
+Each model is resolved once (zoo.resolve -> Backbone) and each dataset x model x regime becomes a
+Cell (cell.py) run by the JAX path here or by the PyTorch baseline ("torch:<model>" names,
+baselines/runner.py). Every cell writes its embedding set under
 `<workdir>/embeddings/<dataset>/<model>/<regime>.npz` and its rows into `<workdir>/results.csv`
 before the next cell starts, so a killed run resumes where it stopped: finished embedding sets are
 loaded, not recomputed, and re-written rows replace the old ones.
@@ -11,7 +13,6 @@ from __future__ import annotations
 import functools
 import os
 import time
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -19,61 +20,75 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from bioacoustics_jax.audio import recipes
-from bioacoustics_jax.data import pipeline
+from bioacoustics_jax import zoo
+from bioacoustics_jax.cell import Cell
+from bioacoustics_jax.cell import REGIMES
+from bioacoustics_jax.cell import split_model_name
 from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.embed import extract as extract_lib
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
 from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
-from bioacoustics_jax.models import registry
 from bioacoustics_jax.porting import load as load_lib
 from bioacoustics_jax.report import figures
 from bioacoustics_jax.report import markdown
 from bioacoustics_jax.report import results
 from bioacoustics_jax.train import finetune as finetune_lib
 
-REGIMES = ("frozen", "finetuned")
-# The paper's UMAP+k-means scores (fine-tuned embeddings); report.md shows them beside runs on
-# real BEANS data (dataset and model names must be the paper's).
-PAPER_SCORES = os.path.join(os.path.dirname(__file__), "..", "experiments", "reference",
-                            "paper_umap_kmeans_scores.csv")
-
 
 def run_experiment(config: ml_collections.ConfigDict, workdir: str) -> str:
   """Runs every cell of `config` and returns the path of results.csv."""
   os.makedirs(workdir, exist_ok=True)
-  _check_regimes(config.regimes)
-  for model in config.models:  # an unknown name fails now, listing the known ones, not mid-run
-    if _is_torch(model):
-      _torch_runner().spec_name(model)
-    else:
-      registry.get(model)
+  unknown = [r for r in config.regimes if r not in REGIMES]
+  if unknown:
+    raise ValueError(f"Unknown regime(s) {unknown}; known: {list(REGIMES)}")
+  backbones = resolve_models(config)  # unknown names fail now, not mid-run
   data_root, datasets = prepare_data(config, workdir)
-  evaluator = ClusteringEvaluator(
-      reducers=tuple(config.evaluate.reducers), clusterers=tuple(config.evaluate.clusterers),
-      seed=config.evaluate.seed, umap_n_neighbors=config.evaluate.umap_n_neighbors,
-      umap_min_dist=config.evaluate.umap_min_dist,
-      hdbscan_min_cluster_size=config.evaluate.hdbscan_min_cluster_size, log=logging.info)
+  evaluator = ClusteringEvaluator(**config.evaluate.to_dict(), log=logging.info)
   results_csv = os.path.join(workdir, "results.csv")
-  cells = [(d, m, r) for d in datasets for m in config.models for r in config.regimes]
-  for i, (dataset, model, regime) in enumerate(cells, 1):
-    logging.info("[%d/%d] %s x %s (%s)", i, len(cells), dataset, model, regime)
+  cells = [Cell(dataset=d, model=m, regime=r, backbone=backbones[m], workdir=workdir,
+                data_root=data_root, split_name=config.data.split,
+                skip_bad_audio=bool(config.data.skip_bad_audio),
+                drop_background=bool(config.data.drop_background),
+                embed_batch_size=int(config.embed.batch_size))
+           for d in datasets for m in config.models for r in config.regimes]
+  for i, cell in enumerate(cells, 1):
+    logging.info("[%d/%d] %s x %s (%s)", i, len(cells), cell.dataset, cell.model, cell.regime)
     start = time.perf_counter()
-    # "torch:<name>" runs the PyTorch original on the same batches (bioacoustics_jax/baselines).
-    cell = _torch_runner().torch_cell if _is_torch(model) else embedding_set
-    es = cell(config, workdir, data_root, dataset, model, regime)
+    es = embedding_set(cell, config)
     evaluation = evaluator.evaluate(es)
     skipped = es.meta.get("skipped", [])
-    rows = [dict(row, dataset=dataset, model=model, regime=regime, split=config.data.split,
-                 skipped_files=len(skipped)) for row in evaluation.rows]
+    rows = [dict(row, dataset=cell.dataset, model=cell.model, regime=cell.regime,
+                 split=cell.split_name, skipped_files=len(skipped)) for row in evaluation.rows]
     results.append_rows(results_csv, rows)
-    _write_figure(workdir, es, evaluation.projections, dataset, model, regime)
+    _write_figure(workdir, es, evaluation.projections, cell)
     logging.info("[%d/%d] done in %.1f s: %s", i, len(cells), time.perf_counter() - start,
                  _summary(rows))
-  markdown.write_report(results_csv, os.path.join(workdir, "report.md"),
-                        paper_csv=PAPER_SCORES if os.path.exists(PAPER_SCORES) else None)
-  logging.info("Wrote %s and %s", results_csv, os.path.join(workdir, "report.md"))
+  report_md = os.path.join(workdir, "report.md")
+  markdown.write_report(results_csv, report_md, paper_csv=markdown.PAPER_SCORES)
+  logging.info("Wrote %s and %s", results_csv, report_md)
   return results_csv
+
+
+def resolve_models(config: ml_collections.ConfigDict) -> dict[str, zoo.Backbone]:
+  """config.models -> {name as written: Backbone}, resolved once for the whole run.
+
+  Fails before any data is prepared on an unknown name, a model without a PyTorch baseline
+  (`torch:` names), or missing weights files (every missing file named in one message).
+  """
+  overrides = config.model_overrides.to_dict()
+  out, missing = {}, []
+  for model in config.models:
+    framework, name = split_model_name(model)
+    out[model] = zoo.resolve(name, overrides, weights_dir=config.weights_dir or None)
+    if framework == "torch":
+      _torch_runner().check_model(out[model])
+    try:
+      out[model].check_weights()
+    except load_lib.MissingWeightsError as e:
+      missing.append(str(e))
+  if missing:
+    raise load_lib.MissingWeightsError("\n".join(missing))
+  return out
 
 
 def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> tuple[str, list[str]]:
@@ -93,56 +108,42 @@ def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> tuple[str, 
   return root, datasets
 
 
-def embedding_set(config, workdir: str, data_root: str, dataset: str, model: str,
-                  regime: str) -> EmbeddingSet:
+def embedding_set(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingSet:
   """Loads the cell's embedding set if a previous run finished it, else computes and saves it."""
-  path = os.path.join(workdir, "embeddings", dataset, model, f"{regime}.npz")
-  if os.path.exists(path):
-    logging.info("Resuming: loading %s", path)
-    return EmbeddingSet.load(path)
-  split = pipeline.open_split(dataset, config.data.split, data_root=data_root,
-                              skip_bad_audio=config.data.skip_bad_audio)
-  spec = registry.get(model)
-  recipe = recipes.get_recipe(spec.recipe)
-  rate = recipe.sample_rate or split.info.sample_rate
-  overrides = parse_overrides(config.model_overrides)
-  sample_audio = jnp.zeros((1, split.info.num_samples(rate)), jnp.float32)
-  variables = load_lib.init_variables(
-      spec, recipe.prepare(sample_audio, rate), rng=jax.random.key(config.seed),
-      weights_dir=config.weights_dir or None, **overrides)
-  if regime == "finetuned":
-    variables, _ = finetune_lib.finetune(
-        model, pipeline.open_split(dataset, "train", data_root=data_root,
-                                   skip_bad_audio=config.data.skip_bad_audio),
-        pipeline.open_split(dataset, "valid", data_root=data_root,
-                            skip_bad_audio=config.data.skip_bad_audio),
-        config.train, os.path.join(workdir, "train", dataset, model), variables=variables,
-        module_overrides=overrides)
-  embed_fn = _embed_fn(model, tuple(sorted(overrides.items())), rate)
-  batch_size = extract_lib.batch_size_for_devices(config.embed.batch_size)
-  batches = split.numpy_batches(batch_size=batch_size, sample_rate=rate,
-                                drop_background=config.data.drop_background)
-  es = extract_lib.extract(
-      embed_fn, variables, batches, task=split.info.task, class_names=list(split.info.class_names),
-      num_batches=split.num_batches(batch_size, drop_background=config.data.drop_background),
-      desc=f"{dataset}/{model}/{regime}",
-      meta=dict(dataset=dataset, model=model, regime=regime, split=config.data.split,
-                sample_rate=rate, skipped=split.skipped))
-  es.save(path)
+  if os.path.exists(cell.embeddings_path):
+    logging.info("Resuming: loading %s", cell.embeddings_path)
+    return EmbeddingSet.load(cell.embeddings_path)
+  if cell.framework == "torch":
+    es = _torch_runner().torch_embeddings(cell, config)
+  else:
+    es = _jax_embeddings(cell, config)
+  es.save(cell.embeddings_path)
   return es
 
 
+def _jax_embeddings(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingSet:
+  backbone, rate = cell.backbone, cell.rate
+  sample = backbone.recipe.prepare(
+      jnp.zeros((1, cell.split.info.num_samples(rate)), jnp.float32), rate)
+  variables = backbone.init_variables(jax.random.key(config.seed), sample)
+  meta = cell.meta()
+  if cell.regime == "finetuned":
+    variables, result = finetune_lib.finetune(
+        backbone, cell.open("train"), cell.open("valid"), config.train, cell.train_dir,
+        variables=variables)
+    meta.update(learning_rate=result.learning_rate, best_epoch=result.best_epoch,
+                best_metric=result.best_metric)
+  return extract_lib.extract(_embed_fn(backbone, rate), variables, cell.batches(),
+                             task=cell.split.info.task,
+                             class_names=list(cell.split.info.class_names),
+                             num_batches=cell.num_batches(), desc=cell.desc, meta=meta)
+
+
 @functools.lru_cache(maxsize=16)
-def _embed_fn(model: str, overrides: tuple[tuple[str, Any], ...], rate: int):
-  """One jitted extractor per (model, overrides, rate): frozen and fine-tuned cells share its
+def _embed_fn(backbone: zoo.Backbone, rate: int):
+  """One jitted extractor per (Backbone, rate): frozen and fine-tuned cells share its
   compilation (variables are an argument, not a constant)."""
-  spec = registry.get(model)
-  module = spec.build(**dict(overrides))
-  return extract_lib.make_embed_fn(module, recipes.get_recipe(spec.recipe).prepare, rate)[0]
-
-
-def _is_torch(model: str) -> bool:
-  return model.startswith("torch:")
+  return extract_lib.make_embed_fn(backbone.module, backbone.recipe.prepare, rate)[0]
 
 
 def _torch_runner():
@@ -151,36 +152,14 @@ def _torch_runner():
   return runner
 
 
-def parse_overrides(text: str) -> dict[str, Any]:
-  """`width=8,depth=2` -> {"width": 8, "depth": 2} (ints and floats parsed, the rest strings)."""
-  out: dict[str, Any] = {}
-  for item in filter(None, (text or "").split(",")):
-    key, _, value = item.partition("=")
-    for cast in (int, float):
-      try:
-        out[key.strip()] = cast(value)
-        break
-      except ValueError:
-        continue
-    else:
-      out[key.strip()] = value.strip()
-  return out
-
-
-def _check_regimes(regimes) -> None:
-  unknown = [r for r in regimes if r not in REGIMES]
-  if unknown:
-    raise ValueError(f"Unknown regime(s) {unknown}; known: {list(REGIMES)}")
-
-
-def _write_figure(workdir, es, projections, dataset, model, regime) -> None:
+def _write_figure(workdir: str, es: EmbeddingSet, projections, cell: Cell) -> None:
   projection = next((projections[r] for r in ("umap", "tsne", "pca") if r in projections), None)
   if projection is None:
     return
   figures.scatter(np.asarray(projection), es.labels, es.label_names,
-                  title=f"{dataset} / {model} / {regime}",
+                  title=f"{cell.dataset} / {cell.model} / {cell.regime}",
                   out_png=os.path.join(workdir, "figures",
-                                       f"{dataset}__{model.replace(':', '-')}__{regime}.png"))
+                                       f"{cell.dataset}__{cell.model_dir}__{cell.regime}.png"))
 
 
 def _summary(rows: list[dict]) -> str:

@@ -18,8 +18,6 @@ from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-import bioacoustics_jax.torch_compat  # noqa: E402,F401  (before anything imports torchvision)
-
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:arg].",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for data, embeddings and results.")
@@ -29,6 +27,10 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  # A multi-process run (JAX coordinator variables set) joins its peers before any JAX call.
+  from bioacoustics_jax.parallel import distributed  # pylint: disable=g-import-not-at-top
+  distributed.maybe_initialize()
+  # torch is imported only by the cells that run a PyTorch model ("torch:<name>").
   from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
   logging.info("Config:\n%s", _CONFIG.value)
   results_csv = experiment.run_experiment(_CONFIG.value, _WORKDIR.value)

@@ -121,7 +121,6 @@ def _short(value: Any) -> str:
 def main(argv):
   del argv
   from absl import flags  # pylint: disable=g-import-not-at-top
-  import bioacoustics_jax.torch_compat  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
   from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
   f = flags.FLAGS
   run_sweep(f.config, f.workdir, experiment.run_experiment, worker=f.worker,

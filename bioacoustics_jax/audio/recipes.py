@@ -1,6 +1,6 @@
 """Input recipes: how raw audio becomes each model's input, registered by name.
 
-A model's `ModelSpec.recipe` names one of these. `prepare(audio [B, T] float32, sample_rate)`
+A zoo preset's `recipe` names one of these. `prepare(audio [B, T] float32, sample_rate)`
 runs inside the jitted embedding/training function (the sample rate is a Python int, static under
 jit), so the whole frontend runs on the accelerator. `sample_rate` on the recipe is the rate the
 input pipeline must deliver (None: the dataset's own rate, as BEANS does for its CNNs).
@@ -44,7 +44,7 @@ class InputRecipe:
   """A named audio -> model-input transform.
 
   Attributes:
-    name: registry name (what `ModelSpec.recipe` holds).
+    name: the recipe's name (what a zoo preset's `recipe` holds).
     sample_rate: the rate `prepare` expects; None means it accepts the dataset's own rate.
     prepare: `prepare(audio [B, T] float32, sample_rate: int) -> model input`, jittable with
       `sample_rate` static.

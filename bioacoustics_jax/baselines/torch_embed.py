@@ -1,12 +1,13 @@
-"""PyTorch baseline extraction: a spec's PyTorch reference model, run the way the paper's code ran.
+"""PyTorch baseline extraction: a model's PyTorch reference, run the way the paper's code ran.
 
-    es = torch_embedding_set("rn18", split, batch_size=32, sample_rate=22050)
+    es = torch_embedding_set(build_backbone(zoo.resolve("rn18")), split, batch_size=32,
+                             sample_rate=22050)
 
-The model is `spec.torch_reference(**overrides)` (torchvision / transformers / our reference with
-the public checkpoint's key layout), random init with a fixed torch seed, or the spec's PyTorch
+The model is `Backbone.torch_reference()` (torchvision / transformers / our reference with
+the public checkpoint's key layout), random init with a fixed torch seed, or the preset's PyTorch
 weight file loaded straight into it (no porting). It runs in eval mode under torch.no_grad on
 the SAME numpy batches the JAX path reads (`split.numpy_batches`), through the torch twin of the
-spec's input recipe (baselines/torch_recipes.py), and the rows are collected, masked and labelled
+preset's input recipe (baselines/torch_recipes.py), and the rows are collected, masked and labelled
 by embed/extract.py's own `extract` so both frameworks share one definition of an EmbeddingSet.
 
 How each architecture's reference exposes the paper's embedding is one table, `FAMILIES`: the
@@ -30,8 +31,8 @@ from bioacoustics_jax.baselines import torch_recipes
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.embed import extract as extract_lib
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
-from bioacoustics_jax.models import registry
 from bioacoustics_jax.porting import load as load_lib
+from bioacoustics_jax.zoo import Backbone
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,19 +95,18 @@ def family(architecture: str) -> TorchFamily:
 
 
 class TorchBackbone(torch.nn.Module):
-  """A spec's torch reference + its recipe: `forward(inputs) -> embedding [B, D]`.
+  """A model's torch reference + its recipe: `forward(inputs) -> embedding [B, D]`.
 
   `reference` holds the model under its own state_dict keys (the checkpoint's layout), so
   `backbone.reference.state_dict()` can be saved, reloaded, or ported to Flax.
   """
 
-  def __init__(self, spec_name: str, reference: torch.nn.Module):
+  def __init__(self, model: Backbone, reference: torch.nn.Module):
     super().__init__()
-    spec = registry.get(spec_name)
-    self.spec_name = spec_name
-    self.recipe_name = spec.recipe
+    self.model_name = model.name
+    self.recipe_name = model.preset.recipe
     self.reference = reference
-    self._family = family(spec.architecture)
+    self._family = family(model.architecture)
 
   def prepare(self, audio, sample_rate: int) -> torch.Tensor:
     """Raw audio [B, T] (numpy or tensor) -> this model's input, via the torch recipe."""
@@ -119,33 +119,32 @@ class TorchBackbone(torch.nn.Module):
     return self(self.prepare(audio, sample_rate))
 
 
-def build_backbone(spec_name: str, *, weights_dir: str | os.PathLike | None = None,
-                   state_dict: Mapping[str, Any] | None = None, seed: int = 0,
-                   module_overrides: dict[str, Any] | None = None) -> TorchBackbone:
-  """The spec's torch reference in eval mode: `state_dict` if given, else the spec's weight file
-  (`spec.weights` in the weights directory), else random init from `torch.manual_seed(seed)`.
+def build_backbone(model: Backbone, *, state_dict: Mapping[str, Any] | None = None,
+                   seed: int = 0) -> TorchBackbone:
+  """The model's torch reference in eval mode: `state_dict` if given, else the preset's weight
+  file (in the model's weights directory), else random init from `torch.manual_seed(seed)`.
 
   Raises:
-    load_lib.MissingWeightsError: the spec has pretrained weights and the file is absent (the
+    load_lib.MissingWeightsError: the model has pretrained weights and the file is absent (the
       same message as porting: file name, URL, folder).
     ValueError: the weights do not fit the reference (missing/unexpected keys or shapes).
   """
-  spec = registry.get(spec_name)
-  if spec.torch_reference is None:
-    raise ValueError(f"Model {spec_name!r} has no PyTorch reference (ModelSpec.torch_reference "
-                     "is None), so it has no PyTorch baseline.")
-  fam = family(spec.architecture)
+  if model.preset.reference is None:
+    raise ValueError(f"Model {model.name!r} has no PyTorch reference, so it has no PyTorch "
+                     "baseline.")
+  fam = family(model.architecture)
   torch.manual_seed(seed)
-  reference = spec.torch_reference(**(module_overrides or {}))
+  reference = model.torch_reference()
   source = "state_dict argument"
-  if state_dict is None and spec.weights is not None:
-    path = load_lib.weights_dir(weights_dir) / spec.weights
+  if state_dict is None and model.weights_path is not None:
+    path = model.weights_path
     if not path.is_file():
-      raise load_lib.MissingWeightsError(load_lib.missing_weights_message(spec, path))
+      raise load_lib.MissingWeightsError(
+          load_lib.missing_weights_message(model.name, path, model.preset.weights_url))
     state_dict, source = load_lib.load_state_dict(path), str(path)
   if state_dict is not None:
-    load_into(reference, fam.adapt_keys(state_dict), source=source, model=spec_name)
-  return TorchBackbone(spec_name, reference).eval()
+    load_into(reference, fam.adapt_keys(state_dict), source=source, model=model.name)
+  return TorchBackbone(model, reference).eval()
 
 
 def load_into(module: torch.nn.Module, state_dict: Mapping[str, Any], *, source: str,
@@ -164,33 +163,24 @@ def load_into(module: torch.nn.Module, state_dict: Mapping[str, Any], *, source:
         f"Weights from {source} do not fit the PyTorch reference of {model!r}: "
         f"{len(missing)} missing key(s) {missing[:5]}, {len(unexpected)} unexpected key(s) "
         f"{unexpected[:5]}, {len(shapes)} shape mismatch(es) {shapes[:3]}. Check that the file "
-        "is this model's checkpoint and that module_overrides match it.")
+        "is this model's checkpoint and that config.model_overrides match it.")
   module.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()}, strict=True)
 
 
-def torch_embedding_set(spec_name: str, split: pipeline.SplitData, *, batch_size: int,
-                        sample_rate: int, weights_dir: str | os.PathLike | None = None,
-                        state_dict: Mapping[str, Any] | None = None,
-                        drop_background: bool = False, meta: dict | None = None,
-                        module_overrides: dict[str, Any] | None = None, seed: int = 0,
-                        backbone: TorchBackbone | None = None) -> EmbeddingSet:
-  """Embeds `split` with the PyTorch reference of `spec_name` (see the module docstring).
+def torch_embedding_set(backbone: TorchBackbone, split: pipeline.SplitData, *,
+                        batch_size: int, sample_rate: int, drop_background: bool = False,
+                        meta: dict | None = None) -> EmbeddingSet:
+  """Embeds `split` with a built (random-init, pretrained or fine-tuned) TorchBackbone.
 
   Args:
-    spec_name: registry name (`rn18`, `vggish`, `aves`, ...).
+    backbone: `build_backbone(model, ...)` or a fine-tuned one.
     split: an opened pipeline split; its batches are read exactly as the JAX path reads them.
     batch_size: rows per batch (paper_mel3 divides by the batch maximum, so use the JAX path's
       batch size for comparable rows; padded rows are zeros and do not change the maximum).
-    sample_rate: the rate the recipe needs (recipe.sample_rate or the dataset's rate).
-    weights_dir, state_dict, seed, module_overrides: see `build_backbone`.
+    sample_rate: the model's input rate (`model.input_rate(dataset rate)`).
     drop_background: leave out all-background detection windows.
     meta: extra provenance stored in the EmbeddingSet.
-    backbone: an already built (e.g. fine-tuned) TorchBackbone; the other weight arguments are
-      then ignored.
   """
-  if backbone is None:
-    backbone = build_backbone(spec_name, weights_dir=weights_dir, state_dict=state_dict,
-                              seed=seed, module_overrides=module_overrides)
   backbone.eval()
 
   def embed_fn(_, audio: np.ndarray) -> np.ndarray:
@@ -204,7 +194,7 @@ def torch_embedding_set(spec_name: str, split: pipeline.SplitData, *, batch_size
                           drop_background=drop_background),
       task=split.info.task, class_names=list(split.info.class_names),
       num_batches=split.num_batches(batch_size, drop_background=drop_background),
-      desc=f"torch:{spec_name}", meta=dict(meta or {}, framework="torch",
+      desc=f"torch:{backbone.model_name}", meta=dict(meta or {}, framework="torch",
                                            torch_threads=torch.get_num_threads()))
   es.meta["extract_seconds"] = round(time.perf_counter() - start, 3)
   return es

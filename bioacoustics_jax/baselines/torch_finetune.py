@@ -1,10 +1,10 @@
 """The BEANS fine-tuning protocol in PyTorch, on the suite's own tf.data batches.
 
-    backbone, result = torch_finetune("rn18", train_split, valid_split, config.train)
+    backbone, result = torch_finetune(zoo.resolve("rn18"), train_split, valid_split, config.train)
 
-What BEANS' PyTorch trainer does, spelled out: the spec's torch reference with a NEW nn.Linear
+What BEANS' PyTorch trainer does, spelled out: the model's torch reference with a NEW nn.Linear
 head on its embedding (the torchvision 1000-d output is kept, as in the paper), Adam on every
-parameter (except the spec's frozen prefixes, e.g. HuBERT's CNN encoder), cross-entropy for
+parameter (except the preset's frozen prefixes, e.g. HuBERT's CNN encoder), cross-entropy for
 classification or BCEWithLogits on multi-hot targets for detection, `num_epochs` epochs per
 learning rate of `train.learning_rates`, and the epoch + learning rate with the best validation
 accuracy (classification) or mAP (detection). Seeded with `train.seed` (42).
@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from typing import Any, Callable
+from typing import Callable
 
 import bioacoustics_jax.torch_compat  # noqa: F401  (before anything imports torchvision)
 
@@ -29,9 +29,9 @@ import torch
 
 from bioacoustics_jax.baselines import torch_embed
 from bioacoustics_jax.data import pipeline
-from bioacoustics_jax.models import registry
+from bioacoustics_jax.data.order import epoch_seed
 from bioacoustics_jax.train import metrics as metrics_lib
-from bioacoustics_jax.train.finetune import epoch_seed
+from bioacoustics_jax.zoo import Backbone
 
 
 @dataclasses.dataclass
@@ -67,40 +67,34 @@ class TorchClassifier(torch.nn.Module):
     return self.head(self.backbone(inputs))
 
 
-def torch_finetune(spec_name: str, train_split: pipeline.SplitData,
+def torch_finetune(model: Backbone, train_split: pipeline.SplitData,
                    valid_split: pipeline.SplitData | None, train_config, *,
                    backbone: torch_embed.TorchBackbone | None = None,
-                   weights_dir: str | None = None,
-                   module_overrides: dict[str, Any] | None = None,
                    log: Callable[[str], None] = print,
                    ) -> tuple[torch_embed.TorchBackbone, TorchFinetuneResult]:
-  """Fine-tunes `spec_name`'s torch reference; returns (best backbone in eval mode, result).
+  """Fine-tunes `model`'s torch reference; returns (best backbone in eval mode, result).
 
   Args:
-    spec_name: registry name.
+    model: the resolved model (zoo.resolve).
     train_split, valid_split: pipeline splits (valid None: keep the last epoch).
     train_config: `train.config.default_train_config()` or an override; reads seed,
       batch_size, num_epochs, learning_rate(s), select_metric, eval_batch_size,
       drop_background, max_steps_per_epoch, freeze_prefixes (torch parameter names of the
       reference, dotted or slashed: "conv1", "layer1/0").
     backbone: starting backbone (a copy is trained per learning rate); None builds it with
-      `torch_embed.build_backbone` (random init from the seed, or the spec's weight file).
-    weights_dir, module_overrides: see `torch_embed.build_backbone`.
+      `torch_embed.build_backbone` (random init from the seed, or the preset's weight file).
     log: one line per epoch.
   """
   cfg = train_config
-  spec = registry.get(spec_name)
   info = train_split.info
   if backbone is None:
-    backbone = torch_embed.build_backbone(spec_name, weights_dir=weights_dir, seed=int(cfg.seed),
-                                          module_overrides=module_overrides)
-  recipe_rate = _recipe_rate(spec)
-  rate = recipe_rate or info.sample_rate
+    backbone = torch_embed.build_backbone(model, seed=int(cfg.seed))
+  rate = model.input_rate(info.sample_rate)
   with torch.no_grad():  # the head's input size, whatever the overrides made it
     dim = backbone.eval().embed_audio(np.zeros((1, info.num_samples(rate)), np.float32),
                                       rate).shape[-1]
   metric, mode = metrics_lib.select_key(cfg.select_metric, info.task)
-  frozen = tuple(spec.frozen_prefixes) + tuple(cfg.freeze_prefixes)
+  frozen = model.frozen_prefixes + tuple(cfg.freeze_prefixes)
   lrs = tuple(cfg.learning_rates) or (float(cfg.learning_rate),)
   runs, best_states = [], []
   for lr in lrs:
@@ -118,11 +112,6 @@ def torch_finetune(spec_name: str, train_split: pipeline.SplitData,
   out = copy.deepcopy(backbone)
   out.load_state_dict(best_states[chosen])
   return out.eval(), TorchFinetuneResult(best=runs[chosen], runs=runs)
-
-
-def _recipe_rate(spec) -> int | None:
-  from bioacoustics_jax.audio import recipes  # pylint: disable=g-import-not-at-top
-  return recipes.get_recipe(spec.recipe).sample_rate
 
 
 def _trainable(model: TorchClassifier, frozen: tuple[str, ...]) -> list[torch.nn.Parameter]:

@@ -9,7 +9,7 @@ projection, normalisation) is redone in torch. tests/baselines/test_torch_recipe
 each recipe here with its jnp twin on the same audio.
 
 Every recipe takes a float32 tensor [B, T] and a Python int sample rate, and returns what the
-PyTorch reference model of the matching ModelSpec consumes:
+PyTorch reference model of the matching zoo preset consumes:
 
   paper_mel3      [B, 3, 128, frames]  NCHW image for the torchvision CNNs (the jnp recipe's NHWC
                                        [B, 128, frames, 3] transposed), divided by the batch max

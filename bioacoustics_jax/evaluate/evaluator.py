@@ -8,6 +8,7 @@ per reducer and shared by its clusterers, and its time is added to each of their
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
 from typing import Callable, Sequence
 
@@ -58,6 +59,14 @@ class ClusteringEvaluator:
     self.cluster_settings = cluster_lib.ClusterSettings(
         seed=seed, hdbscan_min_cluster_size=hdbscan_min_cluster_size)
     self.log = log or (lambda message: None)
+
+  @classmethod
+  def default_settings(cls) -> dict:
+    """Every constructor setting with its default (the paper's protocol), `log` excluded: the
+    one place the defaults are written, so configs start from this dict."""
+    signature = inspect.signature(cls.__init__)
+    return {name: (tuple(p.default) if isinstance(p.default, (list, tuple)) else p.default)
+            for name, p in signature.parameters.items() if name not in ("self", "log")}
 
   def evaluate(self, es: EmbeddingSet) -> EvaluationResult:
     embeddings = np.asarray(es.embeddings, dtype=np.float32)

@@ -9,6 +9,7 @@ component count) are clipped to what N allows, so tiny smoke runs still go throu
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Callable
 
 import numpy as np
@@ -71,10 +72,39 @@ def _pca(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
   return PCA(n_components=n_components, random_state=settings.seed).fit_transform(x)
 
 
+def _import_umap():
+  """`import umap` without torch: umap-learn's package init imports torch and torchvision for
+  ParametricUMAP, which the suite never uses, whenever torch is installed. That would load
+  torch into every JAX-only run (and fail here: the registry's torchvision is a CUDA build, see
+  torch_compat.py). torch is hidden for the duration of the import, so ParametricUMAP is
+  simply unavailable; a process that already imported torch (a PyTorch baseline cell) imports
+  umap as it is."""
+  if "torch" in sys.modules:
+    import bioacoustics_jax.torch_compat  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+    import umap  # pylint: disable=g-import-not-at-top
+    return umap
+  blocker = _NoTorch()
+  sys.meta_path.insert(0, blocker)  # `import torch` raises ImportError while umap loads
+  try:
+    import umap  # pylint: disable=g-import-not-at-top
+  finally:
+    sys.meta_path.remove(blocker)
+  return umap
+
+
+class _NoTorch:
+  """A meta-path finder that refuses torch and its submodules (see `_import_umap`)."""
+
+  def find_spec(self, name, path=None, target=None):
+    del path, target
+    if name == "torch" or name.startswith("torch."):
+      raise ImportError(f"{name} is not imported by the evaluator")
+    return None
+
+
 @register_reducer("umap")
 def _umap(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
-  import bioacoustics_jax.torch_compat  # noqa: F401  (umap imports torchvision-dependent code)
-  import umap  # imported lazily: ~10-30 s of numba/TensorFlow import we only pay when used
+  umap = _import_umap()  # imported lazily: ~10-30 s of numba import we only pay when used
   n_neighbors = max(2, min(settings.umap_n_neighbors, len(x) - 1))
   # random_state makes UMAP deterministic (and single-threaded), as the paper's seed 42 run was.
   model = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=settings.umap_min_dist,

@@ -8,28 +8,16 @@ The paper's embedding is the 1000-d output of the full ImageNet net.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
 
-from bioacoustics_jax.models import registry
-from bioacoustics_jax.models import spec as spec_lib
 from bioacoustics_jax.models import torch_layers as tl
-from bioacoustics_jax.porting import sequential_cnns
 
 # (torchvision `features` index, out channels, kernel, stride, padding, max-pool after).
 _CONVS = ((0, 64, 11, 4, 2, True), (3, 192, 5, 1, 2, True), (6, 384, 3, 1, 1, False),
           (8, 256, 3, 1, 1, False), (10, 256, 3, 1, 1, True))
-
-
-def flatten_nchw(x: jnp.ndarray) -> jnp.ndarray:
-  """torch.flatten of an NCHW map, from our NHWC one: (C, H, W) order, as torch's Linear expects.
-
-  Transposing the small pooled map keeps the ported Linear weight a plain transpose.
-  """
-  return jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)
 
 
 class AlexNet(nn.Module):
@@ -58,33 +46,10 @@ class AlexNet(nn.Module):
       if pool:
         x = tl.max_pool(x, 3, 2)
     feature_map = x
-    x = flatten_nchw(tl.adaptive_avg_pool(x, 6)).astype(jnp.float32)
+    x = tl.flatten_nchw(tl.adaptive_avg_pool(x, 6)).astype(jnp.float32)
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
     x = nn.relu(tl.torch_dense(x, self.hidden, "classifier_1"))
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
     pre_logits = nn.relu(tl.torch_dense(x, self.hidden, "classifier_4"))
     logits = tl.torch_dense(pre_logits, self.num_classes, "classifier_6")
     return logits, {"feature_map": feature_map, "pre_logits": pre_logits, "embedding": logits}
-
-
-def torch_reference(num_classes: int = 1000, hidden: int = 4096):
-  """torchvision.models.alexnet (random init); `hidden` narrows the classifier for tests."""
-  from bioacoustics_jax.porting.references import torchvision_cnns  # pylint: disable=g-import-not-at-top
-  return torchvision_cnns.alexnet(num_classes=num_classes, hidden=hidden)
-
-
-_WEIGHTS = "alexnet-owt-7be5be79.pth"
-for _name, _pretrained in (("alexnet", False), ("alex", True)):
-  registry.register(spec_lib.ModelSpec(
-      name=_name,
-      architecture="alexnet",
-      build=functools.partial(AlexNet),
-      recipe="paper_mel3",
-      embedding_dim=1000,
-      torch_reference=torch_reference,
-      port=sequential_cnns.port_sequential,
-      weights=_WEIGHTS if _pretrained else None,
-      weights_url="https://download.pytorch.org/models/" + _WEIGHTS if _pretrained else None,
-      description=("paper id: AlexNet, ImageNet weights, 1000-d output as embedding"
-                   if _pretrained else "torchvision alexnet, random init"),
-  ))

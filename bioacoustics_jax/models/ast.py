@@ -16,16 +16,12 @@ reads the older `encoder.layer.0.attention.attention.query` layout of published 
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from bioacoustics_jax.models import attention as attn_lib
-from bioacoustics_jax.models import registry
-from bioacoustics_jax.models import spec as spec_lib
-from bioacoustics_jax.porting import ast as ast_porting
 
 
 class PatchEmbeddings(nn.Module):
@@ -130,30 +126,7 @@ class AST(nn.Module):
 
 # MIT/ast-finetuned-audioset-10-10-0.4593 (AudioSet, 10x10 stride, 1024 frames x 128 bins).
 ARCHS = {"ast": {}}
-_WEIGHTS = "ast-finetuned-audioset-10-10-0.4593.bin"  # the repo's pytorch_model.bin, renamed
-_URL = ("https://huggingface.co/MIT/ast-finetuned-audioset-10-10-0.4593/resolve/main/"
-        "pytorch_model.bin")
 
 
 def build(arch: str = "ast", **overrides) -> AST:
   return AST(**{**ARCHS[arch], **overrides})
-
-
-def torch_reference(arch: str = "ast", **overrides):
-  """transformers' `ASTModel(ASTConfig(...))` with the same hyper-parameters, random init."""
-  from bioacoustics_jax.porting.references import ast_torch  # pylint: disable=g-import-not-at-top
-  return ast_torch.transformers_ast(**{**ARCHS[arch], **overrides})
-
-
-registry.register(spec_lib.ModelSpec(
-    name="ast",
-    architecture="ast",
-    build=functools.partial(build, "ast"),
-    recipe="ast_fbank",
-    embedding_dim=768,
-    torch_reference=functools.partial(torch_reference, "ast"),
-    port=ast_porting.port_ast,
-    weights=_WEIGHTS,
-    weights_url=_URL,
-    description="AST (AudioSet fine-tuned, 10x10 patches); pooled cls+distillation, 768-d",
-))

@@ -18,10 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from bioacoustics_jax.models import registry
-from bioacoustics_jax.models import spec as spec_lib
 from bioacoustics_jax.models import torch_layers as tl
-from bioacoustics_jax.porting import efficientnet as efficientnet_porting
 
 # (expand ratio, kernel, stride, in channels, out channels, layers): torchvision's B0 table.
 B0_STAGES = ((1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),
@@ -147,32 +144,3 @@ class EfficientNet(nn.Module):
                                 1.0 / 3.0, "fan_out", "uniform"),
                             bias_init=nn.initializers.zeros)
     return logits, {"feature_map": feature_map, "pre_logits": pre_logits, "embedding": logits}
-
-
-def torch_reference(width_mult: float = 1.0, depth_mult: float = 1.0, num_classes: int = 1000):
-  """torchvision EfficientNet-B0 (random init), optionally scaled down the torchvision way."""
-  import bioacoustics_jax.torch_compat  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
-  from torchvision.models import efficientnet as tv  # pylint: disable=g-import-not-at-top
-  if width_mult == 1.0 and depth_mult == 1.0:
-    return tv.efficientnet_b0(num_classes=num_classes)
-  stages, last_channel = tv._efficientnet_conf(  # pylint: disable=protected-access
-      "efficientnet_b0", width_mult=width_mult, depth_mult=depth_mult)
-  return tv.EfficientNet(stages, dropout=0.2, last_channel=last_channel, num_classes=num_classes)
-
-
-_WEIGHTS = "efficientnet_b0_rwightman-7f5810bc.pth"
-for _name, _pretrained in (("efficientnet_b0", False), ("efficientnet_b0p", True)):
-  registry.register(spec_lib.ModelSpec(
-      name=_name,
-      architecture="efficientnet_b0",
-      build=EfficientNet,
-      recipe="paper_mel3",
-      embedding_dim=1000,
-      torch_reference=torch_reference,
-      port=efficientnet_porting.port_efficientnet,
-      weights=_WEIGHTS if _pretrained else None,
-      weights_url="https://download.pytorch.org/models/" + _WEIGHTS if _pretrained else None,
-      description=("torchvision efficientnet_b0, "
-                   + ("ImageNet weights" if _pretrained else "random init")
-                   + ", 1000-d output as embedding"),
-  ))

@@ -30,16 +30,12 @@ Not reproduced: training-time dropout/LayerDrop and HF's SpecAugment-style time 
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from bioacoustics_jax.models import attention as attn_lib
-from bioacoustics_jax.models import registry
-from bioacoustics_jax.models import spec as spec_lib
-from bioacoustics_jax.porting import hubert as hubert_porting
 
 # (channels, kernel, stride) of HuBERT-base's conv feature encoder: 400-sample receptive
 # field, 320-sample hop (20 ms at 16 kHz, ~49 frames per second).
@@ -228,45 +224,3 @@ ARCHS = {
 
 def build(arch: str = "hubert_base", **overrides) -> HuBERT:
   return HuBERT(**{**ARCHS[arch], **overrides})
-
-
-def torch_reference(arch: str = "hubert_base", **overrides):
-  """Our independent torch model in torchaudio's `wav2vec2_model` key layout, random init."""
-  from bioacoustics_jax.porting.references import wav2vec2_torch  # pylint: disable=g-import-not-at-top
-  return wav2vec2_torch.Wav2Vec2Model(**{**ARCHS[arch], **overrides})
-
-
-def transformers_reference(arch: str = "hubert_base", **overrides):
-  """transformers' `HubertModel` with the same hyper-parameters, random init."""
-  from bioacoustics_jax.porting.references import hubert_torch  # pylint: disable=g-import-not-at-top
-  return hubert_torch.transformers_hubert(**{**ARCHS[arch], **overrides})
-
-
-# torchaudio-format checkpoints (state_dicts of `torchaudio.models.wav2vec2_model`): torchaudio's
-# own HUBERT_BASE bundle, and AVES' TorchAudio ports (the paper's AVES-bio / AVES-all).
-_TORCHAUDIO_URL = "https://download.pytorch.org/torchaudio/models/"
-_AVES_URL = "https://storage.googleapis.com/esp-public-files/ported_aves/"
-_PRESETS = {
-    "hubert_base": ("hubert_fairseq_base_ls960.pth", _TORCHAUDIO_URL,
-                    "HuBERT-base (fairseq, LibriSpeech 960 h) via torchaudio's HUBERT_BASE"),
-    "aves": ("aves-base-bio.torchaudio.pt", _AVES_URL,
-             "paper id: AVES-bio (HuBERT-base, 360 h bio audio); mean of last layer, 768-d"),
-    "aves_all": ("aves-base-all.torchaudio.pt", _AVES_URL,
-                 "paper id: AVES-all (HuBERT-base, 5054 h); mean of last layer, 768-d"),
-}
-
-for _name, (_file, _url, _description) in _PRESETS.items():
-  registry.register(spec_lib.ModelSpec(
-      name=_name,
-      architecture="hubert_base",
-      build=functools.partial(build, "hubert_base"),
-      recipe="waveform16k",
-      embedding_dim=768,
-      torch_reference=functools.partial(torch_reference, "hubert_base"),
-      port=hubert_porting.port_hubert,
-      weights=_file,
-      weights_url=_url + _file,
-      # The paper (BEANS/AVES recipe) fine-tunes with the CNN feature encoder frozen.
-      frozen_prefixes=("feature_extractor",),
-      description=_description,
-  ))

@@ -16,10 +16,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from bioacoustics_jax.models import registry
-from bioacoustics_jax.models import spec as spec_lib
 from bioacoustics_jax.models import torch_layers as tl
-from bioacoustics_jax.porting import resnet as resnet_porting
 
 
 class _ResidualBlock(nn.Module):
@@ -132,47 +129,7 @@ _ARCHS = {
     "resnet152": ((3, 8, 36, 3), "bottleneck"),
 }
 
-# torchvision's original ImageNet weights (IMAGENET1K_V1, what `pretrained=True` gave the
-# BEANS/paper code), not the later V2 recipe.
-_WEIGHTS = {
-    "resnet18": "resnet18-f37072fd.pth",
-    "resnet34": "resnet34-b627a593.pth",
-    "resnet50": "resnet50-0676ba61.pth",
-    "resnet101": "resnet101-63fe2227.pth",
-    "resnet152": "resnet152-394f9c45.pth",
-}
-_URL = "https://download.pytorch.org/models/"
-
 
 def build(arch: str, **overrides) -> ResNet:
   stage_sizes, block = _ARCHS[arch]
   return ResNet(stage_sizes=stage_sizes, block=block, **overrides)
-
-
-def torch_reference(arch: str, **overrides):
-  """torchvision's `arch` (random init); `width`/`num_classes` overrides for tiny tests."""
-  from bioacoustics_jax.porting.references import resnet_torch  # pylint: disable=g-import-not-at-top
-  return resnet_torch.torchvision_resnet(arch, **overrides)
-
-
-def _register(name: str, arch: str, pretrained: bool, description: str) -> None:
-  registry.register(spec_lib.ModelSpec(
-      name=name,
-      architecture=arch,
-      build=functools.partial(build, arch),
-      recipe="paper_mel3",
-      embedding_dim=1000,
-      torch_reference=functools.partial(torch_reference, arch),
-      port=resnet_porting.port_resnet,
-      weights=_WEIGHTS[arch] if pretrained else None,
-      weights_url=_URL + _WEIGHTS[arch] if pretrained else None,
-      description=description,
-  ))
-
-
-for _depth in (18, 50, 152):
-  _register(f"resnet{_depth}", f"resnet{_depth}", False, f"torchvision resnet{_depth}, random init")
-  _register(f"rn{_depth}", f"resnet{_depth}", False,
-            f"paper id: ResNet-{_depth}, random init, 1000-d fc output as embedding")
-  _register(f"rn{_depth}p", f"resnet{_depth}", True,
-            f"paper id: ResNet-{_depth}, ImageNet weights, 1000-d fc output as embedding")

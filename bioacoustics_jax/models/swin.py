@@ -21,7 +21,6 @@ As for the paper's other torchvision models, the embedding is the 1000-d ImageNe
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -30,9 +29,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from bioacoustics_jax.models import attention as attn_lib
-from bioacoustics_jax.models import registry
-from bioacoustics_jax.models import spec as spec_lib
-from bioacoustics_jax.porting import swin as swin_porting
 
 _LN_EPS = 1e-5  # torchvision builds its Swin norms with partial(nn.LayerNorm, eps=1e-5)
 
@@ -220,40 +216,13 @@ class SwinTransformer(nn.Module):
 
 
 # Architecture hyper-parameters by name; tests shrink them through `build(**overrides)` and the
-# same overrides build the matching torchvision model in `torch_reference`.
+# same overrides build the matching torchvision model (zoo/bindings.py).
 ARCHS = {
     "swin_t": dict(embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24)),
     "swin_s": dict(embed_dim=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24)),
     "swin_b": dict(embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32)),
 }
-_WEIGHTS = {"swin_s": "swin_s-5e29d889.pth"}
-_URL = "https://download.pytorch.org/models/"
 
 
 def build(arch: str = "swin_s", **overrides) -> SwinTransformer:
   return SwinTransformer(**{**ARCHS[arch], **overrides})
-
-
-def torch_reference(arch: str = "swin_s", **overrides):
-  """torchvision's SwinTransformer with `arch`'s hyper-parameters (+ overrides), random init."""
-  from bioacoustics_jax.porting.references import swin_torch  # pylint: disable=g-import-not-at-top
-  return swin_torch.torchvision_swin(**{**ARCHS[arch], **overrides})
-
-
-def _register(name: str, description: str) -> None:
-  registry.register(spec_lib.ModelSpec(
-      name=name,
-      architecture="swin_s",
-      build=functools.partial(build, "swin_s"),
-      recipe="paper_mel3",
-      embedding_dim=1000,
-      torch_reference=functools.partial(torch_reference, "swin_s"),
-      port=swin_porting.port_swin,
-      weights=_WEIGHTS["swin_s"],
-      weights_url=_URL + _WEIGHTS["swin_s"],
-      description=description,
-  ))
-
-
-_register("swin_s", "torchvision swin_s, ImageNet-1k weights (IMAGENET1K_V1)")
-_register("swin", "paper id: Swin-S, ImageNet weights, 1000-d head output as embedding")

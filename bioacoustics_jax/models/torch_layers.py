@@ -153,3 +153,11 @@ def require_nhwc(x: jnp.ndarray, channels: int, model: str, recipe: str) -> None
   if x.ndim != 4 or x.shape[-1] != channels:
     raise ValueError(f"{model} expects NHWC input [B, H, W, {channels}], got shape "
                      f"{tuple(x.shape)}; use input recipe {recipe!r}.")
+
+
+def flatten_nchw(x: jnp.ndarray) -> jnp.ndarray:
+  """torch.flatten of an NCHW map, from our NHWC one: (C, H, W) order, as torch's Linear expects.
+
+  Transposing the small pooled map keeps the ported Linear weight a plain transpose.
+  """
+  return jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)

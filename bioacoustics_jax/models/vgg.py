@@ -12,11 +12,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from bioacoustics_jax.models import registry
-from bioacoustics_jax.models import spec as spec_lib
 from bioacoustics_jax.models import torch_layers as tl
-from bioacoustics_jax.models.alexnet import flatten_nchw
-from bioacoustics_jax.porting import sequential_cnns
 
 # torchvision's configuration "D": channels per conv, "M" = max-pool.
 VGG16_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
@@ -57,7 +53,7 @@ class VGG(nn.Module):
       x = nn.relu(x)
       index += 2
     feature_map = x
-    x = flatten_nchw(tl.adaptive_avg_pool(x, 7)).astype(jnp.float32)
+    x = tl.flatten_nchw(tl.adaptive_avg_pool(x, 7)).astype(jnp.float32)
     dense = lambda y, n, name: tl.torch_dense(y, n, name, kernel_init=_LINEAR_INIT,
                                               bias_init=nn.initializers.zeros)
     x = nn.relu(dense(x, self.hidden, "classifier_0"))
@@ -66,25 +62,3 @@ class VGG(nn.Module):
     pre_logits = nn.Dropout(self.dropout, deterministic=not train)(x)
     logits = dense(pre_logits, self.num_classes, "classifier_6")
     return logits, {"feature_map": feature_map, "pre_logits": pre_logits, "embedding": logits}
-
-
-def torch_reference(width: int = 64, hidden: int = 4096, num_classes: int = 1000):
-  """torchvision.models.vgg16 (random init), optionally narrowed for tests."""
-  from bioacoustics_jax.porting.references import torchvision_cnns  # pylint: disable=g-import-not-at-top
-  return torchvision_cnns.vgg16(width=width, hidden=hidden, num_classes=num_classes)
-
-
-_WEIGHTS = "vgg16-397923af.pth"
-for _name, _pretrained in (("vgg16", False), ("vgg16p", True)):
-  registry.register(spec_lib.ModelSpec(
-      name=_name,
-      architecture="vgg16",
-      build=VGG,
-      recipe="paper_mel3",
-      embedding_dim=1000,
-      torch_reference=torch_reference,
-      port=sequential_cnns.port_sequential,
-      weights=_WEIGHTS if _pretrained else None,
-      weights_url="https://download.pytorch.org/models/" + _WEIGHTS if _pretrained else None,
-      description=f"torchvision vgg16, {'ImageNet weights' if _pretrained else 'random init'}",
-  ))

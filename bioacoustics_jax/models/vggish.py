@@ -19,10 +19,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from bioacoustics_jax.models import registry
-from bioacoustics_jax.models import spec as spec_lib
 from bioacoustics_jax.models import torch_layers as tl
-from bioacoustics_jax.porting import sequential_cnns
 
 PATCH_FRAMES, MEL_BANDS = 96, 64
 # Channels per conv, "M" = 2x2 max-pool (torchvggish's Sequential indices count ReLUs too).
@@ -77,24 +74,3 @@ class VGGish(nn.Module):
         "patch_embeddings": patch_emb,
         "embedding": embedding,
     }
-
-
-def torch_reference(width: int = 64, hidden: int = 4096, embedding_dim: int = 128):
-  from bioacoustics_jax.porting.references import vggish_torch  # pylint: disable=g-import-not-at-top
-  return vggish_torch.vggish(width=width, hidden=hidden, embedding_dim=embedding_dim)
-
-
-_WEIGHTS = "vggish-10086976.pth"
-registry.register(spec_lib.ModelSpec(
-    name="vggish",
-    architecture="vggish",
-    build=VGGish,
-    recipe="vggish_logmel",
-    embedding_dim=128,
-    torch_reference=torch_reference,
-    port=sequential_cnns.port_sequential,
-    weights=_WEIGHTS,
-    weights_url="https://github.com/harritaylor/torchvggish/releases/download/v0.1/" + _WEIGHTS,
-    description="paper id: VGGish (AudioSet, torchvggish port), 128-d per 0.96 s patch, "
-                "mean over patches; no PCA postprocessing",
-))

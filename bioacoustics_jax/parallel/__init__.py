@@ -1,7 +1,6 @@
-"""Data parallelism over every device of every host.
+"""Data parallelism over every device of every host: mechanism only (the step it runs, loss and
+update, is train/step.py).
 
-  step.make_train_step(module, prepare, sample_rate, *, task, num_classes, ...) -> per-device
-      step(state, batch, rng): masked global-mean loss, psum-ed gradients, synced BN stats
   data_parallel.DataParallel(per_device_step, mode="shard_map" | "pmap"): put_state,
       put_batch (process-local rows -> global arrays / [devices, ...]), step, host_state
   data_parallel.make_eval_fn(eval_step), data_parallel.data_mesh(), local_batch_size(global)

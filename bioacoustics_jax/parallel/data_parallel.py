@@ -1,4 +1,4 @@
-"""Runs the per-device step (parallel/step.py) over every device of every process.
+"""Runs the per-device step (train/step.py) over every device of every process.
 
 Two interchangeable runners with one interface (`put_state`, `put_batch`, `step`, `host_state`):
 - "shard_map": `jax.jit(jax.shard_map(step))` over `jax.make_mesh((n,), ("data",))`; the state

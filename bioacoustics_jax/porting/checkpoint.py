@@ -1,6 +1,6 @@
 """Ported variables on disk: an orbax checkpoint plus a small json saying where they came from.
 
-Layout of a ported-weights directory (written by `python -m bioacoustics_jax.porting`):
+Layout of a ported-weights directory (written by `python -m bioacoustics_jax.zoo`):
   <dir>/variables/   orbax StandardCheckpointer: {"params": ..., "batch_stats": ...} (float32)
   <dir>/porting.json {"model", "architecture", "source", "sha256", "num_params", ...}
 Porting once and loading this is much faster than reading and porting the .pth every run, and
@@ -9,6 +9,7 @@ the sha256 ties every result back to the exact source file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -54,7 +55,7 @@ def load_metadata(directory: str | os.PathLike) -> dict[str, Any]:
   if not path.is_file():
     raise FileNotFoundError(
         f"{path} not found: {directory} is not a ported-weights directory. Create one with "
-        "`python -m bioacoustics_jax.porting --model=NAME --weights=FILE --out=DIR`.")
+        "`python -m bioacoustics_jax.zoo --model=NAME [--weights=FILE] [--out=DIR]`.")
   return json.loads(path.read_text())
 
 
@@ -66,3 +67,15 @@ def load_variables(directory: str | os.PathLike) -> Any:
   with ocp.StandardCheckpointer() as checkpointer:
     restored = checkpointer.restore(directory / VARIABLES_SUBDIR)
   return jax.tree.map(np.asarray, restored)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+  del size, mtime_ns  # part of the cache key: a rewritten file is hashed again
+  return sha256_of(path)
+
+
+def cached_sha256(path: str | os.PathLike) -> str:
+  """sha256 of a file, hashed once per (path, size, mtime) in this process."""
+  stat = os.stat(path)
+  return _sha256_cached(str(path), stat.st_size, stat.st_mtime_ns)

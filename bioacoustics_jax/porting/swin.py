@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import flax
 import numpy as np
@@ -13,7 +13,8 @@ from bioacoustics_jax.porting import torch_to_flax
 _INDEX_SUFFIX = ".relative_position_index"
 
 
-def port_swin(state_dict: Mapping[str, np.ndarray], target: Any) -> Any:
+def port_swin(state_dict: Mapping[str, np.ndarray], target: Any, *,
+              relative_position_index: Callable[[tuple[int, int]], np.ndarray]) -> Any:
   """Fills `target` ({"params"} of a models.swin.SwinTransformer) from torchvision keys.
 
   Flax names mirror torchvision's (`features.1.0.attn.qkv.weight` -> params/features_1_0/attn/
@@ -21,9 +22,9 @@ def port_swin(state_dict: Mapping[str, np.ndarray], target: Any) -> Any:
   are parameters and port as they are; torch's `relative_position_index` buffers are derived
   from the window size, which the model recomputes, so they are ignored *after* checking they
   equal ours (a checkpoint built with a different index convention would otherwise port
-  silently wrong).
+  silently wrong). `relative_position_index(window)` is the Flax model's own construction,
+  passed in by the zoo (porting/ does not import models/).
   """
-  from bioacoustics_jax.models import swin  # pylint: disable=g-import-not-at-top  (cycle)
 
   index_keys = [k for k in state_dict if k.endswith(_INDEX_SUFFIX)]
   flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(target))
@@ -36,7 +37,7 @@ def port_swin(state_dict: Mapping[str, np.ndarray], target: Any) -> Any:
       continue  # reported below as an unmapped table / unknown module by port_by_rules
     window = _window_from_table(tables[flax_module][0], np.asarray(state_dict[key]).size)
     if window is None or not np.array_equal(np.asarray(state_dict[key]).reshape(-1),
-                                            swin.relative_position_index(window)):
+                                            relative_position_index(window)):
       raise torch_to_flax.PortingError(
           f"{key}: torch's relative-position index does not match the one models/swin.py "
           "computes for this window; the checkpoint is not a torchvision Swin v1.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import importlib.resources
 import math
 import os
 from typing import Any, Iterable, Sequence
@@ -88,12 +89,18 @@ def _detail_section(rows: list[dict]) -> list[str]:
   return lines
 
 
+# The paper's UMAP+k-means scores (fine-tuned embeddings), shipped as package data; report.md
+# shows them beside runs on real BEANS data (dataset and model names must be the paper's).
+PAPER_SCORES = str(importlib.resources.files("bioacoustics_jax.report")
+                   / "paper_umap_kmeans_scores.csv")
+
+
 def read_paper_scores(path: str, n_neighbors: int = 50, min_dist: float = 0.5
                       ) -> dict[tuple[str, str, str], float]:
   """{(dataset, model, metric in ari/nmi/silhouette): score} for one UMAP setting of the paper."""
   if not os.path.exists(path):
-    raise FileNotFoundError(f"No paper reference csv at {path}; it ships in "
-                            "/work/shared/reference/paper_umap_kmeans_scores.csv.")
+    raise FileNotFoundError(f"No paper reference csv at {path}; the package ships one at "
+                            f"{PAPER_SCORES}.")
   metric_names = {"ARI": "ari", "NMI": "nmi", "Sil": "silhouette"}
   scores = {}
   with open(path, newline="") as f:

@@ -87,7 +87,7 @@ def best_variables(workdir: str) -> tuple[dict, dict]:
   directory = os.path.join(os.path.abspath(workdir), "best")
   if not os.path.isdir(directory):
     raise FileNotFoundError(f"No best checkpoint under {directory}: training has not finished "
-                            "an epoch with validation there. Run train_and_evaluate/finetune "
+                            "an epoch with validation there. Run finetune "
                             "first, or check the workdir.")
   with ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
       read_only=True), item_names=("variables", "meta")) as manager:

@@ -1,18 +1,16 @@
-"""Fine-tuning entry points on registered models and pipeline splits.
+"""Fine-tuning a resolved Backbone on pipeline splits: the paper's protocol.
 
-    variables, result = finetune("rn18", train_split, valid_split, config.train, workdir)
-    result = train_and_evaluate(config, workdir)   # launch/run.py-style: config names it all
+    variables, result = finetune(backbone, train_split, valid_split, config.train, workdir)
 
-`finetune` runs the paper's protocol: a new linear head on the backbone's embedding
-(models/classifier.py), every learning rate of `train.learning_rates` in its own
-`<workdir>/lr_<lr>/` (each resumable), and keeps the run and epoch with the best validation
-metric. It returns the fine-tuned BACKBONE variables, ready for embedding extraction with the
-same backbone module (the head is dropped; it is in the checkpoint if needed).
+`finetune` adds a new linear head on the backbone's embedding (models/classifier.py), runs every
+learning rate of `train.learning_rates` in its own `<workdir>/lr_<lr>/` (each resumable), and
+keeps the run and epoch with the best validation metric. It returns the fine-tuned BACKBONE
+variables, ready for embedding extraction with the same backbone module (the head is dropped;
+it is in the checkpoint if needed).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from typing import Any
@@ -23,48 +21,41 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from bioacoustics_jax.audio import recipes
+from bioacoustics_jax import zoo
 from bioacoustics_jax.data import augment as augment_lib
 from bioacoustics_jax.data import pipeline
-from bioacoustics_jax.models import registry
+from bioacoustics_jax.data.order import epoch_seed
 from bioacoustics_jax.models.classifier import Classifier
 from bioacoustics_jax.parallel import data_parallel
-from bioacoustics_jax.parallel import distributed
 from bioacoustics_jax.train import checkpointing
 from bioacoustics_jax.train import loop
 
 
-def finetune(spec_name: str, train_split: pipeline.SplitData,
+def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
              valid_split: pipeline.SplitData | None, train_config: ml_collections.ConfigDict,
-             workdir: str, *, variables: dict | None = None,
-             module_overrides: dict[str, Any] | None = None,
-             weights_dir: str | None = None) -> tuple[dict, loop.TrainResult]:
-  """Fine-tunes registered model `spec_name`; returns (backbone variables, best TrainResult).
+             workdir: str, *, variables: dict | None = None) -> tuple[dict, loop.TrainResult]:
+  """Fine-tunes `backbone`; returns (backbone variables, best TrainResult).
 
   Args:
-    spec_name: registry name (`rn18p`, `aves`, ...).
+    backbone: the resolved model (zoo.resolve): module, recipe, input rate, frozen prefixes.
     train_split, valid_split: pipeline splits (valid selects the best epoch and lr; None trains
       all epochs and keeps the last one).
     train_config: `default_train_config()` or an override of it.
     workdir: where checkpoints, metrics.jsonl and sweep.json go.
-    variables: the backbone's starting variables (e.g. ported weights); None initialises them
-      via porting/load.py (pretrained weights when the spec names some).
-    module_overrides: backbone constructor overrides (tiny widths in tests).
-    weights_dir: where pretrained weights are looked up when `variables` is None.
+    variables: the backbone's starting variables; None starts from
+      `backbone.init_variables` seeded with `train_config.seed` (pretrained when it has weights).
   """
-  distributed.maybe_initialize()
-  spec = registry.get(spec_name)
-  recipe = recipes.get_recipe(spec.recipe)
   info = train_split.info
-  rate = recipe.sample_rate or info.sample_rate
+  rate = backbone.input_rate(info.sample_rate)
+  recipe = backbone.recipe
   cfg = train_config
-  backbone, compute_dtype = _training_backbone(spec.build(**(module_overrides or {})), cfg)
+  module, compute_dtype = _training_backbone(backbone, cfg)
   sample_input = recipe.prepare(jnp.zeros((1, info.num_samples(rate)), jnp.float32), rate)
   if variables is None:
-    variables = _initial_backbone_variables(spec, sample_input, cfg.seed, weights_dir,
-                                            module_overrides or {})
-  module = Classifier(backbone, info.num_classes)
-  start = _with_new_head(module, variables, sample_input, cfg.seed)
+    variables = backbone.init_variables(jax.random.key(cfg.seed), sample_input)
+  variables = jax.tree.map(np.asarray, variables)
+  classifier = Classifier(module, info.num_classes)
+  start = _with_new_head(classifier, variables, sample_input, cfg.seed)
 
   local_bs = data_parallel.local_batch_size(cfg.batch_size)
   eval_bs = -(-int(cfg.eval_batch_size) // jax.device_count()) * jax.local_device_count()
@@ -73,8 +64,6 @@ def finetune(spec_name: str, train_split: pipeline.SplitData,
     steps = min(steps, int(cfg.max_steps_per_epoch))
 
   def train_batches(epoch: int):
-    # A fresh pipeline per epoch, shuffled by a seed derived from (seed, epoch): the order of
-    # any epoch can be replayed on resume without tf.data iterator state.
     return train_split.numpy_batches(
         batch_size=local_bs, sample_rate=rate, train=True, seed=epoch_seed(cfg.seed, epoch),
         drop_background=cfg.drop_background)
@@ -85,45 +74,26 @@ def finetune(spec_name: str, train_split: pipeline.SplitData,
         batch_size=eval_bs, sample_rate=rate, drop_background=cfg.drop_background)
 
   task = loop.TrainTask(
-      module=module, prepare=recipe.prepare, sample_rate=rate, task=info.task,
+      module=classifier, prepare=recipe.prepare, sample_rate=rate, task=info.task,
       num_classes=info.num_classes, variables=start, train_batches=train_batches,
       steps_per_epoch=steps, valid_batches=valid_batches,
-      frozen_prefixes=tuple(spec.frozen_prefixes), compute_dtype=compute_dtype,
+      frozen_prefixes=backbone.frozen_prefixes, compute_dtype=compute_dtype,
       background=_background_bank(cfg.augment, train_split, rate),
-      frontend_on_global_batch=bool(getattr(recipe, "uses_batch_statistics", True)))
+      frontend_on_global_batch=recipe.uses_batch_statistics)
   lrs = tuple(cfg.learning_rates) or (float(cfg.learning_rate),)
   results = []
   for lr in lrs:
     run_dir = os.path.join(workdir, f"lr_{lr:g}") if len(lrs) > 1 else workdir
-    logging.info("fine-tuning %s on %s at lr %g -> %s", spec_name, info.name, lr, run_dir)
+    logging.info("fine-tuning %s on %s at lr %g -> %s", backbone.name, info.name, lr, run_dir)
     final, result = loop.fit(task, cfg, run_dir, learning_rate=float(lr))
     results.append((result, final))
   best_result, best_final = _select(results)
-  _write_sweep(workdir, spec_name, info.name, [r for r, _ in results], best_result)
+  _write_sweep(workdir, backbone.name, info.name, [r for r, _ in results], best_result)
   if best_result.best_checkpoint is not None:
     chosen, _ = checkpointing.best_variables(best_result.workdir)
   else:
     chosen = best_final  # no validation: the last epoch's parameters
   return backbone_variables(chosen), best_result
-
-
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> loop.TrainResult:
-  """Fine-tunes `config.model` on `config.dataset` (train split, best epoch on valid).
-
-  Config keys: model (registry name), dataset (name under data.root), data.root,
-  model_overrides ("k=v,..." constructor overrides, optional), weights_dir (optional),
-  data.skip_bad_audio (optional), train (default_train_config()).
-  """
-  from bioacoustics_jax.experiment import parse_overrides  # pylint: disable=g-import-not-at-top
-  skip = bool(config.data.get("skip_bad_audio", False))
-  train_split = pipeline.open_split(config.dataset, "train", data_root=config.data.root,
-                                    skip_bad_audio=skip)
-  valid_split = pipeline.open_split(config.dataset, "valid", data_root=config.data.root,
-                                    skip_bad_audio=skip)
-  _, result = finetune(config.model, train_split, valid_split, config.train, workdir,
-                       module_overrides=parse_overrides(config.get("model_overrides", "")),
-                       weights_dir=config.get("weights_dir") or None)
-  return result
 
 
 def backbone_variables(classifier_variables: dict) -> dict:
@@ -135,32 +105,14 @@ def backbone_variables(classifier_variables: dict) -> dict:
   return out
 
 
-def epoch_seed(seed: int, epoch: int) -> int:
-  return (int(seed) * 1_000_003 + int(epoch)) % (2**31 - 1)
-
-
-def _training_backbone(module, cfg) -> tuple[Any, Any]:
-  """Backbone for training: cross-replica BN and bf16 compute where the module supports them."""
-  fields = {f.name for f in dataclasses.fields(module)}
-  if cfg.cross_replica_bn and "bn_axis_name" in fields:
-    module = module.clone(bn_axis_name="data")
+def _training_backbone(backbone: zoo.Backbone, cfg) -> tuple[Any, Any]:
+  """Backbone module for training: cross-replica BN, and bf16 compute on accelerators."""
   mode = cfg.mixed_precision
   if mode not in ("auto", "bf16", "off"):
     raise ValueError(f"train.mixed_precision={mode!r}; expected 'auto', 'bf16' or 'off'.")
   use_bf16 = mode == "bf16" or (mode == "auto" and jax.default_backend() in ("gpu", "tpu"))
-  if not use_bf16:
-    return module, None
-  if "dtype" in fields:
-    module = module.clone(dtype=jnp.bfloat16)
-  return module, jnp.bfloat16
-
-
-def _initial_backbone_variables(spec, sample_input, seed: int, weights_dir, overrides):
-  # Random init, or the spec's pretrained weights ported from PyTorch (clear error if absent).
-  from bioacoustics_jax.porting import load as load_lib  # pylint: disable=g-import-not-at-top
-  variables = load_lib.init_variables(spec, sample_input, rng=jax.random.key(seed),
-                                      weights_dir=weights_dir, **overrides)
-  return jax.tree.map(np.asarray, variables)
+  dtype = jnp.bfloat16 if use_bf16 else None
+  return backbone.training_module(cross_replica_bn=bool(cfg.cross_replica_bn), dtype=dtype), dtype
 
 
 def _with_new_head(module: Classifier, backbone_vars: dict, sample_input, seed: int) -> dict:

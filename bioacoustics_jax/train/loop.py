@@ -2,7 +2,7 @@
 
 `fit(task, config, workdir, learning_rate=...)` trains one model at one learning rate. It is
 model- and data-agnostic (a `TrainTask` carries the module, the frontend and batch factories);
-train/finetune.py builds TrainTasks from the model registry and the data pipeline.
+train/finetune.py builds TrainTasks from a resolved zoo Backbone and the data pipeline.
 
 Exact resume: a run killed at any point and restarted with the same config ends with the same
 parameters as an uninterrupted one, because everything random is a function of the step:
@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from bioacoustics_jax.data import augment as augment_lib
 from bioacoustics_jax.parallel import data_parallel
-from bioacoustics_jax.parallel import step as step_lib
+from bioacoustics_jax.train import step as step_lib
 from bioacoustics_jax.train import checkpointing
 from bioacoustics_jax.train import logbook as logbook_lib
 from bioacoustics_jax.train import losses

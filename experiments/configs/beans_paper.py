@@ -36,7 +36,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       root=arg.root, datasets=() if arg.smoke else arg.datasets,
       synthetic_size="tiny" if arg.smoke else "")
   config.models = ("rn18",) if arg.smoke else arg.models
-  config.model_overrides = "width=4" if arg.smoke else ""
+  config.model_overrides = ml_collections.ConfigDict(dict(width=4) if arg.smoke else {})
   config.weights_dir = ""
   config.regimes = arg.regimes
   config.embed = ml_collections.ConfigDict(dict(batch_size=32))

@@ -37,16 +37,14 @@ def _coerce(value: str, default: Any, key: str) -> Any:
   return value
 
 
-def evaluate_config() -> ml_collections.ConfigDict:
-  """The clustering protocol of the paper's notebooks (PAPER.md, 'Embedding analysis')."""
-  return ml_collections.ConfigDict(dict(
-      reducers=("umap", "pca", "none"),
-      clusterers=("kmeans", "hdbscan"),
-      seed=42,
-      umap_n_neighbors=50,
-      umap_min_dist=0.5,
-      hdbscan_min_cluster_size=10,
-  ))
+def evaluate_config(**overrides: Any) -> ml_collections.ConfigDict:
+  """The evaluator section, passed whole to `ClusteringEvaluator(**config.evaluate)`: every
+  setting of the evaluator with its default (the clustering protocol of the paper's notebooks,
+  PAPER.md 'Embedding analysis'), so each knob is reachable as --config.evaluate.<key>."""
+  from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator  # pylint: disable=g-import-not-at-top
+  config = ml_collections.ConfigDict(ClusteringEvaluator.default_settings())
+  config.update(overrides)
+  return config
 
 
 def data_config(**overrides: Any) -> ml_collections.ConfigDict:

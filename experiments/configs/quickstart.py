@@ -6,7 +6,7 @@ report.md and figures/ in the workdir:
 
   python -m launch.run --config=experiments/configs/quickstart.py --workdir=workdir/quickstart
 
-Arguments after the colon: `models` (`+`-separated registry names), `size` (tiny|small|full),
+Arguments after the colon: `models` (`+`-separated model ids of the zoo), `size` (tiny|small|full),
 `regimes` (frozen, finetuned), `datasets` (default: the whole synthetic suite), `smoke` (tiny
 widths and sets, for tests):
 
@@ -28,8 +28,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.data = common.data_config(synthetic_size="tiny" if arg.smoke else arg.size,
                                    datasets=arg.datasets)  # () = the whole synthetic suite
   config.models = arg.models
-  # Constructor overrides for every model, `key=value` pairs: tiny widths keep tests fast.
-  config.model_overrides = "width=4" if arg.smoke else ""
+  # Constructor kwargs for every model (a dict, e.g. width=4): tiny widths keep tests fast.
+  config.model_overrides = ml_collections.ConfigDict(dict(width=4) if arg.smoke else {})
   config.weights_dir = ""  # "" = $BIOACOUSTICS_JAX_WEIGHTS or ~/.cache/bioacoustics_jax/weights
   config.regimes = arg.regimes
   config.embed = ml_collections.ConfigDict(dict(batch_size=16 if arg.smoke else 32))

@@ -53,10 +53,10 @@ def bench_one(name: str, batch: int, frames: int, patches: int, repeats: int) ->
   import numpy as np  # pylint: disable=g-import-not-at-top
   import torch  # pylint: disable=g-import-not-at-top
 
-  from bioacoustics_jax.models import registry  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax import zoo  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.porting import parity  # pylint: disable=g-import-not-at-top
 
-  spec = registry.get(name)
+  spec = zoo.get_preset(name)
   rng = np.random.default_rng(0)
   torch.manual_seed(0)
   vggish = spec.recipe == "vggish_logmel"

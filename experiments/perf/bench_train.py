@@ -62,14 +62,14 @@ def _flax_setup(args):
   import numpy as np  # pylint: disable=g-import-not-at-top
   import optax  # pylint: disable=g-import-not-at-top
   from jax.sharding import PartitionSpec as P  # pylint: disable=g-import-not-at-top
-  from bioacoustics_jax.models import registry  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax import zoo  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.models.classifier import Classifier  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.parallel import data_parallel  # pylint: disable=g-import-not-at-top
-  from bioacoustics_jax.parallel import step as step_lib  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.train import step as step_lib  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.train.state import TrainState  # pylint: disable=g-import-not-at-top
 
   overrides = {"width": args.width} if args.width else {}
-  backbone = registry.get("rn18").build(bn_axis_name="data", **overrides)
+  backbone = zoo.get_preset("rn18").build(bn_axis_name="data", **overrides)
   model = Classifier(backbone, 10)
   x = np.random.default_rng(0).random((args.batch, 128, args.frames, 3), np.float32)
   variables = jax.jit(model.init)(jax.random.key(0), x[:1])

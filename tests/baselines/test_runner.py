@@ -1,4 +1,4 @@
-"""torch_cell: the experiment cell for "torch:<model>" names (frozen and fine-tuned, cached)."""
+"""The experiment cell for "torch:<model>" names (frozen and fine-tuned, cached like JAX cells)."""
 
 import json
 import os
@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from bioacoustics_jax import experiment
+from bioacoustics_jax import zoo
 from bioacoustics_jax.baselines import runner
+from bioacoustics_jax.cell import Cell
+from bioacoustics_jax.cell import split_model_name
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.train import config as config_lib
 
@@ -18,23 +22,28 @@ def _config(**train):
   train_config.update(dict(batch_size=8, eval_batch_size=8, num_epochs=2, learning_rates=(1e-3,)))
   train_config.update(train)
   return ml_collections.ConfigDict(dict(
-      seed=42, model_overrides="width=4", weights_dir="",
+      seed=42, model_overrides=dict(width=4), weights_dir="",
       data=dict(split="test", skip_bad_audio=False, drop_background=False),
       embed=dict(batch_size=8), train=train_config))
 
 
+def _cell(workdir, root, regime, model=zoo.resolve("rn18", dict(width=4))):
+  return Cell(dataset="synth_birds", model="torch:rn18", regime=regime, backbone=model,
+              workdir=workdir, data_root=root, embed_batch_size=8)
+
+
 def test_frozen_and_finetuned_cells(tiny_root, tmp_path):
   config, workdir = _config(), str(tmp_path)
-  frozen = runner.torch_cell(config, workdir, tiny_root, "synth_birds", "torch:rn18", "frozen")
+  frozen = experiment.embedding_set(_cell(workdir, tiny_root, "frozen"), config)
   split = pipeline.open_split("synth_birds", "test", data_root=tiny_root)
   assert len(frozen) == split.num_examples and frozen.dim == 1000
   assert frozen.meta["model"] == "torch:rn18" and frozen.meta["framework"] == "torch"
   path = os.path.join(workdir, "embeddings", "synth_birds", "torch-rn18", "frozen.npz")
   assert os.path.exists(path)
-  again = runner.torch_cell(config, workdir, tiny_root, "synth_birds", "torch:rn18", "frozen")
+  again = experiment.embedding_set(_cell(workdir, tiny_root, "frozen"), config)
   np.testing.assert_array_equal(again.embeddings, frozen.embeddings)  # loaded, not recomputed
 
-  tuned = runner.torch_cell(config, workdir, tiny_root, "synth_birds", "torch:rn18", "finetuned")
+  tuned = experiment.embedding_set(_cell(workdir, tiny_root, "finetuned"), config)
   assert tuned.meta["learning_rate"] == 1e-3 and tuned.meta["best_epoch"] in (0, 1)
   assert not np.allclose(tuned.embeddings, frozen.embeddings)
   np.testing.assert_array_equal(tuned.labels, frozen.labels)
@@ -47,11 +56,11 @@ def test_frozen_and_finetuned_cells(tiny_root, tmp_path):
 
 
 def test_names_are_checked():
-  assert runner.is_torch_model("torch:rn18") and not runner.is_torch_model("rn18")
-  assert runner.spec_name("torch:vggish") == "vggish"
-  with pytest.raises(ValueError, match="torch:rn18"):
-    runner.spec_name("rn18")
+  assert split_model_name("torch:vggish") == ("torch", "vggish")
+  assert split_model_name("rn18") == ("jax", "rn18")
+  runner.check_model(zoo.resolve("vggish"))
   with pytest.raises(KeyError, match="Known models"):
-    runner.spec_name("torch:nope")
+    experiment.resolve_models(ml_collections.ConfigDict(dict(
+        models=("torch:nope",), model_overrides={}, weights_dir="")))
   with pytest.raises(ValueError, match="Unknown regime"):
-    runner.torch_cell(_config(), "/tmp/unused", "/tmp/unused", "x", "torch:rn18", "thawed")
+    _cell("/tmp/unused", "/tmp/unused", "thawed")

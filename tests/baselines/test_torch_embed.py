@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from bioacoustics_jax import zoo
 from bioacoustics_jax.audio import recipes
 from bioacoustics_jax.baselines import torch_embed
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.embed import extract as extract_lib
-from bioacoustics_jax.models import registry
 from bioacoustics_jax.porting import load as load_lib
 from bioacoustics_jax.porting import parity
 from bioacoustics_jax.porting import perturb
@@ -66,13 +66,13 @@ PARITY = [
 @pytest.mark.parametrize("name,dataset,split_name,overrides,batch_size", PARITY)
 def test_torch_baseline_equals_jax_extraction_with_the_same_weights(
     tiny_root, name, dataset, split_name, overrides, batch_size):
-  spec = registry.get(name)
+  spec = zoo.get_preset(name)
   split = pipeline.open_split(dataset, split_name, data_root=tiny_root)
   state_dict, module, variables, rate = _shared_weights(spec, split, overrides)
   jax_es = _jax_set(spec, module, variables, split, rate, batch_size)
+  backbone = torch_embed.build_backbone(zoo.resolve(name, overrides), state_dict=state_dict)
   torch_es = torch_embed.torch_embedding_set(
-      name, split, batch_size=batch_size, sample_rate=rate, state_dict=state_dict,
-      module_overrides=overrides, meta={"note": "x"})
+      backbone, split, batch_size=batch_size, sample_rate=rate, meta={"note": "x"})
   assert len(torch_es) == split.num_examples and torch_es.dim == jax_es.dim
   diff = parity.max_abs_diff(torch_es.embeddings, jax_es.embeddings)
   assert diff <= 1e-4, f"{name}: torch vs JAX embeddings differ by {diff}"
@@ -88,16 +88,17 @@ def test_torch_baseline_equals_jax_extraction_with_the_same_weights(
 
 def test_drop_background_keeps_only_labelled_windows(tiny_root):
   split = pipeline.open_split("synth_frogs_detection", "train", data_root=tiny_root)
-  es = torch_embed.torch_embedding_set("rn18", split, batch_size=4, sample_rate=16000,
-                                       drop_background=True, module_overrides=dict(width=4))
+  backbone = torch_embed.build_backbone(zoo.resolve("rn18", dict(width=4)))
+  es = torch_embed.torch_embedding_set(backbone, split, batch_size=4, sample_rate=16000,
+                                       drop_background=True)
   assert len(es) == split.count(drop_background=True) < split.num_examples
   assert 0 not in es.labels
 
 
 def test_random_init_is_seeded():
-  a = torch_embed.build_backbone("rn18", seed=3, module_overrides=dict(width=4))
-  b = torch_embed.build_backbone("rn18", seed=3, module_overrides=dict(width=4))
-  c = torch_embed.build_backbone("rn18", seed=4, module_overrides=dict(width=4))
+  a = torch_embed.build_backbone(zoo.resolve("rn18", dict(width=4)), seed=3)
+  b = torch_embed.build_backbone(zoo.resolve("rn18", dict(width=4)), seed=3)
+  c = torch_embed.build_backbone(zoo.resolve("rn18", dict(width=4)), seed=4)
   assert not a.training
   assert torch.equal(a.reference.conv1.weight, b.reference.conv1.weight)
   assert not torch.equal(a.reference.conv1.weight, c.reference.conv1.weight)
@@ -106,25 +107,25 @@ def test_random_init_is_seeded():
 def test_missing_weight_file_is_the_porting_error(tmp_path):
   with pytest.raises(load_lib.MissingWeightsError,
                      match=r"resnet18-f37072fd\.pth.*download\.pytorch\.org"):
-    torch_embed.build_backbone("rn18p", weights_dir=tmp_path, module_overrides=dict(width=4))
+    torch_embed.build_backbone(zoo.resolve("rn18p", dict(width=4), weights_dir=tmp_path))
 
 
 def test_weight_file_is_loaded_into_the_reference(tmp_path):
-  spec = registry.get("rn18p")
+  spec = zoo.get_preset("rn18p")
   saved = spec.torch_reference(width=4)
   torch.save(saved.state_dict(), tmp_path / spec.weights)
-  backbone = torch_embed.build_backbone("rn18p", weights_dir=tmp_path, seed=99,
-                                        module_overrides=dict(width=4))
+  model = zoo.resolve("rn18p", dict(width=4), weights_dir=tmp_path)
+  backbone = torch_embed.build_backbone(model, seed=99)
   for key, value in saved.state_dict().items():
     assert torch.equal(backbone.reference.state_dict()[key], value), key
   # A file for another width names the mismatching tensors instead of loading half of them.
   torch.save(spec.torch_reference(width=8).state_dict(), tmp_path / spec.weights)
   with pytest.raises(ValueError, match=r"shape mismatch.*bn1\.bias: file \(8,\) vs model \(4,\)"):
-    torch_embed.build_backbone("rn18p", weights_dir=tmp_path, module_overrides=dict(width=4))
+    torch_embed.build_backbone(zoo.resolve("rn18p", dict(width=4), weights_dir=tmp_path))
 
 
 def test_every_registered_architecture_has_a_family():
-  missing = {registry.get(n).architecture for n in registry.names()} - set(torch_embed.FAMILIES)
+  missing = {zoo.get_preset(n).architecture for n in zoo.names()} - set(torch_embed.FAMILIES)
   assert not missing, f"no PyTorch baseline for {sorted(missing)}"
   with pytest.raises(KeyError, match="resnet18"):
     torch_embed.family("nope")
@@ -141,7 +142,7 @@ _AST_LEGACY = (("attention.q_proj.", "attention.attention.query."),
 
 
 def test_published_ast_checkpoint_layout_loads_into_the_reference(tmp_path):
-  spec = registry.get("ast")
+  spec = zoo.get_preset("ast")
   source = spec.torch_reference(**AST_TINY).eval()
   legacy = {}
   for key, value in source.state_dict().items():
@@ -153,7 +154,7 @@ def test_published_ast_checkpoint_layout_loads_into_the_reference(tmp_path):
     legacy["audio_spectrogram_transformer." + key] = value
   legacy["classifier.dense.weight"] = torch.zeros(527, 32)  # the AudioSet head, not loaded
   torch.save(legacy, tmp_path / spec.weights)
-  backbone = torch_embed.build_backbone("ast", weights_dir=tmp_path, module_overrides=AST_TINY)
+  backbone = torch_embed.build_backbone(zoo.resolve("ast", AST_TINY, weights_dir=tmp_path))
   x = torch.randn(2, 64, 32)
   with torch.no_grad():
     np.testing.assert_array_equal(backbone(x).numpy(), source(x).pooler_output.numpy())

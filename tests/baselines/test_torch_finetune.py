@@ -10,7 +10,7 @@ from bioacoustics_jax.baselines import torch_embed
 from bioacoustics_jax.baselines import torch_finetune
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.data import synthetic
-from bioacoustics_jax.models import registry
+from bioacoustics_jax import zoo
 from bioacoustics_jax.train import config as config_lib
 
 # A tiny HuBERT whose strided encoder downsamples 80x (the real one: 320x), so the 2 s windows
@@ -37,7 +37,7 @@ def test_finetune_beats_chance_on_synthetic_birds(tmp_path):
   chance = 1.0 / train.info.num_classes
   lines = []
   backbone, result = torch_finetune.torch_finetune(
-      "rn18", train, valid, _config(), module_overrides=dict(width=8), log=lines.append)
+      zoo.resolve("rn18", dict(width=8)), train, valid, _config(), log=lines.append)
   history = result.best.history
   assert len(history) == 8 and len(lines) == 8 and result.best.metric == "accuracy"
   assert history[-1]["train_accuracy"] >= 3 * chance, history
@@ -45,7 +45,7 @@ def test_finetune_beats_chance_on_synthetic_birds(tmp_path):
   assert result.best.best_metric == max(h["accuracy"] for h in history)
   assert history[result.best.best_epoch]["accuracy"] == result.best.best_metric
   assert not backbone.training
-  untouched = torch_embed.build_backbone("rn18", seed=42, module_overrides=dict(width=8))
+  untouched = torch_embed.build_backbone(zoo.resolve("rn18", dict(width=8)), seed=42)
   assert not torch.equal(backbone.reference.conv1.weight, untouched.reference.conv1.weight)
   print(f"torch fine-tune: valid accuracy {result.best.best_metric:.3f} at epoch "
         f"{result.best.best_epoch} (chance {chance:.3f}), {result.best.seconds:.1f} s")
@@ -54,17 +54,18 @@ def test_finetune_beats_chance_on_synthetic_birds(tmp_path):
 def test_detection_bce_lr_selection_and_frozen_encoder(tiny_root):
   train = pipeline.open_split("synth_frogs_detection", "train", data_root=tiny_root)
   valid = pipeline.open_split("synth_frogs_detection", "valid", data_root=tiny_root)
-  start = torch_embed.TorchBackbone("aves", registry.get("aves").torch_reference(**HUBERT_TINY))
+  aves = zoo.resolve("aves", HUBERT_TINY)
+  start = torch_embed.TorchBackbone(aves, aves.torch_reference())
   before = copy.deepcopy(start.reference.state_dict())
   backbone, result = torch_finetune.torch_finetune(
-      "aves", train, valid, _config(batch_size=4, num_epochs=1, max_steps_per_epoch=2,
+      aves, train, valid, _config(batch_size=4, num_epochs=1, max_steps_per_epoch=2,
                                     learning_rates=(1e-3, 1e-6)),
       backbone=start, log=lambda line: None)
   assert [r.learning_rate for r in result.runs] == [1e-3, 1e-6]
   assert all(r.metric == "map" and "map" in r.history[0] for r in result.runs)
   assert result.best.best_metric == max(r.best_metric for r in result.runs)
   after = backbone.reference.state_dict()
-  # spec.frozen_prefixes = ("feature_extractor",): the CNN encoder stays as it was (BEANS/AVES).
+  # the preset's frozen_prefixes = ("feature_extractor",): the CNN encoder stays as it was (BEANS/AVES).
   for key, value in before.items():
     changed = not torch.equal(after[key], value)
     if key.startswith("feature_extractor."):
@@ -78,5 +79,5 @@ def test_detection_bce_lr_selection_and_frozen_encoder(tiny_root):
 def test_unknown_freeze_prefix_names_the_modules(tiny_root):
   train = pipeline.open_split("synth_birds", "train", data_root=tiny_root)
   with pytest.raises(ValueError, match=r"'nope'.*layer1"):
-    torch_finetune.torch_finetune("rn18", train, None, _config(freeze_prefixes=("nope",)),
-                                  module_overrides=dict(width=4))
+    torch_finetune.torch_finetune(zoo.resolve("rn18", dict(width=4)), train, None,
+                                  _config(freeze_prefixes=("nope",)))

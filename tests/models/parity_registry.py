@@ -1,8 +1,8 @@
-"""Which registered architectures have a PyTorch parity test.
+"""Which architectures of the zoo have a PyTorch parity test.
 
 Each family's test module adds the architecture names it checks against its PyTorch reference
 to `PARITY_TESTED` at import time (e.g. `parity_registry.PARITY_TESTED.update({"swin_s"})`);
-tests/models/test_registry.py imports every `tests/models/test_*.py` module and then requires
+tests/zoo/test_presets.py imports every `tests/models/test_*.py` module and then requires
 every architecture in the model registry to be in this set.
 """
 

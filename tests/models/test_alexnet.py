@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from bioacoustics_jax.models import registry
+from bioacoustics_jax import zoo
 from bioacoustics_jax.models import torch_layers
 from bioacoustics_jax.porting import parity
 from tests.models import parity_registry
@@ -16,7 +16,7 @@ parity_registry.PARITY_TESTED.add("alexnet")
 def test_full_size_eval_parity(size):
   # 127x90 leaves a 2x1 map before the 6x6 adaptive pool: overlapping, uneven torch bins.
   x = np.random.default_rng(0).standard_normal((2, *size, 3)).astype(np.float32)
-  logits, inter, expected = parity.eval_outputs(registry.get("alexnet"), x)
+  logits, inter, expected = parity.eval_outputs(zoo.get_preset("alexnet"), x)
   assert parity.max_abs_diff(logits, expected) <= 1e-4
   assert parity.max_abs_diff(inter["embedding"], expected) <= 1e-4
   assert inter["pre_logits"].shape == (2, 4096)
@@ -33,7 +33,7 @@ def test_adaptive_avg_pool_matches_torch(in_hw, out):
 
 
 def test_dropout_only_in_training():
-  module = registry.get("alexnet").build(hidden=32, num_classes=5)
+  module = zoo.get_preset("alexnet").build(hidden=32, num_classes=5)
   x = np.ones((2, 64, 64, 3), np.float32)
   # Constant weights instead of module.init: compiling the RNG for every kernel costs seconds.
   shapes = jax.eval_shape(module.init, jax.random.PRNGKey(0), x)
@@ -47,7 +47,7 @@ def test_dropout_only_in_training():
 
 
 def test_presets():
-  alex = registry.get("alex")
+  alex = zoo.get_preset("alex")
   assert alex.architecture == "alexnet" and alex.weights == "alexnet-owt-7be5be79.pth"
   assert alex.weights_url.endswith(alex.weights) and alex.embedding_dim == 1000
-  assert registry.get("alexnet").weights is None
+  assert zoo.get_preset("alexnet").weights is None

@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from bioacoustics_jax.models import ast
-from bioacoustics_jax.models import registry
+from bioacoustics_jax import zoo
 from bioacoustics_jax.porting import ast as ast_porting
 from bioacoustics_jax.porting import parity
 from bioacoustics_jax.porting import perturb
 from bioacoustics_jax.porting import torch_to_flax
 from tests.models import parity_registry
 
-parity_registry.PARITY_TESTED.update({"ast"})  # read by tests/models/test_registry.py
+parity_registry.PARITY_TESTED.update({"ast"})  # read by tests/zoo/test_presets.py
 
 # 2 x 7 overlapping patches; unequal strides so a frequency/time mix-up cannot pass.
 TINY = dict(hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_length=64,
@@ -33,7 +33,7 @@ def _torch(torch_model, x):
 
 
 def _check(overrides, x, state_dict_fn=None, tol=1e-4):
-  spec = registry.get("ast")
+  spec = zoo.get_preset("ast")
   torch_model = perturb.perturb_parameters(spec.torch_reference(**overrides), seed=2).eval()
   module = spec.build(**overrides)
   sd = torch_to_flax.to_numpy_state_dict(torch_model)
@@ -112,7 +112,7 @@ def test_porter_errors():
   target = jax.eval_shape(lambda x: module.init(jax.random.PRNGKey(0), x), x)
   with pytest.raises(torch_to_flax.PortingError, match="Not an AST"):
     ast_porting.port_ast({"conv1.weight": np.zeros(3)}, target)
-  sd = torch_to_flax.to_numpy_state_dict(registry.get("ast").torch_reference(**TINY))
+  sd = torch_to_flax.to_numpy_state_dict(zoo.get_preset("ast").torch_reference(**TINY))
   sd["embeddings.position_embeddings"] = sd["embeddings.position_embeddings"][:, :-1]
   with pytest.raises(torch_to_flax.PortingError, match="position_embeddings"):
     ast_porting.port_ast(sd, target)
@@ -126,7 +126,7 @@ def test_parameter_count_matches_torch():
 
 def test_bfloat16_compute_is_close_and_differentiable():
   x = _fbank(TINY).astype(np.float32)
-  diff, scale, m16, variables = parity.bfloat16_deviation(registry.get("ast"), x, **TINY)
+  diff, scale, m16, variables = parity.bfloat16_deviation(zoo.get_preset("ast"), x, **TINY)
   assert diff <= 0.05 * max(scale, 1.0)
   assert parity.gradients_are_finite(m16, variables, x)
 

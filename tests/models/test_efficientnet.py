@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bioacoustics_jax.models import efficientnet
-from bioacoustics_jax.models import registry
+from bioacoustics_jax import zoo
 from bioacoustics_jax.porting import parity
 from tests.models import parity_registry
 
@@ -24,14 +24,14 @@ def _inputs(size=64, batch=2, seed=0):
 def test_eval_parity(overrides):
   x, calib = _inputs()
   logits, inter, expected = parity.eval_outputs(
-      registry.get("efficientnet_b0"), x, calibrate_on=calib, **overrides)
+      zoo.get_preset("efficientnet_b0"), x, calibrate_on=calib, **overrides)
   assert parity.max_abs_diff(logits, expected) <= 1e-4
   assert parity.max_abs_diff(inter["embedding"], expected) <= 1e-4
 
 
 def test_tiny_config_matches_torchvision_rounding():
-  torch_model = registry.get("efficientnet_b0").torch_reference(**TINY)
-  module = registry.get("efficientnet_b0").build(**TINY)
+  torch_model = zoo.get_preset("efficientnet_b0").torch_reference(**TINY)
+  module = zoo.get_preset("efficientnet_b0").build(**TINY)
   shapes = jax.eval_shape(module.init, jax.random.PRNGKey(0), np.zeros((1, 32, 32, 3)))
   n_ours = sum(np.prod(s.shape) for s in jax.tree.leaves(shapes["params"]))
   assert n_ours == sum(p.numel() for p in torch_model.parameters())
@@ -40,7 +40,7 @@ def test_tiny_config_matches_torchvision_rounding():
 
 def test_train_mode_parity_and_running_stats():
   """Batch-statistics forward == torch train() (dropout / stochastic depth switched off)."""
-  spec = registry.get("efficientnet_b0")
+  spec = zoo.get_preset("efficientnet_b0")
   x, calib = _inputs(size=48, batch=4)
   torch_model, module, variables = parity.reference_and_port(spec, x, calibrate_on=calib, **TINY)
   module = module.clone(dropout=0.0, stochastic_depth_prob=0.0)
@@ -60,7 +60,7 @@ def test_train_mode_parity_and_running_stats():
 
 
 def test_stochastic_depth_drops_residual_branches_only_in_training():
-  module = registry.get("efficientnet_b0").build(**TINY, dropout=0.0, stochastic_depth_prob=0.9)
+  module = zoo.get_preset("efficientnet_b0").build(**TINY, dropout=0.0, stochastic_depth_prob=0.9)
   x = np.random.default_rng(0).standard_normal((4, 32, 32, 3)).astype(np.float32)
   shapes = jax.eval_shape(module.init, jax.random.PRNGKey(0), x)
   variables = jax.tree.map(lambda s: np.full(s.shape, 0.05, s.dtype), shapes)
@@ -73,7 +73,7 @@ def test_stochastic_depth_drops_residual_branches_only_in_training():
 
 
 def test_presets():
-  spec = registry.get("efficientnet_b0p")
+  spec = zoo.get_preset("efficientnet_b0p")
   assert spec.weights == "efficientnet_b0_rwightman-7f5810bc.pth"
   assert spec.weights_url.endswith(spec.weights) and spec.embedding_dim == 1000
-  assert registry.get("efficientnet_b0").weights is None
+  assert zoo.get_preset("efficientnet_b0").weights is None

@@ -7,14 +7,15 @@ import pytest
 import torch
 
 from bioacoustics_jax.models import hubert
-from bioacoustics_jax.models import registry
+from bioacoustics_jax.zoo import bindings
+from bioacoustics_jax import zoo
 from bioacoustics_jax.porting import hubert as hubert_porting
 from bioacoustics_jax.porting import parity
 from bioacoustics_jax.porting import perturb
 from bioacoustics_jax.porting import torch_to_flax
 from tests.models import parity_registry
 
-parity_registry.PARITY_TESTED.update({"hubert_base"})  # read by tests/models/test_registry.py
+parity_registry.PARITY_TESTED.update({"hubert_base"})  # read by tests/zoo/test_presets.py
 
 # Same structure as HuBERT-base (group-norm extractor, even positional kernel, post-LN).
 TINY = dict(conv_layers=((32, 10, 5), (32, 3, 2), (32, 3, 2)), embed_dim=32, num_layers=2,
@@ -35,7 +36,7 @@ def _torch_last(torch_model, x):
 
 def _parity(torch_model, overrides, x, tol=1e-4):
   perturb.perturb_parameters(torch_model, seed=1).eval()
-  spec = registry.get("aves")
+  spec = zoo.get_preset("aves")
   module = spec.build(**overrides)
   variables = parity.port_reference(spec, torch_model, module, x)
   out, inter = jax.jit(lambda v, x: module.apply(v, x))(variables, x)
@@ -48,19 +49,19 @@ def _parity(torch_model, overrides, x, tol=1e-4):
 
 @pytest.mark.parametrize("overrides", [TINY, TINY_STABLE], ids=["base_like", "stable_ln"])
 def test_tiny_parity_transformers(overrides):
-  _parity(hubert.transformers_reference(**overrides), overrides, _wave())
+  _parity(bindings.hubert_transformers_reference(**overrides), overrides, _wave())
 
 
 @pytest.mark.parametrize("overrides", [TINY, TINY_STABLE], ids=["base_like", "stable_ln"])
 def test_tiny_parity_torchaudio_layout(overrides):
-  _, _, inter = _parity(hubert.torch_reference(**overrides), overrides, _wave())
+  _, _, inter = _parity(bindings.hubert_reference(**overrides), overrides, _wave())
   assert inter["embedding"].shape == (2, 32)
 
 
 def test_layouts_hold_the_same_tensors():
   """Our torchaudio-layout reference and transformers' model, normalised, have equal keys/shapes."""
-  ta = torch_to_flax.to_numpy_state_dict(hubert.torch_reference(**TINY))
-  hf = torch_to_flax.to_numpy_state_dict(hubert.transformers_reference(**TINY))
+  ta = torch_to_flax.to_numpy_state_dict(bindings.hubert_reference(**TINY))
+  hf = torch_to_flax.to_numpy_state_dict(bindings.hubert_transformers_reference(**TINY))
   assert hubert_porting.detect_layout(ta) == "torchaudio"
   assert hubert_porting.detect_layout(hf) == "transformers"
   ta_norm = hubert_porting.to_transformers_layout(ta)
@@ -71,7 +72,7 @@ def test_layouts_hold_the_same_tensors():
 
 def test_same_weights_same_output_across_layouts():
   """transformers weights renamed into torchaudio names give the same Flax model output."""
-  hf_model = perturb.perturb_parameters(hubert.transformers_reference(**TINY), seed=3).eval()
+  hf_model = perturb.perturb_parameters(bindings.hubert_transformers_reference(**TINY), seed=3).eval()
   hf = torch_to_flax.to_numpy_state_dict(hf_model)
   inverse = {"feature_projection.": "encoder.feature_projection.", "encoder.": "encoder.transformer."}
   ta = {}
@@ -107,7 +108,7 @@ def test_porter_errors_name_the_problem():
   x = _wave(1)
   module = hubert.build(**TINY)
   target = jax.eval_shape(lambda x: module.init(jax.random.PRNGKey(0), x), x)
-  sd = torch_to_flax.to_numpy_state_dict(hubert.torch_reference(**TINY))
+  sd = torch_to_flax.to_numpy_state_dict(bindings.hubert_reference(**TINY))
   fairseq = {"feature_extractor.conv_layers.0.0.weight": np.zeros((32, 1, 10), np.float32)}
   with pytest.raises(torch_to_flax.PortingError, match="torchaudio"):
     hubert_porting.port_hubert(fairseq, target)
@@ -124,15 +125,15 @@ def test_porter_errors_name_the_problem():
 def test_aves_file_in_weights_dir_loads_through_porting_load(tmp_path):
   """The real loading path: a torchaudio-format .pt under the spec's file name -> Flax params."""
   from bioacoustics_jax.porting import load  # pylint: disable=g-import-not-at-top
-  torch_model = perturb.perturb_parameters(hubert.torch_reference(**TINY), seed=4).eval()
-  spec = registry.get("aves")
-  torch.save(torch_model.state_dict(), tmp_path / spec.weights)
+  torch_model = perturb.perturb_parameters(bindings.hubert_reference(**TINY), seed=4).eval()
+  aves = zoo.resolve("aves", TINY, weights_dir=tmp_path)
+  torch.save(torch_model.state_dict(), aves.weights_path)
   x = _wave(1)
-  variables = load.pretrained_variables(spec, tmp_path, x, **TINY)
-  out = spec.build(**TINY).apply(variables, x)[0]
+  variables = aves.init_variables(jax.random.key(0), x)
+  out = aves.module.apply(variables, x)[0]
   assert parity.max_abs_diff(out, _torch_last(torch_model, x)) <= 1e-4
   with pytest.raises(load.MissingWeightsError, match="aves-base-all.torchaudio.pt"):
-    load.pretrained_variables(registry.get("aves_all"), tmp_path, x, **TINY)
+    zoo.resolve("aves_all", TINY, weights_dir=tmp_path).init_variables(jax.random.key(0), x)
 
 
 def test_input_errors():
@@ -146,20 +147,20 @@ def test_input_errors():
 def test_specs_and_frozen_prefix():
   for name, weights in [("aves", "aves-base-bio.torchaudio.pt"),
                         ("aves_all", "aves-base-all.torchaudio.pt")]:
-    spec = registry.get(name)
+    spec = zoo.get_preset(name)
     assert spec.architecture == "hubert_base" and spec.recipe == "waveform16k"
     assert spec.weights == weights and spec.weights_url.endswith(weights)
     assert spec.embedding_dim == 768
-  spec = registry.get("aves")
+  spec = zoo.get_preset("aves")
   x = _wave(1, 1000)
   params = jax.eval_shape(lambda x: spec.build(**TINY).init(jax.random.PRNGKey(0), x), x)["params"]
   assert set(spec.frozen_prefixes) <= set(params)
 
 
 def test_parameter_count_vs_torch():
-  torch_model = hubert.torch_reference(**TINY)
+  torch_model = bindings.hubert_reference(**TINY)
   x = _wave(1)
-  variables = parity.port_reference(registry.get("aves"), torch_model, hubert.build(**TINY), x)
+  variables = parity.port_reference(zoo.get_preset("aves"), torch_model, hubert.build(**TINY), x)
   n_flax = sum(np.size(v) for v in jax.tree_util.tree_leaves(variables))
   # torch stores the positional conv as (g [1, 1, K], v); we store the folded kernel only.
   assert n_flax == sum(p.numel() for p in torch_model.parameters()) - TINY["pos_conv_kernel"]
@@ -167,7 +168,7 @@ def test_parameter_count_vs_torch():
 
 def test_bfloat16_compute_is_close_and_differentiable():
   x = _wave().astype(np.float32)
-  diff, scale, m16, variables = parity.bfloat16_deviation(registry.get("aves"), x, **TINY)
+  diff, scale, m16, variables = parity.bfloat16_deviation(zoo.get_preset("aves"), x, **TINY)
   assert diff <= 0.05 * max(scale, 1.0)
   assert parity.gradients_are_finite(m16, variables, x)
 
@@ -175,7 +176,7 @@ def test_bfloat16_compute_is_close_and_differentiable():
 @pytest.mark.slow
 @pytest.mark.parametrize("reference", ["transformers", "torchaudio"])
 def test_full_hubert_base_parity(reference):
-  make = hubert.transformers_reference if reference == "transformers" else hubert.torch_reference
+  make = bindings.hubert_transformers_reference if reference == "transformers" else bindings.hubert_reference
   _, variables, inter = _parity(make(), {}, _wave(2, 16000))
   assert inter["embedding"].shape == (2, 768)
   assert inter["last_hidden_state"].shape == (2, 49, 768)

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from bioacoustics_jax.models import registry
+from bioacoustics_jax import zoo
 from bioacoustics_jax.porting import parity
 from tests.models import parity_registry
 
@@ -17,7 +17,7 @@ TOL = 1e-4
 
 
 def _setup(name, seed=0, size=64, batch=2, **overrides):
-  spec = registry.get(name)
+  spec = zoo.get_preset(name)
   rng = np.random.default_rng(seed)
   x, calib = rng.standard_normal((2, batch, size, size, 3)).astype(np.float32)
   torch_model = parity.randomize_norms(spec.torch_reference(**overrides), seed, calib)
@@ -42,7 +42,7 @@ def _check_train(name, **kwargs):
   expected = parity.torch_forward(torch_model, x, train=True)
   assert parity.max_abs_diff(logits[0], expected) <= TOL
   # torch's running stats after its one train-mode forward == our updated batch_stats.
-  spec = registry.get(name)
+  spec = zoo.get_preset(name)
   ported_after = spec.port(
       {**{k: v.detach().numpy() for k, v in torch_model.state_dict().items()}},
       jax.eval_shape(lambda: variables))
@@ -85,7 +85,7 @@ def test_resnet50_full_size_train_parity():
 
 def test_non_square_input_and_shapes():
   _check_eval("resnet18", width=8, num_classes=10, size=48)
-  spec = registry.get("rn18")
+  spec = zoo.get_preset("rn18")
   module = spec.build(width=8)
   x = np.zeros((1, 128, 75, 3), np.float32)  # mel x frames, not square
   shapes = jax.eval_shape(lambda: module.init(jax.random.PRNGKey(0), x))
@@ -96,7 +96,7 @@ def test_non_square_input_and_shapes():
 
 def test_presets():
   for depth in (18, 50, 152):
-    random_init, pretrained = registry.get(f"rn{depth}"), registry.get(f"rn{depth}p")
+    random_init, pretrained = zoo.get_preset(f"rn{depth}"), zoo.get_preset(f"rn{depth}p")
     assert random_init.weights is None and random_init.architecture == f"resnet{depth}"
     assert pretrained.weights.startswith(f"resnet{depth}-")
     assert pretrained.weights_url.endswith(pretrained.weights)
@@ -104,7 +104,7 @@ def test_presets():
 
 
 def test_wrong_channels_is_a_clear_error():
-  module = registry.get("rn18").build(width=8)
+  module = zoo.get_preset("rn18").build(width=8)
   with pytest.raises(ValueError, match="paper_mel3"):
     module.init(jax.random.PRNGKey(0), np.zeros((1, 32, 32, 1), np.float32))
 

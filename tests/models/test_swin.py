@@ -7,21 +7,22 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bioacoustics_jax.models import registry
+from bioacoustics_jax import zoo
 from bioacoustics_jax.models import swin
+from bioacoustics_jax.zoo import bindings
 from bioacoustics_jax.porting import parity
 from bioacoustics_jax.porting import perturb
 from bioacoustics_jax.porting import torch_to_flax
 from tests.models import parity_registry
 
-parity_registry.PARITY_TESTED.update({"swin_s"})  # read by tests/models/test_registry.py
+parity_registry.PARITY_TESTED.update({"swin_s"})  # read by tests/zoo/test_presets.py
 
 # Tiny Swin: same code paths as swin_s (4 stages, shifted blocks, patch merging), few channels.
 TINY = dict(embed_dim=8, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4), num_classes=10)
 
 
 def _ported(overrides, x, seed=0):
-  spec = registry.get("swin_s")
+  spec = zoo.get_preset("swin_s")
   torch_model = perturb.perturb_parameters(spec.torch_reference(**overrides), seed).eval()
   module = spec.build(**overrides)
   variables = parity.port_reference(spec, torch_model, module, x)
@@ -55,14 +56,14 @@ def test_one_axis_shift_mask_matches_torchvision():
 
 
 def test_relative_position_index_matches_torch_buffer():
-  torch_model = swin.torch_reference("swin_s", **TINY)
+  torch_model = bindings.swin_reference("swin_s", **TINY)
   buf = torch_model.features[1][0].attn.relative_position_index.numpy()
   np.testing.assert_array_equal(buf, swin.relative_position_index((7, 7)))
 
 
 def test_porter_rejects_bad_index_and_missing_keys():
   x = np.zeros((1, 64, 64, 3), np.float32)
-  spec = registry.get("swin_s")
+  spec = zoo.get_preset("swin_s")
   torch_model = spec.torch_reference(**TINY)
   module = spec.build(**TINY)
   sd = torch_to_flax.to_numpy_state_dict(torch_model)
@@ -96,14 +97,14 @@ _BF16_SMALL = dict(TINY, depths=(2, 2), num_heads=(1, 2))  # shifted blocks + me
 
 
 def test_bfloat16_compute_is_close():
-  diff, scale, _, _ = parity.bfloat16_deviation(registry.get("swin_s"), _BF16_X, **_BF16_SMALL)
+  diff, scale, _, _ = parity.bfloat16_deviation(zoo.get_preset("swin_s"), _BF16_X, **_BF16_SMALL)
   assert diff <= 0.02 * max(scale, 1.0)
 
 
 @pytest.mark.slow
 def test_bfloat16_gradients_are_finite():
   # Compiling Swin's backward pass (rolls, pads, window reshapes) takes ~30 s on 2 busy cores.
-  _, _, m16, variables = parity.bfloat16_deviation(registry.get("swin_s"), _BF16_X, **_BF16_SMALL)
+  _, _, m16, variables = parity.bfloat16_deviation(zoo.get_preset("swin_s"), _BF16_X, **_BF16_SMALL)
   assert parity.gradients_are_finite(m16, variables, _BF16_X)
 
 

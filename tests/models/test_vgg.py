@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bioacoustics_jax.models import registry
+from bioacoustics_jax import zoo
 from bioacoustics_jax.porting import parity
 from tests.models import parity_registry
 
@@ -13,7 +13,7 @@ parity_registry.PARITY_TESTED.add("vgg16")
 def _check(size, **overrides):
   rng = np.random.default_rng(0)
   x = rng.standard_normal((2, *size, 3)).astype(np.float32)
-  logits, inter, expected = parity.eval_outputs(registry.get("vgg16"), x, **overrides)
+  logits, inter, expected = parity.eval_outputs(zoo.get_preset("vgg16"), x, **overrides)
   assert parity.max_abs_diff(logits, expected) <= 1e-4
   assert parity.max_abs_diff(inter["embedding"], expected) <= 1e-4
 
@@ -29,5 +29,5 @@ def test_full_size_eval_parity():
 
 
 def test_presets():
-  assert registry.get("vgg16").weights is None
-  assert registry.get("vgg16p").weights == "vgg16-397923af.pth"
+  assert zoo.get_preset("vgg16").weights is None
+  assert zoo.get_preset("vgg16p").weights == "vgg16-397923af.pth"

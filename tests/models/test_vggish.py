@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from bioacoustics_jax.models import registry
+from bioacoustics_jax import zoo
 from bioacoustics_jax.porting import parity
 from bioacoustics_jax.porting import torch_to_flax
 from tests.models import parity_registry
@@ -25,7 +25,7 @@ def _torch_patches(torch_model, x):
 
 @pytest.mark.parametrize("overrides", [{}, {"width": 8, "hidden": 64}])
 def test_eval_parity(overrides):
-  spec = registry.get("vggish")
+  spec = zoo.get_preset("vggish")
   x = _patches()
   torch_model, module, variables = parity.reference_and_port(spec, x, **overrides)
   embedding, inter = jax.jit(module.apply)(variables, x)
@@ -37,7 +37,7 @@ def test_eval_parity(overrides):
 
 
 def test_checkpoint_key_layout():
-  keys = set(registry.get("vggish").torch_reference(width=8, hidden=16).state_dict())
+  keys = set(zoo.get_preset("vggish").torch_reference(width=8, hidden=16).state_dict())
   expected = {f"{stack}.{i}.{leaf}" for stack, idx in
               (("features", (0, 3, 6, 8, 11, 13)), ("embeddings", (0, 2, 4)))
               for i in idx for leaf in ("weight", "bias")}
@@ -46,7 +46,7 @@ def test_checkpoint_key_layout():
 
 def test_flatten_order_is_checked():
   """A state_dict whose first Linear expects (C, H, W) flatten order must not match."""
-  spec = registry.get("vggish")
+  spec = zoo.get_preset("vggish")
   x = _patches(1, 1)
   torch_model, module, variables = parity.reference_and_port(spec, x, width=8, hidden=16)
   sd = torch_to_flax.to_numpy_state_dict(torch_model)
@@ -59,12 +59,12 @@ def test_flatten_order_is_checked():
 
 
 def test_wrong_input_shape_names_the_recipe():
-  module = registry.get("vggish").build(width=8, hidden=16)
+  module = zoo.get_preset("vggish").build(width=8, hidden=16)
   with pytest.raises(ValueError, match="vggish_logmel"):
     module.init(jax.random.PRNGKey(0), np.zeros((2, 96, 64, 1), np.float32))
 
 
 def test_preset():
-  spec = registry.get("vggish")
+  spec = zoo.get_preset("vggish")
   assert spec.weights == "vggish-10086976.pth" and spec.weights_url.endswith(spec.weights)
   assert spec.recipe == "vggish_logmel" and spec.embedding_dim == 128

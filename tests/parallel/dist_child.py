@@ -16,7 +16,7 @@ def main(out_path: str) -> None:
   import numpy as np  # pylint: disable=g-import-not-at-top
   import optax  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.parallel import data_parallel  # pylint: disable=g-import-not-at-top
-  from bioacoustics_jax.parallel import step as step_lib  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.train import step as step_lib  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.train.state import TrainState  # pylint: disable=g-import-not-at-top
   from tests.train import tiny  # pylint: disable=g-import-not-at-top
 

@@ -8,7 +8,7 @@ import pytest
 
 from bioacoustics_jax.models.classifier import Classifier
 from bioacoustics_jax.parallel import data_parallel
-from bioacoustics_jax.parallel import step as step_lib
+from bioacoustics_jax.train import step as step_lib
 from bioacoustics_jax.train.state import TrainState
 from tests.train import tiny
 

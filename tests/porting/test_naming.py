@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from bioacoustics_jax.models import registry
+from bioacoustics_jax import zoo
 from bioacoustics_jax.porting import naming
 from bioacoustics_jax.porting import parity
 from bioacoustics_jax.porting import torch_to_flax
@@ -32,7 +32,7 @@ def test_dotted_rule_with_renames():
      (1, 32, 32, 3)),
     ("vggish", {"width": 8, "hidden": 16}, (1, 1, 96, 64, 1))])
 def test_porters_reject_missing_extra_and_misshaped_tensors(name, overrides, shape):
-  spec = registry.get(name)
+  spec = zoo.get_preset(name)
   sd = torch_to_flax.to_numpy_state_dict(spec.torch_reference(**overrides))
   target = jax.eval_shape(lambda x: spec.build(**overrides).init(jax.random.PRNGKey(0), x),
                           np.zeros(shape, np.float32))
@@ -50,7 +50,7 @@ def test_porters_reject_missing_extra_and_misshaped_tensors(name, overrides, sha
 
 
 def test_randomize_norms_changes_every_norm_tensor():
-  spec = registry.get("resnet18")
+  spec = zoo.get_preset("resnet18")
   model = parity.randomize_norms(spec.torch_reference(width=8), seed=0)
   bn = model.layer1[0].bn2
   assert not np.allclose(bn.weight.detach().numpy(), 1.0)

@@ -5,7 +5,7 @@ import pytest
 from bioacoustics_jax.report import markdown
 from bioacoustics_jax.report import results
 
-PAPER_CSV = "/work/shared/reference/paper_umap_kmeans_scores.csv"
+PAPER_CSV = markdown.PAPER_SCORES
 
 
 def _row(dataset, model, regime, reducer, clusterer, nmi, ari=0.1):

@@ -11,11 +11,9 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score
 
-from bioacoustics_jax.audio import recipes
+from bioacoustics_jax import zoo
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.data import synthetic
-from bioacoustics_jax.models import registry
-from bioacoustics_jax.porting import load
 from bioacoustics_jax.train import config as config_lib
 from bioacoustics_jax.train import finetune as finetune_lib
 
@@ -30,9 +28,8 @@ def _splits(root):
 
 
 def _nmi(variables, split, seed=42):
-  spec = registry.get("rn18")
-  recipe = recipes.get_recipe(spec.recipe)
-  module = spec.build(**OVERRIDES)
+  backbone = zoo.resolve("rn18", OVERRIDES)
+  recipe, module = backbone.recipe, backbone.module
   rate = split.info.sample_rate
   feats, labels = [], []
   for batch in split.numpy_batches(batch_size=8, sample_rate=rate):
@@ -52,8 +49,8 @@ def test_finetune_beats_chance_and_frozen_clustering(tmp_path):
   # 0.1) need a few dozen steps before inference-mode validation means anything.
   config.update(dict(batch_size=8, eval_batch_size=8, num_epochs=8,
                      learning_rates=(3e-4, 3e-3), tensorboard=False, progress_bar=False))
-  variables, result = finetune_lib.finetune("rn18", train, valid, config, str(tmp_path / "ft"),
-                                            module_overrides=OVERRIDES)
+  backbone = zoo.resolve("rn18", OVERRIDES)
+  variables, result = finetune_lib.finetune(backbone, train, valid, config, str(tmp_path / "ft"))
   chance = 1.0 / train.info.num_classes
   assert result.metric == "accuracy"
   assert result.best_metric >= 3 * chance, result.history
@@ -63,10 +60,9 @@ def test_finetune_beats_chance_and_frozen_clustering(tmp_path):
   assert result.best_metric == max(r["best"] for r in sweep["runs"])
   assert os.path.isdir(result.best_checkpoint)
 
-  spec = registry.get("rn18")
-  sample = recipes.get_recipe(spec.recipe).prepare(
+  sample = backbone.recipe.prepare(
       jnp.zeros((1, train.info.num_samples())), train.info.sample_rate)
-  frozen = load.init_variables(spec, sample, rng=jax.random.key(config.seed), **OVERRIDES)
+  frozen = backbone.init_variables(jax.random.key(config.seed), sample)
   nmi_frozen, nmi_tuned = _nmi(frozen, test), _nmi(variables, test)
   print(f"accuracy {result.best_metric:.3f} (chance {chance:.3f}); NMI frozen {nmi_frozen:.3f} "
         f"-> fine-tuned {nmi_tuned:.3f}")

@@ -1,5 +1,5 @@
 """Independent PyTorch definitions of the reference models, for parity tests and porting.
 
 Each builder imports torch lazily (after `bioacoustics_jax.torch_compat`), so importing the
-model registry never needs torch.
+zoo never needs torch.
 """

@@ -1,4 +1,4 @@
-"""torchvision AlexNet / VGG-16, optionally narrowed (for fast parity tests).
+"""torchvision AlexNet / VGG-16 / EfficientNet-B0, optionally narrowed (for fast parity tests).
 
 At full size these are exactly `torchvision.models.alexnet()` / `vgg16()`. Narrow variants keep
 torchvision's classes and key layout and only swap in smaller layers, so the parity tests still
@@ -38,3 +38,13 @@ def vgg16(width: int = 64, hidden: int = 4096, num_classes: int = 1000):
   model.classifier[3] = torch.nn.Linear(hidden, hidden)
   model.classifier[6] = torch.nn.Linear(hidden, num_classes)
   return model
+
+
+def efficientnet_b0(width_mult: float = 1.0, depth_mult: float = 1.0, num_classes: int = 1000):
+  """torchvision EfficientNet-B0 (random init), optionally scaled down the torchvision way."""
+  from torchvision.models import efficientnet as tv  # pylint: disable=g-import-not-at-top
+  if width_mult == 1.0 and depth_mult == 1.0:
+    return tv.efficientnet_b0(num_classes=num_classes)
+  stages, last_channel = tv._efficientnet_conf(  # pylint: disable=protected-access
+      "efficientnet_b0", width_mult=width_mult, depth_mult=depth_mult)
+  return tv.EfficientNet(stages, dropout=0.2, last_channel=last_channel, num_classes=num_classes)

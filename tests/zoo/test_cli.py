@@ -1,4 +1,5 @@
-"""`python -m bioacoustics_jax.porting`: port, save, load back; clear errors when weights are absent."""
+"""`python -m bioacoustics_jax.zoo`: port once, save, load back (also as the default start of a
+run); clear errors when weights are absent."""
 
 import os
 import subprocess
@@ -6,19 +7,20 @@ import sys
 import urllib.error
 
 import flax
+import jax
 import numpy as np
 import pytest
 import torch
 
-from bioacoustics_jax.models import registry
-from bioacoustics_jax.porting import __main__ as cli
+from bioacoustics_jax import zoo
 from bioacoustics_jax.porting import checkpoint
 from bioacoustics_jax.porting import load
 from bioacoustics_jax.porting import parity
+from bioacoustics_jax.zoo import __main__ as cli
 
 
 def test_port_save_and_load_roundtrip(tmp_path):
-  spec = registry.get("rn18p")
+  spec = zoo.get_preset("rn18p")
   torch_model = parity.randomize_norms(spec.torch_reference(), seed=5)
   source = tmp_path / "my_resnet18.pth"
   torch.save(torch_model.state_dict(), source)
@@ -30,7 +32,7 @@ def test_port_save_and_load_roundtrip(tmp_path):
   assert meta["num_params"] == sum(p.numel() for p in torch_model.parameters())
 
   restored = checkpoint.load_variables(out)
-  expected = load.port_file(spec, source, load.sample_input(spec))
+  expected = zoo.resolve("rn18p").port_file(source)
   a, b = (flax.traverse_util.flatten_dict(t) for t in (restored, expected))
   assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
   x = np.random.default_rng(0).standard_normal((1, 64, 48, 3)).astype(np.float32)
@@ -61,7 +63,7 @@ def test_random_init_model_needs_weights_flag(tmp_path):
 def test_command_line_nonexistent_weights_file(tmp_path):
   env = dict(os.environ, JAX_PLATFORMS="cpu")
   result = subprocess.run(
-      [sys.executable, "-m", "bioacoustics_jax.porting", "--model=vggish",
+      [sys.executable, "-m", "bioacoustics_jax.zoo", "--model=vggish",
        f"--weights={tmp_path / 'missing.pth'}", f"--out={tmp_path / 'out'}"],
       capture_output=True, text=True, env=env, check=False, timeout=120)
   assert result.returncode != 0
@@ -74,3 +76,24 @@ def test_command_line_nonexistent_weights_file(tmp_path):
 def test_load_variables_on_a_wrong_directory(tmp_path):
   with pytest.raises(FileNotFoundError, match="not a ported-weights directory"):
     checkpoint.load_variables(tmp_path)
+
+
+def test_a_run_starts_from_the_ported_directory_and_ignores_a_stale_one(tmp_path):
+  """The CLI's default --out is where resolve() looks: runs load the orbax copy instead of
+  porting the .pth again, unless the .pth in the folder is no longer the one it came from."""
+  spec = zoo.get_preset("rn18p")
+  torch.manual_seed(0)
+  torch.save(spec.torch_reference().state_dict(), tmp_path / spec.weights)
+  out = cli.port("rn18p", None, None, weights_dir=str(tmp_path))
+  backbone = zoo.resolve("rn18p", weights_dir=tmp_path)
+  assert out == backbone.ported_dir
+  variables = backbone.init_variables(jax.random.key(0))
+  (tmp_path / spec.weights).unlink()  # the run no longer needs the .pth at all
+  again = zoo.resolve("rn18p", weights_dir=tmp_path).init_variables(jax.random.key(0))
+  a, b = (flax.traverse_util.flatten_dict(t) for t in (variables, again))
+  assert all(np.array_equal(a[k], b[k]) for k in a)
+  torch.save(parity.randomize_norms(spec.torch_reference(), seed=9).state_dict(),
+             tmp_path / spec.weights)  # a different file now: the ported copy is stale
+  fresh = zoo.resolve("rn18p", weights_dir=tmp_path).init_variables(jax.random.key(0))
+  c = flax.traverse_util.flatten_dict(fresh)
+  assert not np.array_equal(c[("batch_stats", "bn1", "var")], a[("batch_stats", "bn1", "var")])

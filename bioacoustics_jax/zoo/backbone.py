@@ -1,0 +1,161 @@
+"""A model resolved once: `resolve(name, overrides, weights_dir) -> Backbone`.
+
+The Backbone is the one object the rest of the suite asks about a model: its Flax module (built
+once, with the overrides), its input recipe and input rate (`input_rate(dataset_rate)`, the one
+place that rule lives), its starting variables (random init from an rng, a PyTorch file ported
+on the fly, or an already-ported orbax directory), its PyTorch reference, and the identity of
+its weights. experiment.py resolves each cell's model once and hands this object to fine-tuning,
+extraction and the PyTorch baseline; none of them looks the name up again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import pathlib
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bioacoustics_jax.audio import recipes
+from bioacoustics_jax.porting import checkpoint
+from bioacoustics_jax.porting import load as load_lib
+from bioacoustics_jax.porting import torch_to_flax
+from bioacoustics_jax.zoo import presets as presets_lib
+
+# Parameter shapes never depend on the clip length or rate, so one second at this rate builds
+# the variable tree of any model whose recipe takes the dataset's own rate.
+SHAPE_RATE = 16000
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Backbone:
+  """One model id + constructor overrides + where its weights are looked up.
+
+  Compared and hashed by identity: a run resolves each model once, and caches keyed on the
+  Backbone (the jitted extractor) are then shared by all of that model's cells.
+  """
+
+  preset: presets_lib.Preset
+  overrides: Mapping[str, Any]
+  weights_dir: pathlib.Path
+
+  @property
+  def name(self) -> str:
+    return self.preset.name
+
+  @property
+  def architecture(self) -> str:
+    return self.preset.architecture
+
+  @property
+  def frozen_prefixes(self) -> tuple[str, ...]:
+    return tuple(self.preset.frozen_prefixes)
+
+  @property
+  def recipe(self) -> recipes.InputRecipe:
+    return recipes.get_recipe(self.preset.recipe)
+
+  @functools.cached_property
+  def module(self):
+    """The Flax backbone (eval and train mode alike), built once."""
+    return self.preset.build(**self.overrides)
+
+  def input_rate(self, dataset_rate: int | None) -> int:
+    """The rate the model's input is computed at: the recipe's own fixed rate (VGGish, HuBERT
+    and AST at 16 kHz) or, for recipes that accept any rate (the paper's mel), the dataset's."""
+    rate = self.recipe.sample_rate or dataset_rate
+    if not rate:
+      raise ValueError(f"Model {self.name!r} takes the dataset's own sample rate; none given.")
+    return int(rate)
+
+  def sample_input(self, rate: int | None = None, num_samples: int | None = None) -> np.ndarray:
+    """Zeros shaped like one example of the model's input (one second unless `num_samples`)."""
+    rate = self.input_rate(rate or SHAPE_RATE)
+    audio = jax.ShapeDtypeStruct((1, int(num_samples or rate)), jnp.float32)
+    shape = jax.eval_shape(lambda a: self.recipe.prepare(a, rate), audio)
+    return np.zeros(shape.shape, shape.dtype)
+
+  def training_module(self, *, cross_replica_bn: bool, dtype: Any = None):
+    """The module for data-parallel training: cross-replica BatchNorm over the "data" axis when
+    the model has BatchNorm (the preset says so), and the compute dtype (e.g. bf16)."""
+    changes = {}
+    if cross_replica_bn and self.preset.batch_norm:
+      changes["bn_axis_name"] = "data"
+    if dtype is not None:
+      changes["dtype"] = dtype
+    return self.module.clone(**changes) if changes else self.module
+
+  # --- weights -------------------------------------------------------------------------------
+
+  @property
+  def weights_path(self) -> pathlib.Path | None:
+    """The PyTorch file this model starts from (None: random init)."""
+    return self.weights_dir / self.preset.weights if self.preset.weights else None
+
+  @property
+  def ported_dir(self) -> pathlib.Path:
+    """Where `python -m bioacoustics_jax.zoo --model=NAME` writes (and runs then read) the
+    ported orbax checkpoint: `<weights dir>/<name>.ported/`."""
+    return self.weights_dir / f"{self.name}.ported"
+
+  def check_weights(self) -> None:
+    """Raises MissingWeightsError (file, URL, folder) unless the weights are on disk."""
+    if self.preset.weights is None or self._usable_ported_dir() is not None:
+      return
+    if not self.weights_path.is_file():
+      raise load_lib.MissingWeightsError(load_lib.missing_weights_message(
+          self.name, self.weights_path, self.preset.weights_url))
+
+  def init_variables(self, rng: jax.Array, sample: Any | None = None) -> Any:
+    """Starting variables of the backbone: random init from `rng` for a random-init model,
+    else the ported orbax directory when one exists for this file, else the PyTorch file
+    ported now (strict: any unmapped or mis-shaped tensor is an error naming it)."""
+    sample = self.sample_input() if sample is None else sample
+    if self.preset.weights is None:
+      return jax.jit(self.module.init)(rng, sample)
+    ported = self._usable_ported_dir()
+    if ported is not None:
+      return checkpoint.load_variables(ported)
+    self.check_weights()
+    return self.port_file(self.weights_path, sample)
+
+  def port_file(self, path: str | os.PathLike, sample: Any | None = None) -> Any:
+    """Variables of this backbone ported from the PyTorch checkpoint at `path`."""
+    sample = self.sample_input() if sample is None else sample
+    target = jax.eval_shape(lambda x: self.module.init(jax.random.PRNGKey(0), x), sample)
+    state_dict = load_lib.load_state_dict(path)
+    try:
+      ported = self.preset.port(state_dict, target)
+    except torch_to_flax.PortingError as e:
+      raise torch_to_flax.PortingError(
+          f"{path} does not fit model {self.name!r} ({self.architecture}): {e}") from None
+    return jax.tree.map(jnp.asarray, ported)
+
+  def torch_reference(self):
+    """The PyTorch reference (random init) with the same overrides."""
+    return self.preset.torch_reference(**self.overrides)
+
+  def _usable_ported_dir(self) -> pathlib.Path | None:
+    # A ported directory is used only for the full-size model and only if it was ported from
+    # the same file that sits in the weights folder now (sha256); else the file is ported anew.
+    meta_file = self.ported_dir / checkpoint.METADATA_FILE
+    if self.overrides or not meta_file.is_file():
+      return None
+    meta = checkpoint.load_metadata(self.ported_dir)
+    if meta.get("architecture") != self.architecture:
+      return None
+    if self.weights_path.is_file() and meta.get("sha256") != checkpoint.cached_sha256(
+        self.weights_path):
+      return None
+    return self.ported_dir
+
+
+def resolve(name: str, overrides: Mapping[str, Any] | None = None,
+            weights_dir: str | os.PathLike | None = None) -> Backbone:
+  """The Backbone for model id `name` (an unknown id lists the known ones)."""
+  return Backbone(preset=presets_lib.get_preset(name), overrides=dict(overrides or {}),
+                  weights_dir=load_lib.weights_dir(weights_dir or None))

@@ -1,0 +1,48 @@
+"""Glue between a Flax family and its PyTorch side, where one needs facts from the other.
+
+models/ never imports porting/ and porting/ never imports models/; a preset whose PyTorch
+reference takes the Flax family's architecture table (Swin, HuBERT, AST), or whose porter checks
+a buffer against the Flax model's own construction (Swin's relative-position index), is bound
+here, in the room above both. Every import is inside the function, so a preset is resolved
+without importing any family it does not use.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+
+def swin_reference(arch: str = "swin_s", **overrides):
+  """torchvision's SwinTransformer with models/swin.py's `arch` hyper-parameters, random init."""
+  from bioacoustics_jax.models import swin  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting.references import swin_torch  # pylint: disable=g-import-not-at-top
+  return swin_torch.torchvision_swin(**{**swin.ARCHS[arch], **overrides})
+
+
+def port_swin(state_dict: Mapping[str, Any], target: Any) -> Any:
+  """porting/swin.py's porter, checking torch's index buffers against the Flax model's."""
+  from bioacoustics_jax.models import swin  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting import swin as swin_porting  # pylint: disable=g-import-not-at-top
+  return swin_porting.port_swin(state_dict, target,
+                                relative_position_index=swin.relative_position_index)
+
+
+def hubert_reference(arch: str = "hubert_base", **overrides):
+  """Our independent torch model in torchaudio's `wav2vec2_model` key layout, random init."""
+  from bioacoustics_jax.models import hubert  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting.references import wav2vec2_torch  # pylint: disable=g-import-not-at-top
+  return wav2vec2_torch.Wav2Vec2Model(**{**hubert.ARCHS[arch], **overrides})
+
+
+def hubert_transformers_reference(arch: str = "hubert_base", **overrides):
+  """transformers' `HubertModel` with the same hyper-parameters, random init."""
+  from bioacoustics_jax.models import hubert  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting.references import hubert_torch  # pylint: disable=g-import-not-at-top
+  return hubert_torch.transformers_hubert(**{**hubert.ARCHS[arch], **overrides})
+
+
+def ast_reference(arch: str = "ast", **overrides):
+  """transformers' `ASTModel(ASTConfig(...))` with the same hyper-parameters, random init."""
+  from bioacoustics_jax.models import ast  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting.references import ast_torch  # pylint: disable=g-import-not-at-top
+  return ast_torch.transformers_ast(**{**ast.ARCHS[arch], **overrides})

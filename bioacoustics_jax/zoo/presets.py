@@ -1,0 +1,226 @@
+"""The presets table: every model id the suite knows, as data, above models/ and porting/.
+
+A preset says, for one model id: which Flax module builds it (and with which constructor
+kwargs), which porter maps its PyTorch checkpoint onto that module, which PyTorch reference
+(random init, the public checkpoint's key layout) it is parity-tested against, which weights file
+it starts from (None: random init), which input recipe turns audio into its input, and which
+parameters stay frozen when fine-tuning. Code is named by import path ("package.module:attr")
+and imported only when used, so resolving `rn18` imports ResNet and nothing else (the perch /
+scenic presets idea). zoo/backbone.py turns a preset into a Backbone; nothing else reads this
+table's strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import types
+from typing import Any, Callable, Mapping
+
+_MODELS = "bioacoustics_jax.models."
+_PORTING = "bioacoustics_jax.porting."
+_REFS = "bioacoustics_jax.porting.references."
+_BINDINGS = "bioacoustics_jax.zoo.bindings:"
+_TORCHVISION = "https://download.pytorch.org/models/"
+_TORCHAUDIO = "https://download.pytorch.org/torchaudio/models/"
+_AVES = "https://storage.googleapis.com/esp-public-files/ported_aves/"
+_AST = "https://huggingface.co/MIT/ast-finetuned-audioset-10-10-0.4593/resolve/main/pytorch_model.bin"
+
+
+def load_attr(path: str) -> Any:
+  """"package.module:attr" -> the attribute, importing only that module."""
+  module, _, attr = path.partition(":")
+  return getattr(importlib.import_module(module), attr)
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+  """One model id of the zoo.
+
+  Attributes:
+    name: the id (`rn18p`, `aves`, ...); the paper's ids are presets like any other.
+    architecture: the network it builds (`resnet18`, `hubert_base`, ...); presets that share one
+      differ only in weights (parity is tested once per architecture).
+    module: import path of `build(**kwargs) -> nn.Module`; the module's
+      `apply(variables, x, train=False)` returns `(output, {"embedding": ..., "pre_logits": ...})`.
+    module_kwargs: constructor kwargs fixed by the preset (user overrides go on top).
+    recipe: input recipe name (bioacoustics_jax/audio/recipes.py): audio -> model input; the
+      recipe's fixed `sample_rate`, if any, is the model's input rate (else the dataset's rate).
+    embedding_dim: size of `intermediates["embedding"]` at full size.
+    porter: import path of `port(state_dict, target) -> variables` for the checkpoint layout.
+    reference: import path of `reference(**kwargs) -> torch.nn.Module` (random init, the
+      checkpoint's key layout); reference_kwargs: its fixed kwargs.
+    weights: the pretrained PyTorch file looked up in the weights folder (None: random init).
+    weights_url: where a user gets `weights` (never downloaded by the suite at run time).
+    frozen_prefixes: parameter-path prefixes kept frozen when fine-tuning.
+    batch_norm: the module has BatchNorm layers and a `bn_axis_name` field (cross-replica BN
+      when training data-parallel); every module has a `dtype` field (compute dtype).
+    embedding: what the embedding is (which layer, which pooling), for the README and reports.
+  """
+
+  name: str
+  architecture: str
+  module: str
+  recipe: str
+  embedding_dim: int
+  module_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  porter: str | None = None
+  reference: str | None = None
+  reference_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  weights: str | None = None
+  weights_url: str | None = None
+  frozen_prefixes: tuple[str, ...] = ()
+  batch_norm: bool = False
+  embedding: str = ""
+  description: str = ""
+
+  def __post_init__(self):
+    # Read-only views: a preset is shared by every caller and must never be mutated.
+    object.__setattr__(self, "module_kwargs", types.MappingProxyType(dict(self.module_kwargs)))
+    object.__setattr__(self, "reference_kwargs",
+                       types.MappingProxyType(dict(self.reference_kwargs)))
+
+  @property
+  def family(self) -> str:
+    """The models/ module that holds the architecture (`resnet`, `hubert`, ...)."""
+    return self.module.partition(":")[0].rpartition(".")[2]
+
+  def build(self, **overrides):
+    """The Flax backbone, preset kwargs + `overrides` (tiny widths in tests)."""
+    return load_attr(self.module)(**{**self.module_kwargs, **overrides})
+
+  def torch_reference(self, **overrides):
+    """The PyTorch reference at random init (imports torch)."""
+    if self.reference is None:
+      raise ValueError(f"Model {self.name!r} has no PyTorch reference.")
+    return load_attr(self.reference)(**{**self.reference_kwargs, **overrides})
+
+  def port(self, state_dict: Mapping[str, Any], target: Any) -> Any:
+    """Checkpoint state_dict (numpy) -> variables shaped like `target` (strict)."""
+    if self.porter is None:
+      raise ValueError(f"Model {self.name!r} has no porter.")
+    porter: Callable[..., Any] = load_attr(self.porter)
+    return porter(state_dict, target)
+
+
+def _resnets() -> list[Preset]:
+  files = {18: "resnet18-f37072fd.pth", 50: "resnet50-0676ba61.pth",
+           152: "resnet152-394f9c45.pth"}
+  out = []
+  for depth, file in files.items():
+    arch = f"resnet{depth}"
+    common = dict(architecture=arch, module=_MODELS + "resnet:build", module_kwargs={"arch": arch},
+                  recipe="paper_mel3", embedding_dim=1000, porter=_PORTING + "resnet:port_resnet",
+                  reference=_REFS + "resnet_torch:torchvision_resnet",
+                  reference_kwargs={"arch": arch}, batch_norm=True,
+                  embedding="1000-d fc output")
+    out += [
+        Preset(name=arch, description=f"torchvision {arch}, random init", **common),
+        Preset(name=f"rn{depth}", description=f"paper id: ResNet-{depth}, random init",
+               **common),
+        Preset(name=f"rn{depth}p", weights=file, weights_url=_TORCHVISION + file,
+               description=f"paper id: ResNet-{depth}, ImageNet weights", **common),
+    ]
+  return out
+
+
+def _torchvision_pair(arch: str, module: str, porter: str, reference: str, file: str,
+                      random_name: str, pretrained_name: str, what: str,
+                      batch_norm: bool = False) -> list[Preset]:
+  common = dict(architecture=arch, module=module, recipe="paper_mel3", embedding_dim=1000,
+                porter=porter, reference=reference, batch_norm=batch_norm,
+                embedding="1000-d ImageNet output")
+  return [
+      Preset(name=random_name, description=f"torchvision {what}, random init", **common),
+      Preset(name=pretrained_name, weights=file, weights_url=_TORCHVISION + file,
+             description=f"torchvision {what}, ImageNet weights", **common),
+  ]
+
+
+def _hubert(name: str, file: str, url: str, description: str) -> Preset:
+  return Preset(
+      name=name, architecture="hubert_base", module=_MODELS + "hubert:build",
+      module_kwargs={"arch": "hubert_base"}, recipe="waveform16k", embedding_dim=768,
+      porter=_PORTING + "hubert:port_hubert", reference=_BINDINGS + "hubert_reference",
+      reference_kwargs={"arch": "hubert_base"}, weights=file, weights_url=url + file,
+      # The paper (BEANS/AVES recipe) fine-tunes with the CNN feature encoder frozen.
+      frozen_prefixes=("feature_extractor",), embedding="mean over time of the last layer, 768-d",
+      description=description)
+
+
+def _swin(name: str, description: str) -> Preset:
+  file = "swin_s-5e29d889.pth"
+  return Preset(
+      name=name, architecture="swin_s", module=_MODELS + "swin:build",
+      module_kwargs={"arch": "swin_s"}, recipe="paper_mel3", embedding_dim=1000,
+      porter=_BINDINGS + "port_swin", reference=_BINDINGS + "swin_reference",
+      reference_kwargs={"arch": "swin_s"}, weights=file, weights_url=_TORCHVISION + file,
+      embedding="1000-d ImageNet head output", description=description)
+
+
+_SEQUENTIAL = _PORTING + "sequential_cnns:port_sequential"
+
+PRESETS: tuple[Preset, ...] = (
+    *_resnets(),
+    *_torchvision_pair("alexnet", _MODELS + "alexnet:AlexNet", _SEQUENTIAL,
+                       _REFS + "torchvision_cnns:alexnet", "alexnet-owt-7be5be79.pth",
+                       "alexnet", "alex", "alexnet (paper id `alex` with ImageNet weights)"),
+    *_torchvision_pair("vgg16", _MODELS + "vgg:VGG", _SEQUENTIAL,
+                       _REFS + "torchvision_cnns:vgg16", "vgg16-397923af.pth",
+                       "vgg16", "vgg16p", "vgg16"),
+    *_torchvision_pair("efficientnet_b0", _MODELS + "efficientnet:EfficientNet",
+                       _PORTING + "efficientnet:port_efficientnet",
+                       _REFS + "torchvision_cnns:efficientnet_b0",
+                       "efficientnet_b0_rwightman-7f5810bc.pth", "efficientnet_b0",
+                       "efficientnet_b0p", "efficientnet_b0", batch_norm=True),
+    Preset(name="vggish", architecture="vggish", module=_MODELS + "vggish:VGGish",
+           recipe="vggish_logmel", embedding_dim=128, porter=_SEQUENTIAL,
+           reference=_REFS + "vggish_torch:vggish", weights="vggish-10086976.pth",
+           weights_url="https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
+                       "vggish-10086976.pth",
+           embedding="128-d per 0.96 s patch, mean over patches; no PCA postprocessing",
+           description="paper id: VGGish (AudioSet, torchvggish port)"),
+    _swin("swin_s", "torchvision swin_s, ImageNet-1k weights (IMAGENET1K_V1)"),
+    _swin("swin", "paper id: Swin-S, ImageNet weights"),
+    _hubert("hubert_base", "hubert_fairseq_base_ls960.pth", _TORCHAUDIO,
+            "HuBERT-base (fairseq, LibriSpeech 960 h) via torchaudio's HUBERT_BASE"),
+    _hubert("aves", "aves-base-bio.torchaudio.pt", _AVES,
+            "paper id: AVES-bio (HuBERT-base, 360 h bio audio)"),
+    _hubert("aves_all", "aves-base-all.torchaudio.pt", _AVES,
+            "paper id: AVES-all (HuBERT-base, 5054 h)"),
+    Preset(name="ast", architecture="ast", module=_MODELS + "ast:build",
+           module_kwargs={"arch": "ast"}, recipe="ast_fbank", embedding_dim=768,
+           porter=_PORTING + "ast:port_ast", reference=_BINDINGS + "ast_reference",
+           reference_kwargs={"arch": "ast"},
+           weights="ast-finetuned-audioset-10-10-0.4593.bin",  # the hub's pytorch_model.bin
+           weights_url=_AST, embedding="mean of the cls and distillation tokens, 768-d",
+           description="AST (AudioSet fine-tuned, 10x10 patches)"),
+)
+
+
+def _index(presets) -> dict[str, Preset]:
+  out: dict[str, Preset] = {}
+  for p in presets:
+    if p.name in out:
+      raise ValueError(f"Model name {p.name!r} is defined twice in the presets table.")
+    out[p.name] = p
+  return out
+
+
+_BY_NAME = _index(PRESETS)
+
+
+def get_preset(name: str) -> Preset:
+  """The preset called `name`; an unknown name lists the known ones."""
+  try:
+    return _BY_NAME[name]
+  except KeyError:
+    raise KeyError(f"Unknown model {name!r}. Known models: {', '.join(names())}") from None
+
+
+def names() -> list[str]:
+  return sorted(_BY_NAME)
+
+
+def architectures() -> set[str]:
+  return {p.architecture for p in PRESETS}

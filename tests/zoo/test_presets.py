@@ -1,0 +1,96 @@
+"""The presets table: every architecture is instantiated at full size with the original's
+parameter count and has a PyTorch parity test; names fail loudly (vision_transformer's
+`test_all_tested`, as a static table).
+
+How "has a parity test" is known: each family's test module (tests/models/test_<family>.py)
+adds the architectures it checks against PyTorch to `tests.models.parity_registry.PARITY_TESTED`
+at import time. This test imports every tests/models/test_*.py module (so it works under any
+test selection or xdist split) and compares that set with the table's architectures.
+"""
+
+import importlib
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+
+from bioacoustics_jax import zoo
+from bioacoustics_jax.zoo import presets
+from tests.models import parity_registry
+
+PAPER_IDS = ("alex", "rn18", "rn18p", "rn50", "rn50p", "rn152", "rn152p", "vggish", "swin",
+             "aves", "aves_all")
+# Full-size parameter counts of the PyTorch originals (torchvision / transformers / torchaudio;
+# HuBERT: torch stores the positional conv's weight norm as g and v, 128 more numbers than the
+# one folded kernel we keep).
+PARAMS = {
+    "resnet18": 11_689_512, "resnet50": 25_557_032, "resnet152": 60_192_808,
+    "alexnet": 61_100_840, "vgg16": 138_357_544, "efficientnet_b0": 5_288_548,
+    "vggish": 72_141_184, "swin_s": 49_606_258, "hubert_base": 94_370_816, "ast": 86_187_264,
+}
+
+
+def _import_family_tests():
+  for path in sorted((pathlib.Path(__file__).parents[1] / "models").glob("test_*.py")):
+    importlib.import_module(f"tests.models.{path.stem}")
+
+
+def test_all_architectures_have_parity_tests():
+  _import_family_tests()
+  untested = zoo.architectures() - parity_registry.PARITY_TESTED
+  assert not untested, (
+      f"Architectures without a PyTorch parity test: {sorted(untested)}. Add one in "
+      "tests/models/test_<family>.py and list it in parity_registry.PARITY_TESTED.")
+  # A stale entry (a tested name that no longer exists) is a typo or a removed model.
+  assert parity_registry.PARITY_TESTED <= zoo.architectures(), (
+      parity_registry.PARITY_TESTED - zoo.architectures())
+
+
+def test_every_architecture_is_in_the_parameter_table():
+  assert set(PARAMS) == zoo.architectures()
+
+
+@pytest.mark.parametrize("architecture", sorted(PARAMS))
+def test_full_size_parameter_count(architecture):
+  preset = next(p for p in presets.PRESETS if p.architecture == architecture)
+  backbone = zoo.resolve(preset.name)
+  sample = backbone.sample_input()
+  shapes = jax.eval_shape(lambda x: backbone.module.init(jax.random.key(0), x), sample)
+  count = sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(shapes["params"]))
+  assert count == PARAMS[architecture]
+  embedding = jax.eval_shape(lambda v, x: backbone.module.apply(v, x)[1]["embedding"], shapes,
+                             sample)
+  assert embedding.shape == (1, preset.embedding_dim)
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_every_preset_is_complete(name):
+  preset = zoo.get_preset(name)
+  assert preset.porter and preset.reference and preset.recipe and preset.embedding
+  assert callable(presets.load_attr(preset.module)) and callable(presets.load_attr(preset.porter))
+  if preset.weights is not None:
+    assert preset.weights_url.startswith("https://")
+  if preset.family in ("resnet", "alexnet", "vgg", "efficientnet"):
+    assert preset.weights is None or preset.weights_url.endswith("/" + preset.weights)
+
+
+def test_paper_ids_are_presets():
+  assert set(PAPER_IDS) <= set(zoo.names())
+  assert {"efficientnet_b0p", "vgg16p", "ast", "hubert_base"} <= set(zoo.names())
+
+
+def test_unknown_name_lists_known_ones():
+  with pytest.raises(KeyError) as err:
+    zoo.resolve("resnet9000")
+  assert "rn50p" in str(err.value) and "vggish" in str(err.value)
+
+
+def test_duplicate_names_fail():
+  with pytest.raises(ValueError, match="defined twice"):
+    presets._index([zoo.get_preset("rn18"), zoo.get_preset("rn18")])  # pylint: disable=protected-access
+
+
+def test_presets_are_read_only():
+  with pytest.raises(TypeError):
+    zoo.get_preset("rn18").module_kwargs["arch"] = "resnet50"
