@@ -28,8 +28,11 @@ from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
 from bioacoustics_jax.models import registry
 from bioacoustics_jax.porting import load as load_lib
 from bioacoustics_jax.report import figures
+from bioacoustics_jax.report import html as html_report
 from bioacoustics_jax.report import markdown
 from bioacoustics_jax.report import results
+from bioacoustics_jax.report import tensorboard as report_tensorboard
+from bioacoustics_jax.report import views
 from bioacoustics_jax.train import finetune as finetune_lib
 
 REGIMES = ("frozen", "finetuned")
@@ -67,11 +70,14 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str) -> str:
     rows = [dict(row, dataset=dataset, model=model, regime=regime, split=config.data.split,
                  skipped_files=len(skipped)) for row in evaluation.rows]
     results.append_rows(results_csv, rows)
+    views.save_cell(workdir, es, evaluation, evaluator, rows)  # report.html: scatters, intervals
+    report_tensorboard.write_cell(workdir, config, rows)  # eval scalars + HParams per cell
     _write_figure(workdir, es, evaluation.projections, dataset, model, regime)
     logging.info("[%d/%d] done in %.1f s: %s", i, len(cells), time.perf_counter() - start,
                  _summary(rows))
   markdown.write_report(results_csv, os.path.join(workdir, "report.md"),
                         paper_csv=PAPER_SCORES if os.path.exists(PAPER_SCORES) else None)
+  html_report.write_html(workdir, paper_csv=PAPER_SCORES if os.path.exists(PAPER_SCORES) else None)
   logging.info("Wrote %s and %s", results_csv, os.path.join(workdir, "report.md"))
   return results_csv
 
