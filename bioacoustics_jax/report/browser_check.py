@@ -12,6 +12,7 @@ table twice, moves the pointer onto a scatter point, and writes its findings int
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -128,13 +129,44 @@ def check(report_html: str, screenshot: str | None = None, timeout: float = 120.
   return result
 
 
+def problems(found: dict[str, Any]) -> list[str]:
+  """What is wrong with a page `check` rendered: [] when a person would see it work."""
+  out = [f"script error: {e}" for e in found.get("errors", [])]
+  out += [f"image did not load: {alt}" for alt in found.get("broken", [])]
+  out += [f"reaches the network: {url}" for url in found.get("external", [])]
+  if not found.get("images"):
+    out.append("no images")
+  if not found.get("tables"):
+    out.append("no sortable tables")
+  for name, table in found.get("tables", {}).items():
+    up = [-math.inf if v is None else v for v in table["ascending"]]  # JSON null = -Infinity
+    down = [-math.inf if v is None else v for v in table["descending"]]
+    if up != sorted(up, key=_sort_key) or down != sorted(down, key=_sort_key, reverse=True):
+      out.append(f"table {name} does not sort on {table['header']!r}: {up} / {down}")
+    if table["states"] != ["ascending", "descending"]:
+      out.append(f"table {name} header states {table['states']}")
+  hover = found.get("hover")
+  if hover is None:
+    out.append("no scatter to hover")
+  elif hover["hidden"] or not hover["same_place"] or "file: " not in hover["text"]:
+    out.append(f"hovering a point does not name it: {hover}")
+  return out
+
+
+def _sort_key(value):
+  return (0, value) if isinstance(value, (int, float)) else (1, str(value))
+
+
 def main(argv: list[str]) -> int:
   if not argv or argv[0].startswith("-"):
     print(__doc__)
     return 2
   shot = next((a.split("=", 1)[1] for a in argv[1:] if a.startswith("--screenshot=")), None)
-  print(json.dumps(check(argv[0], screenshot=shot), indent=1)[:20000])
-  return 0
+  found = check(argv[0], screenshot=shot)
+  wrong = problems(found)
+  print("\n".join(wrong) or f"OK: {found['images']} images, {len(found['tables'])} sortable "
+        f"tables, hover: {found['hover']['text']!r}")
+  return 1 if wrong else 0
 
 
 if __name__ == "__main__":
