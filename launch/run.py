@@ -47,7 +47,8 @@ def main(argv):
   from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
   logging.info("Config:\n%s", _CONFIG.value)
   results_csv = experiment.run_experiment(_CONFIG.value, _WORKDIR.value)
-  print(f"Results: {results_csv}\nReport:  {os.path.join(_WORKDIR.value, 'report.md')}")
+  print(f"Results: {results_csv}\nReport:  {os.path.join(_WORKDIR.value, 'report.md')}\n"
+        f"Page:    {os.path.join(_WORKDIR.value, 'report.html')}")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ MAX_POINTS = 3000
 PREFERRED_PAIRS = (("umap", "kmeans"), ("tsne", "kmeans"), ("pca", "kmeans"))
 PREFERRED_PROJECTIONS = ("umap", "tsne", "pca")
 PROJECTION_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
+PANEL_WIDTH = 230  # px on the page (drawn larger, so it stays sharp on high-density screens)
 PROVENANCE_FIELDS = ("status", "command", "commit", "dirty", "start", "end", "devices", "versions",
                      "config")
 
@@ -266,18 +267,18 @@ def _cell_figures(view: views_lib.CellView, key: str, max_points: int, data: dic
   names = [str(n) for n in view.label_names]
   colours = html_figures.palette(names)
   uri, positions = html_figures.scatter_panel(xy, labels, colours, "true labels", axis, lims)
-  panels = [("labels", "true labels", uri)]
+  panels = [("labels", "true labels", uri)]  # (panel name, its title, image)
   clusters = {}
   for (red, clusterer), predicted in view.predicted.items():  # the evaluator's order
     if red != reducer:
       continue
     predicted = predicted[keep]
-    ids = sorted(set(predicted.tolist()))
-    index = {c: i for i, c in enumerate(ids)}
-    cluster_colours = html_figures.palette([str(c) for c in ids])
-    uri, _ = html_figures.scatter_panel(xy, np.asarray([index[c] for c in predicted]),
-                                        cluster_colours, f"{clusterer} clusters", axis, lims)
-    panels.append((clusterer, f"{clusterer} ({len(ids)} clusters)", uri))
+    by_cluster = html_figures.cluster_palette(labels, predicted, colours)
+    ids = sorted(by_cluster)
+    uri, _ = html_figures.scatter_panel(
+        xy, np.searchsorted(ids, predicted), [by_cluster[c] for c in ids],
+        f"{clusterer}: {len(set(predicted.tolist()))} clusters", axis, lims)
+    panels.append((clusterer, f"{clusterer} clusters", uri))
     clusters[clusterer] = predicted.tolist()
   data[key] = {"x": np.round(positions[:, 0], 4).tolist(),
                "y": np.round(positions[:, 1], 4).tolist(),
@@ -285,9 +286,9 @@ def _cell_figures(view: views_lib.CellView, key: str, max_points: int, data: dic
                "clusters": clusters, "root": f"{view.dataset}/"}
   figures = "".join(
       f'<figure><img class="scatter" src="{uri}" data-cell="{_esc(key)}" data-panel="{name}" '
-      f'width="{int(html_figures.PANEL_INCHES * html_figures.PANEL_DPI)}" '
-      f'alt="{_esc(f"{view.dataset} {view.model} {view.regime} {axis} {caption}")}">'
-      f"<figcaption>{_esc(caption)}</figcaption></figure>" for name, caption, uri in panels)
+      f'width="{PANEL_WIDTH}" '
+      f'alt="{_esc(f"{view.dataset} {view.model} {view.regime} {axis} {caption}")}"></figure>'
+      for name, caption, uri in panels)
   counts = collections.Counter(view.labels.tolist())
   legend = "".join(f'<span><i style="background:{html_figures.hex_colour(colours[c])}"></i>'
                    f"{_esc(names[c] if 0 <= c < len(names) else str(c))} ({counts[c]})</span>"
@@ -301,7 +302,10 @@ def _cell_figures(view: views_lib.CellView, key: str, max_points: int, data: dic
 def _scatter_grid(trials, rows, views, max_points: int, data: dict) -> str:
   parts = ['<h2 id="scatters">Scatters</h2><p class="note">Each cell: the 2-D projection named on '
            "its axes, coloured by true label, then by each scored clustering of that projection. "
-           "Hover a point for its clip id, label, clusters and file.</p>"]
+           "A cluster wears the colour of the class it is matched to one-to-one (Hungarian, on "
+           "overlap), so a clustering that finds the classes looks like the true labels; "
+           "unmatched clusters take a second palette, HDBSCAN noise is grey. Hover a point for "
+           "its clip id, label, clusters and file.</p>"]
   for trial, _ in trials:
     cells = {k: v for k, v in views.items() if k[0] == trial}
     if not cells:
@@ -322,8 +326,8 @@ def _scatter_grid(trials, rows, views, max_points: int, data: dict) -> str:
         key = f"{trial}|{d}|{model}|{regime}"
         tds.append(f"<td>{_cell_figures(view, key, max_points, data) if view else ''}</td>")
       body.append(f"<tr><th>{_esc(model)}<br>{_esc(regime)}</th>{''.join(tds)}</tr>")
-    grid = (f'<table class="grid"><thead><tr><th></th>{head}</tr></thead><tbody>'
-            f"{''.join(body)}</tbody></table>")
+    grid = (f'<div class="scroll"><table class="grid"><thead><tr><th></th>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
     parts.append(f"<details open><summary>{_esc(trial)}</summary>{grid}</details>" if trial
                  else grid)
   return "\n".join(parts)

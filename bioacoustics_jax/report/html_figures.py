@@ -19,7 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 GREY = (0.62, 0.62, 0.62, 0.55)
-PANEL_INCHES, PANEL_DPI = 3.1, 96  # ~300 px panels: three fit beside each other per cell
+# 286 px images, shown 230 px wide (report/html.py): sharp on dense screens, three per cell.
+PANEL_INCHES, PANEL_DPI = 2.6, 110
 _AXES_BOX = (0.06, 0.05, 0.91, 0.84)  # left, bottom, width, height (room for title + labels)
 
 
@@ -37,6 +38,29 @@ def palette(names: Sequence[str]) -> list[tuple[float, float, float, float]]:
     colours.append(cmap(index) if len(keyed) <= 20 else cmap(index / max(1, len(keyed) - 1)))
     index += 1
   return colours
+
+
+def cluster_palette(labels: np.ndarray, clusters: np.ndarray, class_colours: Sequence
+                    ) -> dict[int, tuple]:
+  """{cluster: colour}: each cluster matched one-to-one to a class (Hungarian, on overlap) wears
+  that class's colour, so a clustering that finds the classes looks like the true-label panel;
+  unmatched clusters get a second palette, HDBSCAN's noise (-1) grey."""
+  from scipy.optimize import linear_sum_assignment  # pylint: disable=g-import-not-at-top
+  ids = [c for c in sorted(set(clusters.tolist())) if c != -1]
+  classes = sorted(set(labels.tolist()))
+  table = np.zeros((len(ids), len(classes)))
+  for i, c in enumerate(ids):
+    for j, k in enumerate(classes):
+      table[i, j] = np.sum((clusters == c) & (labels == k))
+  out: dict[int, tuple] = {-1: GREY}
+  rows, cols = linear_sum_assignment(table, maximize=True) if ids else ((), ())
+  for i, j in zip(rows, cols):
+    if table[i, j] > 0:
+      out[ids[i]] = tuple(class_colours[classes[j]])
+  extra = plt.get_cmap("Dark2")
+  for n, c in enumerate(c for c in ids if c not in out):
+    out[c] = extra(n % 8)
+  return out
 
 
 def hex_colour(rgba) -> str:

@@ -35,7 +35,8 @@ td.up { color: #106b10; } td.down { color: #a31515; }
 .cell figure { margin: 0; }
 .cell figcaption { font-size: 0.8em; color: #444; }
 img.scatter { display: block; cursor: crosshair; }
-.legend { font-size: 0.78em; max-width: 610px; white-space: normal; }
+.legend { font-size: 0.78em; max-width: 700px; white-space: normal; }
+.scroll { overflow-x: auto; max-width: 100%; }
 .legend span { display: inline-block; margin-right: 0.7em; }
 .legend i { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.25em;
             vertical-align: -0.1em; border-radius: 50%; }
