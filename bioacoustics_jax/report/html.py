@@ -16,8 +16,8 @@ Images are matplotlib PNGs inlined as data URIs and the script is a few dozen li
 (page_assets.py): no network, no CDN, no new dependency. Plotly or Bokeh would give zoom for free
 but inline 1-4.5 MB of JavaScript into every page and add a pin to keep; static images print,
 open anywhere, and the hover only needs the points' pixel positions, which matplotlib knows.
-Scatters above MAX_POINTS points are drawn from a seeded random subset (the page says so), so a
-BEANS-sized run stays a few MB.
+Scatters above MAX_POINTS points (fewer when the page has many cells: PAGE_POINTS in all, at least
+MIN_POINTS each) are drawn from a seeded random subset, and the page says so.
 """
 
 from __future__ import annotations
@@ -39,7 +39,11 @@ from bioacoustics_jax.report import page_assets
 from bioacoustics_jax.report import results as results_lib
 from bioacoustics_jax.report import views as views_lib
 
-MAX_POINTS = 3000
+MAX_POINTS = 3000  # per scatter
+# For the whole page: a BEANS-sized grid (220 cells) gets ~300 points a scatter, not 3000, so the
+# page stays ~55 kB per cell (three panels) plus ~75 bytes per point shown.
+PAGE_POINTS = 60_000
+MIN_POINTS = 300
 # The overview and the deltas show one reducer + clusterer: the paper's headline pair if present.
 PREFERRED_PAIRS = (("umap", "kmeans"), ("tsne", "kmeans"), ("pca", "kmeans"))
 PREFERRED_PROJECTIONS = ("umap", "tsne", "pca")
@@ -430,10 +434,11 @@ def write_html(workdir: str, out_html: str | None = None, paper_csv: str | None 
     raise ValueError(f"{workdir} has no results.csv (nor runs/*/results.csv); run an experiment "
                      "first.")
   views = _load_views(trials)
+  per_scatter = max(MIN_POINTS, min(max_points, PAGE_POINTS // max(1, len(views))))
   data: dict[str, Any] = {}
   pair = _headline_pair(rows)
   sections = [_overview(rows, views, pair), _scores(rows, views), _deltas(rows),
-              _paper(rows, paper_csv), _scatter_grid(trials, rows, views, max_points, data),
+              _paper(rows, paper_csv), _scatter_grid(trials, rows, views, per_scatter, data),
               _curves(trials), _provenance_section(workdir), _skipped_section(views)]
   nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in (
       ("overview", "overview"), ("scores", "all scores"), ("deltas", "frozen vs fine-tuned"),

@@ -67,10 +67,16 @@ def hex_colour(rgba) -> str:
   return "#" + "".join(f"{int(round(c * 255)):02x}" for c in rgba[:3])
 
 
-def _data_uri(fig, fmt: str = "png") -> str:
+def _data_uri(fig) -> str:
+  """The figure as an inline PNG with a 128-colour palette: ~4x smaller than matplotlib's RGBA
+  (64 kB -> 15 kB a panel) with no visible change to flat-coloured dots and lines."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top  (matplotlib's own dependency)
   buffer = io.BytesIO()
-  fig.savefig(buffer, format=fmt, dpi=fig.dpi)  # no bbox "tight": it would move the axes
-  return f"data:image/{fmt};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+  fig.savefig(buffer, format="png", dpi=fig.dpi)  # no bbox "tight": it would move the axes
+  buffer.seek(0)
+  small = io.BytesIO()
+  Image.open(buffer).convert("RGB").quantize(128).save(small, format="PNG", optimize=True)
+  return "data:image/png;base64," + base64.b64encode(small.getvalue()).decode("ascii")
 
 
 def limits(xy: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:

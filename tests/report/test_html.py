@@ -112,3 +112,12 @@ def test_report_renders_in_chromium(workdir, tmp_path):
   assert found["hover"]["scatters"] == 9
   assert found["tables"]["scores-table"]["rows"] == 3 * 4
   assert os.path.getsize(shot) > 50_000  # a blank page compresses to a few kB
+
+
+def test_sweep_page_tags_rows_and_scatters_with_their_trial(tmp_path):
+  for trial in ("000_min_dist=0.1", "001_min_dist=0.5"):
+    _cell(str(tmp_path / "runs" / trial), "birds", "frozen", 60, ["a", "b", "c"], 0.5)
+  page = open(html.write_html(str(tmp_path))).read()
+  assert "a sweep of 2 trials" in page and "<th class=\"t\">trial</th>" in page
+  assert page.count("<summary>") == 2 and "001_min_dist=0.5" in page
+  assert page.count('class="scatter"') == 2 * 3
