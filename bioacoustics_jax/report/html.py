@@ -434,7 +434,7 @@ def write_html(workdir: str, out_html: str | None = None, paper_csv: str | None 
     raise ValueError(f"{workdir} has no results.csv (nor runs/*/results.csv); run an experiment "
                      "first.")
   views = _load_views(trials)
-  per_scatter = max(MIN_POINTS, min(max_points, PAGE_POINTS // max(1, len(views))))
+  per_scatter = min(max_points, max(MIN_POINTS, PAGE_POINTS // max(1, len(views))))
   data: dict[str, Any] = {}
   pair = _headline_pair(rows)
   sections = [_overview(rows, views, pair), _scores(rows, views), _deltas(rows),
