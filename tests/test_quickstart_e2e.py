@@ -99,7 +99,7 @@ def test_report_html_renders_in_chromium(finished_run):
 
 
 def test_tensorboard_has_eval_scalars_and_hparams(finished_run):
-  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top,line-too-long
   _, workdir, _ = finished_run
   logdir = os.path.join(workdir, "tensorboard", "synth_birds", "rn18", "finetuned")
   acc = event_accumulator.EventAccumulator(logdir, size_guidance={"tensors": 0})

@@ -26,7 +26,9 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 _PROBE = r"""<script>
 window.__probeErrors = [];
 window.addEventListener("error", function (e) { __probeErrors.push(String(e.message || e)); });
-window.addEventListener("unhandledrejection", function (e) { __probeErrors.push(String(e.reason)); });
+window.addEventListener("unhandledrejection", function (e) {
+  __probeErrors.push(String(e.reason));
+});
 (function () {
   var original = console.error;
   console.error = function () {

@@ -83,8 +83,11 @@ def _load_views(trials) -> dict[tuple[str, str, str, str], views_lib.CellView]:
 
 
 def _provenance(workdir: str) -> list[tuple[str, dict]]:
-  paths = sorted(glob.glob(os.path.join(workdir, "runs", "*", "run.json")) +
-                 glob.glob(os.path.join(workdir, "runs", "*", "runs", "*", "run.json")))
+  # Per invocation (runs/<id>/run.json), per sweep trial (runs/<trial>/[runs/<id>/]run.json),
+  # or one for the workdir: wherever the provenance writer settles, the page finds it.
+  paths = sorted(set(glob.glob(os.path.join(workdir, "run.json")) +
+                     glob.glob(os.path.join(workdir, "runs", "*", "run.json")) +
+                     glob.glob(os.path.join(workdir, "runs", "*", "runs", "*", "run.json"))))
   out = []
   for path in paths:
     try:
@@ -153,7 +156,7 @@ def _overview(rows, views, pair) -> str:
     finite = [v for v in values if not math.isnan(v)]
     best[d] = max(finite) if len(finite) > 1 else None
   header = (["trial"] if sweep else []) + ["model", "regime"] + [
-      f"{d} (N={cell_n(chosen, d)})" for d in datasets]
+      f"{d} (N={_dataset_n(chosen, d)})" for d in datasets]
   body = []
   for trial, model, regime in ids:
     tds = ([_td(trial)] if sweep else []) + [_td(model), _td(regime)]
@@ -174,7 +177,7 @@ def _overview(rows, views, pair) -> str:
           + _table(header, body, len(header) - len(datasets), "overview-table"))
 
 
-def cell_n(rows: list[dict], dataset: str) -> str:
+def _dataset_n(rows: list[dict], dataset: str) -> str:
   ns = sorted({r["n"] for r in rows if r["dataset"] == dataset})
   return "/".join(map(str, ns))
 
@@ -372,9 +375,10 @@ def _curves(trials) -> str:
               best = (f"valid/{chosen['metric']}", row["step"])
       title = " / ".join(filter(None, (trial, *group)))
       uri = html_figures.curves_panel(series, title, best)
-      chosen_text = (f"selected lr {selected:g}, best epoch "
-                     f"{next((r.get('best_epoch') for r in sweep.get('runs', []) if r.get('learning_rate') == selected), '?')}"
-                     if selected is not None else "no sweep.json (unfinished?)")
+      best_epoch = next((r.get("best_epoch") for r in sweep.get("runs", [])
+                         if r.get("learning_rate") == selected), "?")
+      chosen_text = (f"selected lr {selected:g}, best epoch {best_epoch}" if selected is not None
+                     else "no sweep.json (unfinished?)")
       parts.append(f'<figure><img class="curve" src="{uri}" alt="{_esc(title)} curves">'
                    f"<figcaption>{_esc(title)}: {_esc(chosen_text)} (dashed line)</figcaption>"
                    "</figure>")

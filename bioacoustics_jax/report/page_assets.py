@@ -14,7 +14,8 @@ import string
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
        max-width: 1500px; padding: 0 1.5em 3em; color: #1b1b1b; }
-h1 { font-size: 1.6em; margin: 0.8em 0 0.2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+h1 { font-size: 1.6em; margin: 0.8em 0 0.2em; }
+h2 { margin-top: 1.8em; border-bottom: 1px solid #ddd; }
 h3 { margin: 1.2em 0 0.4em; }
 .note { color: #555; max-width: 70em; }
 nav a { margin-right: 1em; }
@@ -42,7 +43,8 @@ img.scatter { display: block; cursor: crosshair; }
             vertical-align: -0.1em; border-radius: 50%; }
 #tip { position: fixed; pointer-events: none; background: rgba(25, 25, 25, 0.92); color: #fff;
        padding: 4px 7px; border-radius: 4px; font-size: 12px; white-space: pre; z-index: 10; }
-pre.config { background: #f7f7f7; padding: 0.6em; max-height: 24em; overflow: auto; font-size: 12px; }
+pre.config { background: #f7f7f7; padding: 0.6em; max-height: 24em; overflow: auto;
+             font-size: 12px; }
 details { margin: 0.4em 0; }
 """
 

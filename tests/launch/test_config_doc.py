@@ -1,4 +1,4 @@
-"""--print_config prints every key of every shipped config with its comment; --help its :arg keys."""
+"""--print_config prints each shipped config's every key with its comment; --help its :arg keys."""
 
 import glob
 import os
