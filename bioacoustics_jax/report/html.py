@@ -124,7 +124,7 @@ def _cell_figures(view: views_lib.CellView, key: str, max_points: int, data: dic
     ids = sorted(by_cluster)
     uri, _ = html_figures.scatter_panel(
         xy, np.searchsorted(ids, predicted), [by_cluster[c] for c in ids],
-        f"{clusterer}: {len(set(predicted.tolist()))} clusters", axis, lims)
+        f"{clusterer}: {_count(len(set(predicted.tolist())), 'cluster')}", axis, lims)
     panels.append((clusterer, f"{clusterer} clusters", uri))
     clusters[clusterer] = predicted.tolist()
   data[key] = {"x": np.round(positions[:, 0], 4).tolist(),
@@ -144,6 +144,10 @@ def _cell_figures(view: views_lib.CellView, key: str, max_points: int, data: dic
            if len(keep) < len(view.labels) else f"N={len(view.labels)}")
   return (f'<div class="cell">{figures}</div><div class="legend">{axis} of the {view.split} '
           f"split, {shown}, {len(counts)} classes: {legend}</div>")
+
+
+def _count(n: int, noun: str) -> str:
+  return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _scatter_grid(trials, rows, views, max_points: int, data: dict) -> str:
