@@ -30,8 +30,11 @@ from bioacoustics_jax.embed.embedding_set import EmbeddingSet
 from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
 from bioacoustics_jax.porting import load as load_lib
 from bioacoustics_jax.report import figures
+from bioacoustics_jax.report import html as html_report
 from bioacoustics_jax.report import markdown
 from bioacoustics_jax.report import results
+from bioacoustics_jax.report import tensorboard as report_tensorboard
+from bioacoustics_jax.report import views
 from bioacoustics_jax.train import finetune as finetune_lib
 
 
@@ -60,12 +63,15 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str) -> str:
     rows = [dict(row, dataset=cell.dataset, model=cell.model, regime=cell.regime,
                  split=cell.split_name, skipped_files=len(skipped)) for row in evaluation.rows]
     results.append_rows(results_csv, rows)
+    views.save_cell(workdir, es, evaluation, evaluator, rows)  # report.html: scatters, intervals
+    report_tensorboard.write_cell(workdir, config, rows)  # eval scalars + HParams per cell
     _write_figure(workdir, es, evaluation.projections, cell)
     logging.info("[%d/%d] done in %.1f s: %s", i, len(cells), time.perf_counter() - start,
                  _summary(rows))
   report_md = os.path.join(workdir, "report.md")
   markdown.write_report(results_csv, report_md, paper_csv=markdown.PAPER_SCORES)
-  logging.info("Wrote %s and %s", results_csv, report_md)
+  html_report.write_html(workdir, paper_csv=markdown.PAPER_SCORES)
+  logging.info("Wrote %s, %s and report.html", results_csv, report_md)
   return results_csv
 
 

@@ -3,9 +3,14 @@ r"""Runs one experiment: `python -m launch.run --config=experiments/configs/X.py
 Any config field can be overridden from the command line (`--config.embed.batch_size=64`); a
 misspelled field is an error, because configs are locked. On a Cloud TPU VM every host runs this
 same command (see launch/tpu/).
+
+`--print_config` prints every key of the resolved config (overrides applied) with its value and
+the comment from the config source, and exits; `--help --config=PATH` also lists the config's
+`:arg` keys and its docstring.
 """
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -18,15 +23,25 @@ from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from launch import config_doc  # noqa: E402
+
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:arg].",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for data, embeddings and results.")
-flags.mark_flags_as_required(["config", "workdir"])
+_PRINT_CONFIG = flags.DEFINE_bool(
+    "print_config", False, "Print every config key with its value and comment, then exit.")
+flags.mark_flags_as_required(["config"])
+# --workdir is required for a run, not for --print_config.
+flags.register_validator("workdir", lambda value: bool(value) or _PRINT_CONFIG.value,
+                         message="--workdir is required (unless --print_config).")
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if _PRINT_CONFIG.value:
+    print(config_doc.describe(_CONFIG.value, flags.FLAGS["config"].config_filename), end="")
+    return
   # A multi-process run (JAX coordinator variables set) joins its peers before any JAX call.
   from bioacoustics_jax.parallel import distributed  # pylint: disable=g-import-not-at-top
   distributed.maybe_initialize()
@@ -34,8 +49,10 @@ def main(argv):
   from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
   logging.info("Config:\n%s", _CONFIG.value)
   results_csv = experiment.run_experiment(_CONFIG.value, _WORKDIR.value)
-  print(f"Results: {results_csv}\nReport:  {os.path.join(_WORKDIR.value, 'report.md')}")
+  print(f"Results: {results_csv}\nReport:  {os.path.join(_WORKDIR.value, 'report.md')}\n"
+        f"Page:    {os.path.join(_WORKDIR.value, 'report.html')}")
 
 
 if __name__ == "__main__":
+  __doc__ = config_doc.usage(__doc__, sys.argv)  # absl's --help prints __main__.__doc__
   app.run(main)

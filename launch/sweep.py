@@ -7,7 +7,8 @@ A config module opts in with big_vision-style sweeps as data:
       add({"evaluate.umap_min_dist": min_dist})
 
 Each run gets `<workdir>/runs/<index>_<slug>/` and its own results.csv; `<workdir>/sweep_results.csv`
-gathers every finished run's rows with one column per swept field. Workers split the runs
+gathers every finished run's rows with one column per swept field, and `<workdir>/report.html`
+shows every finished trial on one page (report/html.py). Workers split the runs
 round-robin, so N machines (or N TPU VMs) run a sweep with the same command and --worker=0..N-1:
 
   python -m launch.sweep --config=experiments/configs/quickstart.py:size=tiny \
@@ -125,6 +126,9 @@ def main(argv):
   f = flags.FLAGS
   run_sweep(f.config, f.workdir, experiment.run_experiment, worker=f.worker,
             num_workers=f.num_workers, dry_run=f.dry_run)
+  if not f.dry_run:  # one page over every finished trial (each worker refreshes it)
+    from bioacoustics_jax.report import html  # pylint: disable=g-import-not-at-top
+    print("Sweep page:", html.write_html(f.workdir))
 
 
 if __name__ == "__main__":

@@ -83,3 +83,26 @@ def test_unknown_model_fails_before_any_work(tmp_path):
   with pytest.raises(KeyError, match="Unknown model 'rn19'.*rn18"):
     experiment.run_experiment(config, str(tmp_path))
   assert not (tmp_path / "data").exists()
+
+
+def test_report_html_renders_in_chromium(finished_run):
+  """The demo's report.html in a real browser: no script errors, every figure, sorting, hover."""
+  from bioacoustics_jax.report import browser_check  # pylint: disable=g-import-not-at-top
+  _, workdir, _ = finished_run
+  if browser_check.find_chromium() is None:
+    if os.environ.get("CI"):
+      pytest.fail("CI must have Chromium: .ci/run installs the Debian package when absent.")
+    pytest.skip("no Chromium here (apt-get install -y chromium)")
+  found = browser_check.check(os.path.join(workdir, "report.html"))
+  assert browser_check.problems(found) == []
+  assert found["hover"]["scatters"] == 2 * 2 * 3  # datasets x regimes x (labels + 2 clusterings)
+
+
+def test_tensorboard_has_eval_scalars_and_hparams(finished_run):
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top,line-too-long
+  _, workdir, _ = finished_run
+  logdir = os.path.join(workdir, "tensorboard", "synth_birds", "rn18", "finetuned")
+  acc = event_accumulator.EventAccumulator(logdir, size_guidance={"tensors": 0})
+  acc.Reload()
+  assert {"eval/pca+kmeans/nmi", "eval/none+hdbscan/ari"} <= set(acc.Tags()["tensors"])
+  assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")

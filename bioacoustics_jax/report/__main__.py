@@ -1,0 +1,36 @@
+"""Rebuilds report.md and report.html from a workdir, offline: `python -m bioacoustics_jax.report
+--workdir=W` (a run: both files; a sweep directory: report.html over its runs/*/ trials).
+
+Nothing is recomputed: results.csv, views/, train/ and runs/*/run.json are read as the run left
+them (see report/html.py), so a page can be rebuilt after the code that draws it changed.
+"""
+
+from __future__ import annotations
+
+import os
+
+from absl import app
+from absl import flags
+
+from bioacoustics_jax.report import html
+from bioacoustics_jax.report import markdown
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "A run's or a sweep's workdir.")
+_PAPER = flags.DEFINE_string("paper_csv", markdown.PAPER_SCORES,
+                             "The paper's scores (\"\" = no comparison).")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  paper = _PAPER.value if _PAPER.value and os.path.exists(_PAPER.value) else None
+  results_csv = os.path.join(_WORKDIR.value, "results.csv")
+  if os.path.exists(results_csv):
+    print(markdown.write_report(results_csv, os.path.join(_WORKDIR.value, "report.md"),
+                                paper_csv=paper))
+  print(html.write_html(_WORKDIR.value, paper_csv=paper))
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,113 @@
+"""Per-cell views for report.html: 2-D projections, predicted clusters, labels, clip ids, intervals.
+
+experiment.py (one call per cell, after evaluation)
+  -> `<workdir>/views/<dataset>/<model>/<regime>.npz`
+  -> report/html.py, which can then be rebuilt offline from the workdir alone.
+
+The evaluator returns rows and 2-D projections but not its predicted clusters, so `save_cell`
+re-runs each clusterer on each 2-D projection with the evaluator's own settings (same seed: the
+same labels; cheap in 2-D) and keeps them only when they reproduce the row's NMI and ARI, so the
+page never shows clusters other than the scored ones. The "none" reducer (clustering the full
+embedding) is not re-run: it can cost as much as the evaluation itself, so its rows have no
+interval. If the evaluator ever returns `predictions[(reducer, clusterer)]`, those are used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+from absl import logging
+
+from bioacoustics_jax.embed.embedding_set import EmbeddingSet
+from bioacoustics_jax.evaluate import cluster as cluster_lib
+from bioacoustics_jax.report import intervals
+
+VIEWS_DIR = "views"
+# Scores re-computed from re-run clusters must equal the row's to this tolerance (float noise).
+_SAME_SCORE = 1e-9
+
+
+@dataclasses.dataclass
+class CellView:
+  """What report.html draws for one (dataset, model, regime) cell."""
+
+  dataset: str
+  model: str
+  regime: str
+  split: str
+  labels: np.ndarray                            # [N] int
+  ids: list[str]                                # [N] clip ids (path, or path@start for windows)
+  label_names: list[str]
+  projections: dict[str, np.ndarray]            # reducer -> [N, 2]
+  predicted: dict[tuple[str, str], np.ndarray]  # (reducer, clusterer) -> [N] cluster ids
+  intervals: dict[str, dict[str, list[float]]]  # "umap+kmeans" -> {"nmi": [lo, hi], "ari": ...}
+  skipped: list[Any]
+
+
+def cell_path(workdir: str, dataset: str, model: str, regime: str) -> str:
+  return os.path.join(workdir, VIEWS_DIR, dataset, model.replace(":", "-"), f"{regime}.npz")
+
+
+def save_cell(workdir: str, es: EmbeddingSet, evaluation, evaluator, rows: list[dict]) -> str:
+  """Writes the cell's view (rows: its results rows, which name dataset, model, regime, split)."""
+  first = rows[0]
+  given = getattr(evaluation, "predictions", None) or {}
+  projections = {r: np.asarray(p, np.float32) for r, p in evaluation.projections.items()}
+  predicted, boxes = {}, {}
+  for row in rows:
+    key = (row["reducer"], row["clusterer"])
+    if key in given:
+      labels_hat = np.asarray(given[key])
+    elif row["reducer"] in projections:
+      labels_hat = cluster_lib.cluster(row["clusterer"], projections[row["reducer"]],
+                                       es.n_classes, evaluator.cluster_settings)
+    else:
+      continue
+    point = intervals.scores(es.labels, labels_hat)
+    if not all(math.isclose(point[m], row[m], abs_tol=_SAME_SCORE) for m in ("nmi", "ari")):
+      logging.warning("%s/%s/%s %s+%s: re-run clusters score NMI %.6f (row %.6f); not shown.",
+                      first["dataset"], first["model"], first["regime"], *key, point["nmi"],
+                      row["nmi"])
+      continue
+    predicted[key] = labels_hat
+    boxes["+".join(key)] = {m: list(v) for m, v in intervals.bootstrap(es.labels, labels_hat
+                                                                       ).items()}
+  path = cell_path(workdir, first["dataset"], first["model"], first["regime"])
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  header = dict(dataset=first["dataset"], model=first["model"], regime=first["regime"],
+                split=first["split"], label_names=list(es.label_names), intervals=boxes,
+                skipped=list(es.meta.get("skipped", [])), projections=sorted(projections),
+                predicted=["+".join(k) for k in predicted])
+  arrays = {f"projection__{r}": p for r, p in projections.items()}
+  arrays.update({f"predicted__{'+'.join(k)}": v for k, v in predicted.items()})
+  tmp = path + ".tmp.npz"
+  np.savez(tmp, labels=es.labels, ids=np.asarray(es.ids, dtype=str),
+           header=np.asarray(json.dumps(header, default=str)), **arrays)
+  os.replace(tmp, path)  # a killed run leaves the old view or the new one, never half of one
+  return path
+
+
+def load_cell(path: str) -> CellView:
+  with np.load(path, allow_pickle=False) as f:
+    header = json.loads(str(f["header"]))
+    return CellView(
+        dataset=header["dataset"], model=header["model"], regime=header["regime"],
+        split=header["split"], labels=f["labels"], ids=[str(i) for i in f["ids"]],
+        label_names=header["label_names"],
+        projections={r: f[f"projection__{r}"] for r in header["projections"]},
+        predicted={tuple(k.split("+", 1)): f[f"predicted__{k}"] for k in header["predicted"]},
+        intervals=header["intervals"], skipped=header["skipped"])
+
+
+def load_all(workdir: str) -> list[CellView]:
+  """Every saved view under `workdir`, in a stable order (dataset, model, regime)."""
+  root = os.path.join(workdir, VIEWS_DIR)
+  paths = []
+  for base, _, files in os.walk(root):
+    paths += [os.path.join(base, f) for f in files if f.endswith(".npz") and ".tmp" not in f]
+  return [load_cell(p) for p in sorted(paths)]
