@@ -1,26 +1,49 @@
-"""One experiment cell, resolved: (dataset split, Backbone, regime, framework) and its files.
+"""One experiment cell, resolved: (dataset split, Backbone, regime, framework), its key, its files.
 
 experiment.py builds a Cell for every dataset x model x regime and hands it to the JAX path or
 the PyTorch baseline (baselines/runner.py); both read the same splits at the same input rate
 and batch size, write to the same cache layout and put the same provenance in the embedding
 set's metadata, so the two frameworks differ only in the network code that runs.
 
-    <workdir>/embeddings/<dataset>/<model dir>/<regime>.npz   the cell's embedding set
-    <workdir>/train/<dataset>/<model dir>/                    its fine-tuning runs
+The cell key is a content hash of everything that changes the cell's embeddings (`key_inputs`):
+the split's data fingerprint (the tfds builder config name carries the hash of the annotation
+files / audio listing and the bad-audio setting), the Backbone's identity (preset, overrides,
+weights file by content hash, code hash), the input rate, the embedding batch size (paper_mel3
+divides by the batch maximum), background handling, the regime, the seed where it matters, and
+for fine-tuning the whole training config, the train/valid data and the trainer's code. Caches
+live under the key, so a changed input never reuses a cached result and an unchanged one always
+does:
+
+    <workdir>/embeddings/<dataset>/<model dir>/<regime>-<key>.npz    the cell's embedding set
+    <workdir>/embeddings/<dataset>/<model dir>/<regime>-<key>.json   what the key was made of
+    <workdir>/train/<dataset>/<model dir>/<key>/                     its fine-tuning runs
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 import os
+from typing import Any
 
+import bioacoustics_jax
 from bioacoustics_jax import zoo
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.embed import extract as extract_lib
+from bioacoustics_jax.zoo.backbone import source_hash
 
 REGIMES = ("frozen", "finetuned")
 TORCH_PREFIX = "torch:"
+# Code a fine-tuned cell's numbers also depend on (beside the backbone's, see zoo.Backbone).
+_TRAIN_CODE = ("bioacoustics_jax.train.step", "bioacoustics_jax.train.loop",
+               "bioacoustics_jax.train.finetune", "bioacoustics_jax.train.losses",
+               "bioacoustics_jax.train.optimizer", "bioacoustics_jax.train.state",
+               "bioacoustics_jax.parallel.data_parallel", "bioacoustics_jax.data.augment",
+               "bioacoustics_jax.data.pipeline", "bioacoustics_jax.models.classifier")
+_TORCH_CODE = ("bioacoustics_jax.baselines.torch_embed", "bioacoustics_jax.baselines.torch_recipes",
+               "bioacoustics_jax.baselines.torch_finetune")
 
 
 def split_model_name(model: str) -> tuple[str, str]:
@@ -44,6 +67,8 @@ class Cell:
   skip_bad_audio: bool = False
   drop_background: bool = False
   embed_batch_size: int = 32
+  seed: int = 42
+  train: dict[str, Any] | None = None  # config.train as a dict (fine-tuned cells)
 
   def __post_init__(self):
     if self.regime not in REGIMES:
@@ -58,14 +83,58 @@ class Cell:
     """Folder name for the model's files: "torch:rn18" -> "torch-rn18" (no ':' in paths)."""
     return self.model.replace(":", "-")
 
+  @functools.cached_property
+  def key_inputs(self) -> dict[str, Any]:
+    """Everything that changes this cell's embeddings, as JSON-able data."""
+    inputs: dict[str, Any] = {
+        "version": bioacoustics_jax.__version__,
+        "data": _split_identity(self.split, self.drop_background),
+        "backbone": self.backbone.identity(),
+        "framework": self.framework,
+        "input_rate": self.rate,
+        "embed_batch_size": self.batch_size,
+        "regime": self.regime,
+    }
+    if self.framework == "torch":
+      inputs["torch_code"] = source_hash(_TORCH_CODE)
+    if self.backbone.preset.weights is None or self.regime == "finetuned":
+      inputs["seed"] = int(self.seed)  # random init and training draw from it
+    if self.regime == "finetuned":
+      if self.train is None:
+        raise ValueError(f"{self.desc}: a fine-tuned cell needs the training config.")
+      inputs["train"] = self.train
+      inputs["train_data"] = {s: _split_identity(self.open(s), False) for s in ("train", "valid")}
+      inputs["train_code"] = source_hash(_TRAIN_CODE)
+    return inputs
+
+  @functools.cached_property
+  def key(self) -> str:
+    """16 hex digits of sha256 over `key_inputs` (canonical JSON)."""
+    text = json.dumps(self.key_inputs, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
   @property
   def embeddings_path(self) -> str:
     return os.path.join(self.workdir, "embeddings", self.dataset, self.model_dir,
-                        f"{self.regime}.npz")
+                        f"{self.regime}-{self.key}.npz")
+
+  @property
+  def key_path(self) -> str:
+    return self.embeddings_path[:-len(".npz")] + ".json"
 
   @property
   def train_dir(self) -> str:
-    return os.path.join(self.workdir, "train", self.dataset, self.model_dir)
+    """Fine-tuning runs live under the key: other settings never resume these checkpoints."""
+    return os.path.join(self.workdir, "train", self.dataset, self.model_dir, self.key)
+
+  def write_key(self) -> None:
+    """Writes what the key was made of beside the embedding set (atomic)."""
+    os.makedirs(os.path.dirname(self.key_path), exist_ok=True)
+    tmp = f"{self.key_path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+      json.dump({"key": self.key, "inputs": self.key_inputs}, f, indent=1, sort_keys=True,
+                default=str)
+    os.replace(tmp, self.key_path)
 
   def open(self, split: str) -> pipeline.SplitData:
     return pipeline.open_split(self.dataset, split, data_root=self.data_root,
@@ -97,8 +166,16 @@ class Cell:
   def meta(self) -> dict:
     """Provenance stored in the embedding set."""
     return dict(dataset=self.dataset, model=self.model, regime=self.regime,
-                split=self.split_name, sample_rate=self.rate, skipped=self.split.skipped)
+                split=self.split_name, sample_rate=self.rate, skipped=self.split.skipped,
+                cell_key=self.key, embed_batch_size=self.batch_size)
 
   @property
   def desc(self) -> str:
     return f"{self.dataset}/{self.model}/{self.regime}"
+
+
+def _split_identity(split: pipeline.SplitData, drop_background: bool) -> dict[str, Any]:
+  builder = split.builder
+  return {"dataset": split.info.name, "split": split.split,
+          "builder": f"{builder.name}/{builder.builder_config.name}/{builder.version}",
+          "num_examples": int(split.num_examples), "drop_background": bool(drop_background)}

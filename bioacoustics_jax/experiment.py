@@ -20,9 +20,10 @@ import ml_collections
 import numpy as np
 from absl import logging
 
+from bioacoustics_jax import config_checks
+from bioacoustics_jax import provenance
 from bioacoustics_jax import zoo
 from bioacoustics_jax.cell import Cell
-from bioacoustics_jax.cell import REGIMES
 from bioacoustics_jax.cell import split_model_name
 from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.embed import extract as extract_lib
@@ -38,41 +39,103 @@ from bioacoustics_jax.report import views
 from bioacoustics_jax.train import finetune as finetune_lib
 
 
-def run_experiment(config: ml_collections.ConfigDict, workdir: str) -> str:
-  """Runs every cell of `config` and returns the path of results.csv."""
-  os.makedirs(workdir, exist_ok=True)
-  unknown = [r for r in config.regimes if r not in REGIMES]
-  if unknown:
-    raise ValueError(f"Unknown regime(s) {unknown}; known: {list(REGIMES)}")
-  backbones = resolve_models(config)  # unknown names fail now, not mid-run
-  data_root, datasets = prepare_data(config, workdir)
+def run_experiment(config: ml_collections.ConfigDict, workdir: str,
+                   argv: list[str] | None = None) -> str:
+  """Runs every cell of `config` and returns the path of results.csv.
+
+  Before any compute: every config value is checked (config_checks.py), every model resolved
+  and its weights found. Then each cell is loaded from its key's cache or computed, evaluated
+  and appended to results.csv. run.json records the run throughout; if a cell fails, report.md
+  is still written for the cells that finished, lists the failure, and the error is re-raised.
+  """
+  config_checks.check(config)
+  backbones = resolve_models(config)  # unknown names and missing weights fail now, not mid-run
   evaluator = ClusteringEvaluator(**config.evaluate.to_dict(), log=logging.info)
+  os.makedirs(workdir, exist_ok=True)
+  record = provenance.start_run(workdir, config, argv=argv)
+  logging.info("Run %s: %s", record.run_id, record.path)
   results_csv = os.path.join(workdir, "results.csv")
-  cells = [Cell(dataset=d, model=m, regime=r, backbone=backbones[m], workdir=workdir,
-                data_root=data_root, split_name=config.data.split,
-                skip_bad_audio=bool(config.data.skip_bad_audio),
-                drop_background=bool(config.data.drop_background),
-                embed_batch_size=int(config.embed.batch_size))
-           for d in datasets for m in config.models for r in config.regimes]
-  for i, cell in enumerate(cells, 1):
-    logging.info("[%d/%d] %s x %s (%s)", i, len(cells), cell.dataset, cell.model, cell.regime)
-    start = time.perf_counter()
-    es = embedding_set(cell, config)
-    evaluation = evaluator.evaluate(es)
-    skipped = es.meta.get("skipped", [])
-    rows = [dict(row, dataset=cell.dataset, model=cell.model, regime=cell.regime,
-                 split=cell.split_name, skipped_files=len(skipped)) for row in evaluation.rows]
-    results.append_rows(results_csv, rows)
-    views.save_cell(workdir, es, evaluation, evaluator, rows)  # report.html: scatters, intervals
-    report_tensorboard.write_cell(workdir, config, rows)  # eval scalars + HParams per cell
-    _write_figure(workdir, es, evaluation.projections, cell)
-    logging.info("[%d/%d] done in %.1f s: %s", i, len(cells), time.perf_counter() - start,
-                 _summary(rows))
-  report_md = os.path.join(workdir, "report.md")
-  markdown.write_report(results_csv, report_md, paper_csv=markdown.PAPER_SCORES)
-  html_report.write_html(workdir, paper_csv=markdown.PAPER_SCORES)
+  failures, skipped = [], {}
+  try:
+    data_root, datasets = prepare_data(config, workdir)
+    train = config.train.to_dict() if "finetuned" in config.regimes else None
+    cells = [Cell(dataset=d, model=m, regime=r, backbone=backbones[m], workdir=workdir,
+                  data_root=data_root, split_name=config.data.split,
+                  skip_bad_audio=bool(config.data.skip_bad_audio),
+                  drop_background=bool(config.data.drop_background),
+                  embed_batch_size=int(config.embed.batch_size), seed=int(config.seed),
+                  train=train if r == "finetuned" else None)
+             for d in datasets for m in config.models for r in config.regimes]
+    for i, cell in enumerate(cells, 1):
+      logging.info("[%d/%d] %s x %s (%s)", i, len(cells), cell.dataset, cell.model, cell.regime)
+      start = time.perf_counter()
+      try:
+        rows, skipped[cell.dataset] = _run_cell(cell, config, evaluator, workdir, results_csv,
+                                                record.run_id)
+      except Exception as e:
+        failures.append(dict(dataset=cell.dataset, model=cell.model, regime=cell.regime,
+                             error=f"{type(e).__name__}: {e}".splitlines()[0]))
+        record.add_cell(dataset=cell.dataset, model=cell.model, regime=cell.regime,
+                        status="failed", error=failures[-1]["error"])
+        raise
+      seconds = time.perf_counter() - start
+      record.add_cell(dataset=cell.dataset, model=cell.model, regime=cell.regime,
+                      cell_key=cell.key, status="ok", seconds=round(seconds, 2))
+      logging.info("[%d/%d] done in %.1f s: %s", i, len(cells), seconds, _summary(rows))
+  except BaseException as e:
+    _write_reports(workdir, results_csv, record.run_id, failures, skipped)
+    record.finish("interrupted" if isinstance(e, KeyboardInterrupt) else "failed", error=e)
+    raise
+  report_md = _write_reports(workdir, results_csv, record.run_id, failures, skipped)
+  record.finish("ok")
   logging.info("Wrote %s, %s and report.html", results_csv, report_md)
   return results_csv
+
+
+def _run_cell(cell: Cell, config, evaluator, workdir: str, results_csv: str,
+              run_id: str) -> tuple[list[dict], list[dict]]:
+  """Embeds (or loads), evaluates and records one cell; returns (rows, skipped files)."""
+  es = embedding_set(cell, config)
+  evaluation = evaluator.evaluate(es)
+  skipped = es.meta.get("skipped", [])
+  note = _train_label_note(cell, es)
+  rows = [dict(row, dataset=cell.dataset, model=cell.model, regime=cell.regime,
+               split=cell.split_name, skipped_files=len(skipped),
+               note="; ".join(filter(None, (row["note"], note))),
+               embed_batch_size=cell.batch_size, cell_key=cell.key, run_id=run_id)
+          for row in evaluation.rows]
+  results.append_rows(results_csv, rows)
+  views.save_cell(workdir, es, evaluation, evaluator, rows)  # report.html: scatters, intervals
+  report_tensorboard.write_cell(workdir, config, rows)  # eval scalars + HParams per cell
+  _write_figure(workdir, es, evaluation.projections, cell, evaluator.eval_key)
+  return rows, list(skipped)
+
+
+def _write_reports(workdir: str, results_csv: str, run_id: str, failures: list[dict],
+                   skipped: dict[str, list[dict]]) -> str:
+  report_md = os.path.join(workdir, "report.md")
+  if not os.path.exists(results_csv) and not failures:
+    return report_md
+  markdown.write_report(results_csv, report_md, paper_csv=markdown.PAPER_SCORES,
+                        run_id=run_id, failures=failures, skipped=skipped)
+  if os.path.exists(results_csv):
+    html_report.write_html(workdir, paper_csv=markdown.PAPER_SCORES)
+  return report_md
+
+
+def _train_label_note(cell: Cell, es: EmbeddingSet) -> str:
+  """Names classes of the evaluated split that the train split lacks (classification)."""
+  if cell.split.info.task != "classification" or cell.split_name == "train":
+    return ""
+  try:
+    train_labels = cell.open("train").labels
+  except (KeyError, ValueError, FileNotFoundError):
+    return ""  # no train split
+  absent = sorted(set(np.unique(es.labels)) - set(np.unique(train_labels)))
+  if not absent:
+    return ""
+  names = [es.label_names[i] for i in absent]
+  return f"classes absent from train: {', '.join(map(str, names))}"
 
 
 def resolve_models(config: ml_collections.ConfigDict) -> dict[str, zoo.Backbone]:
@@ -115,15 +178,18 @@ def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> tuple[str, 
 
 
 def embedding_set(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingSet:
-  """Loads the cell's embedding set if a previous run finished it, else computes and saves it."""
+  """The cell's embedding set: loaded when one with the same key exists (same data, model,
+  weights, settings), else computed and saved under the key."""
   if os.path.exists(cell.embeddings_path):
-    logging.info("Resuming: loading %s", cell.embeddings_path)
+    logging.info("Cell key %s unchanged: loading %s", cell.key, cell.embeddings_path)
     return EmbeddingSet.load(cell.embeddings_path)
+  logging.info("Cell key %s: computing %s", cell.key, cell.embeddings_path)
   if cell.framework == "torch":
     es = _torch_runner().torch_embeddings(cell, config)
   else:
     es = _jax_embeddings(cell, config)
   es.save(cell.embeddings_path)
+  cell.write_key()
   return es
 
 
@@ -158,14 +224,16 @@ def _torch_runner():
   return runner
 
 
-def _write_figure(workdir: str, es: EmbeddingSet, projections, cell: Cell) -> None:
+def _write_figure(workdir: str, es: EmbeddingSet, projections, cell: Cell,
+                  eval_key: str) -> None:
   projection = next((projections[r] for r in ("umap", "tsne", "pca") if r in projections), None)
   if projection is None:
     return
   figures.scatter(np.asarray(projection), es.labels, es.label_names,
                   title=f"{cell.dataset} / {cell.model} / {cell.regime}",
                   out_png=os.path.join(workdir, "figures",
-                                       f"{cell.dataset}__{cell.model_dir}__{cell.regime}.png"))
+                                       f"{cell.dataset}__{cell.model_dir}__{cell.regime}__"
+                                       f"{cell.key[:8]}-{eval_key[:8]}.png"))
 
 
 def _summary(rows: list[dict]) -> str:

@@ -23,6 +23,13 @@ def finished_run(tmp_path_factory):
   return config, workdir, experiment.run_experiment(config, workdir)
 
 
+def _embeddings(workdir, dataset, model, regime):
+  """The one embedding set of a cell (its file name carries the cell key)."""
+  folder = os.path.join(workdir, "embeddings", dataset, model)
+  (name,) = [f for f in os.listdir(folder) if f.startswith(regime + "-") and f.endswith(".npz")]
+  return os.path.join(folder, name)
+
+
 def test_results_csv_has_one_row_per_cell_with_sane_values(finished_run):
   config, workdir, results_csv = finished_run
   with open(results_csv, newline="") as f:
@@ -34,8 +41,8 @@ def test_results_csv_has_one_row_per_cell_with_sane_values(finished_run):
   cells = {(r["dataset"], r["model"], r["regime"], r["reducer"], r["clusterer"]) for r in rows}
   assert len(cells) == len(rows) == 2 * 1 * 2 * 2 * 2  # datasets x models x regimes x red. x clu.
   for row in rows:
-    es = EmbeddingSet.load(os.path.join(workdir, "embeddings", row["dataset"], row["model"],
-                                        row["regime"] + ".npz"))
+    es = EmbeddingSet.load(_embeddings(workdir, row["dataset"], row["model"], row["regime"]))
+    assert es.meta["cell_key"] == row["cell_key"] and row["run_id"] and row["status"] == "ok"
     assert int(row["n"]) == len(es) > 0
     assert int(row["n_classes"]) == es.n_classes
     assert int(row["embedding_dim"]) == es.dim == 1000  # torchvision's fc output, as the paper
@@ -44,8 +51,7 @@ def test_results_csv_has_one_row_per_cell_with_sane_values(finished_run):
       assert -1.0 <= value <= 1.0, (metric, row)
     assert float(row["seconds"]) > 0 and row["skipped_files"] == "0"
   detection = [r for r in rows if r["dataset"] == "synth_frogs_detection"]
-  es = EmbeddingSet.load(os.path.join(workdir, "embeddings", "synth_frogs_detection", "rn18",
-                                      "frozen.npz"))
+  es = EmbeddingSet.load(_embeddings(workdir, "synth_frogs_detection", "rn18", "frozen"))
   assert es.label_names[0] == "background" and 0 in es.labels  # background windows kept
   assert detection
 
@@ -61,21 +67,23 @@ def test_report_and_figures_are_written(finished_run):
 
 def test_fine_tuning_changed_the_embeddings(finished_run):
   _, workdir, _ = finished_run
-  base = os.path.join(workdir, "embeddings", "synth_birds", "rn18")
-  frozen, tuned = EmbeddingSet.load(base + "/frozen.npz"), EmbeddingSet.load(base + "/finetuned.npz")
+  frozen = EmbeddingSet.load(_embeddings(workdir, "synth_birds", "rn18", "frozen"))
+  tuned = EmbeddingSet.load(_embeddings(workdir, "synth_birds", "rn18", "finetuned"))
   assert frozen.ids == tuned.ids
   assert not np.allclose(frozen.embeddings, tuned.embeddings)
-  assert os.path.exists(os.path.join(workdir, "train", "synth_birds", "rn18", "metrics.jsonl"))
+  train_dir = os.path.join(workdir, "train", "synth_birds", "rn18", tuned.meta["cell_key"])
+  assert os.path.exists(os.path.join(train_dir, "metrics.jsonl"))
 
 
 def test_rerun_resumes_without_duplicating_rows(finished_run):
   config, workdir, results_csv = finished_run
   before = open(results_csv).read().count("\n")
-  mtime = os.path.getmtime(os.path.join(workdir, "embeddings", "synth_birds", "rn18", "frozen.npz"))
+  path = _embeddings(workdir, "synth_birds", "rn18", "frozen")
+  mtime = os.path.getmtime(path)
   experiment.run_experiment(config, workdir)
   assert open(results_csv).read().count("\n") == before
-  assert os.path.getmtime(
-      os.path.join(workdir, "embeddings", "synth_birds", "rn18", "frozen.npz")) == mtime
+  assert os.path.getmtime(path) == mtime
+  assert _embeddings(workdir, "synth_birds", "rn18", "frozen") == path
 
 
 def test_unknown_model_fails_before_any_work(tmp_path):

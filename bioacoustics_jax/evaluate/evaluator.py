@@ -8,7 +8,10 @@ per reducer and shared by its clusterers, and its time is added to each of their
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
+import json
+import math
 import time
 from typing import Callable, Sequence
 
@@ -20,7 +23,14 @@ from bioacoustics_jax.evaluate import metrics
 from bioacoustics_jax.evaluate import reduce as reduce_lib
 
 ROW_KEYS = ("reducer", "clusterer", "ari", "nmi", "ami", "silhouette", "accuracy", "n",
-            "n_classes", "n_clusters", "embedding_dim", "seconds")
+            "n_classes", "n_clusters", "embedding_dim", "seconds", "status", "note",
+            "umap_n_neighbors", "umap_min_dist", "pca_dim", "tsne_perplexity",
+            "hdbscan_min_cluster_size", "eval_seed", "eval_key")
+SCORES = ("ari", "nmi", "ami", "silhouette", "accuracy")
+# Below these, a score is reported but flagged "small" (and never bolded as best): with a
+# handful of points per class any embedding can cluster perfectly by chance.
+MIN_EXAMPLES = 10
+MIN_PER_CLASS = 3
 
 
 @dataclasses.dataclass
@@ -59,6 +69,13 @@ class ClusteringEvaluator:
     self.cluster_settings = cluster_lib.ClusterSettings(
         seed=seed, hdbscan_min_cluster_size=hdbscan_min_cluster_size)
     self.log = log or (lambda message: None)
+    # Every setting a row's numbers depend on, as columns, and their hash (the evaluation key).
+    self.settings = dict(umap_n_neighbors=int(umap_n_neighbors), umap_min_dist=float(umap_min_dist),
+                         pca_dim=int(pca_dim), tsne_perplexity=float(tsne_perplexity),
+                         hdbscan_min_cluster_size=int(hdbscan_min_cluster_size),
+                         eval_seed=int(seed))
+    text = json.dumps(self.settings, sort_keys=True)
+    self.eval_key = hashlib.sha256(text.encode()).hexdigest()[:16]
 
   @classmethod
   def default_settings(cls) -> dict:
@@ -71,13 +88,19 @@ class ClusteringEvaluator:
   def evaluate(self, es: EmbeddingSet) -> EvaluationResult:
     embeddings = np.asarray(es.embeddings, dtype=np.float32)
     name = _describe(es)
-    if len(es) < 3:
-      raise ValueError(f"{name}: {len(es)} examples is too few to cluster (need >= 3).")
     if not np.all(np.isfinite(embeddings)):
       bad = np.flatnonzero(~np.all(np.isfinite(embeddings), axis=1))
       raise ValueError(f"{name}: {len(bad)} non-finite embedding rows, e.g. ids "
                        f"{[es.ids[i] for i in bad[:3]]}; re-extract them.")
     n_classes = es.n_classes
+    status, note = self._check_labels(es)
+    if status == "degenerate":
+      self.log(f"{name}: not scored: {note}")
+      rows = [dict(reducer=r, clusterer=c, **{m: math.nan for m in SCORES}, n=len(es),
+                   n_classes=n_classes, n_clusters=0, embedding_dim=es.dim, seconds=0.0,
+                   status=status, note=note, **self.settings, eval_key=self.eval_key)
+              for r in self.reducers for c in self.clusterers]
+      return EvaluationResult(rows=rows, projections={})
     rows, projections = [], {}
     for reducer in self.reducers:
       start = time.perf_counter()
@@ -91,12 +114,36 @@ class ClusteringEvaluator:
         scores = metrics.clustering_scores(embeddings, es.labels, predicted, seed=self.seed)
         row = dict(reducer=reducer, clusterer=clusterer, **scores, n=len(es),
                    n_classes=n_classes, embedding_dim=es.dim,
-                   seconds=reduce_seconds + time.perf_counter() - start)
+                   seconds=reduce_seconds + time.perf_counter() - start, status=status,
+                   note=note, **self.settings, eval_key=self.eval_key)
         rows.append({key: row[key] for key in ROW_KEYS})
         self.log(f"{name} {reducer}+{clusterer}: ARI={row['ari']:.3f} NMI={row['nmi']:.3f} "
                  f"AMI={row['ami']:.3f} sil={row['silhouette']:.3f} acc={row['accuracy']:.3f} "
                  f"({row['n_clusters']} clusters, {row['seconds']:.1f} s)")
     return EvaluationResult(rows=rows, projections=projections)
+
+
+  @staticmethod
+  def _check_labels(es: EmbeddingSet) -> tuple[str, str]:
+    """("ok" | "small" | "degenerate", why): fewer than 2 classes present cannot mean anything
+    (NaN, never 1.0); very small sets are scored but flagged."""
+    labels = np.asarray(es.labels)
+    present, counts = np.unique(labels, return_counts=True)
+    names = [str(es.label_names[i]) if 0 <= i < len(es.label_names) else str(i) for i in present]
+    if len(present) < 2:
+      return "degenerate", (f"one class in split ({names[0] if names else 'none'}, "
+                            f"{len(labels)} examples): clustering scores are undefined")
+    if len(labels) < 3:
+      return "degenerate", f"only {len(labels)} examples: too few to cluster"
+    notes = []
+    if len(labels) < MIN_EXAMPLES:
+      notes.append(f"only {len(labels)} examples")
+    few = [f"{n} ({c})" for n, c in zip(names, counts) if c < MIN_PER_CLASS]
+    if few:
+      notes.append(f"classes with < {MIN_PER_CLASS} examples: {', '.join(few)}")
+    if notes:
+      return "small", "small set: " + "; ".join(notes)
+    return "ok", ""
 
 
 def _describe(es: EmbeddingSet) -> str:

@@ -79,3 +79,4 @@ def cached_sha256(path: str | os.PathLike) -> str:
   """sha256 of a file, hashed once per (path, size, mtime) in this process."""
   stat = os.stat(path)
   return _sha256_cached(str(path), stat.st_size, stat.st_mtime_ns)
+

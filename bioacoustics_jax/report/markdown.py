@@ -38,19 +38,26 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
   return lines
 
 
-def _bold_best(values: list[float | None]) -> list[str]:
-  """Formats a column, bolding its maximum (ties included); None means no such cell."""
-  finite = [v for v in values if v is not None and not math.isnan(v)]
+def _bold_best(values: list[float | None], eligible: list[bool] | None = None) -> list[str]:
+  """Formats a column, bolding its maximum (ties included) among the eligible cells (rows
+  flagged small or degenerate never win); None means no such cell."""
+  eligible = eligible or [True] * len(values)
+  finite = [v for v, ok in zip(values, eligible)
+            if ok and v is not None and not math.isnan(v)]
   best = max(finite) if finite else None
   out = []
-  for v in values:
+  for v, ok in zip(values, eligible):
     if v is None:
       out.append("")
-    elif best is not None and not math.isnan(v) and v == best and len(finite) > 1:
+    elif ok and best is not None and not math.isnan(v) and v == best and len(finite) > 1:
       out.append(f"**{_fmt(v)}**")
     else:
-      out.append(_fmt(v))
+      out.append(_fmt(v) + ("" if ok or math.isnan(v) else " (small)"))
   return out
+
+
+def _ok(row: dict | None) -> bool:
+  return row is not None and row.get("status", "ok") == "ok"
 
 
 def _unique(items: Iterable[Any]) -> list[Any]:
@@ -64,10 +71,14 @@ def _summary_section(rows: list[dict], metric: str, label: str) -> list[str]:
   body = []
   for dataset in _unique(r["dataset"] for r in rows):
     in_dataset = [r for r in rows if r["dataset"] == dataset]
-    cells = {(tuple(r[c] for c in _ROW_ID), (r["reducer"], r["clusterer"])): r[metric]
+    cells = {(tuple(r[c] for c in _ROW_ID), (r["reducer"], r["clusterer"])): r
              for r in in_dataset}
     ids = _unique(tuple(r[c] for c in _ROW_ID) for r in in_dataset)
-    columns = [_bold_best([cells.get((i, p)) for i in ids]) for p in pairs]
+    columns = []
+    for p in pairs:
+      found = [cells.get((i, p)) for i in ids]
+      columns.append(_bold_best([r[metric] if r else None for r in found],
+                                [_ok(r) for r in found]))
     for k, row_id in enumerate(ids):
       body.append([dataset, *row_id] + [col[k] for col in columns])
   return lines + _table(header, body) + [""]
@@ -76,15 +87,16 @@ def _summary_section(rows: list[dict], metric: str, label: str) -> list[str]:
 def _detail_section(rows: list[dict]) -> list[str]:
   lines = ["## All metrics", ""]
   header = (["model", "regime", "split", "reducer", "clusterer"] + [h for _, h in DETAIL_METRICS]
-            + ["N", "classes", "clusters", "dim", "seconds", "skipped files"])
+            + ["N", "classes", "clusters", "dim", "seconds", "skipped files", "status"])
   for dataset in _unique(r["dataset"] for r in rows):
     in_dataset = [r for r in rows if r["dataset"] == dataset]
-    columns = [_bold_best([r[m] for r in in_dataset]) for m, _ in DETAIL_METRICS]
+    columns = [_bold_best([r[m] for r in in_dataset], [_ok(r) for r in in_dataset])
+               for m, _ in DETAIL_METRICS]
     body = []
     for k, r in enumerate(in_dataset):
       body.append([r[c] for c in _ROW_ID + ("reducer", "clusterer")] + [col[k] for col in columns]
                   + [str(r[c]) for c in ("n", "n_classes", "n_clusters", "embedding_dim")]
-                  + [f"{r['seconds']:.1f}", str(r["skipped_files"])])
+                  + [f"{r['seconds']:.1f}", str(r["skipped_files"]), r.get("status", "ok")])
     lines += [f"### {dataset}", ""] + _table(header, body) + [""]
   return lines
 
@@ -146,22 +158,76 @@ def _paper_section(rows: list[dict], paper_csv: str, n_neighbors: int, min_dist:
   return lines + _table(header, body) + [""]
 
 
+_SETTING_LABELS = (("umap_n_neighbors", "UMAP n_neighbors"), ("umap_min_dist", "UMAP min_dist"),
+                   ("pca_dim", "PCA dim"), ("tsne_perplexity", "t-SNE perplexity"),
+                   ("hdbscan_min_cluster_size", "HDBSCAN min cluster size"),
+                   ("eval_seed", "seed"), ("embed_batch_size", "embedding batch"))
+
+
+def _settings_line(rows: list[dict]) -> str:
+  parts = []
+  for key, label in _SETTING_LABELS:
+    values = _unique(r[key] for r in rows if key in r)
+    if values:
+      parts.append(f"{label} {' / '.join(map(str, values))}")
+  return "Settings: " + ", ".join(parts) + "." if parts else ""
+
+
+def _notes_section(rows: list[dict], failures: Sequence[dict],
+                   skipped: dict[str, list[dict]] | None) -> list[str]:
+  lines = []
+  if failures:
+    lines += ["## Failed cells", "", "These cells stopped the run; the tables above hold the "
+              "cells that finished.", ""]
+    lines += _table(["dataset", "model", "regime", "error"],
+                    [[f["dataset"], f["model"], f["regime"], f["error"]] for f in failures])
+    lines.append("")
+  noted = _unique((r["dataset"], r["model"], r["regime"], r.get("status", "ok"), r["note"])
+                  for r in rows if r.get("note"))
+  if noted:
+    lines += ["## Notes on the evaluated sets", "",
+              "Degenerate sets are not scored (n/a); small ones are scored but never bold.", ""]
+    lines += _table(["dataset", "model", "regime", "status", "note"], [list(n) for n in noted])
+    lines.append("")
+  listed = {d: files for d, files in (skipped or {}).items() if files}
+  if listed:
+    lines += ["## Skipped audio files", "", "Left out with data.skip_bad_audio=true:", ""]
+    lines += _table(["dataset", "file", "reason"],
+                    [[d, f.get("path", ""), f.get("reason", "")]
+                     for d, files in listed.items() for f in files])
+    lines.append("")
+  return lines
+
+
 def write_report(results_csv: str, out_md: str, paper_csv: str | None = None,
-                 paper_n_neighbors: int = 50, paper_min_dist: float = 0.5) -> str:
-  """Writes `out_md` from `results_csv` (and the paper's scores if `paper_csv`); returns it."""
-  rows = results_lib.read_results(results_csv)
-  if not rows:
+                 paper_n_neighbors: int = 50, paper_min_dist: float = 0.5,
+                 run_id: str | None = None, failures: Sequence[dict] = (),
+                 skipped: dict[str, list[dict]] | None = None) -> str:
+  """Writes `out_md` from `results_csv` (and the paper's scores if `paper_csv`); returns it.
+
+  With `run_id`, only that run's rows are reported (results.csv keeps every run's rows, each
+  naming its cell key, settings and run); `failures` and `skipped` are listed at the end.
+  """
+  rows = results_lib.read_results(results_csv) if os.path.exists(results_csv) else []
+  if run_id is not None:
+    rows = [r for r in rows if r["run_id"] == run_id]
+  if not rows and not failures:
     raise ValueError(f"{results_csv} has no results yet; run an experiment first.")
   counts = collections.Counter(r["dataset"] for r in rows)
+  source = f"run `{run_id}` (runs/{run_id}/run.json) in `{results_csv}`" if run_id else \
+      f"`{results_csv}` (runs: {', '.join(_unique(r['run_id'] for r in rows))})"
   lines = ["# Clustering results", "",
-           f"From `{results_csv}`: {len(rows)} rows over {len(counts)} dataset(s). Scores are "
+           f"From {source}: {len(rows)} rows over {len(counts)} dataset(s). Scores are "
            "higher-is-better; silhouette is on the original embedding with the predicted "
-           "clusters; **bold** is the best value of its column within a dataset.", ""]
-  for metric, label in SUMMARY_METRICS:
-    lines += _summary_section(rows, metric, label)
-  lines += _detail_section(rows)
-  if paper_csv:
+           "clusters; **bold** is the best value of its column within a dataset.", "",
+           _settings_line(rows), ""]
+  if rows:
+    for metric, label in SUMMARY_METRICS:
+      lines += _summary_section(rows, metric, label)
+    lines += _detail_section(rows)
+  if paper_csv and rows:
     lines += _paper_section(rows, paper_csv, paper_n_neighbors, paper_min_dist)
+  lines += _notes_section(rows, failures, skipped)
   os.makedirs(os.path.dirname(out_md) or ".", exist_ok=True)
   with open(out_md, "w") as f:
     f.write("\n".join(lines))

@@ -1,24 +1,39 @@
-"""results.csv: the results store, one row per dataset x model x regime x split x reducer x clusterer.
+"""results.csv: the results store, one row per cell x evaluation setting x reducer x clusterer.
 
-Appending is idempotent: a row whose key (KEY_COLUMNS) is already in the file replaces the old row,
-so re-running a finished or half-finished cell after a crash never duplicates it. Every write goes
-to a temporary file that is renamed over the old one, so a killed run leaves either the old or the
-new file, never a torn one. Only one process should write (process 0 in a multi-host run).
+Each row names the cell key (a content hash of everything that made its embeddings, cell.py),
+the evaluation key (a hash of every evaluator setting) and the run that wrote it
+(runs/<run id>/run.json), plus the settings themselves as columns, so rows computed with
+different settings coexist and each says what it is. Appending is idempotent: a row whose key
+(KEY_COLUMNS) is already in the file replaces the old row, so re-running a finished or
+half-finished cell after a crash never duplicates it. Writers take an exclusive lock
+(fcntl) on `<results.csv>.lock` around the read-modify-write, so concurrent processes lose no
+rows, and each write goes to a temporary file renamed over the old one, so a killed run leaves
+either the old or the new file, never a torn one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import math
 import os
 from typing import Any, Iterable
 
+# The evaluator settings every row records (the keys of config.evaluate that change a score).
+SETTING_COLUMNS = ("embed_batch_size", "umap_n_neighbors", "umap_min_dist", "pca_dim",
+                   "tsne_perplexity", "hdbscan_min_cluster_size", "eval_seed")
 RESULT_COLUMNS = ("dataset", "model", "regime", "split", "reducer", "clusterer", "ari", "nmi",
                   "ami", "silhouette", "accuracy", "n", "n_classes", "n_clusters",
-                  "embedding_dim", "seconds", "skipped_files")
-KEY_COLUMNS = ("dataset", "model", "regime", "split", "reducer", "clusterer")
-FLOAT_COLUMNS = ("ari", "nmi", "ami", "silhouette", "accuracy", "seconds")
-INT_COLUMNS = ("n", "n_classes", "n_clusters", "embedding_dim", "skipped_files")
+                  "embedding_dim", "seconds", "skipped_files", "status", "note",
+                  *SETTING_COLUMNS, "cell_key", "eval_key", "run_id")
+KEY_COLUMNS = ("dataset", "model", "regime", "split", "reducer", "clusterer", "cell_key",
+               "eval_key")
+FLOAT_COLUMNS = ("ari", "nmi", "ami", "silhouette", "accuracy", "seconds", "umap_min_dist",
+                 "tsne_perplexity")
+INT_COLUMNS = ("n", "n_classes", "n_clusters", "embedding_dim", "skipped_files",
+               "embed_batch_size", "umap_n_neighbors", "pca_dim", "hdbscan_min_cluster_size",
+               "eval_seed")
 
 
 def row_key(row: dict[str, Any]) -> tuple[str, ...]:
@@ -62,6 +77,18 @@ def read_results(path: str) -> list[dict[str, Any]]:
     return [{c: _parse(c, row[c]) for c in RESULT_COLUMNS} for row in reader]
 
 
+@contextlib.contextmanager
+def locked(path: str):
+  """An exclusive lock on `<path>.lock` for the duration of the block (blocks until free)."""
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  with open(f"{path}.lock", "a") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def append_rows(path: str, rows: Iterable[dict[str, Any]]) -> str:
   """Adds `rows` to the csv at `path`, replacing existing rows with the same key."""
   new = [_check_row(dict(r), path) for r in rows]
@@ -69,13 +96,13 @@ def append_rows(path: str, rows: Iterable[dict[str, Any]]) -> str:
   if len(new_keys) != len(new):
     raise ValueError(f"Rows for {path} repeat a key {list(KEY_COLUMNS)}; each cell must be "
                      "reported once.")
-  kept = [r for r in read_results(path) if row_key(r) not in new_keys]
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "w", newline="") as f:
-    writer = csv.writer(f)
-    writer.writerow(RESULT_COLUMNS)
-    for row in kept + new:
-      writer.writerow([_format(row[c]) for c in RESULT_COLUMNS])
-  os.replace(tmp, path)
+  with locked(path):
+    kept = [r for r in read_results(path) if row_key(r) not in new_keys]
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", newline="") as f:
+      writer = csv.writer(f)
+      writer.writerow(RESULT_COLUMNS)
+      for row in kept + new:
+        writer.writerow([_format(row[c]) for c in RESULT_COLUMNS])
+    os.replace(tmp, path)
   return path

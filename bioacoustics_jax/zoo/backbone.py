@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import importlib.util
 import os
 import pathlib
 from typing import Any, Mapping
@@ -139,6 +141,27 @@ class Backbone:
     """The PyTorch reference (random init) with the same overrides."""
     return self.preset.torch_reference(**self.overrides)
 
+  def identity(self) -> dict[str, Any]:
+    """Everything that decides this backbone's numbers, as JSON-able data (a cell key input):
+    the preset (module, kwargs, recipe, porter), the overrides, the weights file by name, size
+    and content hash (or the ported directory's source hash), and a hash of the code that
+    computes its embeddings."""
+    preset = self.preset
+    weights = None
+    if preset.weights is not None:
+      ported = self._usable_ported_dir()
+      if ported is not None:
+        weights = {"ported_from_sha256": checkpoint.load_metadata(ported).get("sha256")}
+      elif self.weights_path.is_file():
+        weights = {"file": preset.weights, "size": self.weights_path.stat().st_size,
+                   "sha256": checkpoint.cached_sha256(self.weights_path)}
+      else:
+        weights = {"file": preset.weights, "missing": True}
+    return {"model": preset.name, "architecture": preset.architecture, "module": preset.module,
+            "module_kwargs": dict(preset.module_kwargs), "porter": preset.porter,
+            "recipe": preset.recipe, "overrides": dict(self.overrides), "weights": weights,
+            "code": _code_hash(preset.module.partition(":")[0])}
+
   def _usable_ported_dir(self) -> pathlib.Path | None:
     # A ported directory is used only for the full-size model and only if it was ported from
     # the same file that sits in the weights folder now (sha256); else the file is ported anew.
@@ -159,3 +182,28 @@ def resolve(name: str, overrides: Mapping[str, Any] | None = None,
   """The Backbone for model id `name` (an unknown id lists the known ones)."""
   return Backbone(preset=presets_lib.get_preset(name), overrides=dict(overrides or {}),
                   weights_dir=load_lib.weights_dir(weights_dir or None))
+
+
+# The code every embedding goes through besides the family file itself: shared layers, the
+# input recipes and their frontend, extraction. An edit there must not reuse old embeddings.
+_SHARED_CODE = ("bioacoustics_jax.models.torch_layers", "bioacoustics_jax.models.attention",
+                "bioacoustics_jax.audio.recipes", "bioacoustics_jax.audio.frontend",
+                "bioacoustics_jax.embed.extract")
+
+
+@functools.lru_cache(maxsize=None)
+def _code_hash(family_module: str) -> str:
+  return source_hash((family_module,) + _SHARED_CODE)
+
+
+def source_hash(modules: tuple[str, ...]) -> str:
+  """sha256 (16 hex) of the source files of `modules` (import names), read without importing
+  them; a module that cannot be found contributes its name only."""
+  digest = hashlib.sha256()
+  for name in modules:
+    digest.update(name.encode())
+    spec = importlib.util.find_spec(name)
+    if spec is not None and spec.origin and os.path.isfile(spec.origin):
+      with open(spec.origin, "rb") as f:
+        digest.update(f.read())
+  return digest.hexdigest()[:16]

@@ -29,7 +29,8 @@ def _config(**train):
 
 def _cell(workdir, root, regime, model=zoo.resolve("rn18", dict(width=4))):
   return Cell(dataset="synth_birds", model="torch:rn18", regime=regime, backbone=model,
-              workdir=workdir, data_root=root, embed_batch_size=8)
+              workdir=workdir, data_root=root, embed_batch_size=8, seed=42,
+              train=_config().train.to_dict() if regime == "finetuned" else None)
 
 
 def test_frozen_and_finetuned_cells(tiny_root, tmp_path):
@@ -38,8 +39,11 @@ def test_frozen_and_finetuned_cells(tiny_root, tmp_path):
   split = pipeline.open_split("synth_birds", "test", data_root=tiny_root)
   assert len(frozen) == split.num_examples and frozen.dim == 1000
   assert frozen.meta["model"] == "torch:rn18" and frozen.meta["framework"] == "torch"
-  path = os.path.join(workdir, "embeddings", "synth_birds", "torch-rn18", "frozen.npz")
-  assert os.path.exists(path)
+  cell = _cell(workdir, tiny_root, "frozen")
+  assert cell.embeddings_path.startswith(
+      os.path.join(workdir, "embeddings", "synth_birds", "torch-rn18", "frozen-"))
+  assert os.path.exists(cell.embeddings_path) and os.path.exists(cell.key_path)
+  assert cell.key_inputs["framework"] == "torch"
   again = experiment.embedding_set(_cell(workdir, tiny_root, "frozen"), config)
   np.testing.assert_array_equal(again.embeddings, frozen.embeddings)  # loaded, not recomputed
 
@@ -47,7 +51,7 @@ def test_frozen_and_finetuned_cells(tiny_root, tmp_path):
   assert tuned.meta["learning_rate"] == 1e-3 and tuned.meta["best_epoch"] in (0, 1)
   assert not np.allclose(tuned.embeddings, frozen.embeddings)
   np.testing.assert_array_equal(tuned.labels, frozen.labels)
-  train_dir = os.path.join(workdir, "train", "synth_birds", "torch-rn18")
+  train_dir = _cell(workdir, tiny_root, "finetuned").train_dir
   with open(os.path.join(train_dir, "torch_sweep.json")) as f:
     sweep = json.load(f)
   assert sweep["selected_learning_rate"] == 1e-3 and len(sweep["runs"][0]["history"]) == 2

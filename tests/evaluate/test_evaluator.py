@@ -52,11 +52,25 @@ def test_rows_have_the_documented_keys_and_log():
   assert len(lines) == 2 and "blobs/none/frozen none+hdbscan" in lines[0]
 
 
-def test_single_cluster_silhouette_is_nan():
-  es = _blobs(n=30, classes=1)
+def test_one_class_split_is_not_scored_never_1():
+  """4 clips of one class: every metric would read 1.000; they are NaN with the reason."""
+  es = _blobs(n=4, classes=1)
+  rows = ClusteringEvaluator(reducers=("none", "pca"), clusterers=("kmeans",),
+                             log=None).evaluate(es).rows
+  assert len(rows) == 2
+  for row in rows:
+    assert row["status"] == "degenerate" and "one class in split" in row["note"]
+    assert all(math.isnan(row[m]) for m in ("ari", "nmi", "ami", "silhouette", "accuracy"))
+
+
+def test_small_sets_are_scored_and_flagged():
   row = ClusteringEvaluator(reducers=("none",), clusterers=("kmeans",),
-                            log=None).evaluate(es).rows[0]
-  assert row["n_clusters"] == 1 and math.isnan(row["silhouette"])
+                            log=None).evaluate(_blobs(n=8, classes=2)).rows[0]
+  assert row["status"] == "small" and "only 8 examples" in row["note"]
+  assert not math.isnan(row["nmi"])
+  row = ClusteringEvaluator(reducers=("none",), clusterers=("kmeans",),
+                            log=None).evaluate(_blobs(n=40, classes=2)).rows[0]
+  assert row["status"] == "ok" and row["note"] == ""
 
 
 def test_bad_inputs_fail_clearly():
@@ -68,5 +82,5 @@ def test_bad_inputs_fail_clearly():
   es.embeddings[3] = np.nan
   with pytest.raises(ValueError, match="non-finite.*id3"):
     ClusteringEvaluator(reducers=("none",), log=None).evaluate(es)
-  with pytest.raises(ValueError, match="too few"):
-    ClusteringEvaluator(reducers=("none",), log=None).evaluate(_blobs(n=2, classes=1))
+  row = ClusteringEvaluator(reducers=("none",), log=None).evaluate(_blobs(n=2, classes=2)).rows[0]
+  assert row["status"] == "degenerate" and "too few" in row["note"]

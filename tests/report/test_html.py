@@ -26,7 +26,8 @@ def _cell(workdir, dataset, regime, n, names, shift, skipped=()):
                                   log=None)
   evaluation = evaluator.evaluate(es)
   rows = [dict(r, dataset=dataset, model="rn18", regime=regime, split="test",
-               skipped_files=len(skipped)) for r in evaluation.rows]
+               skipped_files=len(skipped), embed_batch_size=32, cell_key=f"{dataset}-{regime}",
+               run_id="r") for r in evaluation.rows]
   results.append_rows(os.path.join(workdir, "results.csv"), rows)
   views.save_cell(workdir, es, evaluation, evaluator, rows)
 

@@ -12,7 +12,9 @@ def _row(dataset, model, regime, reducer, clusterer, nmi, ari=0.1):
   return dict(dataset=dataset, model=model, regime=regime, split="test", reducer=reducer,
               clusterer=clusterer, ari=ari, nmi=nmi, ami=0.2, silhouette=0.05, accuracy=0.3,
               n=50, n_classes=3, n_clusters=3, embedding_dim=1000, seconds=2.0,
-              skipped_files=1)
+              skipped_files=1, status="ok", note="", embed_batch_size=32, umap_n_neighbors=50,
+              umap_min_dist=0.5, pca_dim=2, tsne_perplexity=25.0, hdbscan_min_cluster_size=10,
+              eval_seed=42, cell_key=f"{dataset}-{model}-{regime}", eval_key="e", run_id="r1")
 
 
 @pytest.fixture
@@ -68,3 +70,37 @@ def test_paper_settings_and_no_match_message(tmp_path):
 def test_empty_results_fail_clearly(tmp_path):
   with pytest.raises(ValueError, match="no results yet"):
     markdown.write_report(str(tmp_path / "missing.csv"), str(tmp_path / "r.md"))
+
+
+def test_degenerate_and_small_rows_are_never_bold(tmp_path):
+  path = str(tmp_path / "results.csv")
+  nan = float("nan")
+  results.append_rows(path, [
+      _row("watkins", "rn18", "frozen", "umap", "kmeans", 0.5),
+      dict(_row("watkins", "alex", "frozen", "umap", "kmeans", 1.0), status="small",
+           note="small set: only 8 examples"),
+      dict(_row("watkins", "vggish", "frozen", "umap", "kmeans", nan, ari=nan), status="degenerate",
+           note="one class in split (a, 4 examples): clustering scores are undefined"),
+  ])
+  text = open(markdown.write_report(path, str(tmp_path / "r.md"))).read()
+  nmi = text.split("## NMI")[1].split("## ARI")[0]
+  assert _lines_with(nmi, "| alex |")[0].endswith("| 1.000 (small) |")
+  assert _lines_with(nmi, "| rn18 |")[0].endswith("| 0.500 |")  # alone among eligible: not bold
+  assert _lines_with(nmi, "| vggish |")[0].endswith("| n/a |")
+  assert "**" not in nmi
+  assert "one class in split" in text.split("## Notes on the evaluated sets")[1]
+
+
+def test_report_of_one_run_names_it_and_lists_failures_and_skipped(tmp_path):
+  path = str(tmp_path / "results.csv")
+  results.append_rows(path, [dict(_row("watkins", "rn18", "frozen", "umap", "kmeans", 0.5),
+                                  run_id="old"),
+                             dict(_row("watkins", "alex", "frozen", "umap", "kmeans", 0.4),
+                                  run_id="new")])
+  text = open(markdown.write_report(
+      path, str(tmp_path / "r.md"), run_id="new",
+      failures=[dict(dataset="watkins", model="aves", regime="frozen", error="OSError: x")],
+      skipped={"watkins": [dict(path="wav/bad.wav", reason="empty file")]})).read()
+  assert "run `new`" in text and "| rn18 |" not in text and "| alex |" in text
+  assert "| watkins | aves | frozen | OSError: x |" in text
+  assert "| watkins | wav/bad.wav | empty file |" in text

@@ -19,7 +19,8 @@ def test_evaluation_to_report(tmp_path):
   csv_path = str(tmp_path / "results.csv")
   for _ in range(2):  # a resumed run writes the same cell again
     rows = [dict(row, dataset="synth_birds", model="rn18", regime="frozen", split="test",
-                 skipped_files=0) for row in evaluation.rows]
+                 skipped_files=0, embed_batch_size=32, cell_key="k", run_id="r")
+            for row in evaluation.rows]
     results.append_rows(csv_path, rows)
   assert len(results.read_results(csv_path)) == 4
   text = open(markdown.write_report(csv_path, str(tmp_path / "report.md"))).read()

@@ -1,0 +1,111 @@
+"""runs/<run id>/run.json: what one invocation was, so every results row can be traced to it.
+
+    record = provenance.start_run(workdir, config)   # status "running", written at once
+    ... cells ...
+    record.finish("ok") | record.finish("failed", error=e)
+
+The record holds the full config, the command line, the git commit (and whether the checkout had
+uncommitted changes), the versions of the packages that compute the numbers (read from package
+metadata, importing nothing), the JAX backend and devices, the host, start and end times, the
+status and, on failure, the error with its traceback. Every results row carries the run id.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import sys
+import traceback
+from typing import Any
+
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "tensorflow-cpu", "tensorflow",
+            "tensorflow-datasets", "numpy", "scipy", "scikit-learn", "umap-learn", "librosa",
+            "torch", "torchvision", "transformers", "bioacoustics_jax")
+
+
+def new_run_id() -> str:
+  """Sortable and unique: UTC time to the second plus 6 random hex digits."""
+  return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S-") + \
+      secrets.token_hex(3)
+
+
+def git_state(path: str) -> dict[str, Any]:
+  """{"commit", "dirty"} of the checkout holding `path`; None values outside a git checkout."""
+  def git(*args):
+    return subprocess.run(["git", "-C", path, *args], capture_output=True, text=True,
+                          timeout=20, check=True).stdout.strip()
+  try:
+    commit = git("rev-parse", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+  except (OSError, subprocess.SubprocessError):
+    return {"commit": None, "dirty": None}
+  return {"commit": commit, "dirty": dirty}
+
+
+def versions() -> dict[str, str]:
+  out = {"python": platform.python_version()}
+  for name in PACKAGES:
+    try:
+      out[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      continue
+  return out
+
+
+def devices() -> dict[str, Any]:
+  import jax  # pylint: disable=g-import-not-at-top
+  local = jax.local_devices()
+  return {"backend": jax.default_backend(), "kind": local[0].device_kind if local else None,
+          "local_device_count": len(local), "device_count": jax.device_count(),
+          "process_index": jax.process_index(), "process_count": jax.process_count()}
+
+
+def _now() -> str:
+  return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+class RunRecord:
+  """The run.json of one invocation; rewritten atomically at every change."""
+
+  def __init__(self, workdir: str, config: Any, run_id: str | None = None,
+               argv: list[str] | None = None):
+    self.run_id = run_id or new_run_id()
+    self.path = os.path.join(workdir, "runs", self.run_id, "run.json")
+    config_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    self.data: dict[str, Any] = {
+        "run_id": self.run_id, "status": "running", "start": _now(), "end": None,
+        "command": " ".join(argv if argv is not None else sys.argv), "cwd": os.getcwd(),
+        **git_state(os.path.dirname(os.path.abspath(__file__))),
+        "versions": versions(), "devices": devices(), "host": socket.gethostname(),
+        "config": config_dict, "cells": [], "error": None,
+    }
+    self._write()
+
+  def add_cell(self, **cell: Any) -> None:
+    """One finished (or failed) cell: dataset, model, regime, cell key, status, seconds."""
+    self.data["cells"].append(cell)
+    self._write()
+
+  def finish(self, status: str, error: BaseException | None = None) -> None:
+    self.data.update(status=status, end=_now())
+    if error is not None:
+      self.data["error"] = {"type": type(error).__name__, "message": str(error),
+                            "traceback": "".join(traceback.format_exception(error))}
+    self._write()
+
+  def _write(self) -> None:
+    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+    tmp = f"{self.path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+      json.dump(self.data, f, indent=1, sort_keys=True, default=str)
+    os.replace(tmp, self.path)
+
+
+def start_run(workdir: str, config: Any, argv: list[str] | None = None) -> RunRecord:
+  return RunRecord(workdir, config, argv=argv)
