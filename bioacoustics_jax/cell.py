@@ -6,8 +6,8 @@ and batch size, write to the same cache layout and put the same provenance in th
 set's metadata, so the two frameworks differ only in the network code that runs.
 
 The cell key is a content hash of everything that changes the cell's embeddings (`key_inputs`):
-the split's data fingerprint (the tfds builder config name carries the hash of the annotation
-files / audio listing and the bad-audio setting), the Backbone's identity (preset, overrides,
+the split's data fingerprint (its annotation file or audio listing, the class list, the
+preparation options such as skip_bad_audio), the Backbone's identity (preset, overrides,
 weights file by content hash, code hash), the input rate, the embedding batch size (paper_mel3
 divides by the batch maximum), background handling, the regime, the seed where it matters, and
 for fine-tuning the whole training config, the train/valid data and the trainer's code. Caches
@@ -30,6 +30,7 @@ from typing import Any
 
 import bioacoustics_jax
 from bioacoustics_jax import zoo
+from bioacoustics_jax.data import catalog
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.embed import extract as extract_lib
 from bioacoustics_jax.zoo.backbone import source_hash
@@ -174,8 +175,23 @@ class Cell:
     return f"{self.dataset}/{self.model}/{self.regime}"
 
 
+_TFDS_CONFIG_FIELDS = ("name", "version", "release_notes", "supported_versions", "description",
+                       "tags", "source")
+
+
 def _split_identity(split: pipeline.SplitData, drop_background: bool) -> dict[str, Any]:
+  """The split's own data: its annotation file's fingerprint (so editing the train csv does not
+  invalidate test-split cells), the class list (shared by all splits: it sets the label
+  indices), the rate, the example count and every preparation option of the builder."""
   builder = split.builder
+  config = builder.builder_config
+  source = config.source
+  split_file = source.split_files.get(split.split)
   return {"dataset": split.info.name, "split": split.split,
-          "builder": f"{builder.name}/{builder.builder_config.name}/{builder.version}",
+          "fingerprint": (catalog.fingerprint_files([split_file]) if split_file
+                          else source.fingerprint),
+          "format": source.format, "class_names": list(split.info.class_names),
+          "sample_rate": split.info.sample_rate, "builder": f"{builder.name}/{builder.version}",
+          "options": {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+                      if f.name not in _TFDS_CONFIG_FIELDS},
           "num_examples": int(split.num_examples), "drop_background": bool(drop_background)}
