@@ -20,6 +20,7 @@ from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
 from bioacoustics_jax.report import results as results_lib
 from experiments.configs import quickstart
+from tests.smoke import smoke_config
 
 TINY = {"width": 4}
 
@@ -131,15 +132,8 @@ def test_evaluation_settings_change_the_evaluation_key_only():
   assert ClusteringEvaluator(umap_min_dist=0.0, log=None).eval_key == a.eval_key
 
 
-def _config(datasets="synth_birds", **changes):
-  config = quickstart.get_config(f"smoke=true,datasets={datasets}")
-  with config.unlocked():
-    config.evaluate.reducers = ("pca",)
-    config.evaluate.clusterers = ("kmeans",)
-    for key, value in changes.items():
-      target, _, leaf = key.rpartition(".")
-      (config[target] if target else config)[leaf] = value
-  return config
+def _config(**changes):
+  return smoke_config("smoke=true,datasets=synth_birds", **changes)
 
 
 def test_rerun_recomputes_nothing_and_a_change_recomputes_its_cell(tmp_path, monkeypatch):

@@ -11,18 +11,10 @@ from bioacoustics_jax import config_checks
 from bioacoustics_jax import experiment
 from bioacoustics_jax import provenance
 from bioacoustics_jax.porting import load
-from experiments.configs import quickstart
+from tests.smoke import smoke_config
 
 
-def _config(arg="smoke=true,datasets=synth_bats", **changes):
-  config = quickstart.get_config(arg)
-  with config.unlocked():
-    config.evaluate.reducers = ("pca",)
-    config.evaluate.clusterers = ("kmeans",)
-    for key, value in changes.items():
-      target, _, leaf = key.rpartition(".")
-      (config[target] if target else config)[leaf] = value
-  return config
+_config = smoke_config
 
 
 def test_run_json_holds_commit_versions_devices_and_config(tmp_path):
