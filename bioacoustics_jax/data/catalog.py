@@ -11,7 +11,6 @@ Everything downstream (builders, pipeline) sees only `DatasetInfo` + `DatasetSou
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import json
@@ -19,12 +18,16 @@ import logging
 import os
 from typing import Any
 
+from bioacoustics_jax.data import annotations
+from bioacoustics_jax.data import labels as labels_lib
+
 _log = logging.getLogger(__name__)
 
 TASKS = ("classification", "detection")
 SPLITS = ("train", "valid", "test")
 FORMATS = ("beans_classification", "beans_detection", "audio_folder")
 DATASET_JSON = "dataset.json"
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
 
 BEANS_HELP = (
     "BEANS data is not downloaded by this suite (about 300 GB). Get it with the scripts of "
@@ -163,26 +166,74 @@ def fingerprint_files(paths: list[str], extra: Any = None) -> str:
 
 
 def read_annotation_labels(path: str, task: str) -> list[str]:
-  """All label strings in one BEANS annotation file (csv `label` column or jsonl annotations)."""
-  labels = []
+  """All label strings in one BEANS annotation file (csv `label` column or jsonl annotations),
+  in canonical form (labels.canonical)."""
+  found = []
   if task == "classification":
-    with open(path, newline="") as f:
-      reader = csv.DictReader(f)
-      if not reader.fieldnames or "path" not in reader.fieldnames or (
-          "label" not in reader.fieldnames):
-        raise ValueError(f"{path}: needs csv columns `path,label`, has {reader.fieldnames}")
-      labels = [str(r["label"]) for r in reader]
+    found = [r["label"] for r in annotations.read_rows(path, ("path", "label"))]
   else:
-    with open(path) as f:
+    with open(path, encoding="utf-8-sig") as f:
       for n, line in enumerate(f, 1):
         if line.strip():
           try:
             rec = json.loads(line)
-            labels += [str(a["label"]) for a in rec.get("annotations", [])]
-          except (json.JSONDecodeError, KeyError, TypeError) as e:
+            found += [str(a["label"]) for a in rec.get("annotations", [])]
+          except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"{path}:{n}: not a BEANS detection record "
                              f'{{"path","length","annotations":[{{"st","ed","label"}}]}} ({e})')
-  return labels
+  return [labels_lib.canonical(x) for x in found]
+
+
+def _visible(name: str) -> bool:
+  return not name.startswith(("_", "."))
+
+
+def is_audio(name: str) -> bool:
+  return _visible(name) and name.lower().endswith(AUDIO_EXTENSIONS)
+
+
+def list_split(split_path: str) -> list[tuple[str, str]]:
+  """(audio path, raw label) pairs of one audio-folder split, in a fixed order.
+
+  A folder: its sub-folders are the labels (searched recursively; names starting with `_` or `.`
+  are ignored). A csv: columns `path,label` (`,` or `;`, with or without a byte-order mark).
+  """
+  if os.path.isdir(split_path):
+    pairs = []
+    for label in sorted(filter(_visible, os.listdir(split_path))):
+      label_dir = os.path.join(split_path, label)
+      if not os.path.isdir(label_dir):
+        continue
+      for root, dirs, files in os.walk(label_dir):
+        dirs[:] = sorted(filter(_visible, dirs))
+        pairs += [(os.path.join(root, f), label) for f in sorted(files) if is_audio(f)]
+    if not pairs:
+      raise ValueError(f"{split_path}: no audio files in label sub-folders (expected "
+                       f"{split_path}/<label>/*.wav, formats {', '.join(AUDIO_EXTENSIONS)})")
+    return pairs
+  if os.path.isfile(split_path):
+    return [(r["path"], r["label"]) for r in annotations.read_rows(split_path, ("path", "label"))]
+  raise FileNotFoundError(f"{split_path}: split not found; create {split_path}/<label>/*.wav or "
+                          f"a csv with columns path,label, or list the splits in dataset.json")
+
+
+def discover_class_names(split_files: dict[str, str]) -> list[str]:
+  """Sorted union of the canonical labels over all existing audio-folder splits."""
+  found = labels_lib.LabelSet()
+  for p in split_files.values():
+    if os.path.exists(p):
+      for _, label in list_split(p):
+        found.add(label)
+  if not found.names:
+    raise ValueError(f"no labelled audio in any of {sorted(split_files.values())}")
+  return found.names
+
+
+_DATASET_JSON_SCHEMA = (
+    "Fix: it needs task (classification|detection), sample_rate, clip_seconds (detection: "
+    "window_seconds and shift_seconds); optional: name, format (beans_classification|"
+    "beans_detection|audio_folder), splits ({split: file or folder}), class_names, "
+    "unknown_label (README, 'Own data'). Or delete it and let the layout be inferred")
 
 
 def _from_dataset_json(name: str, folder: str) -> DatasetSource:
@@ -199,23 +250,34 @@ def _from_dataset_json(name: str, folder: str) -> DatasetSource:
         {s: s for s in SPLITS} if fmt == "audio_folder" else
         (_DET_FILES if task == "detection" else _CLS_FILES))
     split_files = {s: os.path.join(folder, p) for s, p in split_files.items()}
+  except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as e:
+    raise ValueError(f"{path}: invalid dataset description ({e!r}). {_DATASET_JSON_SCHEMA}") from e
+  if not any(os.path.exists(p) for p in split_files.values()):
+    raise FileNotFoundError(
+        f"{path}: none of its splits exist ({', '.join(sorted(split_files.values()))}); "
+        f"format {fmt!r} reads " + ("<split>/<label>/*.wav folders or path,label csvs"
+                                    if fmt == "audio_folder" else "annotation files") +
+        ". Fix: list the splits that exist under \"splits\" in dataset.json, or delete "
+        "dataset.json and let the layout be inferred (README, 'Own data')")
+  try:
     class_names = meta.get("class_names")
     if not class_names and fmt == "audio_folder":
-      from bioacoustics_jax.data.builders import audio_folder  # pylint: disable=g-import-not-at-top
-      class_names = audio_folder.discover_class_names(split_files)
+      class_names = discover_class_names(split_files)
     elif not class_names:  # BEANS-format files without a class list: the labels they use
       class_names = sorted({lbl for p in split_files.values() if os.path.isfile(p)
                             for lbl in read_annotation_labels(p, task)})
+  except annotations.TableError:
+    raise
+  except ValueError as e:
+    raise ValueError(f"{path}: could not read the class names from the splits ({e})") from e
+  try:
     info = DatasetInfo(
         name=meta.get("name", name), task=task, sample_rate=int(meta["sample_rate"]),
         clip_seconds=float(meta.get("clip_seconds") or meta["window_seconds"]),
         shift_seconds=(float(meta["shift_seconds"]) if meta.get("shift_seconds") else None),
-        class_names=tuple(str(c) for c in class_names))
-  except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
-    raise ValueError(
-        f"{path}: invalid dataset description ({e!r}). It needs name, task "
-        f"(classification|detection), sample_rate, clip_seconds (or window_seconds and "
-        f"shift_seconds) and class_names; regenerate it or fix it by hand.") from e
+        class_names=tuple(labels_lib.canonical(c) for c in class_names))
+  except (KeyError, TypeError, ValueError) as e:
+    raise ValueError(f"{path}: invalid dataset description ({e!r}). {_DATASET_JSON_SCHEMA}") from e
   files = sorted(p for p in split_files.values() if os.path.exists(p))
   return DatasetSource(
       info=info, format=fmt, root=folder, split_files=split_files,
