@@ -86,6 +86,8 @@ class DatasetSource:
       (then an unknown label is an error).
     fingerprint: hash of the annotation files and dataset.json; changes when the data changes, so
       prepared tfds data is never stale.
+    warnings: dataset-level input warnings found while resolving it (e.g. label spellings merged),
+      dicts {"kind", "count", "files", "message"} like the builders' per-split ones.
   """
 
   info: DatasetInfo
@@ -95,6 +97,7 @@ class DatasetSource:
   search_dirs: tuple[str, ...]
   unknown_label: str | None
   fingerprint: str
+  warnings: tuple[dict, ...] = ()
 
   def resolve_audio_path(self, path: str) -> str:
     """First existing candidate for an annotation's audio path (else the first candidate)."""
