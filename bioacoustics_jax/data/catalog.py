@@ -88,6 +88,8 @@ class DatasetSource:
       prepared tfds data is never stale.
     warnings: dataset-level input warnings found while resolving it (e.g. label spellings merged),
       dicts {"kind", "count", "files", "message"} like the builders' per-split ones.
+    origin: one sentence on where the dataset came from and what was inferred (layout, rate,
+      clip length), for the log and report.md; "" for dataset.json and BEANS sources.
   """
 
   info: DatasetInfo
@@ -98,6 +100,7 @@ class DatasetSource:
   unknown_label: str | None
   fingerprint: str
   warnings: tuple[dict, ...] = ()
+  origin: str = ""
 
   def resolve_audio_path(self, path: str) -> str:
     """First existing candidate for an annotation's audio path (else the first candidate)."""

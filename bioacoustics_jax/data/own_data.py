@@ -14,8 +14,8 @@ data"):
                                      column), each next to its recording (same name stem, or a
                                      Begin File / Begin Path column), for detection
 
-Every layout is written out as manifests under `<cache_dir>/own_data/<name>-<hash>/`: one per
-split plus `all` (everything). The suite never writes into the data folder, so a read-only copy
+Every layout is written out as manifests under `<cache_dir>/own_data/<name>-<hash>/`, one per
+split (tfds's split "all", their union, is every file). The suite never writes into the data folder, so a read-only copy
 works. Without given splits, `split.csv` there holds a deterministic split stratified by label
 and grouped by source recording (a csv's `group` column, else the file), so clips or windows of
 one recording never straddle train and test; an existing split.csv that lists the same files is
@@ -92,27 +92,35 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
                               for a in row["annotations"]]
   if not label_set.names:
     raise ValueError(f"{path}: no labels found ({layout}); {_LAYOUT_HELP}")
-  if ALL in splits and len(splits) == 1:
+  given_splits = not (ALL in splits and len(splits) == 1)
+  if not given_splits:
     splits.update(_assign_splits(splits[ALL], task, out_dir, seed))
   else:
     splits[ALL] = [r for s in catalog.SPLITS for r in splits.get(s, [])]
-  rate, durations = _scan(root, splits[ALL], task)
+  rates, durations = _scan(root, splits[ALL], task)
+  top = max(rates.values())
+  rate = int(sample_rate or max(r for r, n in rates.items() if n == top))  # ties: the higher
+  found = ", ".join(f"{r} Hz x{n}" for r, n in sorted(rates.items()))
   if task == "classification":
     clip = clip_seconds or round(statistics.median(durations), 2)
     shift = None
+    length = f"clip {clip:g} s ({'data.clip_seconds' if clip_seconds else 'median file length'})"
   else:
     clip = clip_seconds or DETECTION_WINDOW
     shift = shift_seconds or DETECTION_SHIFT
-  rate = int(sample_rate or rate)
-  _log.info("%s: %s layout, %s, %d files, sample rate %d Hz (%s), %s %.3g s%s, %d classes; "
-            "manifests in %s", name, layout, task, len(splits[ALL]), rate,
-            "set" if sample_rate else "most common rate found",
-            "clip" if task == "classification" else "window", clip,
-            "" if shift is None else f" / shift {shift:g} s", len(label_set.names), out_dir)
-  empty = sorted(s for s, rows in splits.items() if not rows)
+    length = (f"window {clip:g} s, shift {shift:g} s "
+              f"({'data.clip_seconds/shift_seconds' if clip_seconds else 'default'})")
+  origin = (f"{layout} at {path}: {task}, {len(splits[ALL])} files, {len(label_set.names)} "
+            f"classes; {rate} Hz ({'data.sample_rate' if sample_rate else 'most common'}; "
+            f"files: {found}); {length}; splits: "
+            + ("given" if given_splits else
+               f"made per recording (seed {seed}), {os.path.join(out_dir, 'split.csv')}"))
+  _log.info("%s; manifests in %s", origin, out_dir)
+  empty = sorted(s for s in catalog.SPLITS if not splits.get(s))
   if empty:  # e.g. no class has the 3 recordings a valid split needs
     _log.warning("%s: split(s) %s would be empty and are not offered", name, ", ".join(empty))
-  split_files = {s: _write_manifest(out_dir, s, rows, task) for s, rows in splits.items() if rows}
+  split_files = {s: _write_manifest(out_dir, s, rows, task) for s, rows in splits.items()
+                 if rows and s != ALL}
   info = catalog.DatasetInfo(name=name, task=task, sample_rate=rate, clip_seconds=float(clip),
                              shift_seconds=shift, class_names=tuple(label_set.names))
   listing = [(r["path"], os.path.getsize(p), os.stat(p).st_mtime_ns)
@@ -122,7 +130,7 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
       root=root, split_files=split_files, search_dirs=(root,), unknown_label=None,
       fingerprint=catalog.fingerprint_files(sorted(split_files.values()),
                                             extra=[layout, rate, clip, shift, listing]),
-      warnings=tuple(label_set.merge_warnings(path)))
+      warnings=tuple(label_set.merge_warnings(path)), origin=origin)
 
 
 # ---- layouts -------------------------------------------------------------------------------
@@ -239,8 +247,8 @@ def _full(root: str, p: str) -> str:
 # ---- inference, splits, manifests ----------------------------------------------------------
 
 
-def _scan(root: str, rows: list[dict], task: str) -> tuple[int, list[float]]:
-  """Most common sample rate (ties: the higher) and file durations, from the headers only."""
+def _scan(root: str, rows: list[dict], task: str) -> tuple[collections.Counter, list[float]]:
+  """Sample rates (counted) and file durations, from the headers only."""
   rates, durations = collections.Counter(), []
   for row in rows:
     try:
@@ -255,11 +263,7 @@ def _scan(root: str, rows: list[dict], task: str) -> tuple[int, list[float]]:
   if not rates:
     raise ValueError(f"{root}: none of the {len(rows)} audio files could be read; check them "
                      "with `python -c \"import soundfile; print(soundfile.info('FILE'))\"`")
-  if len(rates) > 1:
-    _log.info("%s: sample rates found: %s", root,
-              ", ".join(f"{r} Hz x{n}" for r, n in sorted(rates.items())))
-  top = max(rates.values())
-  return max(r for r, n in rates.items() if n == top), durations
+  return rates, durations
 
 
 def _group_label(row: dict, task: str) -> str:

@@ -56,6 +56,7 @@ except (RuntimeError, ValueError):  # pragma: no cover
 # Applied to each training example (dict of tensors, audio float32 [T]) before batching; the
 # augmentation code (background mixing, gain, ...) plugs in here.
 ExampleFn = Callable[[dict[str, tf.Tensor]], dict[str, tf.Tensor]]
+ALL = "all"  # tfds's union of every split of a dataset
 _SHUFFLE_BYTES = 1 << 30  # shuffle buffer budget: the whole split when it fits in ~1 GB
 
 
@@ -76,6 +77,7 @@ class SplitData:
     builder: the prepared tfds builder (for tfds-level access).
     warnings: input checks of the dataset and of this split, each {"kind", "count", "files",
       "message"} (builders/checks.py); the message names the files and the fix.
+    origin: own data: the layout found and what was inferred (rate, clip); else "".
   """
 
   info: catalog.DatasetInfo
@@ -84,6 +86,7 @@ class SplitData:
   skipped: list[dict[str, str]]
   builder: tfds.core.DatasetBuilder = dataclasses.field(repr=False)
   warnings: list[dict] = dataclasses.field(default_factory=list)
+  origin: str = ""
 
   def _raw(self) -> tf.data.Dataset:
     return self.builder.as_dataset(split=self.split, shuffle_files=False)
@@ -317,14 +320,17 @@ def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool
                     sample_rate=sample_rate, clip_seconds=clip_seconds,
                     shift_seconds=shift_seconds, seed=seed)
   splits = builder.info.splits
-  if split not in splits:
-    raise ValueError(f"dataset {dataset!r} has no split {split!r}; it has {sorted(splits)}")
-  skipped = builder.info.metadata.get(base.SKIPPED_KEY, {}).get(split, [])
+  if split not in splits and split != ALL:
+    raise ValueError(f"dataset {dataset!r} has no split {split!r}; it has {sorted(splits)} "
+                     f"(and {ALL!r}, their union)")
+  names = sorted(splits) if split == ALL else [split]
+  skipped = builder.info.metadata.get(base.SKIPPED_KEY, {})
   found = builder.info.metadata.get(base.WARNINGS_KEY, {})
-  warnings = [dict(w) for w in list(found.get("*", [])) + list(found.get(split, []))]
+  warnings = [dict(w) for s in ["*"] + names for w in found.get(s, [])]
   return SplitData(info=builder.builder_config.source.info, split=split,
-                   num_examples=int(splits[split].num_examples),
-                   skipped=[dict(s) for s in skipped], builder=builder, warnings=warnings)
+                   num_examples=sum(int(splits[s].num_examples) for s in names),
+                   skipped=[dict(x) for s in names for x in skipped.get(s, [])], builder=builder,
+                   warnings=warnings, origin=builder.builder_config.source.origin)
 
 
 def config_options(data_config: Any, workdir: str) -> dict[str, Any]:
