@@ -21,6 +21,7 @@ from absl import logging
 
 from bioacoustics_jax.audio import recipes
 from bioacoustics_jax.data import pipeline
+from bioacoustics_jax.data import summary as data_summary
 from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.embed import extract as extract_lib
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
@@ -56,6 +57,7 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str) -> str:
       hdbscan_min_cluster_size=config.evaluate.hdbscan_min_cluster_size, log=logging.info)
   results_csv = os.path.join(workdir, "results.csv")
   cells = [(d, m, r) for d in datasets for m in config.models for r in config.regimes]
+  metas = []
   for i, (dataset, model, regime) in enumerate(cells, 1):
     logging.info("[%d/%d] %s x %s (%s)", i, len(cells), dataset, model, regime)
     start = time.perf_counter()
@@ -63,6 +65,8 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str) -> str:
     cell = _torch_runner().torch_cell if _is_torch(model) else embedding_set
     es = cell(config, workdir, data_root, dataset, model, regime)
     evaluation = evaluator.evaluate(es)
+    metas.append(es.meta)
+    data_summary.log_warnings(es.meta, logging.warning)
     skipped = es.meta.get("skipped", [])
     rows = [dict(row, dataset=dataset, model=model, regime=regime, split=config.data.split,
                  skipped_files=len(skipped)) for row in evaluation.rows]
@@ -72,6 +76,7 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str) -> str:
                  _summary(rows))
   markdown.write_report(results_csv, os.path.join(workdir, "report.md"),
                         paper_csv=PAPER_SCORES if os.path.exists(PAPER_SCORES) else None)
+  data_summary.append_to_report(os.path.join(workdir, "report.md"), metas)
   logging.info("Wrote %s and %s", results_csv, os.path.join(workdir, "report.md"))
   return results_csv
 
@@ -100,8 +105,8 @@ def embedding_set(config, workdir: str, data_root: str, dataset: str, model: str
   if os.path.exists(path):
     logging.info("Resuming: loading %s", path)
     return EmbeddingSet.load(path)
-  split = pipeline.open_split(dataset, config.data.split, data_root=data_root,
-                              skip_bad_audio=config.data.skip_bad_audio)
+  data_options = pipeline.config_options(config.data, workdir)
+  split = pipeline.open_split(dataset, config.data.split, data_root=data_root, **data_options)
   spec = registry.get(model)
   recipe = recipes.get_recipe(spec.recipe)
   rate = recipe.sample_rate or split.info.sample_rate
@@ -112,10 +117,8 @@ def embedding_set(config, workdir: str, data_root: str, dataset: str, model: str
       weights_dir=config.weights_dir or None, **overrides)
   if regime == "finetuned":
     variables, _ = finetune_lib.finetune(
-        model, pipeline.open_split(dataset, "train", data_root=data_root,
-                                   skip_bad_audio=config.data.skip_bad_audio),
-        pipeline.open_split(dataset, "valid", data_root=data_root,
-                            skip_bad_audio=config.data.skip_bad_audio),
+        model, pipeline.open_split(dataset, "train", data_root=data_root, **data_options),
+        pipeline.open_split(dataset, "valid", data_root=data_root, **data_options),
         config.train, os.path.join(workdir, "train", dataset, model), variables=variables,
         module_overrides=overrides)
   embed_fn = _embed_fn(model, tuple(sorted(overrides.items())), rate)
@@ -127,7 +130,8 @@ def embedding_set(config, workdir: str, data_root: str, dataset: str, model: str
       num_batches=split.num_batches(batch_size, drop_background=config.data.drop_background),
       desc=f"{dataset}/{model}/{regime}",
       meta=dict(dataset=dataset, model=model, regime=regime, split=config.data.split,
-                sample_rate=rate, skipped=split.skipped))
+                sample_rate=rate, skipped=split.skipped, data_warnings=split.warnings,
+                data_origin=split.origin))
   es.save(path)
   return es
 
