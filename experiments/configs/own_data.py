@@ -32,16 +32,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   arg = common.parse_arg(arg, root="", models=("rn18",), regimes=("frozen",), sample_rate=0,
                          clip_seconds=0.0, long_files="crop", channel=-1, skip_bad_audio=False,
                          smoke=False)
-  if not arg.root:
-    raise ValueError("own_data.py needs root=PATH (a folder of recordings or a csv), e.g. "
-                     "--config=experiments/configs/own_data.py:root=/data/my_birds")
-  path = os.path.abspath(os.path.expanduser(arg.root)).rstrip(os.sep)
+  # Without root the config still loads (tests, --help); the run then stops at "No datasets".
+  path = os.path.abspath(os.path.expanduser(arg.root)).rstrip(os.sep) if arg.root else ""
   config = ml_collections.ConfigDict()
   config.seed = 42
   # The dataset is root's last component under its parent: pipeline.open_split resolves any
   # layout found there (data/own_data.py).
   config.data = common.data_config(
-      root=os.path.dirname(path), datasets=(os.path.basename(path),),
+      root=os.path.dirname(path), datasets=(os.path.basename(path),) if path else (),
       split="test" if "finetuned" in arg.regimes else "all",
       sample_rate=arg.sample_rate, clip_seconds=arg.clip_seconds, long_files=arg.long_files,
       channel=arg.channel, skip_bad_audio=arg.skip_bad_audio)

@@ -195,7 +195,16 @@ class AudioBuilderBase(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
   def _checked(self, split: str, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """The split's examples; once they are all out, its warnings go into the metadata."""
-    yield from self._generate_examples(split=split, path=path)
+    count = 0
+    for key, example in self._generate_examples(split=split, path=path):
+      count += 1
+      yield key, example
+    if not count:  # tfds would fail with a bare "No examples were yielded"
+      skipped = self.info.metadata[SKIPPED_KEY].get(split, [])
+      raise ValueError(
+          f"{self.source.info.name}/{split}: no examples left ({path}; {len(skipped)} files "
+          f"skipped as bad audio: {', '.join(s['path'] for s in skipped[:5])}). Fix: repair or "
+          "remove those files, or give the split other files")
     found = self.checks(split).warnings(self.builder_config.long_files)
     for w in found:
       _log.warning("%s", w["message"])
