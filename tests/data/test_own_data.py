@@ -135,6 +135,19 @@ def case_csv_paths_relative_to_the_csv(d):
   assert _open(d / "sheets" / "t.csv").num_examples == 2
 
 
+def case_csv_group_column_keeps_a_recording_together(d):
+  rows = [["path", "label", "group"]]
+  for i in range(12):  # 6 recordings of 2 clips each, 3 per class
+    _wav(str(d / "w" / f"{i}.wav"), seed=i)
+    rows.append([f"w/{i}.wav", "ab"[i // 6], f"rec{i // 2}"])
+  _write_csv(str(d / "g.csv"), rows)
+  split_of = {}
+  for split in ("train", "valid", "test"):
+    for e in _examples(_open(d / "g.csv", split)):
+      split_of[int(os.path.basename(e["id"].decode())[:-4])] = split
+  assert len(split_of) == 12 and all(split_of[2 * r] == split_of[2 * r + 1] for r in range(6))
+
+
 def case_beans_csv_folder_not_on_the_roster(d):
   for split in ("train", "valid", "test"):
     _wav(str(d / "ds" / "wav" / f"{split}.wav"))
@@ -183,6 +196,15 @@ def case_raven_tables(d):
       "annotations"][0]["label"] == "GRTI"  # each selection once, not once per Raven view
 
 
+def case_raven_table_with_begin_file_column(d):
+  _wav(str(d / "raven" / "audio_2024.wav"), seconds=2.0)
+  with open(d / "raven" / "selections.txt", "w") as f:
+    f.write("Selection\tBegin Time (s)\tEnd Time (s)\tBegin File\tcall\n"
+            "1\t0.1\t0.9\taudio_2024.wav\ttrill\n")
+  s = _open(d / "raven")
+  assert s.info.class_names == ("trill",) and s.labels.tolist() == [[1.0]]
+
+
 def case_numeric_labels_read_as_floats(d):
   _wav(str(d / "a" / "x.wav"))
   _wav(str(d / "a" / "y.wav"), seed=1)
@@ -227,8 +249,10 @@ def case_formats_and_bit_depths(d):
   _wav(str(d / "ds" / "b" / "f.flac"), subtype="PCM_16")
   _wav(str(d / "ds" / "b" / "o.ogg"), subtype="VORBIS")
   _wav(str(d / "ds" / "b" / "m.mp3"), subtype="MPEG_LAYER_III")
+  _wav(str(d / "ds" / "b" / "a.aiff"), subtype="PCM_16")
+  _wav(str(d / "ds" / "b" / "f32.wav"), subtype="FLOAT")
   s = _open(d / "ds")
-  assert s.num_examples == 5 and s.warnings == []
+  assert s.num_examples == 7 and s.warnings == []
   np.testing.assert_allclose(_audio_of(s, "p24.wav"), x, atol=1 / 32768)
 
 
@@ -466,6 +490,20 @@ def test_case(name, tmp_path):
 
 def test_there_are_at_least_30_cases():
   assert len(CASES) >= 30
+
+
+def test_config_args_reach_open_split():
+  from experiments.configs import own_data as own_data_config  # pylint: disable=g-import-not-at-top
+  config = own_data_config.get_config(
+      "root=/data/lab/tits.csv,channel=0,long_files=split,sample_rate=16000,clip_seconds=3")
+  assert config.data.root == "/data/lab" and config.data.datasets == ("tits.csv",)
+  assert config.data.split == "all"
+  assert pipeline.config_options(config.data, "/w") == dict(
+      skip_bad_audio=False, cache_dir="/w/cache", channel=0, long_files="split",
+      sample_rate=16000, clip_seconds=3.0, shift_seconds=None, seed=0)
+  config = own_data_config.get_config("root=/data/lab/tits.csv,regimes=frozen+finetuned")
+  assert config.data.split == "test" and pipeline.config_options(config.data, "/w")[
+      "channel"] is None
 
 
 # ---- splits and read-only data -------------------------------------------------------------
