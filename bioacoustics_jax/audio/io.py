@@ -162,8 +162,8 @@ def read_audio(
     mixed = float(np.sqrt(np.mean(np.square(wav, dtype=np.float64))))
     if loudest > 1e-6 and mixed < ANTIPHASE_RATIO * loudest:
       notes.append(AudioNote(
-          "antiphase", f"{channels} channels cancel when averaged (mono RMS {mixed:.2g} vs "
-                       f"channel RMS {loudest:.2g}); set data.channel to pick one", mixed))
+          "antiphase", f"{channels} channels, mono RMS {mixed:.2g} vs channel RMS {loudest:.2g}",
+          mixed))
     _log.info("%s: %d channels, averaged to mono", path, channels)
   else:
     wav = data[:, 0]

@@ -22,7 +22,7 @@ one recording never straddle train and test; an existing split.csv that lists th
 reused as it is (edit it to move files by hand).
 
 The sample rate (the most common one among the files) and the clip length (classification: the
-median file length; detection: 2 s windows, 1 s hop) are inferred and logged; arguments override
+median file length; detection: 2 s windows, hop half a window) are inferred and logged; arguments override
 them.
 """
 
@@ -48,7 +48,7 @@ ALL = "all"
 SPLIT_ALIASES = {"train": "train", "valid": "valid", "val": "valid", "validation": "valid",
                  "dev": "valid", "test": "test"}
 SPLIT_FRACTIONS = {"valid": 0.2, "test": 0.2}  # the rest is train
-DETECTION_WINDOW, DETECTION_SHIFT = 2.0, 1.0
+DETECTION_WINDOW = 2.0
 LAYOUTS = ("label folders", "split folders", "csv", "BEANS csv folder", "BEANS jsonl folder",
            "Raven tables")
 _LAYOUT_HELP = (
@@ -107,9 +107,9 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
     length = f"clip {clip:g} s ({'data.clip_seconds' if clip_seconds else 'median file length'})"
   else:
     clip = clip_seconds or DETECTION_WINDOW
-    shift = shift_seconds or DETECTION_SHIFT
-    length = (f"window {clip:g} s, shift {shift:g} s "
-              f"({'data.clip_seconds/shift_seconds' if clip_seconds else 'default'})")
+    shift = shift_seconds or clip / 2  # half a window, as BEANS' 2/1, 4/2, 10/5 s
+    length = (f"window {clip:g} s ({'data.clip_seconds' if clip_seconds else 'default'}), "
+              f"shift {shift:g} s ({'data.shift_seconds' if shift_seconds else 'half a window'})")
   origin = (f"{layout} at {path}: {task}, {len(splits[ALL])} files, {len(label_set.names)} "
             f"classes; {rate} Hz ({'data.sample_rate' if sample_rate else 'most common'}; "
             f"files: {found}); {length}; splits: "
