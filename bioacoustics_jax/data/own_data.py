@@ -15,15 +15,15 @@ data"):
                                      Begin File / Begin Path column), for detection
 
 Every layout is written out as manifests under `<cache_dir>/own_data/<name>-<hash>/`, one per
-split (tfds's split "all", their union, is every file). The suite never writes into the data folder, so a read-only copy
-works. Without given splits, `split.csv` there holds a deterministic split stratified by label
+split (tfds's split "all", their union, is every file). The suite never writes into the data
+folder, so a read-only copy works. Without given splits, `split.csv` there holds a deterministic split stratified by label
 and grouped by source recording (a csv's `group` column, else the file), so clips or windows of
 one recording never straddle train and test; an existing split.csv that lists the same files is
 reused as it is (edit it to move files by hand).
 
 The sample rate (the most common one among the files) and the clip length (classification: the
-median file length; detection: 2 s windows, hop half a window) are inferred and logged; arguments override
-them.
+median file length; detection: 2 s windows, hop half a window) are inferred and logged;
+arguments override them.
 """
 
 from __future__ import annotations

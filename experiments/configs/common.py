@@ -59,7 +59,7 @@ def data_config(**overrides: Any) -> ml_collections.ConfigDict:
       split="test",           # the split whose embeddings are clustered
       skip_bad_audio=False,   # True: skip and list unreadable files instead of failing
       drop_background=False,  # detection: drop all-background windows (the paper's "fewer background")
-      cache_dir="",           # everything written (tfds data, own-data manifests); "" = <workdir>/cache
+      cache_dir="",           # all that is written (tfds data, manifests); "" = <workdir>/cache
       sample_rate=0,          # 0 = the dataset's (own data: the most common rate of its files)
       clip_seconds=0.0,       # 0 = the dataset's (own data: median file length; detection 2 s)
       shift_seconds=0.0,      # detection hop; 0 = the dataset's (own data: half a window)
