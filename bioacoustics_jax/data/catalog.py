@@ -339,9 +339,12 @@ def resolve(dataset: str, data_root: str) -> DatasetSource:
     return _from_beans_roster(dataset, data_root)
   known = sorted(d for d in (os.listdir(data_root) if os.path.isdir(data_root) else [])
                  if os.path.isfile(os.path.join(data_root, d, DATASET_JSON)))
+  missing = "" if os.path.exists(folder) else f"{folder} does not exist; "
   raise FileNotFoundError(
-      f"Unknown dataset {dataset!r} under {data_root}: no {folder}/{DATASET_JSON} and not a BEANS "
-      f"name ({', '.join(BEANS_ROSTER)}). Datasets found there: {known or 'none'}. {BEANS_HELP}")
+      f"Unknown dataset {dataset!r} under {data_root}: {missing}no {folder}/{DATASET_JSON} and "
+      f"not a BEANS name ({', '.join(BEANS_ROSTER)}). Datasets found there: {known or 'none'}. "
+      f"Own recordings (a folder of label sub-folders, a csv, ...): pass that folder or csv "
+      f"itself (README, 'Own data'). {BEANS_HELP}")
 
 
 def dataset_info(dataset: str, data_root: str) -> DatasetInfo:

@@ -143,7 +143,8 @@ def _folder_layout(path: str) -> tuple[str, str, dict[str, list[dict]]]:
   beans_csv = {s: f"annotations.{s}.csv" for s in catalog.SPLITS if f"annotations.{s}.csv" in files}
   if beans_csv:
     return "BEANS csv folder", "classification", {
-        s: _csv_rows(os.path.join(path, f), path, search=(path, os.path.dirname(path)))
+        s: _csv_rows(os.path.join(path, f), path,  # BEANS paths start at its checkout
+                     search=(path, os.path.dirname(path), os.path.dirname(os.path.dirname(path))))
         for s, f in beans_csv.items()}
   jsonl = {s: f"{s}.jsonl" for s in catalog.SPLITS if f"{s}.jsonl" in files}
   if jsonl:

@@ -224,10 +224,18 @@ def resolve_source(dataset: str, *, data_root: str, cache_dir: str | None = None
   """The DatasetSource of `dataset` under `data_root` (see module doc), with overrides applied."""
   data_root = os.path.abspath(os.path.expanduser(data_root))
   path = os.path.join(data_root, dataset)
-  if os.path.isfile(os.path.join(path, catalog.DATASET_JSON)) or (
-      dataset in catalog.BEANS_ROSTER) or not os.path.exists(path):
+  source = None
+  if os.path.isfile(os.path.join(path, catalog.DATASET_JSON)) or not os.path.exists(path):
     source = catalog.resolve(dataset, data_root)
-  else:
+  elif dataset in catalog.BEANS_ROSTER:
+    try:
+      source = catalog.resolve(dataset, data_root)
+    except FileNotFoundError:  # a user's own folder that shares the name, unless it holds
+      spec = catalog.BEANS_ROSTER[dataset]  # some of BEANS' files (a partial download)
+      if any(os.path.exists(os.path.join(data_root, spec["folder"], f))
+             for f in spec["files"].values()):
+        raise
+  if source is None:
     return own_data.resolve(path, cache_dir=cache_dir or default_cache_dir(),
                             sample_rate=sample_rate, clip_seconds=clip_seconds,
                             shift_seconds=shift_seconds, seed=seed)

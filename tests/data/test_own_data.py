@@ -92,6 +92,23 @@ def case_split_folders(d):
   assert "splits: given" in _open(d / "ds").origin
 
 
+def case_own_folder_named_like_a_beans_dataset(d):
+  _label_folder(d / "dogs")  # "dogs" is on the BEANS roster, but this is not BEANS' layout
+  assert _open(d / "dogs").info.class_names == ("a", "b")
+
+
+def case_partial_beans_download_is_not_taken_for_own_data(d):
+  _wav(str(d / "watkins" / "x.wav"))
+  _write_csv(str(d / "watkins" / "annotations.train.csv"), [["path", "label"], ["x.wav", "a"]])
+  with pytest.raises(FileNotFoundError, match="BEANS dataset 'watkins': missing.*valid.csv"):
+    _open(d / "watkins")
+
+
+def case_unknown_dataset_points_to_own_data(d):
+  with pytest.raises(FileNotFoundError, match="nope does not exist.*pass that folder or csv"):
+    _open(d / "nope")
+
+
 def case_split_folder_aliases(d):
   for split in ("train", "val", "test"):
     _label_folder(d / "ds" / split, n=1)
