@@ -20,6 +20,7 @@ import soundfile as sf
 
 from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import annotations
+from bioacoustics_jax.data import labels
 from bioacoustics_jax.data import pipeline
 from tests.data import helpers_audio as h
 
@@ -507,6 +508,13 @@ def test_case(name, tmp_path):
 
 def test_there_are_at_least_30_cases():
   assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("2.0", "2"), (" B32 ", "B32"), ("2", "2"), ("007", "007"), ("1e3", "1000"), ("0.5", "0.5"),
+    ("-3.0", "-3"), ("nan", "nan"), (unicodedata.normalize("NFD", "é"), "é"), (2.0, "2")])
+def test_canonical_labels(raw, expected):
+  assert labels.canonical(raw) == expected
 
 
 def test_config_args_reach_open_split():
