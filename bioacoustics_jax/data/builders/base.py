@@ -167,8 +167,7 @@ class AudioBuilderBase(tfds.core.GeneratorBasedBuilder, skip_registration=True):
       starts = list(range(0, len(wav), n))
       if len(starts) > 1 and len(wav) - starts[-1] < n // 2:
         starts.pop()  # a tail shorter than half a clip would be mostly padding
-    self.checks(split).length(path, len(wav) / info.sample_rate, long_files=long_files,
-                              clips=len(starts))
+    self.checks(split).length(path, len(wav) / info.sample_rate, clips=len(starts))
     return [(i / info.sample_rate, to_int16(audio_io.fit_length(wav[i:i + n], n)))
             for i in starts]
 

@@ -40,8 +40,8 @@ class SplitChecks:
         self._rates[int(note.value)] += 1
       self._found[note.kind].append((path, note.detail))
 
-  def length(self, path: str, seconds: float, *, long_files: str, clips: int = 1) -> None:
-    """Records a classification file's length against the clip (and how it was used)."""
+  def length(self, path: str, seconds: float, *, clips: int = 1) -> None:
+    """Records a classification file's length against the clip and how many clips it gave."""
     if seconds < SHORT_FRACTION * self.clip_seconds:
       self._found["short"].append((path, f"{seconds:.3g} s"))
     elif seconds > self.clip_seconds + 1e-6:
@@ -50,7 +50,6 @@ class SplitChecks:
       self._used[1] += seconds
       self._clips_from_long += clips
       self._found["long"].append((path, f"{seconds:.3g} s"))
-      del long_files
 
   def warnings(self, long_files: str) -> list[dict]:
     """One dict per kind found: {"kind", "count", "files", "message"}."""
