@@ -75,10 +75,11 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
     name = os.path.splitext(os.path.basename(path))[0]
     root = os.path.dirname(path)
     layout, splits = "csv", {ALL: _csv_rows(path, root)}
-    task = "classification"
+    task, notes = "classification", []
   else:
     name, root = os.path.basename(path), path
     layout, task, splits = _folder_layout(path)
+    notes = _unused_recordings(path, splits) if layout == "Raven tables" else []
   out_dir = os.path.join(cache_dir, "own_data",
                          f"{name}-{hashlib.sha1(path.encode()).hexdigest()[:8]}")
   os.makedirs(out_dir, exist_ok=True)
@@ -118,7 +119,9 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
   _log.info("%s; manifests in %s", origin, out_dir)
   empty = sorted(s for s in catalog.SPLITS if not splits.get(s))
   if empty:  # e.g. no class has the 3 recordings a valid split needs
-    _log.warning("%s: split(s) %s would be empty and are not offered", name, ", ".join(empty))
+    notes.append(dict(kind="split_empty", count=len(empty), files=[path], message=(
+        f"{path}: split(s) {', '.join(empty)} would be empty and are not offered (a class needs "
+        "2 recordings for a test split, 3 for a valid split); add recordings or give splits")))
   split_files = {s: _write_manifest(out_dir, s, rows, task) for s, rows in splits.items()
                  if rows and s != ALL}
   info = catalog.DatasetInfo(name=name, task=task, sample_rate=rate, clip_seconds=float(clip),
@@ -130,7 +133,7 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
       root=root, split_files=split_files, search_dirs=(root,), unknown_label=None,
       fingerprint=catalog.fingerprint_files(sorted(split_files.values()),
                                             extra=[layout, rate, clip, shift, listing]),
-      warnings=tuple(label_set.merge_warnings(path)), origin=origin)
+      warnings=tuple(label_set.merge_warnings(path) + notes), origin=origin)
 
 
 # ---- layouts -------------------------------------------------------------------------------
@@ -165,6 +168,19 @@ def _folder_layout(path: str) -> tuple[str, str, dict[str, list[dict]]]:
     return "csv", "classification", {ALL: _csv_rows(os.path.join(path, tables_csv[0]), path)}
   raise ValueError(f"{path}: no layout recognised (found {len(files)} files, {len(dirs)} "
                    f"folders); {_LAYOUT_HELP}")
+
+
+def _unused_recordings(path: str, splits: dict[str, list[dict]]) -> list[dict]:
+  """Recordings in a Raven folder that no selection table points to (left out, so said)."""
+  used = {os.path.join(path, r["path"]) for rows in splits.values() for r in rows}
+  unused = sorted(os.path.join(path, f) for f in os.listdir(path)
+                  if catalog.is_audio(f) and os.path.join(path, f) not in used)
+  if not unused:
+    return []
+  names = ", ".join(os.path.basename(p) for p in unused[:10])
+  return [dict(kind="no_table", count=len(unused), files=unused[:10], message=(
+      f"{path}: {len(unused)} recordings have no selection table and were left out: {names}; "
+      "add a table (an empty one makes the recording all background) or move them"))]
 
 
 def _folder_rows(split_dir: str, root: str) -> list[dict]:
@@ -215,8 +231,9 @@ def _jsonl_rows(jsonl_path: str, root: str) -> list[dict]:
 
 def _raven_record(table: str, root: str) -> dict:
   selections = annotations.read_raven(table)
-  rows = annotations.read_rows(table, (annotations.RAVEN_BEGIN,), delimiters="\t")
-  named = rows[0].get("Begin Path") or rows[0].get("Begin File")
+  rows = annotations.read_rows(table, (annotations.RAVEN_BEGIN,), delimiters="\t",
+                               allow_empty=True)
+  named = rows and (rows[0].get("Begin Path") or rows[0].get("Begin File"))
   if named:
     candidates = [named if os.path.isabs(named) else os.path.join(root, named),
                   os.path.join(root, os.path.basename(named))]
