@@ -65,7 +65,7 @@ class Cell:
   workdir: str
   data_root: str
   split_name: str = "test"
-  skip_bad_audio: bool = False
+  data_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # open_split kwargs
   drop_background: bool = False
   embed_batch_size: int = 32
   seed: int = 42
@@ -139,7 +139,7 @@ class Cell:
 
   def open(self, split: str) -> pipeline.SplitData:
     return pipeline.open_split(self.dataset, split, data_root=self.data_root,
-                               skip_bad_audio=self.skip_bad_audio)
+                               **self.data_options)
 
   @functools.cached_property
   def split(self) -> pipeline.SplitData:
@@ -168,7 +168,8 @@ class Cell:
     """Provenance stored in the embedding set."""
     return dict(dataset=self.dataset, model=self.model, regime=self.regime,
                 split=self.split_name, sample_rate=self.rate, skipped=self.split.skipped,
-                cell_key=self.key, embed_batch_size=self.batch_size)
+                cell_key=self.key, embed_batch_size=self.batch_size,
+                data_warnings=self.split.warnings, data_origin=self.split.origin)
 
   @property
   def desc(self) -> str:

@@ -25,6 +25,8 @@ from bioacoustics_jax import provenance
 from bioacoustics_jax import zoo
 from bioacoustics_jax.cell import Cell
 from bioacoustics_jax.cell import split_model_name
+from bioacoustics_jax.data import pipeline
+from bioacoustics_jax.data import summary as data_summary
 from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.embed import extract as extract_lib
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
@@ -55,13 +57,13 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
   record = provenance.start_run(workdir, config, argv=argv)
   logging.info("Run %s: %s", record.run_id, record.path)
   results_csv = os.path.join(workdir, "results.csv")
-  failures, skipped = [], {}
+  failures, metas = [], []
   try:
     data_root, datasets = prepare_data(config, workdir)
     train = config.train.to_dict() if "finetuned" in config.regimes else None
     cells = [Cell(dataset=d, model=m, regime=r, backbone=backbones[m], workdir=workdir,
                   data_root=data_root, split_name=config.data.split,
-                  skip_bad_audio=bool(config.data.skip_bad_audio),
+                  data_options=pipeline.config_options(config.data, workdir),
                   drop_background=bool(config.data.drop_background),
                   embed_batch_size=int(config.embed.batch_size), seed=int(config.seed),
                   train=train if r == "finetuned" else None)
@@ -70,8 +72,8 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
       logging.info("[%d/%d] %s x %s (%s)", i, len(cells), cell.dataset, cell.model, cell.regime)
       start = time.perf_counter()
       try:
-        rows, skipped[cell.dataset] = _run_cell(cell, config, evaluator, workdir, results_csv,
-                                                record.run_id)
+        rows, meta = _run_cell(cell, config, evaluator, workdir, results_csv, record.run_id)
+        metas.append(meta)
       except Exception as e:
         failures.append(dict(dataset=cell.dataset, model=cell.model, regime=cell.regime,
                              error=f"{type(e).__name__}: {e}".splitlines()[0]))
@@ -83,19 +85,20 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
                       cell_key=cell.key, status="ok", seconds=round(seconds, 2))
       logging.info("[%d/%d] done in %.1f s: %s", i, len(cells), seconds, _summary(rows))
   except BaseException as e:
-    _write_reports(workdir, results_csv, record.run_id, failures, skipped)
+    _write_reports(workdir, results_csv, record.run_id, failures, metas)
     record.finish("interrupted" if isinstance(e, KeyboardInterrupt) else "failed", error=e)
     raise
-  report_md = _write_reports(workdir, results_csv, record.run_id, failures, skipped)
+  report_md = _write_reports(workdir, results_csv, record.run_id, failures, metas)
   record.finish("ok")
   logging.info("Wrote %s, %s and report.html", results_csv, report_md)
   return results_csv
 
 
 def _run_cell(cell: Cell, config, evaluator, workdir: str, results_csv: str,
-              run_id: str) -> tuple[list[dict], list[dict]]:
-  """Embeds (or loads), evaluates and records one cell; returns (rows, skipped files)."""
+              run_id: str) -> tuple[list[dict], dict]:
+  """Embeds (or loads), evaluates and records one cell; returns (rows, embedding-set meta)."""
   es = embedding_set(cell, config)
+  data_summary.log_warnings(es.meta, logging.warning)
   evaluation = evaluator.evaluate(es)
   skipped = es.meta.get("skipped", [])
   note = _train_label_note(cell, es)
@@ -108,16 +111,19 @@ def _run_cell(cell: Cell, config, evaluator, workdir: str, results_csv: str,
   views.save_cell(workdir, es, evaluation, evaluator, rows)  # report.html: scatters, intervals
   report_tensorboard.write_cell(workdir, config, rows)  # eval scalars + HParams per cell
   _write_figure(workdir, es, evaluation.projections, cell, evaluator.eval_key)
-  return rows, list(skipped)
+  return rows, es.meta
 
 
 def _write_reports(workdir: str, results_csv: str, run_id: str, failures: list[dict],
-                   skipped: dict[str, list[dict]]) -> str:
+                   metas: list[dict]) -> str:
+  """report.md (this run's rows, its failures, each dataset's origin, input-check warnings and
+  skipped files) and report.html."""
   report_md = os.path.join(workdir, "report.md")
   if not os.path.exists(results_csv) and not failures:
     return report_md
   markdown.write_report(results_csv, report_md, paper_csv=markdown.PAPER_SCORES,
-                        run_id=run_id, failures=failures, skipped=skipped)
+                        run_id=run_id, failures=failures,
+                        appendix=data_summary.markdown_section(metas))
   if os.path.exists(results_csv):
     html_report.write_html(workdir, paper_csv=markdown.PAPER_SCORES)
   return report_md

@@ -3,13 +3,20 @@
 Every loader in the suite (tfds builders, baselines, notebooks) goes through `load_audio`, so bad
 files fail the same way everywhere: an `AudioError` that names the file, says what is wrong and
 what to do about it. Builders catch `AudioError` (and only that) when `skip_bad_audio=True`.
+
+Nothing is changed silently: `read_audio` returns, beside the waveform, the `AudioNote`s of what
+it had to do or found (float audio beyond [-1, 1] peak-normalised, channels that cancel when
+averaged, a file shorter than its header says, resampling), which the builders gather into the
+dataset's warnings.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
+import re
 
 import numpy as np
 import soundfile as sf
@@ -50,27 +57,70 @@ def resample(x: np.ndarray, from_sr: int, to_sr: int) -> np.ndarray:
   return signal.resample_poly(x, up, down, axis=-1).astype(np.float32)
 
 
-def load_audio(
+@dataclasses.dataclass(frozen=True)
+class AudioNote:
+  """Something `read_audio` did to or found in one file (kind is a stable key, detail a phrase)."""
+
+  kind: str  # "peak_normalized" | "antiphase" | "truncated" | "resampled"
+  detail: str
+  value: float = 0.0  # peak (peak_normalized), fraction read (truncated), source rate (resampled)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedAudio:
+  waveform: np.ndarray  # float32 [T], mono, in [-1, 1]
+  sample_rate: int
+  notes: tuple[AudioNote, ...] = ()
+
+
+# libsndfile reports a data chunk longer than the file as "data : 16000 (should be 7978)".
+_WAV_DATA_SHORT = re.compile(r"data\s*:\s*(\d+)\s*\(should be (\d+)\)")
+# A downmix quieter than this fraction of its loudest channel (RMS) is "cancelled".
+ANTIPHASE_RATIO = 0.05
+_BAD_FILE_FIX = "re-download or regenerate it, or pass skip_bad_audio=True to skip it"
+
+
+def _fraction_present(path: str) -> float | None:
+  """Fraction of the declared wav data actually in the file, when the header overstates it."""
+  try:
+    extra = sf.info(path).extra_info
+  except (sf.LibsndfileError, RuntimeError):
+    return None
+  m = _WAV_DATA_SHORT.search(extra or "")
+  if not m or int(m.group(1)) <= 0:
+    return None
+  return min(1.0, int(m.group(2)) / int(m.group(1)))
+
+
+def read_audio(
     path: str,
     *,
     expected_sample_rate: int | None = None,
     target_sample_rate: int | None = None,
     downmix: bool = True,
-) -> tuple[np.ndarray, int]:
-  """Loads `path` as a float32 mono waveform in [-1, 1] and returns `(waveform, sample_rate)`.
+    channel: int | None = None,
+) -> LoadedAudio:
+  """Loads `path` as a float32 mono waveform in [-1, 1], with notes on what was done.
 
   Args:
-    path: an audio file soundfile can read (wav, flac, ogg, ...).
+    path: an audio file soundfile can read (wav, flac, ogg, mp3, ...).
     expected_sample_rate: if set, the file MUST have this rate; anything else is an AudioError.
       Use it where silently resampling would hide a data problem.
     target_sample_rate: if set, a file at another rate is resampled to it (BEANS does this for
-      every dataset); the returned rate is then `target_sample_rate`.
-    downmix: multi-channel files are averaged to mono (as BEANS does) with a logged note; with
-      `downmix=False` they are an AudioError instead.
+      every dataset), with a "resampled" note; the returned rate is then `target_sample_rate`.
+    downmix: multi-channel files are averaged to mono (as BEANS does); when the average is near
+      silent while a channel is not (channels in anti-phase) an "antiphase" note says so. With
+      `downmix=False` multi-channel files are an AudioError instead.
+    channel: take this channel (0-based) of multi-channel files instead of averaging.
+
+  Float files with samples beyond [-1, 1] are peak-normalised to 1 (a "peak_normalized" note)
+  rather than clipped; a wav whose header promises more data than the file holds is read as far
+  as it goes (a "truncated" note with the fraction read).
 
   Raises:
     AudioError: missing, empty, unreadable or corrupt file, no samples, NaN/inf samples,
-      multi-channel audio with downmix=False, or a rate other than `expected_sample_rate`.
+      multi-channel audio with downmix=False, a channel the file does not have, or a rate other
+      than `expected_sample_rate`.
   """
   path = os.fspath(path)
   if not os.path.exists(path):
@@ -80,36 +130,62 @@ def load_audio(
   if os.path.isdir(path):
     raise AudioError(path, "is a directory, not an audio file", "point to a file")
   if os.path.getsize(path) == 0:
-    raise AudioError(path, "file is empty (0 bytes)",
-                     "re-download or regenerate it, or pass skip_bad_audio=True to skip it")
+    raise AudioError(path, "file is empty (0 bytes)", _BAD_FILE_FIX)
   try:
     # always_2d gives one code path for mono and multi-channel files.
     data, sr = sf.read(path, dtype="float32", always_2d=True)
   except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
-    raise AudioError(path, f"unreadable or corrupt audio ({e})",
-                     "re-download or regenerate it, or pass skip_bad_audio=True to skip it") from e
+    raise AudioError(path, f"unreadable or corrupt audio ({e})", _BAD_FILE_FIX) from e
   if data.shape[0] == 0:
-    raise AudioError(path, "audio has no samples",
-                     "re-download or regenerate it, or pass skip_bad_audio=True to skip it")
+    raise AudioError(path, "audio has no samples", _BAD_FILE_FIX)
   if not np.all(np.isfinite(data)):
     bad = int(np.sum(~np.isfinite(data)))
     raise AudioError(path, f"{bad} NaN/inf samples",
                      "fix or remove the file, or pass skip_bad_audio=True to skip it")
+  notes = []
+  fraction = _fraction_present(path)
+  if fraction is not None and fraction < 1.0:
+    notes.append(AudioNote("truncated", f"{100 * fraction:.0f}% of the declared data present",
+                           fraction))
   channels = data.shape[1]
-  if channels > 1:
+  if channel is not None and channels > 1:
+    if not 0 <= channel < channels:
+      raise AudioError(path, f"has {channels} channels, channel {channel} was asked for",
+                       f"set data.channel to 0..{channels - 1}, or leave it unset to average")
+    wav = data[:, channel]
+  elif channels > 1:
     if not downmix:
       raise AudioError(path, f"{channels} channels where mono audio is required",
                        "convert it to mono, or allow downmixing (downmix=True)")
+    wav = data.mean(axis=1)
+    loudest = float(np.max(np.sqrt(np.mean(np.square(data, dtype=np.float64), axis=0))))
+    mixed = float(np.sqrt(np.mean(np.square(wav, dtype=np.float64))))
+    if loudest > 1e-6 and mixed < ANTIPHASE_RATIO * loudest:
+      notes.append(AudioNote(
+          "antiphase", f"{channels} channels, mono RMS {mixed:.2g} vs channel RMS {loudest:.2g}",
+          mixed))
     _log.info("%s: %d channels, averaged to mono", path, channels)
-  wav = data.mean(axis=1) if channels > 1 else data[:, 0]
+  else:
+    wav = data[:, 0]
+  peak = float(np.max(np.abs(wav)))
+  if peak > 1.0:  # only float files can hold such values; clipping would distort them
+    wav = wav / peak
+    notes.append(AudioNote("peak_normalized", f"peak {peak:.3g} > 1, divided by it", peak))
   if expected_sample_rate is not None and sr != int(expected_sample_rate):
     raise AudioError(path, f"sample rate is {sr} Hz, expected {int(expected_sample_rate)} Hz",
                      f"resample the file to {int(expected_sample_rate)} Hz, or allow resampling "
                      "(target_sample_rate / resample_mismatched=True)")
   if target_sample_rate is not None and sr != int(target_sample_rate):
+    notes.append(AudioNote("resampled", f"{sr} Hz -> {int(target_sample_rate)} Hz", float(sr)))
     wav = resample(wav, sr, int(target_sample_rate))
     sr = int(target_sample_rate)
-  return np.ascontiguousarray(wav, dtype=np.float32), int(sr)
+  return LoadedAudio(np.ascontiguousarray(wav, dtype=np.float32), int(sr), tuple(notes))
+
+
+def load_audio(path: str, **kwargs) -> tuple[np.ndarray, int]:
+  """`read_audio` without the notes: `(waveform, sample_rate)` (same arguments, same errors)."""
+  loaded = read_audio(path, **kwargs)
+  return loaded.waveform, loaded.sample_rate
 
 
 def fit_length(x: np.ndarray, num_samples: int) -> np.ndarray:

@@ -40,13 +40,13 @@ def _sniff_delimiter(header: str, candidates: str) -> str:
   return best if counts[best] else candidates[0]
 
 
-def read_rows(path: str, required: tuple[str, ...], *, delimiters: str = ",;\t"
-              ) -> list[dict[str, str]]:
+def read_rows(path: str, required: tuple[str, ...], *, delimiters: str = ",;\t",
+              allow_empty: bool = False) -> list[dict[str, str]]:
   """Rows of a delimited text table as dicts (header names stripped), in file order.
 
   The delimiter is the one of `delimiters` found most in the header line; a UTF-8 byte-order
-  mark is dropped. Raises TableError when the file is empty, has no data rows or lacks a
-  `required` column.
+  mark is dropped. Raises TableError when the file is empty, has no data rows (unless
+  `allow_empty`) or lacks a `required` column.
   """
   with open(path, newline="", encoding="utf-8-sig") as f:
     text = f.read()
@@ -67,7 +67,7 @@ def read_rows(path: str, required: tuple[str, ...], *, delimiters: str = ",;\t"
     clean = {(k or "").strip(): (v if isinstance(v, str) else "") for k, v in row.items()}
     if any(v.strip() for v in clean.values()):
       rows.append(clean)
-  if not rows:
+  if not rows and not allow_empty:
     raise TableError(path, "the table has a header but no rows",
                      "add one row per audio file, or remove the file")
   return rows
@@ -99,9 +99,11 @@ def raven_label_column(path: str, fields: list[str]) -> str:
 
 
 def read_raven(path: str) -> list[tuple[float, float, str]]:
-  """(begin, end, raw label) of every selection; Raven's waveform+spectrogram duplicates
-  (same Selection number, two Views) are read once."""
-  rows = read_rows(path, (RAVEN_BEGIN, RAVEN_END), delimiters="\t")
+  """(begin, end, raw label) of every selection (none for a header-only table); Raven's
+  waveform+spectrogram duplicates (same Selection number, two Views) are read once."""
+  rows = read_rows(path, (RAVEN_BEGIN, RAVEN_END), delimiters="\t", allow_empty=True)
+  if not rows:  # a table with no selections: the recording is all background
+    return []
   column = raven_label_column(path, list(rows[0]))
   out, seen = [], set()
   for n, row in enumerate(rows, start=2):

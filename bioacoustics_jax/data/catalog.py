@@ -86,6 +86,10 @@ class DatasetSource:
       (then an unknown label is an error).
     fingerprint: hash of the annotation files and dataset.json; changes when the data changes, so
       prepared tfds data is never stale.
+    warnings: dataset-level input warnings found while resolving it (e.g. label spellings merged),
+      dicts {"kind", "count", "files", "message"} like the builders' per-split ones.
+    origin: one sentence on where the dataset came from and what was inferred (layout, rate,
+      clip length), for the log and report.md; "" for dataset.json and BEANS sources.
   """
 
   info: DatasetInfo
@@ -95,6 +99,8 @@ class DatasetSource:
   search_dirs: tuple[str, ...]
   unknown_label: str | None
   fingerprint: str
+  warnings: tuple[dict, ...] = ()
+  origin: str = ""
 
   def resolve_audio_path(self, path: str) -> str:
     """First existing candidate for an annotation's audio path (else the first candidate)."""
@@ -333,9 +339,12 @@ def resolve(dataset: str, data_root: str) -> DatasetSource:
     return _from_beans_roster(dataset, data_root)
   known = sorted(d for d in (os.listdir(data_root) if os.path.isdir(data_root) else [])
                  if os.path.isfile(os.path.join(data_root, d, DATASET_JSON)))
+  missing = "" if os.path.exists(folder) else f"{folder} does not exist; "
   raise FileNotFoundError(
-      f"Unknown dataset {dataset!r} under {data_root}: no {folder}/{DATASET_JSON} and not a BEANS "
-      f"name ({', '.join(BEANS_ROSTER)}). Datasets found there: {known or 'none'}. {BEANS_HELP}")
+      f"Unknown dataset {dataset!r} under {data_root}: {missing}no {folder}/{DATASET_JSON} and "
+      f"not a BEANS name ({', '.join(BEANS_ROSTER)}). Datasets found there: {known or 'none'}. "
+      f"Own recordings (a folder of label sub-folders, a csv, ...): pass that folder or csv "
+      f"itself (README, 'Own data'). {BEANS_HELP}")
 
 
 def dataset_info(dataset: str, data_root: str) -> DatasetInfo:

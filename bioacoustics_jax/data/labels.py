@@ -17,9 +17,12 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
 def canonical(label: object) -> str:
-  """Stripped, NFC-normalised text; a number written as an integer float (`2.0`) becomes `2`."""
+  """Stripped, NFC-normalised text; a number written as an integer float (`2.0`) becomes `2`.
+
+  Digits alone are left as written: `007` may be a ring number, not the number 7.
+  """
   text = unicodedata.normalize("NFC", str(label)).strip()
-  if _NUMBER.match(text):
+  if _NUMBER.match(text) and not text.lstrip("+-").isdigit():
     value = float(text)
     if value.is_integer() and abs(value) < 1e15:
       return str(int(value))

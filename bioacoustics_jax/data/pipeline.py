@@ -4,9 +4,17 @@
     for batch in split.numpy_batches(batch_size=32, sample_rate=16000):
       batch["audio"]  # float32 [32, T]; batch["label"], batch["mask"], batch["id"]
 
-open_split prepares the tfds data on first use (`<dataset folder>/_tfds` unless tfds_dir is
-given) and reuses it afterwards; the builder config name carries a fingerprint of the source,
-so regenerated data is prepared afresh instead of read stale.
+open_split prepares the tfds data on first use and reuses it afterwards; the builder config name
+carries a fingerprint of the source, so regenerated data is prepared afresh instead of read stale.
+Everything written goes under `cache_dir` (the experiment passes `<workdir>/cache` or
+`data.cache_dir`), never into the data folder, so read-only data works. Without a cache_dir the
+tfds data goes to `<dataset folder>/_tfds` when that folder is writable (the synthetic suite),
+else to $BIOACOUSTICS_JAX_CACHE or ~/.cache/bioacoustics_jax.
+
+A dataset is a folder with dataset.json, a BEANS name, or any layout own_data.py understands (a
+folder of label sub-folders, a csv, Raven tables, ...): `open_split("birds", "all", data_root=D)`
+opens D/birds whatever its layout. Input checks found while preparing (labels merged, audio
+peak-normalised, resampled, truncated, cropped, ...) are in `SplitData.warnings`.
 
 Batches: "audio" float32 [B, T] at `sample_rate` (T = round(clip_seconds * rate)), "label" int32
 [B] (classification) or float32 [B, C] multi-hot (detection), "mask" bool [B] (False on padding),
@@ -33,6 +41,7 @@ import tensorflow_datasets as tfds
 from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import builders
 from bioacoustics_jax.data import catalog
+from bioacoustics_jax.data import own_data
 from bioacoustics_jax.data.builders import base
 
 _log = logging.getLogger(__name__)
@@ -47,6 +56,7 @@ except (RuntimeError, ValueError):  # pragma: no cover
 # Applied to each training example (dict of tensors, audio float32 [T]) before batching; the
 # augmentation code (background mixing, gain, ...) plugs in here.
 ExampleFn = Callable[[dict[str, tf.Tensor]], dict[str, tf.Tensor]]
+ALL = "all"  # tfds's union of every split of a dataset
 _SHUFFLE_BYTES = 1 << 30  # shuffle buffer budget: the whole split when it fits in ~1 GB
 
 
@@ -65,6 +75,9 @@ class SplitData:
     num_examples: examples in the split (detection: windows), over all processes.
     skipped: bad audio files left out of this split [{"path", "reason"}] (skip_bad_audio=True).
     builder: the prepared tfds builder (for tfds-level access).
+    warnings: input checks of the dataset and of this split, each {"kind", "count", "files",
+      "message"} (builders/checks.py); the message names the files and the fix.
+    origin: own data: the layout found and what was inferred (rate, clip); else "".
   """
 
   info: catalog.DatasetInfo
@@ -72,6 +85,8 @@ class SplitData:
   num_examples: int
   skipped: list[dict[str, str]]
   builder: tfds.core.DatasetBuilder = dataclasses.field(repr=False)
+  warnings: list[dict] = dataclasses.field(default_factory=list)
+  origin: str = ""
 
   def _raw(self) -> tf.data.Dataset:
     return self.builder.as_dataset(split=self.split, shuffle_files=False)
@@ -197,15 +212,71 @@ def _empty_batch(batch_size: int, num_samples: int, info: catalog.DatasetInfo) -
           "mask": tf.zeros([batch_size], tf.bool), "id": tf.fill([batch_size], "")}
 
 
+def default_cache_dir() -> str:
+  """$BIOACOUSTICS_JAX_CACHE, else ~/.cache/bioacoustics_jax."""
+  return os.environ.get("BIOACOUSTICS_JAX_CACHE") or os.path.join(
+      os.path.expanduser("~"), ".cache", "bioacoustics_jax")
+
+
+def resolve_source(dataset: str, *, data_root: str, cache_dir: str | None = None,
+                   sample_rate: int | None = None, clip_seconds: float | None = None,
+                   shift_seconds: float | None = None, seed: int = 0) -> catalog.DatasetSource:
+  """The DatasetSource of `dataset` under `data_root` (see module doc), with overrides applied."""
+  data_root = os.path.abspath(os.path.expanduser(data_root))
+  path = os.path.join(data_root, dataset)
+  source = None
+  if os.path.isfile(os.path.join(path, catalog.DATASET_JSON)) or not os.path.exists(path):
+    source = catalog.resolve(dataset, data_root)
+  elif dataset in catalog.BEANS_ROSTER:
+    try:
+      source = catalog.resolve(dataset, data_root)
+    except FileNotFoundError:  # a user's own folder that shares the name, unless it holds
+      spec = catalog.BEANS_ROSTER[dataset]  # some of BEANS' files (a partial download)
+      if any(os.path.exists(os.path.join(data_root, spec["folder"], f))
+             for f in spec["files"].values()):
+        raise
+  if source is None:
+    return own_data.resolve(path, cache_dir=cache_dir or default_cache_dir(),
+                            sample_rate=sample_rate, clip_seconds=clip_seconds,
+                            shift_seconds=shift_seconds, seed=seed)
+  changes = {k: v for k, v in dict(sample_rate=sample_rate, clip_seconds=clip_seconds,
+                                   shift_seconds=shift_seconds).items() if v}
+  if not changes:
+    return source
+  info = dataclasses.replace(source.info, **changes)
+  _log.info("%s: %s set by the config (the dataset says %s)", dataset, changes,
+            {k: getattr(source.info, k) for k in changes})
+  fingerprint = catalog.fingerprint_files([], extra=[source.fingerprint, sorted(changes.items())])
+  return dataclasses.replace(source, info=info, fingerprint=fingerprint)
+
+
+def _tfds_dir(source: catalog.DatasetSource, cache_dir: str | None) -> str:
+  if cache_dir:
+    return os.path.join(cache_dir, "tfds")
+  legacy = os.path.join(source.root, "_tfds")
+  if os.access(source.root, os.W_OK) or os.access(legacy, os.W_OK):
+    return legacy
+  return os.path.join(default_cache_dir(), "tfds")
+
+
 def prepare(dataset: str, *, data_root: str, skip_bad_audio: bool = False,
             tfds_dir: str | None = None, downmix: bool = True,
-            resample_mismatched: bool = True) -> tfds.core.DatasetBuilder:
-  """Builds (once) and returns the tfds builder of `dataset` under `data_root`."""
-  source = catalog.resolve(dataset, data_root)
+            resample_mismatched: bool = True, cache_dir: str | None = None,
+            channel: int | None = None, long_files: str = "crop",
+            sample_rate: int | None = None, clip_seconds: float | None = None,
+            shift_seconds: float | None = None, seed: int = 0) -> tfds.core.DatasetBuilder:
+  """Builds (once) and returns the tfds builder of `dataset` under `data_root`.
+
+  Args (beyond open_split's): see `open_split`.
+  """
+  source = resolve_source(dataset, data_root=data_root, cache_dir=cache_dir,
+                          sample_rate=sample_rate, clip_seconds=clip_seconds,
+                          shift_seconds=shift_seconds, seed=seed)
   config = base.make_config(source, skip_bad_audio=skip_bad_audio, downmix=downmix,
-                            resample_mismatched=resample_mismatched)
+                            resample_mismatched=resample_mismatched, channel=channel,
+                            long_files=long_files)
   builder_cls = builders.BUILDERS[source.format]
-  data_dir = tfds_dir or os.path.join(source.root, "_tfds")
+  data_dir = tfds_dir or _tfds_dir(source, cache_dir)
   tfds.display_progress_bar(False)  # per-example progress bars drown the run's own log
   with _prepare_lock(data_dir):
     builder = builder_cls(config=config, data_dir=data_dir)
@@ -228,8 +299,23 @@ def _prepare_lock(data_dir: str):
 
 def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool = False,
                tfds_dir: str | None = None, downmix: bool = True,
-               resample_mismatched: bool = True) -> SplitData:
-  """Opens one split of a dataset (synthetic suite folder, audio folder or real BEANS folder).
+               resample_mismatched: bool = True, cache_dir: str | None = None,
+               channel: int | None = None, long_files: str = "crop",
+               sample_rate: int | None = None, clip_seconds: float | None = None,
+               shift_seconds: float | None = None, seed: int = 0) -> SplitData:
+  """Opens one split of a dataset (synthetic suite folder, BEANS folder or own recordings).
+
+  Args:
+    dataset, data_root: the dataset is `data_root/dataset` (see module doc).
+    split: "train", "valid", "test", or "all" (own data: every file).
+    skip_bad_audio: skip and list bad files instead of failing on the first.
+    tfds_dir: where the prepared tfds data goes (default: `<cache_dir>/tfds`).
+    downmix, resample_mismatched: False makes multi-channel / other-rate files bad audio.
+    cache_dir: where everything written goes (see module doc).
+    channel: take this channel of multi-channel files instead of averaging.
+    long_files: "crop" or "split" classification files longer than the clip.
+    sample_rate, clip_seconds, shift_seconds: override the dataset's (or the inferred) values.
+    seed: seed of the split made for own data without splits.
 
   Raises:
     FileNotFoundError: unknown dataset or missing BEANS folder (the message says what to get).
@@ -237,11 +323,33 @@ def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool
     ValueError: a split the dataset does not have, or malformed annotations.
   """
   builder = prepare(dataset, data_root=data_root, skip_bad_audio=skip_bad_audio,
-                    tfds_dir=tfds_dir, downmix=downmix, resample_mismatched=resample_mismatched)
+                    tfds_dir=tfds_dir, downmix=downmix, resample_mismatched=resample_mismatched,
+                    cache_dir=cache_dir, channel=channel, long_files=long_files,
+                    sample_rate=sample_rate, clip_seconds=clip_seconds,
+                    shift_seconds=shift_seconds, seed=seed)
   splits = builder.info.splits
-  if split not in splits:
-    raise ValueError(f"dataset {dataset!r} has no split {split!r}; it has {sorted(splits)}")
-  skipped = builder.info.metadata.get(base.SKIPPED_KEY, {}).get(split, [])
+  if split not in splits and split != ALL:
+    raise ValueError(f"dataset {dataset!r} has no split {split!r}; it has {sorted(splits)} "
+                     f"(and {ALL!r}, their union)")
+  names = sorted(splits) if split == ALL else [split]
+  skipped = builder.info.metadata.get(base.SKIPPED_KEY, {})
+  found = builder.info.metadata.get(base.WARNINGS_KEY, {})
+  warnings = [dict(w) for s in ["*"] + names for w in found.get(s, [])]
   return SplitData(info=builder.builder_config.source.info, split=split,
-                   num_examples=int(splits[split].num_examples),
-                   skipped=[dict(s) for s in skipped], builder=builder)
+                   num_examples=sum(int(splits[s].num_examples) for s in names),
+                   skipped=[dict(x) for s in names for x in skipped.get(s, [])], builder=builder,
+                   warnings=warnings, origin=builder.builder_config.source.origin)
+
+
+def config_options(data_config: Any, workdir: str) -> dict[str, Any]:
+  """open_split keyword arguments from an experiment's `config.data` section.
+
+  Everything written goes under `data.cache_dir`, default `<workdir>/cache`.
+  """
+  get = data_config.get
+  return dict(skip_bad_audio=bool(get("skip_bad_audio", False)),
+              cache_dir=get("cache_dir") or os.path.join(workdir, "cache"),
+              channel=None if get("channel", -1) in (None, -1) else int(get("channel")),
+              long_files=get("long_files") or "crop",
+              sample_rate=get("sample_rate") or None, clip_seconds=get("clip_seconds") or None,
+              shift_seconds=get("shift_seconds") or None, seed=int(get("split_seed", 0) or 0))

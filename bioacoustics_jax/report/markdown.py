@@ -173,8 +173,7 @@ def _settings_line(rows: list[dict]) -> str:
   return "Settings: " + ", ".join(parts) + "." if parts else ""
 
 
-def _notes_section(rows: list[dict], failures: Sequence[dict],
-                   skipped: dict[str, list[dict]] | None) -> list[str]:
+def _notes_section(rows: list[dict], failures: Sequence[dict]) -> list[str]:
   lines = []
   if failures:
     lines += ["## Failed cells", "", "These cells stopped the run; the tables above hold the "
@@ -189,24 +188,18 @@ def _notes_section(rows: list[dict], failures: Sequence[dict],
               "Degenerate sets are not scored (n/a); small ones are scored but never bold.", ""]
     lines += _table(["dataset", "model", "regime", "status", "note"], [list(n) for n in noted])
     lines.append("")
-  listed = {d: files for d, files in (skipped or {}).items() if files}
-  if listed:
-    lines += ["## Skipped audio files", "", "Left out with data.skip_bad_audio=true:", ""]
-    lines += _table(["dataset", "file", "reason"],
-                    [[d, f.get("path", ""), f.get("reason", "")]
-                     for d, files in listed.items() for f in files])
-    lines.append("")
   return lines
 
 
 def write_report(results_csv: str, out_md: str, paper_csv: str | None = None,
                  paper_n_neighbors: int = 50, paper_min_dist: float = 0.5,
                  run_id: str | None = None, failures: Sequence[dict] = (),
-                 skipped: dict[str, list[dict]] | None = None) -> str:
+                 appendix: Sequence[str] = ()) -> str:
   """Writes `out_md` from `results_csv` (and the paper's scores if `paper_csv`); returns it.
 
   With `run_id`, only that run's rows are reported (results.csv keeps every run's rows, each
-  naming its cell key, settings and run); `failures` and `skipped` are listed at the end.
+  naming its cell key, settings and run); `failures` are listed at the end, then the
+  `appendix` lines (the experiment's data section: origins, input checks, skipped files).
   """
   rows = results_lib.read_results(results_csv) if os.path.exists(results_csv) else []
   if run_id is not None:
@@ -227,7 +220,7 @@ def write_report(results_csv: str, out_md: str, paper_csv: str | None = None,
     lines += _detail_section(rows)
   if paper_csv and rows:
     lines += _paper_section(rows, paper_csv, paper_n_neighbors, paper_min_dist)
-  lines += _notes_section(rows, failures, skipped)
+  lines += _notes_section(rows, failures) + list(appendix)
   os.makedirs(os.path.dirname(out_md) or ".", exist_ok=True)
   with open(out_md, "w") as f:
     f.write("\n".join(lines))

@@ -57,6 +57,13 @@ def data_config(**overrides: Any) -> ml_collections.ConfigDict:
       split="test",           # the split whose embeddings are clustered
       skip_bad_audio=False,   # True: skip and list unreadable files instead of failing
       drop_background=False,  # detection: drop all-background windows (the paper's "fewer background")
+      cache_dir="",           # all that is written (tfds data, manifests); "" = <workdir>/cache
+      sample_rate=0,          # 0 = the dataset's (own data: the most common rate of its files)
+      clip_seconds=0.0,       # 0 = the dataset's (own data: median file length; detection 2 s)
+      shift_seconds=0.0,      # detection hop; 0 = the dataset's (own data: half a window)
+      channel=-1,             # multi-channel files: -1 averages the channels, 0, 1, ... picks one
+      long_files="crop",      # files longer than the clip: crop (first clip) | split (all clips)
+      split_seed=0,           # own data without splits: seed of the split made per recording
   ))
   config.update(overrides)
   return config

@@ -91,7 +91,7 @@ def test_degenerate_and_small_rows_are_never_bold(tmp_path):
   assert "one class in split" in text.split("## Notes on the evaluated sets")[1]
 
 
-def test_report_of_one_run_names_it_and_lists_failures_and_skipped(tmp_path):
+def test_report_of_one_run_names_it_and_lists_failures_and_the_appendix(tmp_path):
   path = str(tmp_path / "results.csv")
   results.append_rows(path, [dict(_row("watkins", "rn18", "frozen", "umap", "kmeans", 0.5),
                                   run_id="old"),
@@ -100,7 +100,7 @@ def test_report_of_one_run_names_it_and_lists_failures_and_skipped(tmp_path):
   text = open(markdown.write_report(
       path, str(tmp_path / "r.md"), run_id="new",
       failures=[dict(dataset="watkins", model="aves", regime="frozen", error="OSError: x")],
-      skipped={"watkins": [dict(path="wav/bad.wav", reason="empty file")]})).read()
+      appendix=["## Data", "", "- skipped (bad audio): wav/bad.wav: empty file"])).read()
   assert "run `new`" in text and "| rn18 |" not in text and "| alex |" in text
   assert "| watkins | aves | frozen | OSError: x |" in text
-  assert "| watkins | wav/bad.wav | empty file |" in text
+  assert text.rstrip().endswith("- skipped (bad audio): wav/bad.wav: empty file")

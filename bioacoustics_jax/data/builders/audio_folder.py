@@ -15,27 +15,27 @@ from typing import Any, Iterator
 
 import tensorflow_datasets as tfds
 
-from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import catalog
 from bioacoustics_jax.data.builders import base
 
 class AudioFolder(base.AudioBuilderBase):
   """Clips + class labels from label sub-folders or a `path,label` csv per split."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "int16 clips at the dataset rate, class index, file path as id."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.1.0": "labels canonical (stripped, NFC, 2.0 == 2); float audio beyond [-1, 1] "
+               "peak-normalised, not clipped; input-check warnings in the metadata.",
+      "1.0.0": "int16 clips at the dataset rate, class index, file path as id."}
 
   def _label_feature(self):
     return tfds.features.ClassLabel(names=list(self.source.info.class_names))
 
-  def _split_generators(self, dl_manager):
-    del dl_manager
+  def _split_files(self):
     # Splits absent on disk are simply not offered (a folder may have only train/ and test/).
-    return {split: self._generate_examples(split=split, path=path)
-            for split, path in self.source.split_files.items() if os.path.exists(path)}
+    return {split: path for split, path in self.source.split_files.items()
+            if os.path.exists(path)}
 
   def _generate_examples(self, split: str, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    n = self.source.info.num_samples()
     base_dir = path if os.path.isdir(path) else os.path.dirname(path)
     for i, (audio_path, label) in enumerate(catalog.list_split(path)):
       full = audio_path if os.path.isabs(audio_path) else os.path.join(base_dir, audio_path)
@@ -46,5 +46,6 @@ class AudioFolder(base.AudioBuilderBase):
       if wav is None:
         continue
       rel = os.path.relpath(full, self.source.root)
-      yield f"{i}:{rel}", {"audio": base.to_int16(audio_io.fit_length(wav, n)),
-                           "label": index, "id": rel}
+      for start, clip in self.clips(wav, full, split):
+        clip_id = rel if start == 0 else f"{rel}@{start:.3f}"
+        yield f"{i}:{clip_id}", {"audio": clip, "label": index, "id": clip_id}

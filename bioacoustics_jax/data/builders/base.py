@@ -22,10 +22,15 @@ import tensorflow_datasets as tfds
 
 from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import catalog
+from bioacoustics_jax.data import labels as labels_lib
+from bioacoustics_jax.data.builders import checks as checks_lib
 
 _log = logging.getLogger(__name__)
 
 SKIPPED_KEY = "skipped"  # tfds metadata key: {split: [{"path", "reason"}]}
+# tfds metadata key: {split or "*" (the whole dataset): [{"kind", "count", "files", "message"}]}
+WARNINGS_KEY = "warnings"
+LONG_FILES = ("crop", "split")
 INT16_SCALE = 32768.0  # soundfile reads PCM_16 as int/32768, so this round-trips 16-bit wavs
 
 
@@ -41,12 +46,18 @@ class AudioBuilderConfig(tfds.core.BuilderConfig):
     downmix: average multi-channel files to mono (BEANS does); False makes them bad audio.
     resample_mismatched: resample files at another rate to the dataset rate (BEANS does); False
       makes them bad audio.
+    channel: use this channel of multi-channel files instead of averaging them (None).
+    long_files: classification files longer than the clip: "crop" keeps the first clip (BEANS
+      does), "split" cuts them into consecutive clips (a last piece shorter than half a clip is
+      dropped unless it is the only one). Either way the warnings say how much audio was used.
   """
 
   source: catalog.DatasetSource | None = None
   skip_bad_audio: bool = False
   downmix: bool = True
   resample_mismatched: bool = True
+  channel: int | None = None
+  long_files: str = "crop"
 
   def __repr__(self) -> str:
     # tfds logs the config of every custom build; the name says all that matters (dataset,
@@ -56,14 +67,27 @@ class AudioBuilderConfig(tfds.core.BuilderConfig):
 
 
 def make_config(source: catalog.DatasetSource, *, skip_bad_audio: bool = False,
-                downmix: bool = True, resample_mismatched: bool = True) -> AudioBuilderConfig:
+                downmix: bool = True, resample_mismatched: bool = True,
+                channel: int | None = None, long_files: str = "crop") -> AudioBuilderConfig:
   """A config whose name changes whenever the data or the options change (see module doc)."""
+  if long_files not in LONG_FILES:
+    raise ValueError(f"data.long_files must be one of {LONG_FILES}, got {long_files!r}")
+  if channel is not None and int(channel) < 0:
+    raise ValueError(f"data.channel must be >= 0 (or unset to average), got {channel}")
   flags = ("-skipbad" if skip_bad_audio else "") + ("" if downmix else "-nodownmix") + (
-      "" if resample_mismatched else "-exactrate")
-  name = f"{source.info.name}-{source.fingerprint}{flags}"
+      "" if resample_mismatched else "-exactrate") + (
+      "" if channel is None else f"-ch{int(channel)}") + (
+      "" if long_files == "crop" else f"-long{long_files}")
+  name = f"{_safe(source.info.name)}-{source.fingerprint}{flags}"
   return AudioBuilderConfig(
       name=name, description=f"{source.info.name} from {source.root}", source=source,
-      skip_bad_audio=skip_bad_audio, downmix=downmix, resample_mismatched=resample_mismatched)
+      skip_bad_audio=skip_bad_audio, downmix=downmix, resample_mismatched=resample_mismatched,
+      channel=None if channel is None else int(channel), long_files=long_files)
+
+
+def _safe(name: str) -> str:
+  """tfds config names allow letters, digits, `-`, `_` and `.` only."""
+  return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:
@@ -100,19 +124,31 @@ class AudioBuilderBase(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         supervised_keys=("audio", "label"),
         # Examples keep the annotation-file order: reproducible, and the pipeline shuffles anyway.
         disable_shuffling=True,
-        metadata=tfds.core.MetadataDict({SKIPPED_KEY: {}}),
+        metadata=tfds.core.MetadataDict({
+            SKIPPED_KEY: {}, WARNINGS_KEY: {"*": [dict(w) for w in self.source.warnings]}}),
     )
+
+  def checks(self, split: str) -> checks_lib.SplitChecks:
+    """This split's input checks (created on first use, stored when the split is done)."""
+    if not hasattr(self, "_checks"):
+      self._checks = {}
+    if split not in self._checks:
+      info = self.source.info
+      self._checks[split] = checks_lib.SplitChecks(info.name, split, info.sample_rate,
+                                                   info.clip_seconds)
+    return self._checks[split]
 
   def load(self, path: str, split: str) -> np.ndarray | None:
     """The waveform at the dataset rate, or None when it is bad and skip_bad_audio is on."""
     cfg = self.builder_config
     rate = self.source.info.sample_rate
     try:
-      wav, _ = audio_io.load_audio(
-          path, downmix=cfg.downmix,
+      loaded = audio_io.read_audio(
+          path, downmix=cfg.downmix, channel=cfg.channel,
           target_sample_rate=rate if cfg.resample_mismatched else None,
           expected_sample_rate=None if cfg.resample_mismatched else rate)
-      return wav
+      self.checks(split).audio_notes(path, loaded.notes)
+      return loaded.waveform
     except audio_io.AudioError as e:
       if not cfg.skip_bad_audio:
         raise
@@ -121,22 +157,57 @@ class AudioBuilderBase(tfds.core.GeneratorBasedBuilder, skip_registration=True):
       skipped.append({"path": e.path, "reason": e.reason})
       return None
 
+  def clips(self, wav: np.ndarray, path: str, split: str) -> list[tuple[float, np.ndarray]]:
+    """(start in seconds, int16 clip) of one classification file, per `long_files`."""
+    info = self.source.info
+    n = info.num_samples()
+    long_files = self.builder_config.long_files
+    starts = [0]
+    if long_files == "split" and len(wav) > n:
+      starts = list(range(0, len(wav), n))
+      if len(starts) > 1 and len(wav) - starts[-1] < n // 2:
+        starts.pop()  # a tail shorter than half a clip would be mostly padding
+    self.checks(split).length(path, len(wav) / info.sample_rate, clips=len(starts))
+    return [(i / info.sample_rate, to_int16(audio_io.fit_length(wav[i:i + n], n)))
+            for i in starts]
+
   def class_index(self, label: Any, where: str) -> int:
-    """Index of a label string; labels outside the list go to the unknown class if there is one."""
+    """Index of a label (in canonical form, labels.canonical); labels outside the list go to the
+    unknown class if there is one."""
     names = self.source.info.class_names
-    label = str(label)
+    label = labels_lib.canonical(label)
     if label in names:
       return names.index(label)
     if self.source.unknown_label is not None:
-      return names.index(self.source.unknown_label)
+      return names.index(labels_lib.canonical(self.source.unknown_label))
     raise ValueError(f"{where}: label {label!r} is not one of the {len(names)} classes of "
                      f"{self.source.info.name} ({', '.join(names[:10])}...); fix the annotation "
                      f"or add it to class_names in dataset.json")
 
+  def _split_files(self) -> dict[str, str]:
+    """The splits to prepare (default: all of the source's)."""
+    return dict(self.source.split_files)
+
   def _split_generators(self, dl_manager):
     del dl_manager  # nothing is downloaded: the data is already on disk
-    return {split: self._generate_examples(split=split, path=path)
-            for split, path in self.source.split_files.items()}
+    return {split: self._checked(split, path) for split, path in self._split_files().items()}
+
+  def _checked(self, split: str, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The split's examples; once they are all out, its warnings go into the metadata."""
+    count = 0
+    for key, example in self._generate_examples(split=split, path=path):
+      count += 1
+      yield key, example
+    if not count:  # tfds would fail with a bare "No examples were yielded"
+      skipped = self.info.metadata[SKIPPED_KEY].get(split, [])
+      raise ValueError(
+          f"{self.source.info.name}/{split}: no examples left ({path}; {len(skipped)} files "
+          f"skipped as bad audio: {', '.join(s['path'] for s in skipped[:5])}). Fix: repair or "
+          "remove those files, or give the split other files")
+    found = self.checks(split).warnings(self.builder_config.long_files)
+    for w in found:
+      _log.warning("%s", w["message"])
+    self.info.metadata[WARNINGS_KEY][split] = found
 
   def _generate_examples(self, split: str, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
     raise NotImplementedError

@@ -7,41 +7,37 @@ path as id.
 
 from __future__ import annotations
 
-import csv
 from typing import Any, Iterator
 
 import tensorflow_datasets as tfds
 
-from bioacoustics_jax.audio import io as audio_io
+from bioacoustics_jax.data import annotations
 from bioacoustics_jax.data.builders import base
 
 
 class BeansClassification(base.AudioBuilderBase):
   """Clips + class labels from a csv per split (columns `path,label`; extra columns ignored)."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "int16 clips at the dataset rate, class index, path as id."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.1.0": "labels canonical (stripped, NFC, 2.0 == 2); float audio beyond [-1, 1] "
+               "peak-normalised, not clipped; input-check warnings in the metadata.",
+      "1.0.0": "int16 clips at the dataset rate, class index, path as id."}
 
   def _label_feature(self):
     return tfds.features.ClassLabel(names=list(self.source.info.class_names))
 
   def _generate_examples(self, split: str, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    n = self.source.info.num_samples()
-    with open(path, newline="") as f:
-      reader = csv.DictReader(f)
-      if not reader.fieldnames or not {"path", "label"} <= set(reader.fieldnames):
-        raise ValueError(f"{path}: needs csv columns `path,label`, has {reader.fieldnames}; "
-                         "fix the header (BEANS writes `path,label`)")
-      for row_number, row in enumerate(reader, start=2):  # row 1 is the header
-        where = f"{path}:{row_number}"
-        if not row["path"]:
-          raise ValueError(f"{where}: empty path")
-        label = self.class_index(row["label"], where)
-        wav = self.load(self.source.resolve_audio_path(row["path"]), split)
-        if wav is None:
-          continue
-        yield f"{row_number}:{row['path']}", {
-            "audio": base.to_int16(audio_io.fit_length(wav, n)),
-            "label": label,
-            "id": row["path"],
-        }
+    rows = annotations.read_rows(path, ("path", "label"))
+    for row_number, row in enumerate(rows, start=2):  # row 1 is the header
+      where = f"{path}:{row_number}"
+      if not row["path"].strip():
+        raise ValueError(f"{where}: empty path; fill it in or delete the row")
+      label = self.class_index(row["label"], where)
+      full = self.source.resolve_audio_path(row["path"].strip())
+      wav = self.load(full, split)
+      if wav is None:
+        continue
+      for start, clip in self.clips(wav, full, split):
+        clip_id = row["path"] if start == 0 else f"{row['path']}@{start:.3f}"
+        yield f"{row_number}:{clip_id}", {"audio": clip, "label": label, "id": clip_id}
