@@ -45,6 +45,8 @@ def main(argv):
   # A multi-process run (JAX coordinator variables set) joins its peers before any JAX call.
   from bioacoustics_jax.parallel import distributed  # pylint: disable=g-import-not-at-top
   distributed.maybe_initialize()
+  from launch import compile_cache  # pylint: disable=g-import-not-at-top
+  logging.info("XLA compilation cache: %s", compile_cache.enable() or "off")
   # torch is imported only by the cells that run a PyTorch model ("torch:<name>").
   from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
   logging.info("Config:\n%s", _CONFIG.value)

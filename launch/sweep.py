@@ -122,6 +122,8 @@ def _short(value: Any) -> str:
 def main(argv):
   del argv
   from absl import flags  # pylint: disable=g-import-not-at-top
+  from launch import compile_cache  # pylint: disable=g-import-not-at-top
+  compile_cache.enable()  # trials that share a model load its compiled steps
   from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
   f = flags.FLAGS
   run_sweep(f.config, f.workdir, experiment.run_experiment, worker=f.worker,
