@@ -20,7 +20,8 @@ Batches: "audio" float32 [B, T] at `sample_rate` (T = round(clip_seconds * rate)
 [B] (classification) or float32 [B, C] multi-hot (detection), "mask" bool [B] (False on padding),
 "id" bytes [B]. Evaluation batches are padded to a full batch, and every process gets the same
 number of batches, so jitted consumers compile once and multi-host collectives never wait on a
-process that has run out of data. Training batches (train=True, repeat=True) drop the remainder.
+process that has run out of data. Training batches (train=True) are shuffled with a seed that the
+trainer derives from (seed, epoch), so any epoch replays exactly on resume.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import functools
 import logging
 import math
 import os
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -53,9 +54,6 @@ try:
 except (RuntimeError, ValueError):  # pragma: no cover
   pass
 
-# Applied to each training example (dict of tensors, audio float32 [T]) before batching; the
-# augmentation code (background mixing, gain, ...) plugs in here.
-ExampleFn = Callable[[dict[str, tf.Tensor]], dict[str, tf.Tensor]]
 ALL = "all"  # tfds's union of every split of a dataset
 _SHUFFLE_BYTES = 1 << 30  # shuffle buffer budget: the whole split when it fits in ~1 GB
 
@@ -109,28 +107,26 @@ class SplitData:
 
   def num_batches(self, batch_size: int, *, drop_background: bool = False,
                   process_count: int | None = None) -> int:
-    """Batches per process of an evaluation pass (train=False or repeat=False)."""
+    """Batches per process of one pass over the split."""
     if process_count is None:
       process_count = _default_process()[1]
     per_process = math.ceil(self.count(drop_background=drop_background) / process_count)
     return math.ceil(per_process / batch_size)
 
   def dataset(self, *, batch_size: int, sample_rate: int | None = None, train: bool = False,
-              seed: int = 0, drop_background: bool = False, repeat: bool = False,
-              process_index: int | None = None, process_count: int | None = None,
-              map_fn: ExampleFn | None = None) -> tf.data.Dataset:
+              seed: int = 0, drop_background: bool = False,
+              process_index: int | None = None,
+              process_count: int | None = None) -> tf.data.Dataset:
     """A tf.data pipeline of batches (see module doc); `batch_size` is per process.
 
     Args:
       batch_size: examples per batch on this process.
       sample_rate: output rate; None keeps the dataset's own rate.
-      train: shuffle (seeded, reshuffled every epoch) and apply `map_fn`.
+      train: shuffle (seeded).
       seed: shuffle seed.
       drop_background: leave out all-zero detection windows ("fewer background" setting).
-      repeat: loop forever; with train=True the last partial batch is dropped instead of padded.
       process_index, process_count: this process's shard (default: jax's); examples are
         sharded before batching so each host reads a disjoint part.
-      map_fn: per-example function for training (augmentation); ignored when train=False.
     """
     if batch_size <= 0:
       raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -155,19 +151,12 @@ class SplitData:
     ds = ds.map(functools.partial(_to_float, from_rate=self.info.sample_rate, to_rate=rate,
                                   num_samples=num_samples, detection=detection),
                 num_parallel_calls=tf.data.AUTOTUNE)
-    if train and map_fn is not None:
-      ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE)
-    if train and repeat:
-      return ds.repeat().batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-
     ds = ds.batch(batch_size).map(functools.partial(_pad_batch, batch_size=batch_size))
     # Equal batch counts on every process: top up with fully masked batches.
     steps = self.num_batches(batch_size, drop_background=drop_background,
                              process_count=process_count)
     empty = _empty_batch(batch_size, num_samples, self.info)
     ds = ds.concatenate(tf.data.Dataset.from_tensors(empty).repeat()).take(steps)
-    if repeat:
-      ds = ds.repeat()
     return ds.prefetch(tf.data.AUTOTUNE)
 
   def numpy_batches(self, **kwargs: Any) -> Iterator[dict[str, np.ndarray]]:
