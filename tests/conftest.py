@@ -10,3 +10,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # tf.data stays on the CPU even where JAX has an accelerator (see data/pipeline.py).
 
 import bioacoustics_jax.torch_compat  # noqa: E402,F401  (before anything imports torchvision)
+
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def highest_matmul_precision():
+  """Numbers are compared with PyTorch and sklearn in float32: on a GPU, JAX's default
+  matmul/conv precision is TF32 (8 of 10 models then differ from torch by 1e-4 to 3e-3), so
+  every test runs at 'highest', the one place that assumption is stated. On CPU it changes
+  nothing."""
+  with jax.default_matmul_precision("highest"):
+    yield
