@@ -9,7 +9,7 @@ The cell key is a content hash of everything that changes the cell's embeddings 
 the split's data fingerprint (its annotation file or audio listing, the class list, the
 preparation options such as skip_bad_audio), the Backbone's identity (preset, overrides,
 weights file by content hash, code hash), the input rate, the embedding batch size (paper_mel3
-divides by the batch maximum), background handling, the regime, the seed where it matters, and
+divides by the batch maximum) and compute dtype, background handling, the regime, the seed where it matters, and
 for fine-tuning the whole training config, the train/valid data and the trainer's code. Caches
 live under the key, so a changed input never reuses a cached result and an unchanged one always
 does:
@@ -68,6 +68,7 @@ class Cell:
   data_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # open_split kwargs
   drop_background: bool = False
   embed_batch_size: int = 32
+  embed_dtype: str = "float32"  # compute dtype of the extraction (extract.resolve_dtype)
   seed: int = 42
   train: dict[str, Any] | None = None  # config.train as a dict (fine-tuned cells)
 
@@ -94,6 +95,7 @@ class Cell:
         "framework": self.framework,
         "input_rate": self.rate,
         "embed_batch_size": self.batch_size,
+        "embed_dtype": self.embed_dtype,
         "regime": self.regime,
     }
     if self.framework == "torch":

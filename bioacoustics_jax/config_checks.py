@@ -69,6 +69,8 @@ def check(config: ml_collections.ConfigDict) -> None:
   if config.data.synthetic_size:
     _one_of("data.synthetic_size", config.data.synthetic_size, ["", *sorted(synthetic.SIZES)])
   _positive("embed.batch_size", config.embed.batch_size)
+  if "dtype" in config.embed:
+    _one_of("embed.dtype", config.embed.dtype, ("auto", "float32", "bfloat16"))
   if "finetuned" in config.regimes:
     _check_train(config.train)
 

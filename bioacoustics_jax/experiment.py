@@ -66,6 +66,7 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
                   data_options=pipeline.config_options(config.data, workdir),
                   drop_background=bool(config.data.drop_background),
                   embed_batch_size=int(config.embed.batch_size), seed=int(config.seed),
+                  embed_dtype=extract_lib.resolve_dtype(config.embed.get("dtype", "auto")).name,
                   train=train if r == "finetuned" else None)
              for d in datasets for m in config.models for r in config.regimes]
     for i, cell in enumerate(cells, 1):
@@ -211,17 +212,21 @@ def _jax_embeddings(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingS
         variables=variables)
     meta.update(learning_rate=result.learning_rate, best_epoch=result.best_epoch,
                 best_metric=result.best_metric)
-  return extract_lib.extract(_embed_fn(backbone, rate), variables, cell.batches(),
+  embed_fn = _embed_fn(backbone, rate, cell.embed_dtype)
+  return extract_lib.extract(embed_fn, extract_lib.place_variables(variables), cell.batches(),
                              task=cell.split.info.task,
                              class_names=list(cell.split.info.class_names),
                              num_batches=cell.num_batches(), desc=cell.desc, meta=meta)
 
 
 @functools.lru_cache(maxsize=16)
-def _embed_fn(backbone: zoo.Backbone, rate: int):
-  """One jitted extractor per (Backbone, rate): frozen and fine-tuned cells share its
-  compilation (variables are an argument, not a constant)."""
-  return extract_lib.make_embed_fn(backbone.module, backbone.recipe.prepare, rate)[0]
+def _embed_fn(backbone: zoo.Backbone, rate: int, dtype: str):
+  """One jitted extractor per (Backbone, rate, compute dtype): frozen and fine-tuned cells share
+  its compilation (variables are an argument, not a constant). bfloat16 computes in bf16 with
+  float32 parameters and a float32 embedding out."""
+  module = backbone.training_module(cross_replica_bn=False,
+                                    dtype=None if dtype == "float32" else jnp.dtype(dtype))
+  return extract_lib.make_embed_fn(module, backbone.recipe.prepare, rate)[0]
 
 
 def _torch_runner():

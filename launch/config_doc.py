@@ -115,6 +115,9 @@ def _scan(path: str, into: _Sources) -> ast.Module:
   return tree
 
 
+_REPO_PACKAGES = ("bioacoustics_jax", "experiments", "launch")
+
+
 def _local_imports(tree: ast.Module) -> Iterable[str]:
   """Files of this repository that `tree` imports from (third-party modules are skipped)."""
   names = []
@@ -125,9 +128,11 @@ def _local_imports(tree: ast.Module) -> Iterable[str]:
     elif isinstance(node, ast.Import):
       names += [a.name for a in node.names]
   for name in names:
+    if name.partition(".")[0] not in _REPO_PACKAGES:
+      continue  # find_spec imports parent packages: never run third-party code (torchvision...)
     try:
       spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
+    except (ImportError, ValueError, TypeError):
       continue
     origin = getattr(spec, "origin", None) if spec else None
     if origin and origin.endswith(".py") and origin.startswith(_REPO_ROOT + os.sep):

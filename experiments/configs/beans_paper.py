@@ -39,7 +39,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.model_overrides = ml_collections.ConfigDict(dict(width=4) if arg.smoke else {})
   config.weights_dir = ""
   config.regimes = arg.regimes
-  config.embed = ml_collections.ConfigDict(dict(batch_size=32))
+  # float32 extraction: the paper's numbers (bf16 is "auto" elsewhere: bf16 on GPU/TPU only).
+  config.embed = ml_collections.ConfigDict(dict(dtype="float32", batch_size=32))
   config.evaluate = common.evaluate_config()
   config.train = default_train_config()  # Adam, batch 32, lr grid, 50 epochs, best on valid
   if arg.smoke:

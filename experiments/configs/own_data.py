@@ -47,7 +47,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.model_overrides = ml_collections.ConfigDict(dict(width=4) if arg.smoke else {})
   config.weights_dir = ""  # "" = $BIOACOUSTICS_JAX_WEIGHTS or ~/.cache/bioacoustics_jax/weights
   config.regimes = arg.regimes
-  config.embed = ml_collections.ConfigDict(dict(batch_size=16 if arg.smoke else 32))
+  # dtype: "auto" = bf16 compute on GPU/TPU, float32 on CPU; batch_size: extraction batch.
+  config.embed = ml_collections.ConfigDict(dict(dtype="auto", batch_size=16 if arg.smoke else 32))
   config.evaluate = common.evaluate_config()
   config.train = default_train_config()
   if arg.smoke:

@@ -71,3 +71,24 @@ def test_non_finite_embeddings_name_the_examples():
   with pytest.raises(FloatingPointError, match="f1"):
     extract_lib.extract(embed_fn, variables, _batches(audio, np.zeros(3, int), 8),
                         task="classification", class_names=["a"])
+
+
+def test_bfloat16_extraction_is_close_to_float32():
+  """embed.dtype=bfloat16 (the GPU/TPU default): bf16 compute, float32 params and output.
+  Stated tolerance: relative L2 error of the embedding matrix <= 2e-2 (bf16 keeps 8 bits of
+  mantissa; a tiny ResNet-18 accumulates ~1e-2); "auto" is float32 on CPU."""
+  from bioacoustics_jax import zoo  # pylint: disable=g-import-not-at-top
+  backbone = zoo.resolve("rn18", {"width": 4})
+  audio = np.random.default_rng(0).normal(size=(8, 8000)).astype(np.float32)
+  variables = backbone.init_variables(jax.random.key(0),
+                                      backbone.recipe.prepare(jnp.asarray(audio[:1]), 8000))
+  out = {}
+  for dtype in ("float32", "bfloat16"):
+    module = backbone.training_module(
+        cross_replica_bn=False, dtype=None if dtype == "float32" else jnp.bfloat16)
+    fn, _ = extract_lib.make_embed_fn(module, backbone.recipe.prepare, 8000)
+    out[dtype] = np.asarray(fn(extract_lib.place_variables(variables), audio))
+  assert out["bfloat16"].dtype == np.float32
+  error = np.linalg.norm(out["bfloat16"] - out["float32"]) / np.linalg.norm(out["float32"])
+  assert 0 < error <= 2e-2, error
+  assert extract_lib.resolve_dtype("auto") == jnp.float32  # CPU
