@@ -51,6 +51,18 @@ def bootstrap(stat: WeightedStat, n: int, n_boot: int = DEFAULT_N_BOOT, seed: in
   return percentile_interval((stat(w) for w in resample_weights(n, n_boot, seed)), level)
 
 
+def bootstrap_many(stats: dict[str, WeightedStat], n: int, n_boot: int = DEFAULT_N_BOOT,
+                   seed: int = 0, level: float = LEVEL) -> dict[str, tuple[float, float]]:
+  """`bootstrap` for several statistics over the SAME resamples (one draw, one bincount each)."""
+  if n_boot <= 0 or n < 2:
+    return {name: (math.nan, math.nan) for name in stats}
+  values = {name: [] for name in stats}
+  for w in resample_weights(n, n_boot, seed):
+    for name, stat in stats.items():
+      values[name].append(stat(w))
+  return {name: percentile_interval(v, level) for name, v in values.items()}
+
+
 def mean_interval(per_example: np.ndarray, n_boot: int = DEFAULT_N_BOOT, seed: int = 0,
                   level: float = LEVEL) -> tuple[float, float]:
   """Bootstrap interval of the mean of per-example values (precision@k, AP@R, silhouettes)."""
@@ -59,11 +71,14 @@ def mean_interval(per_example: np.ndarray, n_boot: int = DEFAULT_N_BOOT, seed: i
                    level)
 
 
-def repeats(values, level: float = LEVEL) -> tuple[float, float]:
-  """t interval for the mean of repeated runs; NaN with fewer than 2 finite values."""
+def repeats(values, level: float = LEVEL, bounds: tuple[float, float] = (-math.inf, math.inf)
+            ) -> tuple[float, float]:
+  """t interval for the mean of repeated runs, clipped to the metric's `bounds`; NaN with fewer
+  than 2 finite values."""
   values = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
   if len(values) < 2:
     return math.nan, math.nan
   half = (scipy_stats.t.ppf(0.5 + level / 2.0, len(values) - 1) * values.std(ddof=1)
           / math.sqrt(len(values)))
-  return float(values.mean() - half), float(values.mean() + half)
+  return (float(max(bounds[0], values.mean() - half)),
+          float(min(bounds[1], values.mean() + half)))
