@@ -67,11 +67,17 @@ class LinearProbe:
   def __init__(self, settings: ProbeSettings = ProbeSettings()):
     self.settings = settings
 
-  def fit(self, x: np.ndarray, targets: np.ndarray, multilabel: bool) -> "LinearProbe":
-    """`targets`: class indices [N] in [0, C) or 0/1 [N, C]; C = targets.shape[1] if 2-D."""
+  def fit(self, x: np.ndarray, targets: np.ndarray, multilabel: bool,
+          standardise_with: np.ndarray | None = None) -> "LinearProbe":
+    """`targets`: class indices [N] in [0, C) or 0/1 [N, C]; C = targets.shape[1] if 2-D.
+
+    `standardise_with`: embeddings whose mean/std z-score the features (default `x`); few-shot
+    passes the whole train split (labels unused), since 1 example per class gives no usable std.
+    """
     x = np.asarray(x, np.float32)
-    self.mean = x.mean(axis=0)
-    self.scale = x.std(axis=0)
+    reference = x if standardise_with is None else np.asarray(standardise_with, np.float32)
+    self.mean = reference.mean(axis=0)
+    self.scale = reference.std(axis=0)
     self.scale[self.scale < 1e-12] = 1.0  # a constant feature stays 0 instead of NaN
     targets = np.asarray(targets)
     if not multilabel:

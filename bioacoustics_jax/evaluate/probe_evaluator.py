@@ -11,7 +11,8 @@ metrics, share one table; every value carries a 95 % interval (`lo`, `hi`):
 - knn: precision_at_k for each k and map_at_r, leave-one-out on the test split; bootstrap over
   queries.
 - fewshot: n examples per clustering label (background counts as a label on detection sets)
-  drawn from train, a linear probe on them, scored as linear_probe; `fewshot_draws` seeded draws,
+  drawn from train, a linear probe on them (features z-scored with the whole train split's
+  statistics, labels unused: n examples give no usable std), scored as linear_probe; `fewshot_draws` seeded draws,
   value = their mean, interval = Student-t over draws (intervals.repeats).
 A probe that cannot mean anything is skipped, value NaN and the reason in `skipped`, never 0 or 1:
 no train split, different label spaces, test classes absent from train, too few train examples
@@ -105,8 +106,9 @@ class ProbeEvaluator:
     return [self._row("linear_probe", "", m, *values[m], train_es, test_es, seconds)
             for m in metrics]
 
-  def _fit_and_score(self, x, targets, test_es) -> np.ndarray:
-    probe = linear_probe.LinearProbe(self.probe_settings).fit(x, targets, _is_detection(test_es))
+  def _fit_and_score(self, x, targets, test_es, standardise_with=None) -> np.ndarray:
+    probe = linear_probe.LinearProbe(self.probe_settings).fit(
+        x, targets, _is_detection(test_es), standardise_with=standardise_with)
     return probe.scores(test_es.embeddings)
 
   def _scores(self, test_es, scores, with_intervals: bool) -> dict[str, tuple[float, ...]]:
@@ -184,7 +186,8 @@ class ProbeEvaluator:
         chosen = np.concatenate([rng.choice(np.flatnonzero(train_es.labels == c), n,
                                             replace=False) for c in classes])
         scores = self._fit_and_score(train_es.embeddings[chosen],
-                                     _fit_targets(train_es)[chosen], test_es)
+                                     _fit_targets(train_es)[chosen], test_es,
+                                     standardise_with=train_es.embeddings)
         for m, (value, _, _) in self._scores(test_es, scores, with_intervals=False).items():
           draws[m].append(value)
       seconds = time.perf_counter() - start
