@@ -17,11 +17,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-_HI = jax.lax.Precision.HIGHEST
+from bioacoustics_jax.evaluate import precision
+
 
 
 def _sq_distances(x: jax.Array, x_sq: jax.Array, centres: jax.Array) -> jax.Array:
-  cross = jnp.matmul(x, centres.T, precision=_HI)
+  cross = jnp.matmul(x, centres.T, precision=precision.matmul_precision())
   return jnp.maximum(x_sq[:, None] - 2.0 * cross + jnp.sum(centres**2, axis=1)[None, :], 0.0)
 
 
@@ -55,9 +56,9 @@ def _lloyd(x, x_sq, centres, max_iter: int, tol: float):
 
   def update(centres):
     labels = jnp.argmin(_sq_distances(x, x_sq, centres), axis=1)
-    one_hot = jax.nn.one_hot(labels, k, dtype=x.dtype)
-    counts = jnp.sum(one_hot, axis=0)
-    sums = jnp.matmul(one_hot.T, x, precision=_HI)
+    # segment_sum, not one_hot.T @ x: O(N D) instead of O(N D k), 6x faster at k=20 on CPU.
+    counts = jax.ops.segment_sum(jnp.ones_like(x_sq), labels, num_segments=k)
+    sums = jax.ops.segment_sum(x, labels, num_segments=k)
     # An emptied cluster keeps its old centre (sklearn relocates it; rare on real embeddings).
     return jnp.where(counts[:, None] > 0, sums / jnp.maximum(counts, 1.0)[:, None], centres)
 

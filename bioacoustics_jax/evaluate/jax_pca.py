@@ -14,10 +14,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bioacoustics_jax.evaluate import precision
+
 
 @functools.partial(jax.jit, static_argnames=("n_components",))
 def _fit_transform(x: jax.Array, n_components: int) -> jax.Array:
-  hi = jax.lax.Precision.HIGHEST
+  hi = precision.matmul_precision()
   xc = x - jnp.mean(x, axis=0, keepdims=True)
   n, d = xc.shape
   if d <= n:

@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-_HI = jax.lax.Precision.HIGHEST
+from bioacoustics_jax.evaluate import precision
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +37,7 @@ def _fit(x, targets, sample_weight, l2, multilabel: bool, steps: int):
   total = jnp.sum(sample_weight)
 
   def loss_fn(p):
-    logits = jnp.matmul(x, p["w"], precision=_HI) + p["b"]
+    logits = jnp.matmul(x, p["w"], precision=precision.matmul_precision()) + p["b"]
     if multilabel:
       per_example = jnp.sum(optax.sigmoid_binary_cross_entropy(logits, targets), axis=1)
     else:
@@ -58,7 +59,7 @@ def _fit(x, targets, sample_weight, l2, multilabel: bool, steps: int):
 
 @jax.jit
 def _logits(x, params):
-  return jnp.matmul(x, params["w"], precision=_HI) + params["b"]
+  return jnp.matmul(x, params["w"], precision=precision.matmul_precision()) + params["b"]
 
 
 class LinearProbe:

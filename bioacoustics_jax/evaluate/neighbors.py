@@ -20,12 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-_HI = jax.lax.Precision.HIGHEST
+from bioacoustics_jax.evaluate import precision
+
 DEFAULT_CHUNK = 512
 
 
 def _block(q: jax.Array, x: jax.Array, x_sq: jax.Array) -> jax.Array:
-  cross = jnp.matmul(q, x.T, precision=_HI)
+  cross = jnp.matmul(q, x.T, precision=precision.matmul_precision())
   return jnp.maximum(jnp.sum(q**2, axis=1)[:, None] - 2.0 * cross + x_sq[None, :], 0.0)
 
 
@@ -84,7 +85,8 @@ def _silhouette_block(q, q_rows, x, x_sq, one_hot, q_one_hot, counts, group_of_c
   d2 = _block(q, x, x_sq)
   d = jnp.sqrt(d2)
   d = jnp.where(jnp.arange(x.shape[0])[None, :] == q_rows[:, None], 0.0, d)  # exact self = 0
-  sums = jnp.matmul(d, one_hot, precision=_HI)  # [chunk, total clusters over all labelings]
+  # [chunk, clusters of all labelings together]
+  sums = jnp.matmul(d, one_hot, precision=precision.matmul_precision())
   own = q_one_hot > 0
   # a: mean distance to the own cluster without self; b: smallest mean to another cluster.
   a_parts = jnp.where(own, sums / jnp.maximum(counts[None, :] - 1.0, 1.0), 0.0)
