@@ -1,6 +1,6 @@
 r"""The evaluator at BEANS scale: reduce, cluster, probe and score N x D embeddings, JAX vs sklearn.
 
-  nice /work/main/.venv/bin/python -m experiments.perf.bench_evaluate \
+  /work/main/.venv/bin/python -m experiments.perf.bench_evaluate \
       --n=100000 --dim=1024 --out=experiments/perf/results/evaluate_cpu.md
 
 Synthetic embeddings shaped like a detection set's: `--classes` Gaussian classes whose means lie
@@ -132,7 +132,7 @@ def main(argv):
   lines = [
       f"# Evaluator at {n:,} x {dim:,} ({k} classes): {jax.devices()[0].platform.upper()}",
       "",
-      "Produced by `nice /work/main/.venv/bin/python -m experiments.perf.bench_evaluate "
+      "Produced by `/work/main/.venv/bin/python -m experiments.perf.bench_evaluate "
       + " ".join(sys.argv[1:]) + "`",
       f"on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
       f"{os.cpu_count()} CPU cores, jax {jax.__version__}, devices {jax.devices()}; "
