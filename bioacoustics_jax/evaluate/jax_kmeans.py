@@ -26,6 +26,20 @@ def _sq_distances(x: jax.Array, x_sq: jax.Array, centres: jax.Array) -> jax.Arra
   return jnp.maximum(x_sq[:, None] - 2.0 * cross + jnp.sum(centres**2, axis=1)[None, :], 0.0)
 
 
+def _nearest(distances: jax.Array) -> jax.Array:
+  """argmin over the k columns, first minimum on ties, as an unrolled compare-and-select.
+
+  XLA:CPU's variadic argmin reduction was 10x slower than this fused loop on [100000, 20]
+  (44 vs 4 ms), and it runs every Lloyd step of every restart.
+  """
+  best, index = distances[:, 0], jnp.zeros(distances.shape[0], jnp.int32)
+  for j in range(1, distances.shape[1]):
+    closer = distances[:, j] < best
+    best = jnp.where(closer, distances[:, j], best)
+    index = jnp.where(closer, j, index)
+  return index
+
+
 def _kmeans_pp(key: jax.Array, x: jax.Array, x_sq: jax.Array, k: int) -> jax.Array:
   n = x.shape[0]
   trials = 2 + int(math.log(k))
@@ -55,7 +69,7 @@ def _lloyd(x, x_sq, centres, max_iter: int, tol: float):
   k = centres.shape[0]
 
   def update(centres):
-    labels = jnp.argmin(_sq_distances(x, x_sq, centres), axis=1)
+    labels = _nearest(_sq_distances(x, x_sq, centres))
     # segment_sum, not one_hot.T @ x: O(N D) instead of O(N D k), 6x faster at k=20 on CPU.
     counts = jax.ops.segment_sum(jnp.ones_like(x_sq), labels, num_segments=k)
     sums = jax.ops.segment_sum(x, labels, num_segments=k)
@@ -73,7 +87,7 @@ def _lloyd(x, x_sq, centres, max_iter: int, tol: float):
 
   _, centres, _ = jax.lax.while_loop(cond, body, (0, centres, jnp.asarray(jnp.inf, x.dtype)))
   distances = _sq_distances(x, x_sq, centres)
-  labels = jnp.argmin(distances, axis=1)
+  labels = _nearest(distances)
   inertia = jnp.sum(jnp.min(distances, axis=1))
   return labels, centres, inertia
 
