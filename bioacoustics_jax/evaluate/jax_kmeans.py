@@ -2,8 +2,8 @@
 
 Same algorithm as sklearn's KMeans(algorithm="lloyd"): greedy k-means++ seeding (2 + log k
 candidates per centre, the candidate that lowers the potential most wins), Lloyd iterations until
-the squared centre shift falls below tol x mean feature variance, `n_init` seeded restarts run
-together (vmap), the lowest inertia wins, and a final assignment step so labels match centres.
+the squared centre shift falls below tol x mean feature variance, `n_init` seeded restarts (one
+after another, lax.map), the lowest inertia wins, and a final assignment step so labels match centres.
 Distances are ||x||^2 - 2 x.c + ||c||^2 from one [N, D] x [D, k] matmul per step, so memory is
 N x k, never N x N. The test holds its inertia to sklearn's (<=, up to float32 rounding).
 """
@@ -101,7 +101,10 @@ def _kmeans(x, key, k: int, n_init: int, max_iter: int, tol: float):
   def one_run(run_key):
     return _lloyd(x, x_sq, _kmeans_pp(run_key, x, x_sq, k), max_iter, tol)
 
-  labels, centres, inertia = jax.vmap(one_run)(jax.random.split(key, n_init))
+  # lax.map, not vmap: restarts run one after another, each to its own convergence. A vmapped
+  # while_loop computes every restart until the slowest one converges (measured: 303 s for
+  # 10 restarts on 100,000 x 1,024 on 2 loaded CPU cores).
+  labels, centres, inertia = jax.lax.map(one_run, jax.random.split(key, n_init))
   best = jnp.argmin(inertia)
   return labels[best], centres[best], inertia[best]
 

@@ -37,6 +37,8 @@ _UMAP = flags.DEFINE_bool("umap", True, "Time UMAP fit-on-sample + transform.")
 _UMAP_FIT = flags.DEFINE_integer("umap_fit", 10_000, "UMAP fit sample size.")
 _WARM = flags.DEFINE_bool("warm", False, "Run each JAX step once untimed first (doubles the "
                           "run); off: JAX times include the one-time compilation.")
+_KMEANS_ONLY = flags.DEFINE_bool("kmeans_only", False, "Only the JAX k-means steps (to re-time "
+                                 "a k-means change without the rest).")
 _OUT = flags.DEFINE_string("out", None, "Markdown file for the table (printed if unset).")
 
 
@@ -55,14 +57,42 @@ def _data(n, dim, classes, seed):
   return x.astype(np.float32), labels
 
 
+def _probe_and_score_steps(timed, train, test, y_test, pca_labels, raw_labels, n, dim):
+  from bioacoustics_jax.evaluate import cluster_intervals, neighbors  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.evaluate import probe_evaluator  # pylint: disable=g-import-not-at-top
+  ev = probe_evaluator.ProbeEvaluator(tasks=("linear_probe",), log=None)
+  timed("linear probe: fit 100 L-BFGS steps, score, 200 boot", "jax",
+        lambda: ev.evaluate(train, test))
+  ev = probe_evaluator.ProbeEvaluator(tasks=("knn",), knn_max_queries=_KNN_QUERIES.value,
+                                      log=None)
+  timed(f"kNN: {_KNN_QUERIES.value} queries x {n}, P@1/5/20, mAP@R", "jax",
+        lambda: ev.evaluate(None, test))
+  ev = probe_evaluator.ProbeEvaluator(tasks=("fewshot",), log=None)
+  timed("few-shot: 1/5/10 shots x 5 draws", "jax", lambda: ev.evaluate(train, test))
+  timed("clustering intervals, 200 resamples (1 row)", "numpy",
+        lambda: cluster_intervals.clustering_intervals(y_test, raw_labels, None))
+  if _SILHOUETTE.value:
+    timed("exact silhouette, 2 labelings, one pass", "jax",
+          lambda: neighbors.silhouette_samples(test.embeddings, [pca_labels, raw_labels]),
+          note=f"{n}^2 x {dim} distances; one call, compilation (~1 s) included", warm=False)
+  if _UMAP.value:
+    from bioacoustics_jax.evaluate import reduce as reduce_lib  # pylint: disable=g-import-not-at-top
+    settings = reduce_lib.ReduceSettings(umap_fit_max_points=_UMAP_FIT.value)
+    # numba compiles UMAP's kernels on first use (~1 minute here): pay it on a small set first.
+    timed("UMAP warm-up (numba compilation), 600 points", "umap-learn",
+          lambda: reduce_lib.reduce("umap", test.embeddings[:600],
+                                    reduce_lib.ReduceSettings(umap_fit_max_points=300)))
+    timed(f"UMAP fit on {_UMAP_FIT.value}, transform the rest", "umap-learn",
+          lambda: reduce_lib.reduce("umap", test.embeddings, settings))
+
+
 def main(argv):
   del argv
   import jax  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
 
   from bioacoustics_jax.embed.embedding_set import EmbeddingSet  # pylint: disable=g-import-not-at-top
-  from bioacoustics_jax.evaluate import cluster_intervals, jax_kmeans, jax_pca, neighbors  # pylint: disable=g-import-not-at-top
-  from bioacoustics_jax.evaluate import probe_evaluator  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.evaluate import jax_kmeans, jax_pca  # pylint: disable=g-import-not-at-top
 
   n, dim, k = _N.value, _DIM.value, _CLASSES.value
   x_test, y_test = _data(n, dim, k, seed=2)
@@ -88,7 +118,7 @@ def main(argv):
     return out
 
   p2 = timed("PCA to 2-d", "jax", lambda: jax_pca.pca_fit_transform(x_test, 2))
-  if _SKLEARN.value:
+  if _SKLEARN.value and not _KMEANS_ONLY.value:
     from sklearn.decomposition import PCA  # pylint: disable=g-import-not-at-top
     timed("PCA to 2-d", "sklearn", lambda: PCA(2, random_state=42).fit_transform(x_test))
   pca_labels, pca_inertia = timed("k-means on PCA-2 (n_init=10)", "jax",
@@ -96,7 +126,7 @@ def main(argv):
   raw_labels, raw_inertia = timed(f"k-means on raw {dim}-d (n_init=10)", "jax",
                                   lambda: jax_kmeans.kmeans(x_test, k, n_init=10, seed=42),
                                   )
-  if _SKLEARN.value:
+  if _SKLEARN.value and not _KMEANS_ONLY.value:
     from sklearn.cluster import KMeans  # pylint: disable=g-import-not-at-top
     sk2 = timed("k-means on PCA-2 (n_init=10)", "sklearn",
                 lambda: KMeans(k, n_init=10, random_state=42).fit(p2))
@@ -104,30 +134,10 @@ def main(argv):
                 lambda: KMeans(k, n_init=10, random_state=42).fit(x_test))
     rows.append(("inertia jax / sklearn (PCA-2, raw)", "", f"{pca_inertia / sk2.inertia_:.6f}, "
                  f"{raw_inertia / skd.inertia_:.6f}", "", "<= 1 means JAX found a lower objective"))
-  ev = probe_evaluator.ProbeEvaluator(tasks=("linear_probe",), log=None)
-  timed("linear probe: fit 100 L-BFGS steps, score, 200 boot", "jax",
-        lambda: ev.evaluate(train, test))
-  ev = probe_evaluator.ProbeEvaluator(tasks=("knn",), knn_max_queries=_KNN_QUERIES.value,
-                                      log=None)
-  timed(f"kNN: {_KNN_QUERIES.value} queries x {n}, P@1/5/20, mAP@R", "jax",
-        lambda: ev.evaluate(None, test))
-  ev = probe_evaluator.ProbeEvaluator(tasks=("fewshot",), log=None)
-  timed("few-shot: 1/5/10 shots x 5 draws", "jax", lambda: ev.evaluate(train, test))
-  timed("clustering intervals, 200 resamples (1 row)", "numpy",
-        lambda: cluster_intervals.clustering_intervals(y_test, raw_labels, None))
-  if _SILHOUETTE.value:
-    timed("exact silhouette, 2 labelings, one pass", "jax",
-          lambda: neighbors.silhouette_samples(x_test, [pca_labels, raw_labels]),
-          note=f"{n}^2 x {dim} distances; one call, compilation (~1 s) included", warm=False)
-  if _UMAP.value:
-    from bioacoustics_jax.evaluate import reduce as reduce_lib  # pylint: disable=g-import-not-at-top
-    settings = reduce_lib.ReduceSettings(umap_fit_max_points=_UMAP_FIT.value)
-    # numba compiles UMAP's kernels on first use (~1 minute here): pay it on a small set first.
-    timed("UMAP warm-up (numba compilation), 600 points", "umap-learn",
-          lambda: reduce_lib.reduce("umap", x_test[:600],
-                                    reduce_lib.ReduceSettings(umap_fit_max_points=300)))
-    timed(f"UMAP fit on {_UMAP_FIT.value}, transform the rest", "umap-learn",
-          lambda: reduce_lib.reduce("umap", x_test, settings))
+  if _KMEANS_ONLY.value:
+    rows.append(("k-means restarts run by", "", "lax.map", "", "one after another"))
+  else:
+    _probe_and_score_steps(timed, train, test, y_test, pca_labels, raw_labels, n, dim)
 
   lines = [
       f"# Evaluator at {n:,} x {dim:,} ({k} classes): {jax.devices()[0].platform.upper()}",
