@@ -69,8 +69,12 @@ class LinearProbe:
     self.settings = settings
 
   def fit(self, x: np.ndarray, targets: np.ndarray, multilabel: bool,
-          standardise_with: np.ndarray | None = None) -> "LinearProbe":
-    """`targets`: class indices [N] in [0, C) or 0/1 [N, C]; C = targets.shape[1] if 2-D.
+          standardise_with: np.ndarray | None = None,
+          sample_weight: np.ndarray | None = None) -> "LinearProbe":
+    """`targets`: class indices [N] in [0, C), or 0/1 [N, C] (one-hot for single-label).
+
+    `sample_weight` (0/1): rows with weight 0 are padding. Few-shot pads every draw to one size
+    so that all shot counts share one compilation; the regularisation counts real rows only.
 
     `standardise_with`: embeddings whose mean/std z-score the features (default `x`); few-shot
     passes the whole train split (labels unused), since 1 example per class gives no usable std.
@@ -81,12 +85,13 @@ class LinearProbe:
     self.scale = reference.std(axis=0)
     self.scale[self.scale < 1e-12] = 1.0  # a constant feature stays 0 instead of NaN
     targets = np.asarray(targets)
-    if not multilabel:
+    if not multilabel and targets.ndim == 1:
       targets = np.eye(int(targets.max()) + 1, dtype=np.float32)[targets]
-    l2 = 1.0 / (self.settings.c * len(x))
+    weight = np.ones(len(x), np.float32) if sample_weight is None else np.asarray(
+        sample_weight, np.float32)
+    l2 = 1.0 / (self.settings.c * float(weight.sum()))
     self.params = _fit(jnp.asarray(self._standardise(x)), jnp.asarray(targets, jnp.float32),
-                       jnp.ones(len(x), jnp.float32), l2, bool(multilabel),
-                       int(self.settings.steps))
+                       jnp.asarray(weight), l2, bool(multilabel), int(self.settings.steps))
     return self
 
   def _standardise(self, x: np.ndarray) -> np.ndarray:

@@ -106,9 +106,11 @@ class ProbeEvaluator:
     return [self._row("linear_probe", "", m, *values[m], train_es, test_es, seconds)
             for m in metrics]
 
-  def _fit_and_score(self, x, targets, test_es, standardise_with=None) -> np.ndarray:
+  def _fit_and_score(self, x, targets, test_es, standardise_with=None,
+                     sample_weight=None) -> np.ndarray:
     probe = linear_probe.LinearProbe(self.probe_settings).fit(
-        x, targets, _is_detection(test_es), standardise_with=standardise_with)
+        x, targets, _is_detection(test_es), standardise_with=standardise_with,
+        sample_weight=sample_weight)
     return probe.scores(test_es.embeddings)
 
   def _scores(self, test_es, scores, with_intervals: bool) -> dict[str, tuple[float, ...]]:
@@ -171,6 +173,12 @@ class ProbeEvaluator:
                            train_es, test_es)
     rows = []
     classes, counts = np.unique(train_es.labels, return_counts=True)
+    targets = _fit_targets(train_es)
+    if targets.ndim == 1:  # one-hot once, so a draw's missing top class cannot shrink C
+      targets = np.eye(len(train_es.label_names), dtype=np.float32)[targets]
+    # Every draw is padded to the largest draw's size (weight 0): one compilation for all n.
+    size = max(self.fewshot_shots) * len(classes)
+    stats = train_es.embeddings
     for n in self.fewshot_shots:
       setting = f"n={n}"
       short = [train_es.label_names[c] for c, m in zip(classes, counts) if m < n]
@@ -185,9 +193,10 @@ class ProbeEvaluator:
         rng = np.random.default_rng([self.seed, n, d])
         chosen = np.concatenate([rng.choice(np.flatnonzero(train_es.labels == c), n,
                                             replace=False) for c in classes])
-        scores = self._fit_and_score(train_es.embeddings[chosen],
-                                     _fit_targets(train_es)[chosen], test_es,
-                                     standardise_with=train_es.embeddings)
+        padded = np.resize(chosen, size)
+        weight = (np.arange(size) < len(chosen)).astype(np.float32)
+        scores = self._fit_and_score(train_es.embeddings[padded], targets[padded], test_es,
+                                     standardise_with=stats, sample_weight=weight)
         for m, (value, _, _) in self._scores(test_es, scores, with_intervals=False).items():
           draws[m].append(value)
       seconds = time.perf_counter() - start
