@@ -6,8 +6,8 @@ before the next chunk, so memory is chunk x N and nothing N x N ever exists, on 
 device. The last chunk is padded, so each function compiles once per shape. Points are centred
 first (distances do not change, float32 cancellation in ||x||^2 - 2 x.y + ||y||^2 shrinks).
 
-The silhouette is exact (every pair), which is O(N^2 D): ~5 minutes at 100,000 x 1,024 on 2 CPU
-cores, seconds on a GPU (experiments/perf/results/evaluate_cpu.md). All labelings of one
+The silhouette is exact (every pair), which is O(N^2 D): 757 s at 100,000 x 1,024 on 2 loaded CPU
+cores (experiments/perf/results/evaluate_cpu.md); a GPU does the 2e13 flops in seconds. All labelings of one
 embedding share one pass over the distances (`silhouette_samples(x, [labels, ...])`).
 """
 
