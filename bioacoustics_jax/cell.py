@@ -127,8 +127,13 @@ class Cell:
 
   @property
   def train_dir(self) -> str:
-    """Fine-tuning runs live under the key: other settings never resume these checkpoints."""
-    return os.path.join(self.workdir, "train", self.dataset, self.model_dir, self.key)
+    """Fine-tuning runs live under the training key (the cell key's inputs less the evaluated
+    split and the extraction settings): other settings never resume these checkpoints, and the
+    test and train split cells of one fine-tuning (probes) share them."""
+    training = {k: v for k, v in self.key_inputs.items()
+                if k not in ("data", "embed_batch_size", "embed_dtype")}
+    key = hashlib.sha256(json.dumps(training, sort_keys=True, default=str).encode()).hexdigest()
+    return os.path.join(self.workdir, "train", self.dataset, self.model_dir, key[:16])
 
   def write_key(self) -> None:
     """Writes what the key was made of beside the embedding set (atomic)."""

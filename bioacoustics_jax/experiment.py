@@ -10,8 +10,10 @@ loaded, not recomputed, and re-written rows replace the old ones.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
+import re
 import time
 
 import jax
@@ -68,7 +70,11 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
                   embed_batch_size=int(config.embed.batch_size), seed=int(config.seed),
                   embed_dtype=extract_lib.resolve_dtype(config.embed.get("dtype", "auto")).name,
                   train=train if r == "finetuned" else None)
-             for d in datasets for m in config.models for r in config.regimes]
+             for d in datasets for m in config.models for r in config.regimes
+             if r == "frozen" or backbones[m].preset.trainable]
+    for m in config.models:
+      if "finetuned" in config.regimes and not backbones[m].preset.trainable:
+        logging.info("%s has nothing to fine-tune: frozen cells only", m)
     for i, cell in enumerate(cells, 1):
       logging.info("[%d/%d] %s x %s (%s)", i, len(cells), cell.dataset, cell.model, cell.regime)
       start = time.perf_counter()
@@ -101,6 +107,7 @@ def _run_cell(cell: Cell, config, evaluator, workdir: str, results_csv: str,
   es = embedding_set(cell, config)
   data_summary.log_warnings(es.meta, logging.warning)
   evaluation = evaluator.evaluate(es)
+  _run_probes(cell, config, evaluator, es, os.path.join(workdir, "probes.csv"), run_id)
   skipped = es.meta.get("skipped", [])
   note = _train_label_note(cell, es)
   rows = [dict(row, dataset=cell.dataset, model=cell.model, regime=cell.regime,
@@ -115,6 +122,32 @@ def _run_cell(cell: Cell, config, evaluator, workdir: str, results_csv: str,
   return rows, es.meta
 
 
+def _run_probes(cell: Cell, config, evaluator, es: EmbeddingSet, probes_csv: str,
+                run_id: str) -> None:
+  """Linear probe / kNN / few-shot rows of the cell (config.evaluate.probes) into probes.csv;
+  the train split is embedded (through its own cached cell, same weights) only when a probe
+  needs it."""
+  if evaluator.probe_evaluator is None:
+    return
+  train_es = None
+  if evaluator.needs_train:
+    if cell.framework == "torch" and cell.regime == "finetuned":
+      logging.warning("%s: probes skipped (the PyTorch trainer keeps no checkpoint to embed "
+                      "the train split with)", cell.desc)
+      return
+    try:
+      train_cell = dataclasses.replace(cell, split_name="train")
+      train_cell.split  # pylint: disable=pointless-statement  (raises if there is no train split)
+    except (KeyError, ValueError, FileNotFoundError) as e:
+      logging.info("%s: no train split for the probes (%s)", cell.desc, e)
+    else:
+      train_es = embedding_set(train_cell, config)
+  rows = evaluator.evaluate_probes(train_es, es)
+  results.append_probe_rows(probes_csv, [
+      dict(r, dataset=cell.dataset, model=cell.model, regime=cell.regime, split=cell.split_name,
+           cell_key=cell.key, eval_key=evaluator.eval_key, run_id=run_id) for r in rows])
+
+
 def _write_reports(workdir: str, results_csv: str, run_id: str, failures: list[dict],
                    metas: list[dict]) -> str:
   """report.md (this run's rows, its failures, each dataset's origin, input-check warnings and
@@ -124,6 +157,7 @@ def _write_reports(workdir: str, results_csv: str, run_id: str, failures: list[d
     return report_md
   markdown.write_report(results_csv, report_md, paper_csv=markdown.PAPER_SCORES,
                         run_id=run_id, failures=failures,
+                        probes_csv=os.path.join(workdir, "probes.csv"),
                         appendix=data_summary.markdown_section(metas))
   if os.path.exists(results_csv):
     html_report.write_html(workdir, paper_csv=markdown.PAPER_SCORES)
@@ -155,7 +189,8 @@ def resolve_models(config: ml_collections.ConfigDict) -> dict[str, zoo.Backbone]
   out, missing = {}, []
   for model in config.models:
     framework, name = split_model_name(model)
-    out[model] = zoo.resolve(name, overrides, weights_dir=config.weights_dir or None)
+    out[model] = zoo.resolve(name, _applicable_overrides(name, overrides),
+                             weights_dir=config.weights_dir or None)
     if framework == "torch":
       _torch_runner().check_model(out[model])
     try:
@@ -165,6 +200,23 @@ def resolve_models(config: ml_collections.ConfigDict) -> dict[str, zoo.Backbone]
   if missing:
     raise load_lib.MissingWeightsError("\n".join(missing))
   return out
+
+
+def _applicable_overrides(name: str, overrides: dict) -> dict:
+  """`config.model_overrides` applies to every model; a key that a model's module does not have
+  (e.g. `width` for the parameter-free `mfcc`) is left out for that model, with a warning."""
+  kept = dict(overrides)
+  while True:
+    try:
+      zoo.get_preset(name).build(**kept)
+      return kept
+    except TypeError as e:
+      match = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+      if not match or match.group(1) not in kept:
+        raise
+      logging.warning("model_overrides: %s=%r does not apply to model %s (its module has no "
+                      "such field); left out for it.", match.group(1), kept.pop(match.group(1)),
+                      name)
 
 
 def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> tuple[str, list[str]]:

@@ -24,6 +24,10 @@ Recipes (PAPER.md, "Preprocessing"):
 - ast_fbank: transformers' ASTFeatureExtractor: 128-bin kaldi fbank at 16 kHz, padded with zeros
   (before normalisation, as the extractor does) or cropped to 1024 frames, then
   (x - mean) / (2 std) with the AudioSet statistics. Output [B, 1024, 128].
+- mfcc_logmel: the MFCC baseline's input (models/mfcc.py), at the dataset's own rate as in BEANS:
+  librosa.power_to_db(librosa.feature.melspectrogram(y, sr)) with librosa's defaults (2048-point
+  FFT, hop 512, periodic Hann, centred with zero padding, 128 Slaney mel bands 0..sr/2, power 2,
+  ref 1, amin 1e-10, top_db 80 below each clip's own peak). Output [B, frames, 128] (time first).
 """
 
 from __future__ import annotations
@@ -240,3 +244,25 @@ register_recipe(InputRecipe(
     name="ast_fbank", sample_rate=16000, prepare=_ast_fbank,
     description="AST: 128-bin kaldi fbank at 16 kHz, 1024 frames, AudioSet-normalised; "
                 "[B, 1024, 128]"))
+
+
+# ---------------------------------------------------------------------------------------------
+# mfcc_logmel (the handcrafted MFCC baseline).
+# ---------------------------------------------------------------------------------------------
+
+MFCC_N_FFT = 2048
+MFCC_HOP = 512
+MFCC_N_MELS = 128
+
+
+def _mfcc_logmel(audio: jax.Array, sample_rate: int) -> jax.Array:
+  audio = _as_batch(audio, "mfcc_logmel")
+  mel = frontend.mel_spectrogram(audio, sample_rate, n_fft=MFCC_N_FFT, hop_length=MFCC_HOP,
+                                 n_mels=MFCC_N_MELS)
+  return jnp.swapaxes(frontend.power_to_db(mel), 1, 2)
+
+
+register_recipe(InputRecipe(
+    name="mfcc_logmel", sample_rate=None, prepare=_mfcc_logmel,
+    description="MFCC baseline: librosa-default log-mel in dB (2048/512, 128 Slaney bands, "
+                "top_db 80) at the dataset rate; [B, frames, 128]"))

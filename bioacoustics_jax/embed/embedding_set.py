@@ -21,6 +21,9 @@ class EmbeddingSet:
     ids: N example ids (file path, or path@start for detection windows).
     label_names: names indexed by label value.
     meta: free-form provenance (dataset, model, regime, split, seconds, skipped files, ...).
+    targets: detection sets only, the multi-hot [N, C] class targets (no background column)
+      that `labels` was derived from; the linear probe's mAP needs them. None otherwise (and in
+      stores written before this field existed).
   """
 
   embeddings: np.ndarray
@@ -28,10 +31,16 @@ class EmbeddingSet:
   ids: list[str]
   label_names: list[str]
   meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+  targets: np.ndarray | None = None
 
   def __post_init__(self):
     self.embeddings = np.asarray(self.embeddings, dtype=np.float32)
     self.labels = np.asarray(self.labels, dtype=np.int64)
+    if self.targets is not None:
+      self.targets = np.asarray(self.targets, dtype=np.float32)
+      if self.targets.ndim != 2 or len(self.targets) != len(self.embeddings):
+        raise ValueError(f"targets must be multi-hot [N={len(self.embeddings)}, C], got shape "
+                         f"{self.targets.shape}")
     if self.embeddings.ndim != 2:
       raise ValueError(f"embeddings must be [N, D], got shape {self.embeddings.shape}")
     n = len(self.embeddings)
@@ -55,12 +64,14 @@ class EmbeddingSet:
     """Writes `path` (.npz); ids, names and meta ride along as JSON so the file is self-contained."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = path + ".tmp.npz"
+    extra = {} if self.targets is None else {"targets": self.targets}
     np.savez(
         tmp,
         embeddings=self.embeddings,
         labels=self.labels,
         ids=np.asarray(self.ids, dtype=str),
         header=np.asarray(json.dumps({"label_names": list(self.label_names), "meta": self.meta})),
+        **extra,
     )
     os.replace(tmp, path)  # a killed run never leaves a half-written store behind
     return path
@@ -77,4 +88,5 @@ class EmbeddingSet:
           ids=[str(i) for i in f["ids"]],
           label_names=header["label_names"],
           meta=header["meta"],
+          targets=f["targets"] if "targets" in f.files else None,
       )

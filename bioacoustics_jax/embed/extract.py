@@ -91,16 +91,19 @@ def extract(embed_fn: EmbedFn, variables: Any, batches: Iterable[dict[str, np.nd
   if not chunks:
     raise ValueError(f"No examples to embed for {meta or desc}; the split is empty.")
   raw_labels = np.concatenate(labels)
+  targets = None
   if task == "detection":
     cluster_labels = windows.cluster_labels(raw_labels)
     label_names = ["background"] + list(class_names)
+    targets = raw_labels  # the multi-hot rows: the linear probe's mAP is over these
   else:
     cluster_labels = raw_labels.astype(np.int64)
     label_names = list(class_names)
   meta = dict(meta or {})
   meta["extract_seconds"] = round(time.perf_counter() - start, 3)
   logging.info("%s: %d embeddings in %.1f s", desc, len(raw_labels), meta["extract_seconds"])
-  return EmbeddingSet(np.concatenate(chunks), cluster_labels, ids, label_names, meta)
+  return EmbeddingSet(np.concatenate(chunks), cluster_labels, ids, label_names, meta,
+                      targets=targets)
 
 
 def _decode(x) -> str:

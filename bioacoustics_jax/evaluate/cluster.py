@@ -4,6 +4,8 @@ Every clusterer gets the number of clusters k (the number of distinct labels, ba
 included, as in the paper's notebooks); HDBSCAN ignores it and finds its own. HDBSCAN's noise
 points keep the label -1 and the metrics treat -1 as one more cluster: dropping them would score
 a model on the easy points only, and counting noise as a cluster penalises leaving points out.
+`backend="jax"` runs k-means on the device (evaluate/jax_kmeans.py: same algorithm, objective
+<= sklearn's in the tests); the others are sklearn's on either backend.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class ClusterSettings:
   # Full covariances only in low dimension: on a 1000-d "none" embedding a full GMM has ~500k
   # parameters per component and is both slow and singular; diagonal covariances there.
   gmm_full_covariance_max_dim: int = 16
+  backend: str = "sklearn"  # "jax": k-means on the device
 
 
 Clusterer = Callable[[np.ndarray, int, ClusterSettings], np.ndarray]
@@ -61,6 +64,9 @@ def cluster(name: str, points: np.ndarray, n_clusters: int,
 
 @register_clusterer("kmeans")
 def _kmeans(points: np.ndarray, k: int, settings: ClusterSettings) -> np.ndarray:
+  if settings.backend == "jax":
+    from bioacoustics_jax.evaluate import jax_kmeans
+    return jax_kmeans.kmeans(points, k, n_init=settings.kmeans_n_init, seed=settings.seed)[0]
   from sklearn.cluster import KMeans
   model = KMeans(n_clusters=k, n_init=settings.kmeans_n_init, random_state=settings.seed)
   return model.fit_predict(points)

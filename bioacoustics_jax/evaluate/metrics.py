@@ -3,7 +3,8 @@
 ARI/NMI/AMI come from sklearn (the library the paper's notebooks used; NMI with sklearn's default
 arithmetic normalisation). The silhouette is computed on the ORIGINAL high-dimensional embedding
 with the predicted labels, as in the paper, so it measures the embedding and not the 2-D
-projection. The accuracy matches predicted clusters to classes one-to-one (Hungarian algorithm on
+projection. It is exact (every pair, chunked on the device: evaluate/neighbors.py); a seeded
+subsample of `max_points` is only used when a caller asks for one. The accuracy matches predicted clusters to classes one-to-one (Hungarian algorithm on
 the contingency table); when there are more clusters than classes the unmatched clusters count as
 errors.
 """
@@ -16,9 +17,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as skm
 
-# Exact silhouette is O(N^2) in time and memory; above this many points a seeded random subset
-# of this size is used (the estimate's error is far below the differences between models).
-SILHOUETTE_MAX_POINTS = 10_000
+from bioacoustics_jax.evaluate import neighbors
 
 
 def contingency(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -37,19 +36,33 @@ def hungarian_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
   return float(table[rows, cols].sum() / len(labels))
 
 
-def silhouette(embeddings: np.ndarray, predicted: np.ndarray, seed: int = 42) -> float:
-  """Silhouette of `predicted` on `embeddings`; NaN when undefined (<2 or N clusters)."""
+def silhouette_defined(predicted: np.ndarray) -> bool:
   n_clusters = len(np.unique(predicted))
-  if n_clusters < 2 or n_clusters >= len(predicted):
+  return 2 <= n_clusters < len(predicted)
+
+
+def silhouette_subset(n: int, max_points: int | None, seed: int = 42) -> np.ndarray:
+  """The points the silhouette is computed on: all, or a seeded sample of `max_points`."""
+  if max_points is None or n <= max_points:
+    return np.arange(n)
+  return np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
+
+
+def silhouette(embeddings: np.ndarray, predicted: np.ndarray, seed: int = 42,
+               max_points: int | None = None) -> float:
+  """Exact silhouette of `predicted` on `embeddings`; NaN when undefined (<2 or N clusters)."""
+  predicted = np.asarray(predicted)
+  subset = silhouette_subset(len(predicted), max_points, seed)
+  if not silhouette_defined(predicted[subset]):
     return math.nan
-  sample_size = SILHOUETTE_MAX_POINTS if len(predicted) > SILHOUETTE_MAX_POINTS else None
-  return float(skm.silhouette_score(embeddings, predicted, sample_size=sample_size,
-                                    random_state=seed))
+  values = neighbors.silhouette_samples(np.asarray(embeddings)[subset], [predicted[subset]])[0]
+  return float(values.mean())
 
 
 def clustering_scores(embeddings: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
-                      seed: int = 42) -> dict[str, float | int]:
-  """All scores for one clustering of one embedding set."""
+                      seed: int = 42, silhouette_value: float | None = None
+                      ) -> dict[str, float | int]:
+  """All scores for one clustering of one embedding set (`silhouette_value`: precomputed)."""
   labels = np.asarray(labels)
   predicted = np.asarray(predicted)
   if labels.shape != predicted.shape or labels.ndim != 1:
@@ -59,7 +72,8 @@ def clustering_scores(embeddings: np.ndarray, labels: np.ndarray, predicted: np.
       "ari": float(skm.adjusted_rand_score(labels, predicted)),
       "nmi": float(skm.normalized_mutual_info_score(labels, predicted)),
       "ami": float(skm.adjusted_mutual_info_score(labels, predicted)),
-      "silhouette": silhouette(embeddings, predicted, seed),
+      "silhouette": (silhouette(embeddings, predicted, seed) if silhouette_value is None
+                     else float(silhouette_value)),
       "accuracy": hungarian_accuracy(labels, predicted),
       "n_clusters": int(len(np.unique(predicted))),
   }

@@ -4,6 +4,12 @@ The paper's notebooks feed the raw embeddings to UMAP (no standardisation), so n
 scales its input; a reducer sees exactly the extracted embedding. Every reducer is seeded, and
 sizes that the libraries reject on small sets (UMAP's n_neighbors, t-SNE's perplexity, PCA's
 component count) are clipped to what N allows, so tiny smoke runs still go through.
+
+`backend="jax"` runs PCA on the device (evaluate/jax_pca.py, equal to sklearn to 1e-5). UMAP stays
+umap-learn on the CPU: its cost grows ~N log N in the neighbour graph plus 200-500 epochs over
+the edges (experiments/perf/results/evaluate_cpu.md has the measured time); `umap_fit_max_points`
+fits it on a seeded sample of that many points and places the rest with `transform` (the usual
+remedy at scale; the projection is then not identical to a full fit).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ class ReduceSettings:
   umap_min_dist: float = 0.5
   pca_dim: int = 2
   tsne_perplexity: float = 25.0
+  backend: str = "sklearn"  # "jax": PCA on the device
+  umap_fit_max_points: int | None = None  # fit UMAP on a sample of this many, transform the rest
 
 
 Reducer = Callable[[np.ndarray, ReduceSettings], np.ndarray]
@@ -69,6 +77,9 @@ def _identity(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
 def _pca(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
   from sklearn.decomposition import PCA
   n_components = min(settings.pca_dim, x.shape[0], x.shape[1])
+  if settings.backend == "jax":
+    from bioacoustics_jax.evaluate import jax_pca
+    return jax_pca.pca_fit_transform(x, n_components)
   return PCA(n_components=n_components, random_state=settings.seed).fit_transform(x)
 
 
@@ -109,7 +120,15 @@ def _umap(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
   # random_state makes UMAP deterministic (and single-threaded), as the paper's seed 42 run was.
   model = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=settings.umap_min_dist,
                     random_state=settings.seed, n_jobs=1)
-  return model.fit_transform(x)
+  limit = settings.umap_fit_max_points
+  if limit is None or len(x) <= limit:
+    return model.fit_transform(x)
+  sample = np.random.default_rng(settings.seed).choice(len(x), limit, replace=False)
+  out = np.empty((len(x), 2), np.float32)
+  out[sample] = model.fit_transform(x[sample])
+  rest = np.setdiff1d(np.arange(len(x)), sample)
+  out[rest] = model.transform(x[rest])
+  return out
 
 
 @register_reducer("tsne")

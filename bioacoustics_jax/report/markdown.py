@@ -3,8 +3,12 @@
 Sections: one summary table per headline metric (NMI, ARI; rows dataset x model x regime x split,
 one column per reducer+clusterer), then every metric per dataset, then (with `paper_csv`) our
 fine-tuned UMAP + k-means scores next to the paper's for runs whose dataset and model names are
-the paper's (real BEANS data; the synthetic suite's names never match). In every table the best
-value of each column within a dataset is bold.
+the paper's (real BEANS data; the synthetic suite's names never match), then (with
+`probes_csv`) one probe/kNN/few-shot table per dataset. In every table the best value of each
+column within a dataset is bold; where the rows carry 95 % intervals (`<metric>_lo/_hi`, or a
+probe row's `lo/hi`) a cell reads "value ± half the interval's width" and the best is bold only
+when its interval lies wholly above every other cell's in that column (better beyond the
+interval); otherwise nothing is bold.
 """
 
 from __future__ import annotations
@@ -38,22 +42,56 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
   return lines
 
 
-def _bold_best(values: list[float | None], eligible: list[bool] | None = None) -> list[str]:
-  """Formats a column, bolding its maximum (ties included) among the eligible cells (rows
-  flagged small or degenerate never win); None means no such cell."""
+def _finite(v: Any) -> bool:
+  return isinstance(v, (int, float)) and not math.isnan(v)
+
+
+def _bold_best(values: list[float | None],
+               intervals: list[tuple[float, float] | None] | None = None,
+               eligible: list[bool] | None = None) -> list[str]:
+  """Formats a column, bolding its maximum (ties included); None means no such cell.
+
+  With `intervals` ((lo, hi) per cell, all finite), cells read "v ± (hi - lo) / 2" and only a
+  maximum whose lo exceeds every other cell's hi is bold. Cells not `eligible` (rows flagged
+  small or degenerate) are marked "(small)" and never bold.
+  """
   eligible = eligible or [True] * len(values)
-  finite = [v for v, ok in zip(values, eligible)
-            if ok and v is not None and not math.isnan(v)]
+  values = list(values)
+  finite = [v for v, ok in zip(values, eligible) if ok and v is not None and not math.isnan(v)]
   best = max(finite) if finite else None
+  cells = [(v, iv) for v, iv in zip(values, intervals or [None] * len(values))
+           if v is not None and not math.isnan(v)]
+  with_intervals = bool(intervals) and all(iv is not None and _finite(iv[0]) and _finite(iv[1])
+                                           for _, iv in cells)
   out = []
-  for v, ok in zip(values, eligible):
+  for k, v in enumerate(values):
     if v is None:
       out.append("")
-    elif ok and best is not None and not math.isnan(v) and v == best and len(finite) > 1:
-      out.append(f"**{_fmt(v)}**")
+      continue
+    text = _fmt(v)
+    if with_intervals and not math.isnan(v):
+      lo, hi = intervals[k]
+      text = f"{_fmt(v)} ± {(hi - lo) / 2:.3f}"
+    if not eligible[k] and not math.isnan(v):
+      out.append(text + " (small)")
+      continue
+    if best is None or math.isnan(v) or v != best or len(finite) < 2:
+      out.append(text)
+      continue
+    if with_intervals:
+      lo = intervals[k][0]
+      beyond = all(lo > iv[1] for j, (w, iv) in enumerate(cells)
+                   if not (w == v and iv == intervals[k]))
+      out.append(f"**{text}**" if beyond else text)
     else:
-      out.append(_fmt(v) + ("" if ok or math.isnan(v) else " (small)"))
+      out.append(f"**{text}**")
   return out
+
+
+def _interval(row: dict, metric: str) -> tuple[float, float] | None:
+  """(lo, hi) of `metric` in a results row, when the row carries it."""
+  lo, hi = row.get(f"{metric}_lo"), row.get(f"{metric}_hi")
+  return (lo, hi) if _finite(lo) and _finite(hi) else None
 
 
 def _ok(row: dict | None) -> bool:
@@ -76,9 +114,10 @@ def _summary_section(rows: list[dict], metric: str, label: str) -> list[str]:
     ids = _unique(tuple(r[c] for c in _ROW_ID) for r in in_dataset)
     columns = []
     for p in pairs:
-      found = [cells.get((i, p)) for i in ids]
-      columns.append(_bold_best([r[metric] if r else None for r in found],
-                                [_ok(r) for r in found]))
+      column = [cells.get((i, p)) for i in ids]
+      columns.append(_bold_best([None if r is None else r[metric] for r in column],
+                                [None if r is None else _interval(r, metric) for r in column],
+                                [_ok(r) for r in column]))
     for k, row_id in enumerate(ids):
       body.append([dataset, *row_id] + [col[k] for col in columns])
   return lines + _table(header, body) + [""]
@@ -90,7 +129,8 @@ def _detail_section(rows: list[dict]) -> list[str]:
             + ["N", "classes", "clusters", "dim", "seconds", "skipped files", "status"])
   for dataset in _unique(r["dataset"] for r in rows):
     in_dataset = [r for r in rows if r["dataset"] == dataset]
-    columns = [_bold_best([r[m] for r in in_dataset], [_ok(r) for r in in_dataset])
+    columns = [_bold_best([r[m] for r in in_dataset], [_interval(r, m) for r in in_dataset],
+                          [_ok(r) for r in in_dataset])
                for m, _ in DETAIL_METRICS]
     body = []
     for k, r in enumerate(in_dataset):
@@ -191,14 +231,94 @@ def _notes_section(rows: list[dict], failures: Sequence[dict]) -> list[str]:
   return lines
 
 
+# Probe rows (evaluate/probe_evaluator.py PROBE_ROW_KEYS, with the cell's identifying columns).
+PROBE_ID = ("dataset", "model", "regime", "split")
+_PROBE_FLOATS = ("value", "lo", "hi", "seconds")
+_TASK_LABELS = {"linear_probe": "probe", "knn": "kNN", "fewshot": "few-shot"}
+_METRIC_LABELS = {"accuracy": "acc", "macro_f1": "F1", "map": "mAP", "precision_at_k": "P",
+                  "map_at_r": "mAP@R"}
+HANDCRAFTED = {"mfcc": "handcrafted MFCC baseline"}
+
+
+def read_probe_rows(path: str) -> list[dict[str, Any]]:
+  """Rows of a probe results csv (values parsed to float, NaN when empty); [] if absent."""
+  if not os.path.exists(path):
+    return []
+  with open(path, newline="") as f:
+    rows = list(csv.DictReader(f))
+  for row in rows:
+    for column in _PROBE_FLOATS:
+      text = row.get(column, "")
+      row[column] = float(text) if text not in ("", "nan", None) else math.nan
+  return rows
+
+
+def _probe_label(task: str, setting: str, metric: str) -> str:
+  metric_label = _METRIC_LABELS.get(metric, metric)
+  if metric == "precision_at_k" and setting.startswith("k="):
+    return f"kNN P@{setting[2:]}"
+  if metric == "map_at_r":
+    return "kNN mAP@R"
+  if task == "fewshot" and setting.startswith("n="):
+    return f"{setting[2:]}-shot {metric_label}"
+  return f"{_TASK_LABELS.get(task, task)} {metric_label}".strip()
+
+
+def probe_section(rows: list[dict[str, Any]]) -> list[str]:
+  """One table per dataset: rows model x regime x split, one column per task/setting/metric.
+
+  Cells are "value ± half the 95 % interval"; the best of a column is bold only beyond the
+  intervals; skipped probes read "skipped" and their reasons are listed under the table. The
+  handcrafted baseline's rows (model `mfcc`) are marked, so every table shows whether a deep
+  embedding beats it.
+  """
+  if not rows:
+    return []
+  lines = ["## Linear probe, kNN retrieval and few-shot", "",
+           "Linear probe: logistic regression on the train split's embeddings, scored on test; "
+           "kNN: leave-one-out on the test split (P@k, mAP@R); few-shot: n train examples per "
+           "class, mean over draws. ± is half the 95 % interval (bootstrap over test examples; "
+           "over draws for few-shot); **bold** only where the best is better beyond the "
+           "intervals.", ""]
+  for dataset in _unique(r["dataset"] for r in rows):
+    in_dataset = [r for r in rows if r["dataset"] == dataset]
+    columns = _unique((r["task"], r["setting"], r["metric"]) for r in in_dataset)
+    ids = _unique(tuple(r[c] for c in _ROW_ID) for r in in_dataset)
+    cells = {(tuple(r[c] for c in _ROW_ID), (r["task"], r["setting"], r["metric"])): r
+             for r in in_dataset}
+    formatted, reasons = [], []
+    for column in columns:
+      column_rows = [cells.get((i, column)) for i in ids]
+      values = [None if r is None or r.get("skipped") else r["value"] for r in column_rows]
+      bounds = [None if r is None or r.get("skipped") else (r["lo"], r["hi"])
+                for r in column_rows]
+      texts = _bold_best(values, bounds)
+      for k, r in enumerate(column_rows):
+        if r is not None and r.get("skipped"):
+          texts[k] = "skipped"
+          reasons.append(f"{'/'.join(ids[k])} {_probe_label(*column)}: {r['skipped']}")
+      formatted.append(texts)
+    header = ["model", "regime", "split"] + [_probe_label(*c) for c in columns]
+    body = []
+    for k, row_id in enumerate(ids):
+      model = row_id[0]
+      name = f"{model} ({HANDCRAFTED[model]})" if model in HANDCRAFTED else model
+      body.append([name, *row_id[1:]] + [col[k] for col in formatted])
+    lines += [f"### {dataset}", ""] + _table(header, body) + [""]
+    if reasons:
+      lines += ["Skipped:"] + [f"- {reason}" for reason in _unique(reasons)] + [""]
+  return lines
+
+
 def write_report(results_csv: str, out_md: str, paper_csv: str | None = None,
                  paper_n_neighbors: int = 50, paper_min_dist: float = 0.5,
                  run_id: str | None = None, failures: Sequence[dict] = (),
-                 appendix: Sequence[str] = ()) -> str:
-  """Writes `out_md` from `results_csv` (and the paper's scores if `paper_csv`); returns it.
+                 appendix: Sequence[str] = (), probes_csv: str | None = None) -> str:
+  """Writes `out_md` from `results_csv` (and the paper's scores if `paper_csv`, the probe
+  tables if `probes_csv`); returns it.
 
-  With `run_id`, only that run's rows are reported (results.csv keeps every run's rows, each
-  naming its cell key, settings and run); `failures` are listed at the end, then the
+  With `run_id`, only that run's rows are reported (results.csv and probes.csv keep every run's
+  rows, each naming its cell key, settings and run); `failures` are listed at the end, then the
   `appendix` lines (the experiment's data section: origins, input checks, skipped files).
   """
   rows = results_lib.read_results(results_csv) if os.path.exists(results_csv) else []
@@ -220,6 +340,11 @@ def write_report(results_csv: str, out_md: str, paper_csv: str | None = None,
     lines += _detail_section(rows)
   if paper_csv and rows:
     lines += _paper_section(rows, paper_csv, paper_n_neighbors, paper_min_dist)
+  if probes_csv:
+    probes = read_probe_rows(probes_csv)
+    if run_id is not None:
+      probes = [r for r in probes if r.get("run_id") == run_id]
+    lines += probe_section(probes)
   lines += _notes_section(rows, failures) + list(appendix)
   os.makedirs(os.path.dirname(out_md) or ".", exist_ok=True)
   with open(out_md, "w") as f:

@@ -40,15 +40,6 @@ def row_key(row: dict[str, Any]) -> tuple[str, ...]:
   return tuple(str(row[c]) for c in KEY_COLUMNS)
 
 
-def _check_row(row: dict[str, Any], path: str) -> dict[str, Any]:
-  missing = [c for c in RESULT_COLUMNS if c not in row]
-  extra = [c for c in row if c not in RESULT_COLUMNS]
-  if missing or extra:
-    raise ValueError(f"Row for {path} does not match RESULT_COLUMNS: missing {missing}, unknown "
-                     f"{extra}. Rows need exactly {list(RESULT_COLUMNS)}.")
-  return {c: row[c] for c in RESULT_COLUMNS}
-
-
 def _format(value: Any) -> str:
   if isinstance(value, float):
     return "nan" if math.isnan(value) else repr(value)  # repr: round-trips exactly
@@ -91,18 +82,53 @@ def locked(path: str):
 
 def append_rows(path: str, rows: Iterable[dict[str, Any]]) -> str:
   """Adds `rows` to the csv at `path`, replacing existing rows with the same key."""
-  new = [_check_row(dict(r), path) for r in rows]
-  new_keys = {row_key(r) for r in new}
+  return _append(path, rows, RESULT_COLUMNS, KEY_COLUMNS, read_results)
+
+
+# probes.csv: the evaluator's probe rows (linear probe, kNN, few-shot; evaluate/probe_evaluator.py
+# PROBE_ROW_KEYS) with the same identity columns as results.csv.
+PROBE_COLUMNS = ("dataset", "model", "regime", "split", "task", "setting", "metric", "value",
+                 "lo", "hi", "n_train", "n_test", "n_classes", "embedding_dim", "seconds",
+                 "skipped", "cell_key", "eval_key", "run_id")
+PROBE_KEY_COLUMNS = ("dataset", "model", "regime", "split", "task", "setting", "metric",
+                     "cell_key", "eval_key")
+
+
+def _read_probe_text(path: str) -> list[dict[str, Any]]:
+  if not os.path.exists(path):
+    return []
+  with open(path, newline="") as f:
+    return list(csv.DictReader(f))
+
+
+def append_probe_rows(path: str, rows: Iterable[dict[str, Any]]) -> str:
+  """Adds probe rows to probes.csv (same replacement and locking rules as results.csv)."""
+  return _append(path, rows, PROBE_COLUMNS, PROBE_KEY_COLUMNS, _read_probe_text)
+
+
+def _append(path: str, rows: Iterable[dict[str, Any]], columns: tuple[str, ...],
+            key_columns: tuple[str, ...], read) -> str:
+  def key(row):
+    return tuple(str(row[c]) for c in key_columns)
+  new = []
+  for r in rows:
+    missing = [c for c in columns if c not in r]
+    extra = [c for c in r if c not in columns]
+    if missing or extra:
+      raise ValueError(f"Row for {path} does not match its columns: missing {missing}, unknown "
+                       f"{extra}. Rows need exactly {list(columns)}.")
+    new.append({c: r[c] for c in columns})
+  new_keys = {key(r) for r in new}
   if len(new_keys) != len(new):
-    raise ValueError(f"Rows for {path} repeat a key {list(KEY_COLUMNS)}; each cell must be "
+    raise ValueError(f"Rows for {path} repeat a key {list(key_columns)}; each cell must be "
                      "reported once.")
   with locked(path):
-    kept = [r for r in read_results(path) if row_key(r) not in new_keys]
+    kept = [r for r in read(path) if key(r) not in new_keys]
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w", newline="") as f:
       writer = csv.writer(f)
-      writer.writerow(RESULT_COLUMNS)
+      writer.writerow(columns)
       for row in kept + new:
-        writer.writerow([_format(row[c]) for c in RESULT_COLUMNS])
+        writer.writerow([_format(row[c]) for c in columns])
     os.replace(tmp, path)
   return path

@@ -56,6 +56,9 @@ class Preset:
     batch_norm: the module has BatchNorm layers and a `bn_axis_name` field (cross-replica BN
       when training data-parallel); every module has a `dtype` field (compute dtype).
     embedding: what the embedding is (which layer, which pooling), for the README and reports.
+    parity: what the architecture's numbers are tested against: "torch" (its PyTorch reference)
+      or "librosa" (the handcrafted MFCC baseline, which has no network to port).
+    trainable: has parameters to fine-tune (the MFCC baseline has none: frozen only).
   """
 
   name: str
@@ -73,6 +76,8 @@ class Preset:
   batch_norm: bool = False
   embedding: str = ""
   description: str = ""
+  parity: str = "torch"
+  trainable: bool = True
 
   def __post_init__(self):
     # Read-only views: a preset is shared by every caller and must never be mutated.
@@ -195,6 +200,12 @@ PRESETS: tuple[Preset, ...] = (
            weights="ast-finetuned-audioset-10-10-0.4593.bin",  # the hub's pytorch_model.bin
            weights_url=_AST, embedding="mean of the cls and distillation tokens, 768-d",
            description="AST (AudioSet fine-tuned, 10x10 patches)"),
+    # BEANS' handcrafted baseline: librosa-default MFCCs at the dataset's own rate; frozen only
+    # (no parameters to fine-tune).
+    Preset(name="mfcc", architecture="mfcc", module=_MODELS + "mfcc:MFCCStats",
+           recipe="mfcc_logmel", embedding_dim=40, parity="librosa", trainable=False,
+           embedding="mean || std over frames of 20 MFCCs (librosa defaults), 40-d",
+           description="handcrafted baseline: MFCC statistics, no parameters"),
 )
 
 

@@ -6,9 +6,10 @@ report.md and figures/ in the workdir:
 
   python -m launch.run --config=experiments/configs/quickstart.py --workdir=workdir/quickstart
 
-Arguments after the colon: `models` (`+`-separated model ids of the zoo), `size` (tiny|small|full),
-`regimes` (frozen, finetuned), `datasets` (default: the whole synthetic suite), `smoke` (tiny
-widths and sets, for tests):
+Arguments after the colon: `models` (`+`-separated model ids of the zoo, e.g. rn18+mfcc for the
+handcrafted baseline beside it), `size` (tiny|small|full), `regimes` (frozen, finetuned),
+`datasets` (default: the whole synthetic suite), `probes` (linear_probe, knn, fewshot; default
+linear_probe+knn), `smoke` (tiny widths and sets, for tests):
 
   python -m launch.run --config=experiments/configs/quickstart.py:models=rn18+rn50,size=tiny \
       --workdir=workdir/qs --config.evaluate.umap_min_dist=0.1
@@ -22,7 +23,7 @@ from experiments.configs import common
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   arg = common.parse_arg(arg, models=("rn18",), size="small", regimes=("frozen",), datasets=(),
-                         smoke=False)
+                         smoke=False, probes=("linear_probe", "knn"))
   config = ml_collections.ConfigDict()
   config.seed = 42
   config.data = common.data_config(synthetic_size="tiny" if arg.smoke else arg.size,
@@ -34,7 +35,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.regimes = arg.regimes
   # dtype: "auto" = bf16 compute on GPU/TPU, float32 on CPU; batch_size: extraction batch.
   config.embed = ml_collections.ConfigDict(dict(dtype="auto", batch_size=16 if arg.smoke else 32))
-  config.evaluate = common.evaluate_config()
+  # Clustering (the paper's lens) plus a linear probe and kNN retrieval on the same embeddings
+  # (probes.csv, report.md); the `mfcc` model id adds BEANS' handcrafted baseline beside them.
+  config.evaluate = common.evaluate_config(probes=arg.probes)
   # Used by the "finetuned" regime: the paper's protocol, shortened so the quickstart stays quick.
   config.train = default_train_config()
   config.train.num_epochs = 1 if arg.smoke else 10

@@ -31,3 +31,15 @@ def test_sizes_must_agree():
 def test_missing_file_says_what_to_do(tmp_path):
   with pytest.raises(FileNotFoundError, match="run extraction first"):
     EmbeddingSet.load(str(tmp_path / "nope.npz"))
+
+
+def test_detection_targets_round_trip_and_are_optional(tmp_path):
+  es = _set()
+  es.targets = None
+  assert EmbeddingSet.load(es.save(str(tmp_path / "a.npz"))).targets is None
+  targets = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]])
+  es = EmbeddingSet(es.embeddings, es.labels, es.ids, es.label_names, targets=targets)
+  np.testing.assert_array_equal(EmbeddingSet.load(es.save(str(tmp_path / "b.npz"))).targets,
+                                targets)
+  with pytest.raises(ValueError, match="multi-hot"):
+    EmbeddingSet(es.embeddings, es.labels, es.ids, es.label_names, targets=targets[:3])

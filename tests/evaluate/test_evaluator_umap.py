@@ -29,3 +29,15 @@ def test_umap_blobs_random_labels_and_small_sets():
     assert abs(row["ari"]) < 0.05 and row["nmi"] < 0.1, row
   # n_neighbors=50 is clipped to N - 1 on a 20-point set.
   assert reduce_lib.reduce("umap", x[:20]).shape == (20, 2)
+
+
+def test_umap_fit_on_a_sample_places_every_point():
+  x, y = make_blobs(300, n_features=16, centers=3, random_state=1)
+  settings = reduce_lib.ReduceSettings(umap_fit_max_points=120, umap_n_neighbors=15)
+  projected = reduce_lib.reduce("umap", x, settings)
+  assert projected.shape == (300, 2) and np.all(np.isfinite(projected))
+  # The transformed points still separate the blobs.
+  es = EmbeddingSet(x, y, [str(i) for i in range(300)], ["a", "b", "c"])
+  row = ClusteringEvaluator(reducers=("umap",), clusterers=("kmeans",), umap_n_neighbors=15,
+                            umap_fit_max_points=120, log=None).evaluate(es).rows[0]
+  assert row["nmi"] > 0.9, row

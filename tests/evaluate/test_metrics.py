@@ -66,13 +66,14 @@ def test_silhouette_undefined_is_nan():
   assert math.isnan(metrics.silhouette(x, np.arange(10)))
 
 
-def test_silhouette_subsamples_large_sets(monkeypatch):
-  monkeypatch.setattr(metrics, "SILHOUETTE_MAX_POINTS", 50)
+def test_silhouette_is_exact_and_subsamples_only_when_asked():
   rng = np.random.default_rng(0)
-  x = np.concatenate([rng.normal(0, 1, (100, 3)), rng.normal(20, 1, (100, 3))])
+  x = np.concatenate([rng.normal(0, 1, (100, 3)), rng.normal(3, 1, (100, 3))])
   predicted = np.repeat([0, 1], 100)
   assert metrics.silhouette(x, predicted) == pytest.approx(skm.silhouette_score(x, predicted),
-                                                           abs=0.05)
+                                                           abs=1e-6)
+  assert metrics.silhouette(x, predicted, max_points=50) == pytest.approx(
+      skm.silhouette_score(x, predicted), abs=0.1)
 
 
 def test_shape_mismatch_is_an_error():
