@@ -64,6 +64,14 @@ def default_train_config() -> ml_collections.ConfigDict:
                                   # statistics (paper_mel3 divides by the batch max) match a
                                   # single device; "device": on each device's rows only;
                                   # "auto": global iff the recipe has uses_batch_statistics.
+      bn_recalibration="precise",  # "precise": before each validation (and so before the best
+                                  # checkpoint and the fine-tuned embeddings) recompute the
+                                  # BatchNorm running stats over the training split (train-mode
+                                  # forward, no gradient, pooled over batches: precise BN).
+                                  # Without it a small set (1 step/epoch) is broken in eval mode.
+                                  # "off": the paper-exact torch running averages (momentum 0.1).
+      bn_recalibration_batches=100,  # at most this many training batches per recalibration
+                                  # (0 = the whole split); 100 x 32 clips is pycls' ~3k-8k.
       eval_batch_size=32,         # validation batch (global, padded + masked); = batch_size by
                                   # default because the paper's recipe normalises per batch
       drop_background=False,      # detection: train/validate without all-background windows

@@ -37,6 +37,7 @@ from bioacoustics_jax.train import logbook as logbook_lib
 from bioacoustics_jax.train import losses
 from bioacoustics_jax.train import metrics as metrics_lib
 from bioacoustics_jax.train import optimizer as optimizer_lib
+from bioacoustics_jax.train import recalibration
 from bioacoustics_jax.train.state import TrainState
 
 
@@ -126,11 +127,17 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
     meta = dict(restored[1])
   step = int(state.step)
 
+  global_frontend = _global_frontend(config.frontend_batch, task)
   per_device = step_lib.make_train_step(
       task.module, task.prepare, task.sample_rate, task=task.task, num_classes=task.num_classes,
       compute_dtype=task.compute_dtype, device_augment=augment_lib.device_augment(config.augment),
-      frontend_on_global_batch=_global_frontend(config.frontend_batch, task))
+      frontend_on_global_batch=global_frontend)
   runner = data_parallel.DataParallel(per_device, config.parallel)
+  recalibrate = None
+  if recalibration.enabled(config, task.variables):
+    recalibrate = recalibration.Recalibrator(
+        task, runner, compute_dtype=task.compute_dtype, frontend_on_global_batch=global_frontend,
+        max_batches=config.bn_recalibration_batches, seed=config.seed)
   evaluate = _make_evaluator(task)
   book = logbook_lib.Logbook(workdir, tensorboard=config.tensorboard)
   rng = jax.random.key(int(config.seed))
@@ -141,6 +148,12 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
     ckpts.save_state(at_step, runner.host_state(dstate).to_checkpoint(), meta, force=force)
 
   def validate(epoch: int) -> None:
+    nonlocal dstate
+    if recalibrate is not None:
+      # Running statistics of the weights the epoch ended with, before anything reads them
+      # (validation, best checkpoint, the resume point saved next).
+      stats = recalibrate(dstate.params, dstate.batch_stats, task.train_batches(epoch))
+      dstate = dstate.replace(batch_stats=runner.put_state(stats))
     host = runner.host_state(dstate)
     values = evaluate(host.variables()) if evaluate else {}
     values = {k: float(v) for k, v in values.items()}
