@@ -77,6 +77,10 @@ def default_train_config() -> ml_collections.ConfigDict:
       drop_background=False,      # detection: train/validate without all-background windows
       # --- checkpoints and logs ---
       checkpoint_every_steps=0,   # >0: also save every N steps (resume point); 0 = epoch ends
+      checkpoint_min_interval_seconds=30.0,  # epoch-end resume points at most this often
+                                  # (the last epoch and SIGTERM always save; best-epoch
+                                  # checkpoints are always written): small sets have 1-step
+                                  # epochs where a save per epoch would dominate. 0 = every epoch.
       keep_checkpoints=2,         # recent checkpoints kept for resuming
       async_checkpointing=True,   # orbax writes in the background; waited on before exit
       log_every_steps=10,         # loss/throughput to metrics.jsonl + TensorBoard; NaN check

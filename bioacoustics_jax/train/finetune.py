@@ -28,6 +28,7 @@ from bioacoustics_jax.data.order import epoch_seed
 from bioacoustics_jax.models.classifier import Classifier
 from bioacoustics_jax.parallel import data_parallel
 from bioacoustics_jax.train import checkpointing
+from bioacoustics_jax.train import diagnostics
 from bioacoustics_jax.train import loop
 
 
@@ -88,11 +89,18 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
     final, result = loop.fit(task, cfg, run_dir, learning_rate=float(lr))
     results.append((result, final))
   best_result, best_final = _select(results)
-  _write_sweep(workdir, backbone.name, info.name, [r for r, _ in results], best_result)
   if best_result.best_checkpoint is not None:
     chosen, _ = checkpointing.best_variables(best_result.workdir)
   else:
     chosen = best_final  # no validation: the last epoch's parameters
+  if info.task == "classification":
+    # The selected weights on their own training clips, eval vs train mode: a BatchNorm
+    # collapse (one class predicted in eval mode) is visible at a glance in sweep.json.
+    best_result.train_accuracy = diagnostics.mode_accuracies(
+        Classifier(backbone.module, info.num_classes), chosen, recipe.prepare, rate,
+        train_split.numpy_batches(batch_size=local_bs, sample_rate=rate,
+                                  drop_background=cfg.drop_background))
+  _write_sweep(workdir, backbone.name, info.name, [r for r, _ in results], best_result, cfg)
   return backbone_variables(chosen), best_result
 
 
@@ -159,12 +167,18 @@ def _select(results):
   return max(with_metric, key=lambda rf: sign * rf[0].best_metric)
 
 
-def _write_sweep(workdir, model, dataset, results, best) -> None:
+def _write_sweep(workdir, model, dataset, results, best, cfg) -> None:
   if jax.process_index() != 0:
     return
   os.makedirs(workdir, exist_ok=True)
   rows = [{"learning_rate": r.learning_rate, "metric": r.metric, "best": r.best_metric,
-           "best_epoch": r.best_epoch, "workdir": r.workdir} for r in results]
+           "best_epoch": r.best_epoch, "workdir": r.workdir,
+           "curve": [{"epoch": h["epoch"], **{k: v for k, v in h.items()
+                                              if k not in ("epoch", "step")}}
+                     for h in r.history]} for r in results]
   with open(os.path.join(workdir, "sweep.json"), "w") as f:
     json.dump({"model": model, "dataset": dataset, "runs": rows,
-               "selected_learning_rate": best.learning_rate}, f, indent=1)
+               "selected_learning_rate": best.learning_rate,
+               "selected_epoch": best.best_epoch, "selected_metric": best.best_metric,
+               "train_accuracy": best.train_accuracy,
+               "bn_recalibration": cfg.bn_recalibration}, f, indent=1)

@@ -91,6 +91,9 @@ class TrainResult:
   history: list[dict]
   final_step: int
   examples_per_second: float | None = None
+  # Set by finetune on the selected run: {"eval_mode", "train_mode"} accuracy of the selected
+  # weights on the training clips (train/diagnostics.py); None for detection / plain fit().
+  train_accuracy: dict | None = None
 
 
 class Preempted(SystemExit):
@@ -144,26 +147,45 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
   dstate = runner.put_state(state)
   del state  # the runner's copy is donated step by step; never touch the host one again
 
-  def save(at_step: int, *, force: bool = False) -> None:
-    ckpts.save_state(at_step, runner.host_state(dstate).to_checkpoint(), meta, force=force)
+  last_save = [time.perf_counter()]
+  timer = _EpochTimer()
 
-  def validate(epoch: int) -> None:
+  def save(at_step: int, *, force: bool = False, epoch_end: bool = False) -> None:
+    # Epoch-end resume points at most every checkpoint_min_interval_seconds (the last epoch
+    # and SIGTERM always): on a small set an orbax save per 1-step epoch is most of the epoch.
+    if (epoch_end and not force and at_step < total_steps
+        and time.perf_counter() - last_save[0] < float(config.checkpoint_min_interval_seconds)):
+      return
+    with timer.phase("checkpoint"):
+      ckpts.save_state(at_step, runner.host_state(dstate).to_checkpoint(), meta, force=force)
+    last_save[0] = time.perf_counter()
+
+  def validate(epoch: int, placed_batches: list | None = None) -> None:
     nonlocal dstate
     if recalibrate is not None:
       # Running statistics of the weights the epoch ended with, before anything reads them
       # (validation, best checkpoint, the resume point saved next).
-      stats = recalibrate(dstate.params, dstate.batch_stats, task.train_batches(epoch))
-      dstate = dstate.replace(batch_stats=runner.put_state(stats))
-    host = runner.host_state(dstate)
-    values = evaluate(host.variables()) if evaluate else {}
-    values = {k: float(v) for k, v in values.items()}
+      with timer.phase("recalibrate"):
+        if placed_batches is not None:
+          stats = recalibrate(dstate.params, dstate.batch_stats, placed_batches, placed=True)
+        else:
+          stats = recalibrate(dstate.params, dstate.batch_stats, task.train_batches(epoch))
+        dstate = dstate.replace(batch_stats=runner.put_state(stats))
+    with timer.phase("validate"):
+      # shard_map's state is already replicated on the eval mesh: no host round trip.
+      on_device = runner.mode == "shard_map"
+      variables = dstate.variables() if on_device else runner.host_state(dstate).variables()
+      values = evaluate(variables, placed=on_device) if evaluate else {}
+      values = {k: float(v) for k, v in values.items()}
     meta["history"].append({"epoch": epoch, "step": (epoch + 1) * spe, **values})
     book.write("valid", (epoch + 1) * spe, epoch=epoch, **values)
     logbook_lib.log_epoch(epoch, values, learning_rate)
     if metric in values and _better(values[metric], meta["best"], mode):
       meta["best"] = {"value": values[metric], "epoch": epoch, "step": (epoch + 1) * spe}
-      ckpts.save_best((epoch + 1) * spe, host.variables(), values,
-                      {"epoch": epoch, "learning_rate": learning_rate, metric: values[metric]})
+      with timer.phase("checkpoint"):
+        ckpts.save_best((epoch + 1) * spe, runner.host_state(dstate).variables(), values,
+                        {"epoch": epoch, "learning_rate": learning_rate,
+                         metric: values[metric]})
 
   # A checkpoint taken at an epoch boundary before that epoch's validation ran (kill in
   # between): validate now, with exactly the parameters the epoch ended with.
@@ -194,13 +216,25 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
              leave=False)
   try:
     for epoch in range(step // spe, int(config.num_epochs)):
+      timer.start()
       skip = step - epoch * spe
       batches = itertools.islice(task.train_batches(epoch), skip, spe)
+      # Recalibration reuses this epoch's (unaugmented) device batches when they are all it
+      # needs and fit in a small budget; else it reads the epoch's batches again. Either way
+      # it sees the same rows, so a resumed epoch (skip > 0) recalibrates to the same bits.
+      placed: list | None = [] if (recalibrate is not None and skip == 0
+                                   and recalibrate.can_reuse(spe)) else None
       for i, batch in enumerate(batches, start=skip):
+        raw = batch
         batch = augment_lib.host_augment(
             batch, augment_lib.batch_rng(config.seed, epoch, i, jax.process_index()),
             config.augment, task.sample_rate, task.background)
-        dstate, out = runner.step(dstate, runner.put_batch(batch), rng)
+        device_batch = runner.put_batch(batch)
+        if placed is not None:
+          placed.append(device_batch if batch is raw else runner.put_batch(raw))
+          if not recalibrate.fits(placed):
+            placed = None
+        dstate, out = runner.step(dstate, device_batch, rng)
         step += 1
         pending.append((step, out["loss"]))
         throughput.tick()
@@ -218,9 +252,12 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
         if step != (epoch + 1) * spe:
           raise ValueError(f"Epoch {epoch} gave {step - epoch * spe} batches, expected {spe}; "
                            "train_batches(epoch) must yield at least steps_per_epoch batches.")
-        check_finite()
-        validate(epoch)
-        save(step)
+        check_finite()  # blocks on the epoch's last loss: the steps are done
+        timer.mark("steps")
+        validate(epoch, placed)
+        del placed
+        save(step, epoch_end=True)
+        book.write("epoch_time", step, epoch=epoch, **timer.seconds())
         if not sigterm.raised:
           continue
       check_finite()
@@ -253,8 +290,8 @@ def _make_evaluator(task: TrainTask):
   run, put_variables = data_parallel.make_eval_fn(
       step_lib.make_eval_step(task.module, task.prepare, task.sample_rate))
 
-  def evaluate(variables: dict) -> dict[str, float]:
-    device_vars = put_variables(variables)
+  def evaluate(variables: dict, placed: bool = False) -> dict[str, float]:
+    device_vars = variables if placed else put_variables(variables)
     logits, labels = [], []
     for batch in task.valid_batches():
       out = run(device_vars, batch)
@@ -325,6 +362,42 @@ class _Throughput:
 
   def overall(self) -> dict[str, float]:
     return self._rates(self.total, self.first)
+
+
+class _EpochTimer:
+  """Wall seconds per epoch phase (steps, recalibrate, validate, checkpoint) for metrics.jsonl:
+  what an epoch costs beyond its steps, measured where it happens."""
+
+  def __init__(self):
+    self._start = self._mark = time.perf_counter()
+    self._phases: dict[str, float] = {}
+
+  def start(self) -> None:
+    self._start = self._mark = time.perf_counter()
+    self._phases = {}
+
+  def mark(self, name: str) -> None:
+    now = time.perf_counter()
+    self._phases[name] = self._phases.get(name, 0.0) + now - self._mark
+    self._mark = now
+
+  class _Phase:
+    def __init__(self, timer, name):
+      self.timer, self.name = timer, name
+
+    def __enter__(self):
+      self.timer._mark = time.perf_counter()
+
+    def __exit__(self, *exc):
+      self.timer.mark(self.name)
+
+  def phase(self, name: str) -> "_EpochTimer._Phase":
+    return self._Phase(self, name)
+
+  def seconds(self) -> dict[str, float]:
+    out = {f"{k}_seconds": round(v, 4) for k, v in self._phases.items()}
+    out["epoch_seconds"] = round(time.perf_counter() - self._start, 4)
+    return out
 
 
 class _SigtermFlag:

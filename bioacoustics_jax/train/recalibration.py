@@ -29,6 +29,9 @@ import numpy as np
 from bioacoustics_jax.train import step as step_lib
 
 MODES = ("precise", "off")
+# An epoch's device batches are kept for its recalibration only up to this size (small sets,
+# where re-reading and re-transferring the split would be a large part of the epoch).
+REUSE_BYTES = 256 << 20
 
 
 def enabled(config, variables: dict) -> bool:
@@ -58,14 +61,26 @@ class Recalibrator:
     # fixed per batch index, so the result depends only on the params and the batches.
     self._rng = jax.random.fold_in(jax.random.key(int(seed)), 0x5EC1B)
 
-  def __call__(self, params: Any, batch_stats: Any, batches: Iterable[dict]) -> dict:
+  def can_reuse(self, steps_per_epoch: int) -> bool:
+    """Whether one epoch's batches are exactly the ones a recalibration reads."""
+    return self.max_batches <= 0 or steps_per_epoch <= self.max_batches
+
+  def fits(self, placed: list) -> bool:
+    """Whether keeping these device batches stays within REUSE_BYTES."""
+    size = sum(x.size * x.dtype.itemsize for b in placed for x in jax.tree.leaves(b))
+    return size <= REUSE_BYTES
+
+  def __call__(self, params: Any, batch_stats: Any, batches: Iterable[dict], *,
+               placed: bool = False) -> dict:
+    """`placed`: the batches are already in the runner's layout (runner.put_batch)."""
     if self.max_batches > 0:
       batches = itertools.islice(batches, self.max_batches)
     variables = {"params": params, "batch_stats": batch_stats}
     stats = squares = None
     count = 0.0
     for i, batch in enumerate(batches):
-      out = self._moments(variables, self._put_batch(batch), jax.random.fold_in(self._rng, i))
+      batch = batch if placed else self._put_batch(batch)
+      out = self._moments(variables, batch, jax.random.fold_in(self._rng, i))
       if stats is None:
         stats, squares = out["stats"], out["squares"]
       else:

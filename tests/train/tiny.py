@@ -108,6 +108,6 @@ def small_config(**overrides):
   config = config_lib.default_train_config()
   config.update(dict(batch_size=16, num_epochs=3, learning_rates=(), learning_rate=1e-2,
                      tensorboard=False, progress_bar=False, log_every_steps=1,
-                     async_checkpointing=False))
+                     async_checkpointing=False, checkpoint_min_interval_seconds=0.0))
   config.update(overrides)
   return config
