@@ -58,6 +58,11 @@ def default_train_config() -> ml_collections.ConfigDict:
       cross_replica_bn=True,      # BatchNorm statistics over the global batch (modules with a
                                   # `bn_axis_name` field); else per-device stats, pmean-ed after
                                   # each step so every replica holds the same batch_stats.
+      regularization="original",  # "original": the train-mode regularisation of the original
+                                  # models (zoo preset train_kwargs: Swin-S stochastic depth 0.3,
+                                  # HuBERT/AVES dropout 0.1, attention dropout 0.1, LayerDrop
+                                  # 0.05); "off": none of those (modules' own defaults, e.g.
+                                  # AlexNet/VGG dropout, stay). Eval mode is the same either way.
       max_steps_per_epoch=0,      # >0: cap steps per epoch (smoke tests)
       frontend_batch="auto",      # "global": run the input recipe on the all-gathered global
                                   # batch (each device keeps its rows), so recipes with batch

@@ -120,7 +120,12 @@ def _training_backbone(backbone: zoo.Backbone, cfg) -> tuple[Any, Any]:
     raise ValueError(f"train.mixed_precision={mode!r}; expected 'auto', 'bf16' or 'off'.")
   use_bf16 = mode == "bf16" or (mode == "auto" and jax.default_backend() in ("gpu", "tpu"))
   dtype = jnp.bfloat16 if use_bf16 else None
-  return backbone.training_module(cross_replica_bn=bool(cfg.cross_replica_bn), dtype=dtype), dtype
+  if cfg.regularization not in ("original", "off"):
+    raise ValueError(f"train.regularization={cfg.regularization!r}; expected 'original' or "
+                     "'off'.")
+  module = backbone.training_module(cross_replica_bn=bool(cfg.cross_replica_bn), dtype=dtype,
+                                    regularization=cfg.regularization == "original")
+  return module, dtype
 
 
 def _with_new_head(module: Classifier, backbone_vars: dict, sample_input, seed: int) -> dict:
