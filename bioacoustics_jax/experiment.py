@@ -138,7 +138,7 @@ def _jax_embeddings(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingS
         backbone, cell.open("train"), cell.open("valid"), config.train, cell.train_dir,
         variables=variables)
     meta.update(learning_rate=result.learning_rate, best_epoch=result.best_epoch,
-                best_metric=result.best_metric)
+                best_metric=result.best_metric, train_accuracy=result.train_accuracy)
   return extract_lib.extract(_embed_fn(backbone, rate), variables, cell.batches(),
                              task=cell.split.info.task,
                              class_names=list(cell.split.info.class_names),
