@@ -58,8 +58,10 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
   classifier = Classifier(module, info.num_classes)
   start = _with_new_head(classifier, variables, sample_input, cfg.seed)
 
-  local_bs = data_parallel.local_batch_size(cfg.batch_size)
+  local_bs = _fit_to_split(data_parallel.local_batch_size(cfg.batch_size), train_split)
   eval_bs = -(-int(cfg.eval_batch_size) // jax.device_count()) * jax.local_device_count()
+  if valid_split is not None:
+    eval_bs = _fit_to_split(eval_bs, valid_split)
   steps = train_split.num_batches(local_bs, drop_background=cfg.drop_background)
   if cfg.max_steps_per_epoch:
     steps = min(steps, int(cfg.max_steps_per_epoch))
@@ -102,6 +104,19 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
                                   drop_background=cfg.drop_background))
   _write_sweep(workdir, backbone.name, info.name, [r for r, _ in results], best_result, cfg)
   return backbone_variables(chosen), best_result
+
+
+def _fit_to_split(local_batch: int, split: pipeline.SplitData) -> int:
+  """A batch no larger than the split (per process, rounded up to the local devices).
+
+  A split smaller than one batch (small real sets: 22 clips, batch 32) is then one batch with
+  the same real rows and less padding: the loss (mean over real rows), the masked BatchNorm
+  moments and batch-statistics recipes (max over the real rows) are unchanged, and the step,
+  recalibration and validation stop computing padding rows.
+  """
+  per_process = -(-split.num_examples // jax.process_count())
+  rows = -(-per_process // jax.local_device_count()) * jax.local_device_count()
+  return min(local_batch, max(rows, jax.local_device_count()))
 
 
 def backbone_variables(classifier_variables: dict) -> dict:

@@ -290,10 +290,12 @@ def _make_evaluator(task: TrainTask):
   run, put_variables = data_parallel.make_eval_fn(
       step_lib.make_eval_step(task.module, task.prepare, task.sample_rate))
 
+  cache: list = []  # [batches] once read, when the split is small (see _cached)
+
   def evaluate(variables: dict, placed: bool = False) -> dict[str, float]:
     device_vars = variables if placed else put_variables(variables)
     logits, labels = [], []
-    for batch in task.valid_batches():
+    for batch in _cached(task.valid_batches, cache):
       out = run(device_vars, batch)
       keep = out["mask"].astype(bool)
       logits.append(out["logits"][keep])
@@ -306,6 +308,25 @@ def _make_evaluator(task: TrainTask):
     return metrics_lib.validation_metrics(logits, labels, task.task, loss)
 
   return evaluate
+
+
+# Validation batches are kept in host memory up to this size: they are the same every epoch,
+# and on a small set rebuilding the input pipeline costs more than the forward pass.
+VALID_CACHE_BYTES = 256 << 20
+
+
+def _cached(make_batches: Callable[[], Iterable[dict]], cache: list) -> Iterable[dict]:
+  if cache:
+    return make_batches() if cache[0] is None else cache[0]
+  kept, size = [], 0
+  for batch in make_batches():
+    size += sum(np.asarray(v).nbytes for v in batch.values())
+    if size > VALID_CACHE_BYTES:
+      cache.append(None)  # too big to keep: read afresh every time (and now)
+      return make_batches()
+    kept.append(batch)
+  cache.append(kept)
+  return kept
 
 
 def _global_frontend(setting, task: TrainTask) -> bool:

@@ -13,8 +13,10 @@ accuracy of the selected weights on their own training clips (computed here on t
 only, so it means the same on old code); UMAP+k-means and k-means NMI of the test embeddings,
 frozen random init vs fine-tuned (the suite's ClusteringEvaluator); and timing: the bare train
 step (same step function, same batch, timed alone) against the period between validations,
-`overhead = epoch / step - 1`. The same script runs against an older checkout
-(`PYTHONPATH=/path/to/old`) for before/after numbers; it uses only APIs both have.
+`overhead = epoch / step - 1` (the bare step uses the configured batch, 32 rows). The same
+script runs another checkout's code (`--code /path/to/old`) for before/after numbers; it uses
+only APIs both have. Where the trainer writes them, metrics.jsonl's `epoch_time` rows split each
+epoch into steps (with the input pipeline), recalibration, validation and checkpoint.
 """
 
 from __future__ import annotations
@@ -88,6 +90,16 @@ def _bare_step_seconds(backbone, cfg, split, rate, repeats):
   return statistics.median(times)
 
 
+def _small_set():
+  # By file path: with --code pointing at another checkout, `tests` may be that checkout's.
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  path = os.path.join(ROOT, "tests", "train", "small_set.py")
+  spec = importlib.util.spec_from_file_location("small_set", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
 def run(args, mode):
   import jax  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax import zoo  # pylint: disable=g-import-not-at-top
@@ -95,7 +107,7 @@ def run(args, mode):
   from bioacoustics_jax.train import checkpointing  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.train import config as config_lib  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.train import finetune as finetune_lib  # pylint: disable=g-import-not-at-top
-  from tests.train import small_set  # pylint: disable=g-import-not-at-top
+  small_set = _small_set()
 
   train, valid, test = small_set.splits(args.data)
   overrides = {} if args.width == 64 else {"width": args.width}
@@ -116,12 +128,20 @@ def run(args, mode):
   classifier = Classifier(backbone.module, train.info.num_classes)
   sample = backbone.recipe.prepare(jax.numpy.zeros((1, train.info.num_samples(rate))), rate)
   frozen = backbone.init_variables(jax.random.key(cfg.seed), sample)
-  periods = []
+  periods, phases = [], {}
   for lr_run in json.load(open(os.path.join(workdir, "sweep.json")))["runs"]:
     rows = [json.loads(line) for line in open(os.path.join(lr_run["workdir"], "metrics.jsonl"))]
     times = [r["time"] for r in rows if r["kind"] == "valid"]
     periods += [b - a for a, b in zip(times[1:], times[2:])]  # epochs 2.. (no compile)
+    for r in rows:
+      if r["kind"] == "epoch_time" and r["epoch"] >= 2:
+        for k, v in r.items():
+          if k.endswith("_seconds"):
+            phases.setdefault(k, []).append(v)
   epoch = statistics.median(periods)
+  # Phases absent from an epoch (no checkpoint that epoch) count as 0 for it.
+  n_epochs = len(phases.get("epoch_seconds", []))
+  phases = {k: round(sum(v) / max(n_epochs, 1), 4) for k, v in phases.items()}
   step = _bare_step_seconds(backbone, cfg, train, rate, args.repeats)
   out = {
       "bn_recalibration": mode, "width": args.width, "epochs": args.epochs,
@@ -135,6 +155,7 @@ def run(args, mode):
       "nmi_finetuned": _nmi(backbone.module, tuned, backbone.recipe.prepare, rate, test),
       "epoch_seconds": round(epoch, 3), "bare_step_seconds": round(step, 3),
       "epoch_overhead": round(epoch / step - 1.0, 3), "fit_seconds": round(fit_seconds, 1),
+      "mean_phase_seconds": phases,
       "devices": jax.device_count(),
   }
   print(json.dumps(out), flush=True)
@@ -152,16 +173,17 @@ def main():
   parser.add_argument("--workdir", default="/tmp/small_set_runs")
   parser.add_argument("--label", default="", help="free text stored with the results")
   parser.add_argument("--out", default="")
+  parser.add_argument("--code", default=ROOT,
+                      help="checkout whose bioacoustics_jax runs (another one = 'before')")
   args = parser.parse_args()
-  sys.path.insert(0, ROOT)  # tests.train.small_set
+  sys.path.insert(0, os.path.abspath(args.code))
   import bioacoustics_jax.torch_compat  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
   results = [run(args, mode) for mode in args.bn_recalibration]
   if args.out:
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
       json.dump({"command": " ".join(sys.argv), "label": args.label,
-                 "pythonpath": os.environ.get("PYTHONPATH", ""), "results": results}, f,
-                indent=1)
+                 "code": os.path.abspath(args.code), "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":
