@@ -71,6 +71,10 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
         batch_size=local_bs, sample_rate=rate, train=True, seed=epoch_seed(cfg.seed, epoch),
         drop_background=cfg.drop_background)
 
+  in_memory = _in_memory_batches(train_split, local_bs, rate, steps, cfg)
+  if in_memory is not None:
+    train_batches = in_memory
+
   valid_batches = None
   if valid_split is not None:
     valid_batches = lambda: valid_split.numpy_batches(  # noqa: E731
@@ -104,6 +108,43 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
                                   drop_background=cfg.drop_background))
   _write_sweep(workdir, backbone.name, info.name, [r for r, _ in results], best_result, cfg)
   return backbone_variables(chosen), best_result
+
+
+# A training split up to this size (this process's audio, float32) is read once and shuffled
+# in memory each epoch: on a small set, rebuilding the tf.data pipeline every epoch cost more
+# than the (one) training step itself.
+IN_MEMORY_BYTES = 256 << 20
+
+
+def _in_memory_batches(split: pipeline.SplitData, local_bs: int, rate: int, steps: int, cfg):
+  """`train_batches(epoch)` over this process's rows held in memory, or None if too big.
+
+  Each epoch is a permutation seeded by (seed, epoch) (data/order.py), so the order is a
+  function of the epoch, as with the pipeline (it is a different order from tf.data's shuffle,
+  which is why the set-size threshold is part of the code, not a switch per run). The last
+  batch is padded with zero rows (mask False); exactly `steps` batches per epoch.
+  """
+  per_process = -(-split.count(drop_background=cfg.drop_background) // jax.process_count())
+  if per_process * split.info.num_samples(rate) * 4 > IN_MEMORY_BYTES:
+    return None
+  rows = [b for b in split.numpy_batches(batch_size=local_bs, sample_rate=rate,
+                                          drop_background=cfg.drop_background)]
+  keep = np.concatenate([b["mask"] for b in rows]).astype(bool)
+  data = {k: np.concatenate([b[k] for b in rows])[keep] for k in rows[0]}
+  n = len(data["mask"])
+
+  def batches(epoch: int):
+    order = np.random.default_rng(epoch_seed(cfg.seed, epoch)).permutation(n)
+    for i in range(steps):
+      idx = order[i * local_bs:(i + 1) * local_bs]
+      out = {}
+      for k, v in data.items():
+        chunk = np.zeros((local_bs,) + v.shape[1:], v.dtype)
+        chunk[:len(idx)] = v[idx]
+        out[k] = chunk
+      yield out
+
+  return batches
 
 
 def _fit_to_split(local_batch: int, split: pipeline.SplitData) -> int:

@@ -38,6 +38,7 @@ from bioacoustics_jax.train import losses
 from bioacoustics_jax.train import metrics as metrics_lib
 from bioacoustics_jax.train import optimizer as optimizer_lib
 from bioacoustics_jax.train import recalibration
+from bioacoustics_jax.train import timing
 from bioacoustics_jax.train.state import TrainState
 
 
@@ -148,7 +149,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
   del state  # the runner's copy is donated step by step; never touch the host one again
 
   last_save = [time.perf_counter()]
-  timer = _EpochTimer()
+  timer = timing.EpochTimer()
 
   def save(at_step: int, *, force: bool = False, epoch_end: bool = False) -> None:
     # Epoch-end resume points at most every checkpoint_min_interval_seconds (the last epoch
@@ -193,7 +194,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
     validate(step // spe - 1)
 
   sigterm = _SigtermFlag()
-  throughput = _Throughput(config.batch_size)
+  throughput = timing.Throughput(config.batch_size)
   pending: list[tuple[int, jax.Array]] = []  # losses not yet pulled to the host
 
   def check_finite() -> None:
@@ -351,74 +352,6 @@ def _check_same_run(saved: dict, current: dict, workdir: str) -> None:
       raise ValueError(f"{workdir}/checkpoints belongs to a run with {key}={saved.get(key)}, "
                        f"this run has {current[key]}. Resume with the same config or use a new "
                        "workdir.")
-
-
-class _Throughput:
-  """Training speed. `window()`: steps/s and examples/s since the previous call (what each log
-  line reports); `overall()`: since the first step finished (its compile time excluded)."""
-
-  def __init__(self, batch_size: int):
-    self.batch_size = batch_size
-    self.first = self.last = None
-    self.total = self.since_last = 0
-
-  def tick(self) -> None:
-    now = time.perf_counter()
-    if self.first is None:
-      self.first = self.last = now
-      return
-    self.total += 1
-    self.since_last += 1
-
-  def _rates(self, steps: int, start: float | None) -> dict[str, float]:
-    if not steps or start is None:
-      return {}
-    sps = steps / max(time.perf_counter() - start, 1e-9)
-    return {"steps_per_second": sps, "examples_per_second": sps * self.batch_size}
-
-  def window(self) -> dict[str, float]:
-    out = self._rates(self.since_last, self.last)
-    self.last, self.since_last = time.perf_counter(), 0
-    return out
-
-  def overall(self) -> dict[str, float]:
-    return self._rates(self.total, self.first)
-
-
-class _EpochTimer:
-  """Wall seconds per epoch phase (steps, recalibrate, validate, checkpoint) for metrics.jsonl:
-  what an epoch costs beyond its steps, measured where it happens."""
-
-  def __init__(self):
-    self._start = self._mark = time.perf_counter()
-    self._phases: dict[str, float] = {}
-
-  def start(self) -> None:
-    self._start = self._mark = time.perf_counter()
-    self._phases = {}
-
-  def mark(self, name: str) -> None:
-    now = time.perf_counter()
-    self._phases[name] = self._phases.get(name, 0.0) + now - self._mark
-    self._mark = now
-
-  class _Phase:
-    def __init__(self, timer, name):
-      self.timer, self.name = timer, name
-
-    def __enter__(self):
-      self.timer._mark = time.perf_counter()
-
-    def __exit__(self, *exc):
-      self.timer.mark(self.name)
-
-  def phase(self, name: str) -> "_EpochTimer._Phase":
-    return self._Phase(self, name)
-
-  def seconds(self) -> dict[str, float]:
-    out = {f"{k}_seconds": round(v, 4) for k, v in self._phases.items()}
-    out["epoch_seconds"] = round(time.perf_counter() - self._start, 4)
-    return out
 
 
 class _SigtermFlag:
