@@ -7,6 +7,10 @@ learning rate of `train.learning_rates` in its own `<workdir>/lr_<lr>/` (each re
 keeps the run and epoch with the best validation metric. It returns the fine-tuned BACKBONE
 variables, ready for embedding extraction with the same backbone module (the head is dropped;
 it is in the checkpoint if needed).
+
+`<workdir>/sweep.json` records, per lr, the best epoch, metric and validation curve, and for the
+selected run the lr, epoch and the selected weights' accuracy on their own training clips in
+eval vs train mode (train/diagnostics.py: a BatchNorm collapse is visible at a glance).
 """
 
 from __future__ import annotations
