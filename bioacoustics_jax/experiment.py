@@ -263,7 +263,7 @@ def _jax_embeddings(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingS
         backbone, cell.open("train"), cell.open("valid"), config.train, cell.train_dir,
         variables=variables)
     meta.update(learning_rate=result.learning_rate, best_epoch=result.best_epoch,
-                best_metric=result.best_metric)
+                best_metric=result.best_metric, train_accuracy=result.train_accuracy)
   embed_fn = _embed_fn(backbone, rate, cell.embed_dtype)
   return extract_lib.extract(embed_fn, extract_lib.place_variables(variables), cell.batches(),
                              task=cell.split.info.task,
@@ -276,7 +276,7 @@ def _embed_fn(backbone: zoo.Backbone, rate: int, dtype: str):
   """One jitted extractor per (Backbone, rate, compute dtype): frozen and fine-tuned cells share
   its compilation (variables are an argument, not a constant). bfloat16 computes in bf16 with
   float32 parameters and a float32 embedding out."""
-  module = backbone.training_module(cross_replica_bn=False,
+  module = backbone.training_module(cross_replica_bn=False, regularization=False,
                                     dtype=None if dtype == "float32" else jnp.dtype(dtype))
   return extract_lib.make_embed_fn(module, backbone.recipe.prepare, rate)[0]
 

@@ -50,11 +50,24 @@ class FeedForward(nn.Module):
   hidden: int
   names: tuple[str, str]
   dtype: Dtype = jnp.float32
+  dropout: float = 0.0  # on the output, train mode only (fairseq/torchaudio `dropout`)
 
   @nn.compact
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+  def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
     y = gelu(dense(self.hidden, self.names[0], self.dtype)(x))
-    return dense(x.shape[-1], self.names[1], self.dtype)(y)
+    return dropout(dense(x.shape[-1], self.names[1], self.dtype)(y), self.dropout, train)
+
+
+def dropout(x: jnp.ndarray, rate: float, train: bool) -> jnp.ndarray:
+  """torch's nn.Dropout(rate) in train mode (inverted scaling), identity otherwise.
+
+  Builds no submodule at rate 0 or in eval mode, so the parameter tree and the eval graph are
+  exactly those of the ported model and no 'dropout' rng is needed unless it is switched on.
+  Must be called inside a compact method (nn.Dropout draws from the module's 'dropout' rng).
+  """
+  if not train or rate == 0.0:
+    return x
+  return nn.Dropout(rate, deterministic=False)(x)
 
 
 def split_heads(x: jnp.ndarray, num_heads: int) -> jnp.ndarray:
@@ -63,17 +76,20 @@ def split_heads(x: jnp.ndarray, num_heads: int) -> jnp.ndarray:
 
 
 def attend(q: jnp.ndarray, k: jnp.ndarray, v: jnp.ndarray,
-           bias: jnp.ndarray | None = None) -> jnp.ndarray:
+           bias: jnp.ndarray | None = None, weights_fn=None) -> jnp.ndarray:
   """Softmax(q k^T / sqrt(d) + bias) v on [B, N, H, D] inputs; returns [B, N, H*D].
 
   `bias` broadcasts against the [B, H, Nq, Nk] logits (relative positions, window masks). The
   softmax runs in float32 whatever the compute dtype, since bf16 exponent sums lose too much.
+  `weights_fn` (attention dropout) is applied to the softmax weights before they weigh v.
   """
   scale = q.shape[-1] ** -0.5
   logits = jnp.einsum("bqhd,bkhd->bhqk", q * scale, k).astype(jnp.float32)
   if bias is not None:
     logits = logits + bias
   weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
+  if weights_fn is not None:
+    weights = weights_fn(weights)
   out = jnp.einsum("bhqk,bkhd->bqhd", weights, v)
   return out.reshape(out.shape[:-2] + (-1,))
 
@@ -86,17 +102,24 @@ class SelfAttention(nn.Module):
     out_name: name of the output projection, so Flax names mirror the torch keys (`out_proj` in
       HuBERT/torchaudio, `o_proj` in transformers' AST).
     dtype: compute dtype of the projections.
+    attention_dropout: dropout on the attention weights in train mode (torch's
+      `attention_dropout`/`dropout` of MultiheadAttention).
   """
 
   num_heads: int
   out_name: str = "out_proj"
   dtype: Dtype = jnp.float32
+  attention_dropout: float = 0.0
 
   @nn.compact
-  def __call__(self, x: jnp.ndarray, bias: jnp.ndarray | None = None) -> jnp.ndarray:
+  def __call__(self, x: jnp.ndarray, bias: jnp.ndarray | None = None,
+               train: bool = False) -> jnp.ndarray:
     width = x.shape[-1]
     if width % self.num_heads:
       raise ValueError(f"width {width} is not divisible by num_heads={self.num_heads}")
     q, k, v = (split_heads(dense(width, f"{n}_proj", self.dtype)(x), self.num_heads)
                for n in ("q", "k", "v"))
-    return dense(width, self.out_name, self.dtype)(attend(q, k, v, bias))
+    weights_fn = None
+    if train and self.attention_dropout > 0.0:
+      weights_fn = lambda w: dropout(w, self.attention_dropout, train)  # noqa: E731
+    return dense(width, self.out_name, self.dtype)(attend(q, k, v, bias, weights_fn))

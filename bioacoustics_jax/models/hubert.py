@@ -24,8 +24,12 @@ We therefore take no lengths/mask: batches of equal-length windows (the BEANS re
 pads every clip to the same duration) behave exactly like torch, and whole padded examples in
 an extraction batch are dropped by the caller's mask.
 
-Not reproduced: training-time dropout/LayerDrop and HF's SpecAugment-style time masking
-(`masked_spec_embed`); eval-mode outputs and gradients of the eval graph are unaffected.
+Training-time regularisation as torchaudio's wav2vec2 (the AVES config: `dropout` 0.1 after
+the attention and feed-forward blocks and after the pre-encoder LayerNorm, `attention_dropout`
+0.1, `projection_dropout` 0.1 after the feature projection, `layer_drop` 0.05: each layer is
+skipped for the whole batch with that probability) is active only with `train=True` and a
+'dropout' rng; every rate is 0 by default, and eval mode is unaffected. Not reproduced: HF's
+SpecAugment-style time masking (`masked_spec_embed`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from bioacoustics_jax.models import attention as attn_lib
@@ -92,11 +97,13 @@ class FeatureProjection(nn.Module):
   embed_dim: int
   eps: float
   dtype: Any = jnp.float32
+  dropout: float = 0.0
 
   @nn.compact
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+  def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
     x = attn_lib.layer_norm(self.eps, "layer_norm")(x)
-    return attn_lib.dense(self.embed_dim, "projection", self.dtype)(x)
+    x = attn_lib.dense(self.embed_dim, "projection", self.dtype)(x)
+    return attn_lib.dropout(x, self.dropout, train)
 
 
 class PositionalConvEmbedding(nn.Module):
@@ -122,19 +129,23 @@ class EncoderLayer(nn.Module):
   layer_norm_first: bool
   eps: float
   dtype: Any = jnp.float32
+  dropout: float = 0.0
+  attention_dropout: float = 0.0
 
   @nn.compact
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    attention = attn_lib.SelfAttention(self.num_heads, "out_proj", self.dtype, name="attention")
+  def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+    attention = attn_lib.SelfAttention(self.num_heads, "out_proj", self.dtype,
+                                       self.attention_dropout, name="attention")
     ln = attn_lib.layer_norm(self.eps, "layer_norm")
     final_ln = attn_lib.layer_norm(self.eps, "final_layer_norm")
     ff = attn_lib.FeedForward(self.ff_dim, ("intermediate_dense", "output_dense"), self.dtype,
-                              name="feed_forward")
+                              self.dropout, name="feed_forward")
+    attend = lambda y: attn_lib.dropout(attention(y, train=train), self.dropout, train)  # noqa: E731
     if self.layer_norm_first:
-      x = x + attention(ln(x))
-      return x + ff(final_ln(x))
-    x = ln(x + attention(x))
-    return final_ln(x + ff(x))
+      x = x + attend(ln(x))
+      return x + ff(final_ln(x), train)
+    x = ln(x + attend(x))
+    return final_ln(x + ff(x, train))
 
 
 class Encoder(nn.Module):
@@ -148,17 +159,27 @@ class Encoder(nn.Module):
   layer_norm_first: bool
   eps: float
   dtype: Any = jnp.float32
+  dropout: float = 0.0
+  attention_dropout: float = 0.0
+  layer_drop: float = 0.0
 
   @nn.compact
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+  def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
     x = x + PositionalConvEmbedding(self.pos_conv_kernel, self.pos_conv_groups, self.dtype,
                                     name="pos_conv_embed")(x)
     ln = attn_lib.layer_norm(self.eps, "layer_norm")
     if not self.layer_norm_first:
       x = ln(x)
+    x = attn_lib.dropout(x, self.dropout, train)
     for i in range(self.num_layers):
-      x = EncoderLayer(self.num_heads, self.ff_dim, self.layer_norm_first, self.eps, self.dtype,
-                       name=f"layers_{i}")(x)
+      y = EncoderLayer(self.num_heads, self.ff_dim, self.layer_norm_first, self.eps, self.dtype,
+                       self.dropout, self.attention_dropout, name=f"layers_{i}")(x, train)
+      if train and self.layer_drop > 0.0:
+        # LayerDrop (torchaudio): the whole batch skips this layer with prob. layer_drop. The
+        # layer is still computed (a select, not a branch): static shapes, one compile.
+        skip = jax.random.bernoulli(self.make_rng("dropout"), self.layer_drop)
+        y = jnp.where(skip, x, y)
+      x = y
     return ln(x) if self.layer_norm_first else x
 
 
@@ -173,6 +194,8 @@ class HuBERT(nn.Module):
     pos_conv_kernel, pos_conv_groups: positional conv (128, 16 for base).
     layer_norm_first: False for base (post-LN), True for the large "stable layer norm" models.
     layer_norm_eps: eps of every LayerNorm (1e-5 in fairseq, torchaudio and HF's HuBERT).
+    dropout, attention_dropout, projection_dropout, layer_drop: train-mode regularisation
+      (module docstring); 0 by default, the AVES values come from the zoo preset.
   """
 
   conv_layers: Sequence[tuple[int, int, int]] = BASE_CONV_LAYERS
@@ -187,10 +210,13 @@ class HuBERT(nn.Module):
   layer_norm_first: bool = False
   layer_norm_eps: float = 1e-5
   dtype: Any = jnp.float32
+  dropout: float = 0.0
+  attention_dropout: float = 0.0
+  projection_dropout: float = 0.0
+  layer_drop: float = 0.0
 
   @nn.compact
   def __call__(self, waveform: jnp.ndarray, train: bool = False):
-    del train  # no dropout/LayerDrop (see the module docstring)
     if waveform.ndim != 2:
       raise ValueError(f"HuBERT expects waveforms [B, samples], got shape {waveform.shape}; "
                        "use the 'waveform16k' recipe (mono, 16 kHz).")
@@ -203,10 +229,10 @@ class HuBERT(nn.Module):
     features = FeatureExtractor(tuple(self.conv_layers), self.extractor_mode, self.conv_bias,
                                 self.dtype, name="feature_extractor")(waveform)
     x = FeatureProjection(self.embed_dim, self.layer_norm_eps, self.dtype,
-                          name="feature_projection")(features)
+                          self.projection_dropout, name="feature_projection")(features, train)
     x = Encoder(self.num_layers, self.num_heads, self.ff_dim, self.pos_conv_kernel,
                 self.pos_conv_groups, self.layer_norm_first, self.layer_norm_eps, self.dtype,
-                name="encoder")(x)
+                self.dropout, self.attention_dropout, self.layer_drop, name="encoder")(x, train)
     embedding = jnp.mean(x.astype(jnp.float32), axis=1)
     return x, {"embedding": embedding, "pre_logits": embedding, "last_hidden_state": x,
                "extract_features": features}

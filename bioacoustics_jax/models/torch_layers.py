@@ -9,12 +9,23 @@ computes. Three places differ from stock Flax and matter for parity:
   * Initialisers: random-init models (the paper's rn18/rn50/rn152) should start from torch's
     distributions, e.g. Linear's U(-1/sqrt(fan_in), 1/sqrt(fan_in)) bias, which needs fan_in.
 Everything is NHWC.
+
+One place goes beyond torch, because the suite pads batches (static shapes, one compile):
+`batch_norm_context(mask=..., momentum=...)` tells every BatchNorm traced inside it which rows
+are real (padded rows then never enter the batch moments, so a padded batch normalises and
+updates the running statistics exactly like its real rows alone) and, for BN recalibration
+("precise BN"), overrides the running-average momentum. It is a trace-time context rather than
+a `mask` argument threaded through every block of every model: the train step sets it once
+around `module.apply`, and models need no change. Outside the context nothing differs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import math
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import flax.linen as nn
 import jax
@@ -65,6 +76,35 @@ def torch_conv(features: int, kernel: int, stride: int = 1, padding: int | None 
                  bias_init=bias_init, name=name)
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchNormContext:
+  """What the BatchNorm layers traced inside `batch_norm_context` should do in train mode.
+
+  Attributes:
+    mask: bool [B], the rows that count (None: all). Moments are over the True rows only.
+    momentum: overrides every layer's momentum (Flax convention, weight of the old value);
+      0.0 makes the running statistics exactly this batch's (used to recalibrate them).
+  """
+
+  mask: Any = None
+  momentum: float | None = None
+
+
+_CONTEXT: contextvars.ContextVar[BatchNormContext] = contextvars.ContextVar(
+    "batch_norm_context", default=BatchNormContext())
+
+
+@contextlib.contextmanager
+def batch_norm_context(mask: Any = None, momentum: float | None = None
+                       ) -> Iterator[BatchNormContext]:
+  """Sets the row mask / momentum override for BatchNorm layers traced inside the block."""
+  token = _CONTEXT.set(BatchNormContext(mask=mask, momentum=momentum))
+  try:
+    yield _CONTEXT.get()
+  finally:
+    _CONTEXT.reset(token)
+
+
 class BatchNorm(nn.Module):
   """torch.nn.BatchNorm2d over the last (channel) axis, train and eval, with torch's stats.
 
@@ -90,21 +130,14 @@ class BatchNorm(nn.Module):
     ra_var = self.variable("batch_stats", "var", lambda: jnp.ones((features,), jnp.float32))
 
     if train:
-      # Statistics in float32 whatever the compute dtype: bf16 sums lose too much.
-      x32 = x.astype(jnp.float32)
-      axes = tuple(range(x.ndim - 1))
-      mean = jnp.mean(x32, axes)
-      count = math.prod(x.shape[:-1])
-      if self.axis_name is not None:
-        mean = jax.lax.pmean(mean, self.axis_name)
-        count = count * jax.lax.psum(1, self.axis_name)
-      # Two-pass variance (not E[x^2] - E[x]^2): no cancellation, so it matches torch closely.
-      var = jnp.mean(jnp.square(x32 - mean), axes)
-      if self.axis_name is not None:
-        var = jax.lax.pmean(var, self.axis_name)
+      context = _CONTEXT.get()
+      if context.mask is None:
+        mean, var, count = self._moments(x)
+      else:
+        mean, var, count = self._masked_moments(x, context.mask)
       if not self.is_initializing():
         unbiased = var * (count / jnp.maximum(count - 1, 1))
-        m = self.momentum
+        m = self.momentum if context.momentum is None else context.momentum
         ra_mean.value = m * ra_mean.value + (1.0 - m) * mean
         ra_var.value = m * ra_var.value + (1.0 - m) * unbiased
     else:
@@ -114,6 +147,42 @@ class BatchNorm(nn.Module):
     # Folded into one multiply-add: fewer passes over the activation than (x - mean) / std.
     y = x.astype(jnp.float32) * mul + (bias - mean * mul)
     return y.astype(self.dtype)
+
+
+  def _moments(self, x: jnp.ndarray):
+    # Statistics in float32 whatever the compute dtype: bf16 sums lose too much.
+    x32 = x.astype(jnp.float32)
+    axes = tuple(range(x.ndim - 1))
+    mean = jnp.mean(x32, axes)
+    count = math.prod(x.shape[:-1])
+    if self.axis_name is not None:
+      mean = jax.lax.pmean(mean, self.axis_name)
+      count = count * jax.lax.psum(1, self.axis_name)
+    # Two-pass variance (not E[x^2] - E[x]^2): no cancellation, so it matches torch closely.
+    var = jnp.mean(jnp.square(x32 - mean), axes)
+    if self.axis_name is not None:
+      var = jax.lax.pmean(var, self.axis_name)
+    return mean, var, count
+
+  def _masked_moments(self, x: jnp.ndarray, mask: Any):
+    # Sums and counts over the real rows (psum-ed over replicas), then divided: devices may
+    # hold different numbers of real rows, so a pmean of per-device means would be wrong.
+    if mask.shape != x.shape[:1]:
+      raise ValueError(f"BatchNorm row mask has shape {mask.shape}, activations {x.shape}: "
+                       "the mask must have one entry per row of the batch.")
+    x32 = x.astype(jnp.float32)
+    axes = tuple(range(x.ndim - 1))
+    w = mask.astype(jnp.float32).reshape((-1,) + (1,) * (x.ndim - 1))
+    count = jnp.sum(mask.astype(jnp.float32)) * math.prod(x.shape[1:-1])
+    total = jnp.sum(x32 * w, axes)
+    if self.axis_name is not None:
+      total = jax.lax.psum(total, self.axis_name)
+      count = jax.lax.psum(count, self.axis_name)
+    mean = total / jnp.maximum(count, 1.0)
+    squares = jnp.sum(jnp.square(x32 - mean) * w, axes)
+    if self.axis_name is not None:
+      squares = jax.lax.psum(squares, self.axis_name)
+    return mean, squares / jnp.maximum(count, 1.0), count
 
 
 def max_pool(x: jnp.ndarray, kernel: int, stride: int, padding: int = 0) -> jnp.ndarray:

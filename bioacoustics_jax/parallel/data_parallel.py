@@ -88,6 +88,20 @@ class DataParallel:
       metrics = jax.tree.map(lambda m: m[0], metrics)
     return state, metrics
 
+  def map_fn(self, per_device_fn: Callable) -> Callable:
+    """`per_device_fn(replicated, batch, rng) -> replicated outputs` (psum-ed inside) run like
+    the step over the same devices, no donation: `fn(runner_layout_tree, put_batch(b), rng)`
+    returns one host (numpy) copy of the outputs. For passes that are not the step (BN
+    recalibration) but need the same axis and the same BatchNorm collectives."""
+    if self.mode == "shard_map":
+      mapped = jax.jit(jax.shard_map(per_device_fn, mesh=self.mesh,
+                                     in_specs=(P(), P("data"), P()), out_specs=P()))
+      return lambda tree, batch, rng: jax.tree.map(
+          lambda x: np.asarray(x.addressable_data(0)), mapped(tree, batch, rng))
+    mapped = jax.pmap(per_device_fn, axis_name="data", in_axes=(0, 0, None))
+    return lambda tree, batch, rng: jax.tree.map(lambda x: np.asarray(x[0]),
+                                                 mapped(tree, batch, rng))
+
   def host_state(self, state: Any) -> Any:
     """One copy of the state as numpy arrays (for checkpoints, evaluation, comparisons)."""
     if self.mode == "pmap":

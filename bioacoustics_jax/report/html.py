@@ -223,6 +223,11 @@ def _curves(trials) -> str:
                          if r.get("learning_rate") == selected), "?")
       chosen_text = (f"selected lr {selected:g}, best epoch {best_epoch}" if selected is not None
                      else "no sweep.json (unfinished?)")
+      train_acc = sweep.get("train_accuracy") or {}
+      if "eval_mode" in train_acc:
+        # A BatchNorm collapse shows as eval-mode far below train-mode on the training clips.
+        chosen_text += (f"; train-clip accuracy eval mode {train_acc['eval_mode']:.3f} vs "
+                        f"train mode {train_acc['train_mode']:.3f}")
       parts.append(f'<figure><img class="curve" src="{uri}" alt="{_esc(title)} curves">'
                    f"<figcaption>{_esc(title)}: {_esc(chosen_text)} (dashed line)</figcaption>"
                    "</figure>")

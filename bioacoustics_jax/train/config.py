@@ -58,17 +58,34 @@ def default_train_config() -> ml_collections.ConfigDict:
       cross_replica_bn=True,      # BatchNorm statistics over the global batch (modules with a
                                   # `bn_axis_name` field); else per-device stats, pmean-ed after
                                   # each step so every replica holds the same batch_stats.
+      regularization="original",  # "original": the train-mode regularisation of the original
+                                  # models (zoo preset train_kwargs: Swin-S stochastic depth 0.3,
+                                  # HuBERT/AVES dropout 0.1, attention dropout 0.1, LayerDrop
+                                  # 0.05); "off": none of those (modules' own defaults, e.g.
+                                  # AlexNet/VGG dropout, stay). Eval mode is the same either way.
       max_steps_per_epoch=0,      # >0: cap steps per epoch (smoke tests)
       frontend_batch="auto",      # "global": run the input recipe on the all-gathered global
                                   # batch (each device keeps its rows), so recipes with batch
                                   # statistics (paper_mel3 divides by the batch max) match a
                                   # single device; "device": on each device's rows only;
                                   # "auto": global iff the recipe has uses_batch_statistics.
+      bn_recalibration="precise",  # "precise": before each validation (and so before the best
+                                  # checkpoint and the fine-tuned embeddings) recompute the
+                                  # BatchNorm running stats over the training split (train-mode
+                                  # forward, no gradient, pooled over batches: precise BN).
+                                  # Without it a small set (1 step/epoch) is broken in eval mode.
+                                  # "off": the paper-exact torch running averages (momentum 0.1).
+      bn_recalibration_batches=100,  # at most this many training batches per recalibration
+                                  # (0 = the whole split); 100 x 32 clips is pycls' ~3k-8k.
       eval_batch_size=32,         # validation batch (global, padded + masked); = batch_size by
                                   # default because the paper's recipe normalises per batch
       drop_background=False,      # detection: train/validate without all-background windows
       # --- checkpoints and logs ---
       checkpoint_every_steps=0,   # >0: also save every N steps (resume point); 0 = epoch ends
+      checkpoint_min_interval_seconds=30.0,  # epoch-end resume points at most this often
+                                  # (the last epoch and SIGTERM always save; best-epoch
+                                  # checkpoints are always written): small sets have 1-step
+                                  # epochs where a save per epoch would dominate. 0 = every epoch.
       keep_checkpoints=2,         # recent checkpoints kept for resuming
       async_checkpointing=True,   # orbax writes in the background; waited on before exit
       log_every_steps=10,         # loss/throughput to metrics.jsonl + TensorBoard; NaN check

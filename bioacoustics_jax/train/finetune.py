@@ -7,6 +7,10 @@ learning rate of `train.learning_rates` in its own `<workdir>/lr_<lr>/` (each re
 keeps the run and epoch with the best validation metric. It returns the fine-tuned BACKBONE
 variables, ready for embedding extraction with the same backbone module (the head is dropped;
 it is in the checkpoint if needed).
+
+`<workdir>/sweep.json` records, per lr, the best epoch, metric and validation curve, and for the
+selected run the lr, epoch and the selected weights' accuracy on their own training clips in
+eval vs train mode (train/diagnostics.py: a BatchNorm collapse is visible at a glance).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from bioacoustics_jax.data.order import epoch_seed
 from bioacoustics_jax.models.classifier import Classifier
 from bioacoustics_jax.parallel import data_parallel
 from bioacoustics_jax.train import checkpointing
+from bioacoustics_jax.train import diagnostics
 from bioacoustics_jax.train import loop
 
 
@@ -57,8 +62,10 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
   classifier = Classifier(module, info.num_classes)
   start = _with_new_head(classifier, variables, sample_input, cfg.seed)
 
-  local_bs = data_parallel.local_batch_size(cfg.batch_size)
+  local_bs = _fit_to_split(data_parallel.local_batch_size(cfg.batch_size), train_split)
   eval_bs = -(-int(cfg.eval_batch_size) // jax.device_count()) * jax.local_device_count()
+  if valid_split is not None:
+    eval_bs = _fit_to_split(eval_bs, valid_split)
   steps = train_split.num_batches(local_bs, drop_background=cfg.drop_background)
   if cfg.max_steps_per_epoch:
     steps = min(steps, int(cfg.max_steps_per_epoch))
@@ -67,6 +74,10 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
     return train_split.numpy_batches(
         batch_size=local_bs, sample_rate=rate, train=True, seed=epoch_seed(cfg.seed, epoch),
         drop_background=cfg.drop_background)
+
+  in_memory = _in_memory_batches(train_split, local_bs, rate, steps, cfg)
+  if in_memory is not None:
+    train_batches = in_memory
 
   valid_batches = None
   if valid_split is not None:
@@ -88,12 +99,69 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
     final, result = loop.fit(task, cfg, run_dir, learning_rate=float(lr))
     results.append((result, final))
   best_result, best_final = _select(results)
-  _write_sweep(workdir, backbone.name, info.name, [r for r, _ in results], best_result)
   if best_result.best_checkpoint is not None:
     chosen, _ = checkpointing.best_variables(best_result.workdir)
   else:
     chosen = best_final  # no validation: the last epoch's parameters
+  if info.task == "classification":
+    # The selected weights on their own training clips, eval vs train mode: a BatchNorm
+    # collapse (one class predicted in eval mode) is visible at a glance in sweep.json.
+    best_result.train_accuracy = diagnostics.mode_accuracies(
+        Classifier(backbone.module, info.num_classes), chosen, recipe.prepare, rate,
+        train_split.numpy_batches(batch_size=local_bs, sample_rate=rate,
+                                  drop_background=cfg.drop_background))
+  _write_sweep(workdir, backbone.name, info.name, [r for r, _ in results], best_result, cfg)
   return backbone_variables(chosen), best_result
+
+
+# A training split up to this size (this process's audio, float32) is read once and shuffled
+# in memory each epoch: on a small set, rebuilding the tf.data pipeline every epoch cost more
+# than the (one) training step itself.
+IN_MEMORY_BYTES = 256 << 20
+
+
+def _in_memory_batches(split: pipeline.SplitData, local_bs: int, rate: int, steps: int, cfg):
+  """`train_batches(epoch)` over this process's rows held in memory, or None if too big.
+
+  Each epoch is a permutation seeded by (seed, epoch) (data/order.py), so the order is a
+  function of the epoch, as with the pipeline (it is a different order from tf.data's shuffle,
+  which is why the set-size threshold is part of the code, not a switch per run). The last
+  batch is padded with zero rows (mask False); exactly `steps` batches per epoch.
+  """
+  per_process = -(-split.count(drop_background=cfg.drop_background) // jax.process_count())
+  if per_process * split.info.num_samples(rate) * 4 > IN_MEMORY_BYTES:
+    return None
+  rows = [b for b in split.numpy_batches(batch_size=local_bs, sample_rate=rate,
+                                          drop_background=cfg.drop_background)]
+  keep = np.concatenate([b["mask"] for b in rows]).astype(bool)
+  data = {k: np.concatenate([b[k] for b in rows])[keep] for k in rows[0]}
+  n = len(data["mask"])
+
+  def batches(epoch: int):
+    order = np.random.default_rng(epoch_seed(cfg.seed, epoch)).permutation(n)
+    for i in range(steps):
+      idx = order[i * local_bs:(i + 1) * local_bs]
+      out = {}
+      for k, v in data.items():
+        chunk = np.zeros((local_bs,) + v.shape[1:], v.dtype)
+        chunk[:len(idx)] = v[idx]
+        out[k] = chunk
+      yield out
+
+  return batches
+
+
+def _fit_to_split(local_batch: int, split: pipeline.SplitData) -> int:
+  """A batch no larger than the split (per process, rounded up to the local devices).
+
+  A split smaller than one batch (small real sets: 22 clips, batch 32) is then one batch with
+  the same real rows and less padding: the loss (mean over real rows), the masked BatchNorm
+  moments and batch-statistics recipes (max over the real rows) are unchanged, and the step,
+  recalibration and validation stop computing padding rows.
+  """
+  per_process = -(-split.num_examples // jax.process_count())
+  rows = -(-per_process // jax.local_device_count()) * jax.local_device_count()
+  return min(local_batch, max(rows, jax.local_device_count()))
 
 
 def backbone_variables(classifier_variables: dict) -> dict:
@@ -112,7 +180,12 @@ def _training_backbone(backbone: zoo.Backbone, cfg) -> tuple[Any, Any]:
     raise ValueError(f"train.mixed_precision={mode!r}; expected 'auto', 'bf16' or 'off'.")
   use_bf16 = mode == "bf16" or (mode == "auto" and jax.default_backend() in ("gpu", "tpu"))
   dtype = jnp.bfloat16 if use_bf16 else None
-  return backbone.training_module(cross_replica_bn=bool(cfg.cross_replica_bn), dtype=dtype), dtype
+  if cfg.regularization not in ("original", "off"):
+    raise ValueError(f"train.regularization={cfg.regularization!r}; expected 'original' or "
+                     "'off'.")
+  module = backbone.training_module(cross_replica_bn=bool(cfg.cross_replica_bn), dtype=dtype,
+                                    regularization=cfg.regularization == "original")
+  return module, dtype
 
 
 def _with_new_head(module: Classifier, backbone_vars: dict, sample_input, seed: int) -> dict:
@@ -159,12 +232,18 @@ def _select(results):
   return max(with_metric, key=lambda rf: sign * rf[0].best_metric)
 
 
-def _write_sweep(workdir, model, dataset, results, best) -> None:
+def _write_sweep(workdir, model, dataset, results, best, cfg) -> None:
   if jax.process_index() != 0:
     return
   os.makedirs(workdir, exist_ok=True)
   rows = [{"learning_rate": r.learning_rate, "metric": r.metric, "best": r.best_metric,
-           "best_epoch": r.best_epoch, "workdir": r.workdir} for r in results]
+           "best_epoch": r.best_epoch, "workdir": r.workdir,
+           "curve": [{"epoch": h["epoch"], **{k: v for k, v in h.items()
+                                              if k not in ("epoch", "step")}}
+                     for h in r.history]} for r in results]
   with open(os.path.join(workdir, "sweep.json"), "w") as f:
     json.dump({"model": model, "dataset": dataset, "runs": rows,
-               "selected_learning_rate": best.learning_rate}, f, indent=1)
+               "selected_learning_rate": best.learning_rate,
+               "selected_epoch": best.best_epoch, "selected_metric": best.best_metric,
+               "train_accuracy": best.train_accuracy,
+               "bn_recalibration": cfg.bn_recalibration}, f, indent=1)

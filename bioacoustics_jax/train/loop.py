@@ -37,6 +37,8 @@ from bioacoustics_jax.train import logbook as logbook_lib
 from bioacoustics_jax.train import losses
 from bioacoustics_jax.train import metrics as metrics_lib
 from bioacoustics_jax.train import optimizer as optimizer_lib
+from bioacoustics_jax.train import recalibration
+from bioacoustics_jax.train import timing
 from bioacoustics_jax.train.state import TrainState
 
 
@@ -90,6 +92,9 @@ class TrainResult:
   history: list[dict]
   final_step: int
   examples_per_second: float | None = None
+  # Set by finetune on the selected run: {"eval_mode", "train_mode"} accuracy of the selected
+  # weights on the training clips (train/diagnostics.py); None for detection / plain fit().
+  train_accuracy: dict | None = None
 
 
 class Preempted(SystemExit):
@@ -126,31 +131,62 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
     meta = dict(restored[1])
   step = int(state.step)
 
+  global_frontend = _global_frontend(config.frontend_batch, task)
   per_device = step_lib.make_train_step(
       task.module, task.prepare, task.sample_rate, task=task.task, num_classes=task.num_classes,
       compute_dtype=task.compute_dtype, device_augment=augment_lib.device_augment(config.augment),
-      frontend_on_global_batch=_global_frontend(config.frontend_batch, task))
+      frontend_on_global_batch=global_frontend)
   runner = data_parallel.DataParallel(per_device, config.parallel)
+  recalibrate = None
+  if recalibration.enabled(config, task.variables):
+    recalibrate = recalibration.Recalibrator(
+        task, runner, compute_dtype=task.compute_dtype, frontend_on_global_batch=global_frontend,
+        max_batches=config.bn_recalibration_batches, seed=config.seed)
   evaluate = _make_evaluator(task)
   book = logbook_lib.Logbook(workdir, tensorboard=config.tensorboard)
   rng = jax.random.key(int(config.seed))
   dstate = runner.put_state(state)
   del state  # the runner's copy is donated step by step; never touch the host one again
 
-  def save(at_step: int, *, force: bool = False) -> None:
-    ckpts.save_state(at_step, runner.host_state(dstate).to_checkpoint(), meta, force=force)
+  last_save = [time.perf_counter()]
+  timer = timing.EpochTimer()
 
-  def validate(epoch: int) -> None:
-    host = runner.host_state(dstate)
-    values = evaluate(host.variables()) if evaluate else {}
-    values = {k: float(v) for k, v in values.items()}
+  def save(at_step: int, *, force: bool = False, epoch_end: bool = False) -> None:
+    # Epoch-end resume points at most every checkpoint_min_interval_seconds (the last epoch
+    # and SIGTERM always): on a small set an orbax save per 1-step epoch is most of the epoch.
+    if (epoch_end and not force and at_step < total_steps
+        and time.perf_counter() - last_save[0] < float(config.checkpoint_min_interval_seconds)):
+      return
+    with timer.phase("checkpoint"):
+      ckpts.save_state(at_step, runner.host_state(dstate).to_checkpoint(), meta, force=force)
+    last_save[0] = time.perf_counter()
+
+  def validate(epoch: int, placed_batches: list | None = None) -> None:
+    nonlocal dstate
+    if recalibrate is not None:
+      # Running statistics of the weights the epoch ended with, before anything reads them
+      # (validation, best checkpoint, the resume point saved next).
+      with timer.phase("recalibrate"):
+        if placed_batches is not None:
+          stats = recalibrate(dstate.params, dstate.batch_stats, placed_batches, placed=True)
+        else:
+          stats = recalibrate(dstate.params, dstate.batch_stats, task.train_batches(epoch))
+        dstate = dstate.replace(batch_stats=runner.put_state(stats))
+    with timer.phase("validate"):
+      # shard_map's state is already replicated on the eval mesh: no host round trip.
+      on_device = runner.mode == "shard_map"
+      variables = dstate.variables() if on_device else runner.host_state(dstate).variables()
+      values = evaluate(variables, placed=on_device) if evaluate else {}
+      values = {k: float(v) for k, v in values.items()}
     meta["history"].append({"epoch": epoch, "step": (epoch + 1) * spe, **values})
     book.write("valid", (epoch + 1) * spe, epoch=epoch, **values)
     logbook_lib.log_epoch(epoch, values, learning_rate)
     if metric in values and _better(values[metric], meta["best"], mode):
       meta["best"] = {"value": values[metric], "epoch": epoch, "step": (epoch + 1) * spe}
-      ckpts.save_best((epoch + 1) * spe, host.variables(), values,
-                      {"epoch": epoch, "learning_rate": learning_rate, metric: values[metric]})
+      with timer.phase("checkpoint"):
+        ckpts.save_best((epoch + 1) * spe, runner.host_state(dstate).variables(), values,
+                        {"epoch": epoch, "learning_rate": learning_rate,
+                         metric: values[metric]})
 
   # A checkpoint taken at an epoch boundary before that epoch's validation ran (kill in
   # between): validate now, with exactly the parameters the epoch ended with.
@@ -158,7 +194,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
     validate(step // spe - 1)
 
   sigterm = _SigtermFlag()
-  throughput = _Throughput(config.batch_size)
+  throughput = timing.Throughput(config.batch_size)
   pending: list[tuple[int, jax.Array]] = []  # losses not yet pulled to the host
 
   def check_finite() -> None:
@@ -181,13 +217,25 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
              leave=False)
   try:
     for epoch in range(step // spe, int(config.num_epochs)):
+      timer.start()
       skip = step - epoch * spe
       batches = itertools.islice(task.train_batches(epoch), skip, spe)
+      # Recalibration reuses this epoch's (unaugmented) device batches when they are all it
+      # needs and fit in a small budget; else it reads the epoch's batches again. Either way
+      # it sees the same rows, so a resumed epoch (skip > 0) recalibrates to the same bits.
+      placed: list | None = [] if (recalibrate is not None and skip == 0
+                                   and recalibrate.can_reuse(spe)) else None
       for i, batch in enumerate(batches, start=skip):
+        raw = batch
         batch = augment_lib.host_augment(
             batch, augment_lib.batch_rng(config.seed, epoch, i, jax.process_index()),
             config.augment, task.sample_rate, task.background)
-        dstate, out = runner.step(dstate, runner.put_batch(batch), rng)
+        device_batch = runner.put_batch(batch)
+        if placed is not None:
+          placed.append(device_batch if batch is raw else runner.put_batch(raw))
+          if not recalibrate.fits(placed):
+            placed = None
+        dstate, out = runner.step(dstate, device_batch, rng)
         step += 1
         pending.append((step, out["loss"]))
         throughput.tick()
@@ -205,9 +253,12 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
         if step != (epoch + 1) * spe:
           raise ValueError(f"Epoch {epoch} gave {step - epoch * spe} batches, expected {spe}; "
                            "train_batches(epoch) must yield at least steps_per_epoch batches.")
-        check_finite()
-        validate(epoch)
-        save(step)
+        check_finite()  # blocks on the epoch's last loss: the steps are done
+        timer.mark("steps")
+        validate(epoch, placed)
+        del placed
+        save(step, epoch_end=True)
+        book.write("epoch_time", step, epoch=epoch, **timer.seconds())
         if not sigterm.raised:
           continue
       check_finite()
@@ -240,10 +291,12 @@ def _make_evaluator(task: TrainTask):
   run, put_variables = data_parallel.make_eval_fn(
       step_lib.make_eval_step(task.module, task.prepare, task.sample_rate))
 
-  def evaluate(variables: dict) -> dict[str, float]:
-    device_vars = put_variables(variables)
+  cache: list = []  # [batches] once read, when the split is small (see _cached)
+
+  def evaluate(variables: dict, placed: bool = False) -> dict[str, float]:
+    device_vars = variables if placed else put_variables(variables)
     logits, labels = [], []
-    for batch in task.valid_batches():
+    for batch in _cached(task.valid_batches, cache):
       out = run(device_vars, batch)
       keep = out["mask"].astype(bool)
       logits.append(out["logits"][keep])
@@ -256,6 +309,25 @@ def _make_evaluator(task: TrainTask):
     return metrics_lib.validation_metrics(logits, labels, task.task, loss)
 
   return evaluate
+
+
+# Validation batches are kept in host memory up to this size: they are the same every epoch,
+# and on a small set rebuilding the input pipeline costs more than the forward pass.
+VALID_CACHE_BYTES = 256 << 20
+
+
+def _cached(make_batches: Callable[[], Iterable[dict]], cache: list) -> Iterable[dict]:
+  if cache:
+    return make_batches() if cache[0] is None else cache[0]
+  kept, size = [], 0
+  for batch in make_batches():
+    size += sum(np.asarray(v).nbytes for v in batch.values())
+    if size > VALID_CACHE_BYTES:
+      cache.append(None)  # too big to keep: read afresh every time (and now)
+      return make_batches()
+    kept.append(batch)
+  cache.append(kept)
+  return kept
 
 
 def _global_frontend(setting, task: TrainTask) -> bool:
@@ -280,38 +352,6 @@ def _check_same_run(saved: dict, current: dict, workdir: str) -> None:
       raise ValueError(f"{workdir}/checkpoints belongs to a run with {key}={saved.get(key)}, "
                        f"this run has {current[key]}. Resume with the same config or use a new "
                        "workdir.")
-
-
-class _Throughput:
-  """Training speed. `window()`: steps/s and examples/s since the previous call (what each log
-  line reports); `overall()`: since the first step finished (its compile time excluded)."""
-
-  def __init__(self, batch_size: int):
-    self.batch_size = batch_size
-    self.first = self.last = None
-    self.total = self.since_last = 0
-
-  def tick(self) -> None:
-    now = time.perf_counter()
-    if self.first is None:
-      self.first = self.last = now
-      return
-    self.total += 1
-    self.since_last += 1
-
-  def _rates(self, steps: int, start: float | None) -> dict[str, float]:
-    if not steps or start is None:
-      return {}
-    sps = steps / max(time.perf_counter() - start, 1e-9)
-    return {"steps_per_second": sps, "examples_per_second": sps * self.batch_size}
-
-  def window(self) -> dict[str, float]:
-    out = self._rates(self.since_last, self.last)
-    self.last, self.since_last = time.perf_counter(), 0
-    return out
-
-  def overall(self) -> dict[str, float]:
-    return self._rates(self.total, self.first)
 
 
 class _SigtermFlag:

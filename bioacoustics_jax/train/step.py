@@ -6,8 +6,12 @@ Written for ONE device's shard of the global batch, with collectives over `axis_
   This equals the single-device gradient of the same global batch whatever the device count or
   the padding, which a pmean of per-device means would not when devices hold unequal real rows.
 - BatchNorm: modules built with `bn_axis_name=axis_name` normalise with global-batch statistics
-  (cross-replica BN). The new batch_stats are always pmean-ed as well, so models without
-  cross-replica BN still keep one identical copy of the statistics on every replica.
+  (cross-replica BN). Padded rows (mask False) never enter the moments: the forward runs inside
+  `torch_layers.batch_norm_context(mask=...)`. The new batch_stats are averaged over replicas
+  weighted by their real rows, so models without cross-replica BN still keep one identical copy
+  on every replica and a device holding only padding does not pull the statistics to zero.
+- `make_bn_moments_step` is the no-gradient train-mode forward that BN recalibration ("precise
+  BN", train/recalibration.py) sums over the training split.
 - The input recipe (audio -> mel/image) runs here, on device, inside the compiled step.
 """
 
@@ -19,6 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from bioacoustics_jax.models import torch_layers
 from bioacoustics_jax.train import losses
 from bioacoustics_jax.train.state import TrainState
 
@@ -55,16 +60,10 @@ def make_train_step(module: nn.Module, prepare: Prepare, sample_rate: int, *, ta
     count = jax.lax.psum(weights.sum(), axis_name)
 
     def loss_fn(params):
-      if compute_dtype is not None:
-        params = jax.tree.map(lambda p: p.astype(compute_dtype), params)
-      x = inputs.astype(compute_dtype) if compute_dtype is not None else inputs
-      variables = {"params": params}
-      if state.batch_stats:
-        variables["batch_stats"] = state.batch_stats
-      (logits, _), updates = module.apply(variables, x, train=True, mutable=["batch_stats"],
-                                          rngs={"dropout": r_dropout})
+      logits, batch_stats = _train_forward(module, params, state.batch_stats, inputs,
+                                           batch["mask"], compute_dtype, r_dropout)
       loss_sum = jnp.sum(losses.per_example_loss(logits, targets, task) * weights)
-      return loss_sum / jnp.maximum(count, 1.0), updates.get("batch_stats", {})
+      return loss_sum / jnp.maximum(count, 1.0), batch_stats
 
     # Mark params as device-varying before differentiating: under shard_map's type system the
     # gradient of a replicated (invariant) input is already summed over devices, under pmap it
@@ -73,10 +72,69 @@ def make_train_step(module: nn.Module, prepare: Prepare, sample_rate: int, *, ta
     (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     grads = jax.lax.psum(grads, axis_name)
     loss = jax.lax.psum(loss, axis_name)
-    batch_stats = jax.lax.pmean(batch_stats, axis_name)
+    batch_stats = _replica_average(batch_stats, weights.sum(), count, axis_name)
     return state.apply_gradients(grads, batch_stats), {"loss": loss, "count": count}
 
   return step
+
+
+def make_bn_moments_step(module: nn.Module, prepare: Prepare, sample_rate: int, *,
+                         axis_name: str = "data", compute_dtype: Any = None,
+                         frontend_on_global_batch: bool = True) -> Callable:
+  """`moments(variables, batch, rng) -> {"stats", "squares", "count"}` for one device.
+
+  A train-mode forward without gradient whose BatchNorm layers use momentum 0, so the returned
+  batch_stats are THIS batch's statistics (over its real rows, global over replicas with
+  cross-replica BN). "stats" and "squares" (each mean squared) are weighted by the device's real
+  rows and psum-ed, "count" is the global real-row count: sums over batches then give the
+  pooled mean and variance of the whole split (law of total variance), whatever the devices.
+  """
+
+  def moments(variables: dict, batch: dict, rng: jax.Array) -> dict:
+    rng = jax.random.fold_in(rng, jax.lax.axis_index(axis_name))
+    inputs = _prepare_rows(prepare, batch["audio"], sample_rate, axis_name,
+                           frontend_on_global_batch)
+    params = jax.lax.stop_gradient(variables["params"])
+    _, stats = _train_forward(module, params, variables["batch_stats"], inputs, batch["mask"],
+                              compute_dtype, rng, momentum=0.0)
+    local = batch["mask"].astype(jnp.float32).sum()
+    squares = jax.tree_util.tree_map_with_path(
+        lambda path, v: jnp.square(v) if _leaf_name(path) == "mean" else jnp.zeros_like(v),
+        stats)
+    weigh = lambda tree: jax.lax.psum(jax.tree.map(lambda v: v * local, tree), axis_name)  # noqa: E731
+    return {"stats": weigh(stats), "squares": weigh(squares),
+            "count": jax.lax.psum(local, axis_name)}
+
+  return moments
+
+
+def _leaf_name(path) -> str:
+  last = path[-1]
+  return str(getattr(last, "key", getattr(last, "name", last)))
+
+
+def _train_forward(module: nn.Module, params: Any, batch_stats: Any, inputs: jnp.ndarray,
+                   mask: jnp.ndarray, compute_dtype: Any, rng: jax.Array,
+                   momentum: float | None = None) -> tuple[jnp.ndarray, Any]:
+  """Train-mode forward -> (logits, new batch_stats), BatchNorm over the real rows only."""
+  if compute_dtype is not None:
+    params = jax.tree.map(lambda p: p.astype(compute_dtype), params)
+    inputs = inputs.astype(compute_dtype)
+  variables = {"params": params}
+  if batch_stats:
+    variables["batch_stats"] = batch_stats
+  with torch_layers.batch_norm_context(mask=mask, momentum=momentum):
+    (logits, _), updates = module.apply(variables, inputs, train=True, mutable=["batch_stats"],
+                                        rngs={"dropout": rng})
+  return logits, updates.get("batch_stats", {})
+
+
+def _replica_average(tree: Any, local_count: jnp.ndarray, count: jnp.ndarray,
+                     axis_name: str) -> Any:
+  # Every replica starts from the same running value, so the real-row-weighted mean of
+  # m * old + (1 - m) * stats_d is m * old + (1 - m) * (the pooled batch statistic).
+  share = local_count / jnp.maximum(count, 1.0)
+  return jax.tree.map(lambda v: jax.lax.psum(v * share, axis_name), tree)
 
 
 def _prepare_rows(prepare: Prepare, audio: jnp.ndarray, sample_rate: int, axis_name: str,

@@ -81,10 +81,16 @@ class Backbone:
     shape = jax.eval_shape(lambda a: self.recipe.prepare(a, rate), audio)
     return np.zeros(shape.shape, shape.dtype)
 
-  def training_module(self, *, cross_replica_bn: bool, dtype: Any = None):
+  def training_module(self, *, cross_replica_bn: bool, dtype: Any = None,
+                      regularization: bool = True):
     """The module for data-parallel training: cross-replica BatchNorm over the "data" axis when
-    the model has BatchNorm (the preset says so), and the compute dtype (e.g. bf16)."""
+    the model has BatchNorm (the preset says so), the compute dtype (e.g. bf16) and, with
+    `regularization`, the original model's train-mode dropout / stochastic depth / LayerDrop
+    (preset.train_kwargs; user overrides of the same keys win)."""
     changes = {}
+    if regularization:
+      changes.update({k: v for k, v in self.preset.train_kwargs.items()
+                      if k not in self.overrides})
     if cross_replica_bn and self.preset.batch_norm:
       changes["bn_axis_name"] = "data"
     if dtype is not None:

@@ -59,6 +59,9 @@ class Preset:
     parity: what the architecture's numbers are tested against: "torch" (its PyTorch reference)
       or "librosa" (the handcrafted MFCC baseline, which has no network to port).
     trainable: has parameters to fine-tune (the MFCC baseline has none: frozen only).
+    train_kwargs: constructor kwargs for fine-tuning only, the original model's train-mode
+      regularisation (Swin-S stochastic depth 0.3; AVES dropout/attention dropout/LayerDrop);
+      they act only with train=True, so the eval graph (parity, extraction) is unchanged.
   """
 
   name: str
@@ -78,10 +81,12 @@ class Preset:
   description: str = ""
   parity: str = "torch"
   trainable: bool = True
+  train_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
   def __post_init__(self):
     # Read-only views: a preset is shared by every caller and must never be mutated.
     object.__setattr__(self, "module_kwargs", types.MappingProxyType(dict(self.module_kwargs)))
+    object.__setattr__(self, "train_kwargs", types.MappingProxyType(dict(self.train_kwargs)))
     object.__setattr__(self, "reference_kwargs",
                        types.MappingProxyType(dict(self.reference_kwargs)))
 
@@ -150,6 +155,11 @@ def _hubert(name: str, file: str, url: str, description: str) -> Preset:
       reference_kwargs={"arch": "hubert_base"}, weights=file, weights_url=url + file,
       # The paper (BEANS/AVES recipe) fine-tunes with the CNN feature encoder frozen.
       frozen_prefixes=("feature_extractor",), embedding="mean over time of the last layer, 768-d",
+      # torchaudio hubert_base() / the AVES model_config: encoder_dropout 0.1,
+      # encoder_attention_dropout 0.1, encoder_projection_dropout 0.1, encoder_layer_drop 0.05
+      # (encoder_ff_interm_dropout 0.0).
+      train_kwargs={"dropout": 0.1, "attention_dropout": 0.1, "projection_dropout": 0.1,
+                    "layer_drop": 0.05},
       description=description)
 
 
@@ -160,7 +170,10 @@ def _swin(name: str, description: str) -> Preset:
       module_kwargs={"arch": "swin_s"}, recipe="paper_mel3", embedding_dim=1000,
       porter=_BINDINGS + "port_swin", reference=_BINDINGS + "swin_reference",
       reference_kwargs={"arch": "swin_s"}, weights=file, weights_url=_TORCHVISION + file,
-      embedding="1000-d ImageNet head output", description=description)
+      embedding="1000-d ImageNet head output", description=description,
+      # torchvision swin_s(): stochastic_depth_prob=0.2 for swin_t, 0.3 for swin_s, 0.5 for
+      # swin_b (linearly increasing over the blocks; dropout and attention dropout 0).
+      train_kwargs={"stochastic_depth_prob": 0.3})
 
 
 _SEQUENTIAL = _PORTING + "sequential_cnns:port_sequential"

@@ -85,7 +85,8 @@ def test_bfloat16_extraction_is_close_to_float32():
   out = {}
   for dtype in ("float32", "bfloat16"):
     module = backbone.training_module(
-        cross_replica_bn=False, dtype=None if dtype == "float32" else jnp.bfloat16)
+        cross_replica_bn=False, regularization=False,
+        dtype=None if dtype == "float32" else jnp.bfloat16)
     fn, _ = extract_lib.make_embed_fn(module, backbone.recipe.prepare, 8000)
     out[dtype] = np.asarray(fn(extract_lib.place_variables(variables), audio))
   assert out["bfloat16"].dtype == np.float32

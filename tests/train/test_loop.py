@@ -29,6 +29,11 @@ def test_fit_learns_and_keeps_best_epoch(tmp_path, parallel):
   rows = logbook.read_metrics(str(tmp_path))
   assert [r["step"] for r in rows if r["kind"] == "train"] == list(range(1, 17))
   assert sum(r["kind"] == "valid" for r in rows) == 4
+  # Where each epoch's time went (steps, recalibration, validation, checkpoint).
+  times = [r for r in rows if r["kind"] == "epoch_time"]
+  assert [r["epoch"] for r in times] == [0, 1, 2, 3]
+  assert all(r["epoch_seconds"] >= r["steps_seconds"] + r["recalibrate_seconds"]
+             + r["validate_seconds"] for r in times)
   if parallel == "pmap":
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     events = [str(p) for p in (tmp_path / "tensorboard").iterdir()]

@@ -1,0 +1,68 @@
+"""Small training splits are shuffled in memory: same rows every epoch, an order that is a
+function of (seed, epoch), padded last batch, exactly `steps` batches."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from bioacoustics_jax.train import finetune
+from tests.train import tiny
+
+
+@dataclasses.dataclass
+class _Info:
+  def num_samples(self, rate):
+    del rate
+    return 64
+
+
+class _Split:
+  """What _in_memory_batches reads of a pipeline.SplitData: count, info, numpy_batches."""
+
+  info = _Info()
+
+  def __init__(self, n):
+    self.data = tiny.dataset(n)
+    self.data["id"] = np.array([f"clip{i}".encode() for i in range(n)])
+    self.n = n
+
+  def count(self, drop_background=False):
+    return self.n
+
+  def numpy_batches(self, batch_size, sample_rate, drop_background=False):
+    for i in range(0, self.n, batch_size):  # eval-style: the last batch padded
+      out = {}
+      for k, v in self.data.items():
+        chunk = np.zeros((batch_size,) + v.shape[1:], v.dtype)
+        part = v[i:i + batch_size]
+        chunk[:len(part)] = part
+        out[k] = chunk
+      out["mask"][len(self.data["mask"][i:i + batch_size]):] = False
+      yield out
+
+
+def test_in_memory_epochs():
+  split = _Split(22)
+  config = tiny.small_config(seed=3)
+  batches = finetune._in_memory_batches(split, 8, 0, 3, config)
+  epoch0, again, epoch1 = (list(batches(e)) for e in (0, 0, 1))
+  assert len(epoch0) == 3 and all(b["audio"].shape == (8, 64) for b in epoch0)
+  for a, b in zip(epoch0, again):  # a function of the epoch
+    for k in a:
+      np.testing.assert_array_equal(a[k], b[k])
+  ids = lambda epoch: [i for b in epoch for i, m in zip(b["id"], b["mask"]) if m]  # noqa: E731
+  assert sorted(ids(epoch0)) == sorted(ids(epoch1)) == sorted(split.data["id"].tolist())
+  assert ids(epoch0) != ids(epoch1)
+  assert epoch0[-1]["mask"].sum() == 22 - 16 and not epoch0[-1]["audio"][6:].any()
+  # Rows keep their labels.
+  by_id = dict(zip(split.data["id"].tolist(), split.data["label"].tolist()))
+  for b in epoch1:
+    for i, label, m in zip(b["id"], b["label"], b["mask"]):
+      assert not m or by_id[i] == label
+
+
+def test_large_split_stays_on_the_pipeline(monkeypatch):
+  monkeypatch.setattr(finetune, "IN_MEMORY_BYTES", 100)
+  assert finetune._in_memory_batches(_Split(22), 8, 0, 3, tiny.small_config()) is None
