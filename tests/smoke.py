@@ -9,6 +9,8 @@ def smoke_config(arg: str = "smoke=true,datasets=synth_bats", **changes):
   with config.unlocked():
     config.evaluate.reducers = ("pca",)
     config.evaluate.clusterers = ("kmeans",)
+    if "probes=" not in arg:
+      config.evaluate.probes = ()  # no train-split embeddings unless a test asks for probes
     for key, value in changes.items():
       target, _, leaf = key.rpartition(".")
       (config[target] if target else config)[leaf] = value

@@ -52,7 +52,9 @@ def test_matches_jnp_recipe(name, rate, samples, tol):
 
 
 def test_every_jnp_recipe_has_a_torch_twin():
-  assert set(torch_recipes.names()) == set(recipes.names())
+  """All but the MFCC baseline's: it has no network and so no torch cell; its recipe is checked
+  against librosa instead (tests/models/test_mfcc.py)."""
+  assert set(torch_recipes.names()) == set(recipes.names()) - {"mfcc_logmel"}
 
 
 def test_paper_mel3_divides_by_the_batch_max_and_keeps_silence_finite():

@@ -44,7 +44,10 @@ def test_probe_table_per_dataset_with_mfcc_row_and_skips(tmp_path):
   results.append_rows(results_csv, [dict(
       dataset="watkins", model="rn18", regime="frozen", split="test", reducer="pca",
       clusterer="kmeans", ari=0.1, nmi=0.2, ami=0.2, silhouette=0.1, accuracy=0.3, n=50,
-      n_classes=3, n_clusters=3, embedding_dim=512, seconds=1.0, skipped_files=0)])
+      n_classes=3, n_clusters=3, embedding_dim=512, seconds=1.0, skipped_files=0, status="ok",
+      note="", embed_batch_size=32, umap_n_neighbors=50, umap_min_dist=0.5, pca_dim=2,
+      tsne_perplexity=25.0, hdbscan_min_cluster_size=10, eval_seed=42, cell_key="k",
+      eval_key="e", run_id="r")])
   probes_csv = _write(str(tmp_path / "probes.csv"), [
       _probe("rn18", "linear_probe", "", "accuracy", 0.9, 0.02),
       _probe("mfcc", "linear_probe", "", "accuracy", 0.7, 0.03),
