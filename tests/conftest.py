@@ -24,3 +24,15 @@ def highest_matmul_precision():
   nothing."""
   with jax.default_matmul_precision("highest"):
     yield
+
+
+@pytest.fixture
+def chromium():
+  """Headless Chromium for the report's browser tests; `make test` installs it when absent, so
+  its absence is a failure (with the fix), never a skip."""
+  from bioacoustics_jax.report import browser_check  # pylint: disable=g-import-not-at-top
+  path = browser_check.find_chromium()
+  if path is None:
+    pytest.fail("No Chromium: run `make test` (it installs Debian's chromium when absent) or "
+                "`apt-get install -y chromium`.")
+  return path

@@ -99,14 +99,10 @@ def test_unknown_model_fails_before_any_work(tmp_path):
   assert not (tmp_path / "data").exists()
 
 
-def test_report_html_renders_in_chromium(finished_run):
+def test_report_html_renders_in_chromium(finished_run, chromium):  # pylint: disable=unused-argument
   """The demo's report.html in a real browser: no script errors, every figure, sorting, hover."""
   from bioacoustics_jax.report import browser_check  # pylint: disable=g-import-not-at-top
   _, workdir, _ = finished_run
-  if browser_check.find_chromium() is None:
-    if os.environ.get("CI"):
-      pytest.fail("CI must have Chromium: .ci/run installs the Debian package when absent.")
-    pytest.skip("no Chromium here (apt-get install -y chromium)")
   found = browser_check.check(os.path.join(workdir, "report.html"))
   assert browser_check.problems(found) == []
   assert found["hover"]["scatters"] == 2 * 2 * 3  # datasets x regimes x (labels + 2 clusterings)

@@ -97,15 +97,7 @@ def test_rebuild_offline_from_the_command_line(workdir):
   assert os.path.exists(os.path.join(workdir, "report.html"))
 
 
-def require_chromium():
-  if browser_check.find_chromium() is None:
-    if os.environ.get("CI"):
-      pytest.fail("CI must have Chromium: .ci/run installs the Debian package when absent.")
-    pytest.skip("no Chromium here (apt-get install -y chromium)")
-
-
-def test_report_renders_in_chromium(workdir, tmp_path):
-  require_chromium()
+def test_report_renders_in_chromium(workdir, tmp_path, chromium):  # pylint: disable=unused-argument
   path = html.write_html(workdir, max_points=200)
   shot = str(tmp_path / "report.png")
   found = browser_check.check(path, screenshot=shot)
