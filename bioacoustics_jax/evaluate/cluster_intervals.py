@@ -81,8 +81,9 @@ def accuracy_from_table(table: np.ndarray) -> float:
 
 def clustering_intervals(labels: np.ndarray, predicted: np.ndarray,
                          silhouettes: np.ndarray | None, n_boot: int = intervals.DEFAULT_N_BOOT,
-                         seed: int = 0) -> dict[str, float]:
-  """{score_lo, score_hi for score in SCORES}; NaN where a score is undefined (no silhouette)."""
+                         seed: int = 0, scores: tuple[str, ...] = SCORES) -> dict[str, float]:
+  """{score_lo, score_hi for score in `scores`}; NaN where a score is undefined (no
+  silhouette). Asking for fewer scores (e.g. ("nmi", "ari") for report.html) skips the rest."""
   _, true_index = np.unique(labels, return_inverse=True)
   _, pred_index = np.unique(predicted, return_inverse=True)
   n_true, n_pred = true_index.max() + 1, pred_index.max() + 1
@@ -98,9 +99,10 @@ def clustering_intervals(labels: np.ndarray, predicted: np.ndarray,
           n_true, n_pred)
     return cache["table"]
 
-  ami = float(skm.adjusted_mutual_info_score(labels, predicted))
-  mi, mean_h = mutual_info_from_table(table(None))
-  emi = (mi - ami * mean_h) / (1.0 - ami) if ami < 1.0 else math.nan
+  if "ami" in scores:
+    ami = float(skm.adjusted_mutual_info_score(labels, predicted))
+    mi, mean_h = mutual_info_from_table(table(None))
+    emi = (mi - ami * mean_h) / (1.0 - ami) if ami < 1.0 else math.nan
 
   def ami_of(weights):
     if len(cell) <= AMI_EXACT_MAX_N:
@@ -117,6 +119,7 @@ def clustering_intervals(labels: np.ndarray, predicted: np.ndarray,
   if silhouettes is not None:
     s = np.asarray(silhouettes, np.float64)
     stats["silhouette"] = lambda w: float(np.dot(w, s) / w.sum())
+  stats = {name: stat for name, stat in stats.items() if name in scores}
   out = intervals.bootstrap_many(stats, len(cell), n_boot, seed)
   out.setdefault("silhouette", (math.nan, math.nan))
-  return {f"{s}_{end}": out[s][i] for s in SCORES for i, end in enumerate(("lo", "hi"))}
+  return {f"{s}_{end}": out[s][i] for s in scores for i, end in enumerate(("lo", "hi"))}

@@ -22,10 +22,13 @@ from typing import Any
 
 import numpy as np
 from absl import logging
+from sklearn import metrics as skm
 
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
 from bioacoustics_jax.evaluate import cluster as cluster_lib
-from bioacoustics_jax.report import intervals
+from bioacoustics_jax.evaluate import cluster_intervals
+
+N_RESAMPLES = 200  # bootstrap resamples per scored clustering shown in report.html
 
 VIEWS_DIR = "views"
 # Scores re-computed from re-run clusters must equal the row's to this tolerance (float noise).
@@ -68,15 +71,18 @@ def save_cell(workdir: str, es: EmbeddingSet, evaluation, evaluator, rows: list[
                                        es.n_classes, evaluator.cluster_settings)
     else:
       continue
-    point = intervals.scores(es.labels, labels_hat)
+    point = {"nmi": skm.normalized_mutual_info_score(es.labels, labels_hat),
+             "ari": skm.adjusted_rand_score(es.labels, labels_hat)}
     if not all(math.isclose(point[m], row[m], abs_tol=_SAME_SCORE) for m in ("nmi", "ari")):
       logging.warning("%s/%s/%s %s+%s: re-run clusters score NMI %.6f (row %.6f); not shown.",
                       first["dataset"], first["model"], first["regime"], *key, point["nmi"],
                       row["nmi"])
       continue
     predicted[key] = labels_hat
-    boxes["+".join(key)] = {m: list(v) for m, v in intervals.bootstrap(es.labels, labels_hat
-                                                                       ).items()}
+    # The evaluator's bootstrap over clips with the clustering fixed (evaluate/cluster_intervals).
+    box = cluster_intervals.clustering_intervals(es.labels, labels_hat, None, n_boot=N_RESAMPLES,
+                                                 seed=0, scores=("nmi", "ari"))
+    boxes["+".join(key)] = {m: [box[f"{m}_lo"], box[f"{m}_hi"]] for m in ("nmi", "ari")}
   path = cell_path(workdir, first["dataset"], first["model"], first["regime"])
   os.makedirs(os.path.dirname(path), exist_ok=True)
   header = dict(dataset=first["dataset"], model=first["model"], regime=first["regime"],
