@@ -1,11 +1,12 @@
-"""EfficientNet-B0 in Flax, numerically identical to torchvision's `efficientnet_b0` (NHWC).
+"""EfficientNet-B0..B4 in Flax, numerically identical to torchvision's (NHWC input).
 
 torchvision layout (so its checkpoint ports key for key): a 3x3/2 conv-BN-SiLU stem, seven stages
 of MBConv blocks (1x1 expand, depthwise kxk, squeeze-excitation, 1x1 project, residual with
 stochastic depth when shapes allow), a 1x1 conv-BN-SiLU head to 1280 channels, global average
-pool, Dropout(0.2), Linear. BatchNorm is torch's default (eps 1e-5, momentum 0.1) for B0: only
-torchvision's B5-B7 and V2 models pass eps=1e-3. `width_mult` / `depth_mult` follow
-torchvision's channel rounding (multiples of 8) and depth rounding (ceil), for tiny tests.
+pool, Dropout, Linear. BatchNorm is torch's default (eps 1e-5, momentum 0.1) for B0-B4: only
+torchvision's B5-B7 and V2 models pass eps=1e-3. B1 (width 1.0, depth 1.1, dropout 0.2) and B3
+(1.2, 1.4, 0.3) are B0's table scaled by `width_mult` / `depth_mult`, with torchvision's channel
+rounding (multiples of 8) and depth rounding (ceil); the same scaling gives the tiny test nets.
 """
 
 from __future__ import annotations
@@ -106,9 +107,9 @@ class EfficientNet(nn.Module):
   """torchvision EfficientNet (V1). Input [B, H, W, 3]; returns (logits, intermediates).
 
   Attributes:
-    width_mult / depth_mult: torchvision's scaling (1.0 / 1.0 for B0).
+    width_mult / depth_mult: torchvision's scaling (B0 1.0 / 1.0, B1 1.0 / 1.1, B3 1.2 / 1.4).
     stochastic_depth_prob: final block's drop probability; block i gets p * i / n_blocks.
-    dropout: before the classifier (0.2 for B0).
+    dropout: before the classifier (B0, B1 0.2; B3 0.3).
   """
 
   width_mult: float = 1.0

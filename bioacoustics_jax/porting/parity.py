@@ -110,6 +110,13 @@ def max_abs_diff(a: Any, b: Any) -> float:
   return float(np.max(np.abs(a - b))) if a.size else 0.0
 
 
+def max_relative_diff(got: Any, want: Any) -> float:
+  """max |got - want| / max |want|: the issue's parity measure (<= 1e-5 on the embedding)."""
+  want = np.asarray(want, np.float64)
+  scale = float(np.max(np.abs(want))) if want.size else 0.0
+  return max_abs_diff(got, want) / max(scale, np.finfo(np.float64).tiny)
+
+
 def reference_and_port(spec, x: np.ndarray, seed: int = 0, calibrate_on: np.ndarray | None = None,
                        **overrides):
   """(torch model, Flax module, ported variables) for `spec` at `overrides`, ready to compare.

@@ -147,6 +147,26 @@ def _torchvision_pair(arch: str, module: str, porter: str, reference: str, file:
   ]
 
 
+def _efficientnet(variant: str, width_mult: float, depth_mult: float, dropout: float,
+                  file: str) -> list[Preset]:
+  """torchvision efficientnet_b1 / _b3: B0's network with torchvision's width/depth scaling;
+  the pretrained ids take the IMAGENET1K_V1 (rwightman) weights, as `efficientnet_b0p`."""
+  arch = f"efficientnet_{variant}"
+  scaling = {"width_mult": width_mult, "depth_mult": depth_mult}
+  common = dict(architecture=arch, module=_MODELS + "efficientnet:EfficientNet",
+                module_kwargs={**scaling, "dropout": dropout}, recipe="paper_mel3",
+                embedding_dim=1000, porter=_PORTING + "efficientnet:port_efficientnet",
+                reference=_REFS + "torchvision_cnns:efficientnet",
+                reference_kwargs={**scaling, "dropout": dropout}, batch_norm=True,
+                embedding="1000-d ImageNet output (global average pool -> classifier), the "
+                          "paper's convention for its ImageNet CNNs")
+  return [
+      Preset(name=arch, description=f"torchvision {arch}, random init", **common),
+      Preset(name=f"{arch}p", weights=file, weights_url=_TORCHVISION + file,
+             description=f"torchvision {arch}, ImageNet weights (IMAGENET1K_V1)", **common),
+  ]
+
+
 def _hubert(name: str, file: str, url: str, description: str) -> Preset:
   return Preset(
       name=name, architecture="hubert_base", module=_MODELS + "hubert:build",
@@ -191,6 +211,8 @@ PRESETS: tuple[Preset, ...] = (
                        _REFS + "torchvision_cnns:efficientnet_b0",
                        "efficientnet_b0_rwightman-7f5810bc.pth", "efficientnet_b0",
                        "efficientnet_b0p", "efficientnet_b0", batch_norm=True),
+    *_efficientnet("b1", 1.0, 1.1, 0.2, "efficientnet_b1_rwightman-bac287d4.pth"),
+    *_efficientnet("b3", 1.2, 1.4, 0.3, "efficientnet_b3_rwightman-b3899882.pth"),
     Preset(name="vggish", architecture="vggish", module=_MODELS + "vggish:VGGish",
            recipe="vggish_logmel", embedding_dim=128, porter=_SEQUENTIAL,
            reference=_REFS + "vggish_torch:vggish", weights="vggish-10086976.pth",

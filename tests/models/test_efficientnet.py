@@ -1,4 +1,4 @@
-"""EfficientNet-B0 parity with torchvision: eval, train-mode BN, stochastic depth, presets."""
+"""EfficientNet-B0/B1/B3 parity with torchvision: eval, train-mode BN, stochastic depth, presets."""
 
 import flax
 import jax
@@ -10,7 +10,7 @@ from bioacoustics_jax import zoo
 from bioacoustics_jax.porting import parity
 from tests.models import parity_registry
 
-parity_registry.PARITY_TESTED.add("efficientnet_b0")
+parity_registry.PARITY_TESTED.update({"efficientnet_b0", "efficientnet_b1", "efficientnet_b3"})
 
 TINY = {"width_mult": 0.25, "depth_mult": 0.34, "num_classes": 10}
 
@@ -77,3 +77,41 @@ def test_presets():
   assert spec.weights == "efficientnet_b0_rwightman-7f5810bc.pth"
   assert spec.weights_url.endswith(spec.weights) and spec.embedding_dim == 1000
   assert zoo.get_preset("efficientnet_b0").weights is None
+
+
+# B1 / B3 at tiny widths: multipliers that exercise torchvision's rounding (32 * 0.3 = 9.6 -> 8
+# channels; ceil(3 * 0.4) = 2 blocks) on the variant's own code path (its dropout, its preset).
+TINY_SCALED = {"efficientnet_b1": {"width_mult": 0.25, "depth_mult": 0.4, "num_classes": 10},
+               "efficientnet_b3": {"width_mult": 0.3, "depth_mult": 0.3, "num_classes": 10}}
+
+
+@pytest.mark.parametrize("name", sorted(TINY_SCALED))
+def test_b1_b3_tiny_parity(name):
+  x, calib = _inputs(size=32)
+  logits, inter, expected = parity.eval_outputs(zoo.get_preset(name), x, calibrate_on=calib,
+                                                **TINY_SCALED[name])
+  assert parity.max_relative_diff(inter["embedding"], expected) <= 1e-5
+  assert parity.max_relative_diff(logits, expected) <= 1e-5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,num_params", [("efficientnet_b1", 7_794_184),
+                                             ("efficientnet_b3", 12_233_232)])
+def test_b1_b3_full_size_parity(name, num_params):
+  x, calib = _inputs(size=96)
+  spec = zoo.get_preset(name)
+  torch_model, module, variables = parity.reference_and_port(spec, x, calibrate_on=calib)
+  assert sum(p.numel() for p in torch_model.parameters()) == num_params  # torchvision's meta
+  assert sum(np.size(v) for v in jax.tree.leaves(variables["params"])) == num_params
+  _, inter = jax.jit(lambda v, x: module.apply(v, x))(variables, x)
+  expected = parity.torch_forward(torch_model, x)
+  assert parity.max_relative_diff(inter["embedding"], expected) <= 1e-5
+
+
+def test_b1_b3_presets():
+  for variant, file in (("b1", "efficientnet_b1_rwightman-bac287d4.pth"),
+                        ("b3", "efficientnet_b3_rwightman-b3899882.pth")):
+    spec = zoo.get_preset(f"efficientnet_{variant}p")
+    assert spec.weights == file and spec.weights_url.endswith("/" + file) and spec.batch_norm
+    assert zoo.get_preset(f"efficientnet_{variant}").weights is None
+  assert zoo.get_preset("efficientnet_b3").build().dropout == 0.3

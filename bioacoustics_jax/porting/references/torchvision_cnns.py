@@ -1,4 +1,4 @@
-"""torchvision AlexNet / VGG-16 / EfficientNet-B0, optionally narrowed (for fast parity tests).
+"""torchvision AlexNet / VGG-16 / EfficientNet-B0..B3, optionally narrowed (for fast parity tests).
 
 At full size these are exactly `torchvision.models.alexnet()` / `vgg16()`. Narrow variants keep
 torchvision's classes and key layout and only swap in smaller layers, so the parity tests still
@@ -40,11 +40,22 @@ def vgg16(width: int = 64, hidden: int = 4096, num_classes: int = 1000):
   return model
 
 
+def efficientnet(width_mult: float = 1.0, depth_mult: float = 1.0, dropout: float = 0.2,
+                 num_classes: int = 1000):
+  """torchvision EfficientNet (V1) at random init, built the way `efficientnet_b0..b4()` build
+  it: `_efficientnet_conf` with the variant's width/depth multipliers (B0 1.0/1.0, B1 1.0/1.1,
+  B3 1.2/1.4) and torch's default BatchNorm (torchvision passes eps=1e-3 only from B5 on);
+  smaller multipliers give the tiny test variants with the same code and key layout."""
+  from torchvision.models import efficientnet as tv  # pylint: disable=g-import-not-at-top
+  stages, last_channel = tv._efficientnet_conf(  # pylint: disable=protected-access
+      "efficientnet_b0", width_mult=width_mult, depth_mult=depth_mult)
+  return tv.EfficientNet(stages, dropout=dropout, last_channel=last_channel,
+                         num_classes=num_classes)
+
+
 def efficientnet_b0(width_mult: float = 1.0, depth_mult: float = 1.0, num_classes: int = 1000):
   """torchvision EfficientNet-B0 (random init), optionally scaled down the torchvision way."""
   from torchvision.models import efficientnet as tv  # pylint: disable=g-import-not-at-top
   if width_mult == 1.0 and depth_mult == 1.0:
     return tv.efficientnet_b0(num_classes=num_classes)
-  stages, last_channel = tv._efficientnet_conf(  # pylint: disable=protected-access
-      "efficientnet_b0", width_mult=width_mult, depth_mult=depth_mult)
-  return tv.EfficientNet(stages, dropout=0.2, last_channel=last_channel, num_classes=num_classes)
+  return efficientnet(width_mult, depth_mult, 0.2, num_classes)
