@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bioacoustics_jax.models import attention as attn_lib
+from bioacoustics_jax.models import torch_layers as tl
 
 _LN_EPS = 1e-5  # torchvision builds its Swin norms with partial(nn.LayerNorm, eps=1e-5)
 
@@ -67,18 +68,6 @@ def shifted_window_mask(padded: tuple[int, int], window: tuple[int, int],
   regions = regions.reshape(-1, wh * ww)
   diff = regions[:, None, :] - regions[:, :, None]
   return np.where(diff != 0, np.float32(-100.0), np.float32(0.0))
-
-
-def drop_path(module: nn.Module, x: jnp.ndarray, rate: float, train: bool) -> jnp.ndarray:
-  """torchvision StochasticDepth(rate, "row"): drop whole examples' residual branch in training.
-
-  Identity in eval (and at rate 0, so no 'dropout' rng is needed unless it is switched on).
-  """
-  if not train or rate == 0.0:
-    return x
-  keep = 1.0 - rate
-  mask = jax.random.bernoulli(module.make_rng("dropout"), keep, (x.shape[0],) + (1,) * (x.ndim - 1))
-  return jnp.where(mask, x / keep, jnp.zeros_like(x))
 
 
 class ShiftedWindowAttention(nn.Module):
@@ -139,11 +128,11 @@ class SwinBlock(nn.Module):
     y = attn_lib.layer_norm(_LN_EPS, "norm1")(x)
     y = ShiftedWindowAttention(self.num_heads, self.window_size, self.shift_size, self.dtype,
                                name="attn")(y)
-    x = x + drop_path(self, y, self.stochastic_depth_prob, train)
+    x = x + tl.drop_path(self, y, self.stochastic_depth_prob, train)
     y = attn_lib.layer_norm(_LN_EPS, "norm2")(x)
     y = attn_lib.gelu(attn_lib.dense(int(c * self.mlp_ratio), "mlp_0", self.dtype)(y))
     y = attn_lib.dense(c, "mlp_3", self.dtype)(y)
-    return x + drop_path(self, y, self.stochastic_depth_prob, train)
+    return x + tl.drop_path(self, y, self.stochastic_depth_prob, train)
 
 
 class PatchMerging(nn.Module):

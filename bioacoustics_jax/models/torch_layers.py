@@ -185,6 +185,18 @@ class BatchNorm(nn.Module):
     return mean, squares / jnp.maximum(count, 1.0), count
 
 
+def drop_path(module: nn.Module, x: jnp.ndarray, rate: float, train: bool) -> jnp.ndarray:
+  """torchvision StochasticDepth(rate, "row"): drop whole examples' residual branch in training.
+
+  Identity in eval (and at rate 0, so no 'dropout' rng is needed unless it is switched on).
+  """
+  if not train or rate == 0.0:
+    return x
+  keep = 1.0 - rate
+  mask = jax.random.bernoulli(module.make_rng("dropout"), keep, (x.shape[0],) + (1,) * (x.ndim - 1))
+  return jnp.where(mask, x / keep, jnp.zeros_like(x))
+
+
 def max_pool(x: jnp.ndarray, kernel: int, stride: int, padding: int = 0) -> jnp.ndarray:
   """torch.nn.MaxPool2d(kernel, stride, padding) (ceil_mode=False): pads with -inf."""
   return nn.max_pool(x, (kernel, kernel), strides=(stride, stride),

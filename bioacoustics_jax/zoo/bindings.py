@@ -1,7 +1,7 @@
 """Glue between a Flax family and its PyTorch side, where one needs facts from the other.
 
 models/ never imports porting/ and porting/ never imports models/; a preset whose PyTorch
-reference takes the Flax family's architecture table (Swin, HuBERT, AST), or whose porter checks
+reference takes the Flax family's architecture table (Swin, ConvNeXt, ViT, HuBERT, AST), or whose porter checks
 a buffer against the Flax model's own construction (Swin's relative-position index), is bound
 here, in the room above both. Every import is inside the function, so a preset is resolved
 without importing any family it does not use.
@@ -46,3 +46,11 @@ def ast_reference(arch: str = "ast", **overrides):
   from bioacoustics_jax.models import ast  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.porting.references import ast_torch  # pylint: disable=g-import-not-at-top
   return ast_torch.transformers_ast(**{**ast.ARCHS[arch], **overrides})
+
+
+def convnext_reference(arch: str = "convnext_tiny", **overrides):
+  """torchvision's ConvNeXt with models/convnext.py's `arch` hyper-parameters, random init."""
+  from bioacoustics_jax.models import convnext  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting.references import torchvision_cnns  # pylint: disable=g-import-not-at-top
+  kwargs = {**convnext.ARCHS[arch], **overrides}
+  return torchvision_cnns.convnext(**{k: v for k, v in kwargs.items() if k != "dtype"})

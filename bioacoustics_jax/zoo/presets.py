@@ -167,6 +167,26 @@ def _efficientnet(variant: str, width_mult: float, depth_mult: float, dropout: f
   ]
 
 
+def _convnext() -> list[Preset]:
+  file = "convnext_tiny-983f1562.pth"
+  common = dict(
+      architecture="convnext_tiny", module=_MODELS + "convnext:build",
+      module_kwargs={"arch": "convnext_tiny"}, recipe="paper_mel3", embedding_dim=1000,
+      porter=_PORTING + "convnext:port_convnext", reference=_BINDINGS + "convnext_reference",
+      reference_kwargs={"arch": "convnext_tiny"},
+      embedding="1000-d ImageNet output (global average pool -> LayerNorm -> Linear), the "
+                "paper's convention for its ImageNet models",
+      # torchvision convnext_tiny(): stochastic_depth_prob=0.1, linear over the 18 blocks.
+      train_kwargs={"stochastic_depth_prob": 0.1})
+  return [
+      Preset(name="convnext_tiny", description="torchvision convnext_tiny, random init",
+             **common),
+      Preset(name="convnext_tinyp", weights=file, weights_url=_TORCHVISION + file,
+             description="torchvision convnext_tiny, ImageNet-1k weights (IMAGENET1K_V1)",
+             **common),
+  ]
+
+
 def _hubert(name: str, file: str, url: str, description: str) -> Preset:
   return Preset(
       name=name, architecture="hubert_base", module=_MODELS + "hubert:build",
@@ -213,6 +233,7 @@ PRESETS: tuple[Preset, ...] = (
                        "efficientnet_b0p", "efficientnet_b0", batch_norm=True),
     *_efficientnet("b1", 1.0, 1.1, 0.2, "efficientnet_b1_rwightman-bac287d4.pth"),
     *_efficientnet("b3", 1.2, 1.4, 0.3, "efficientnet_b3_rwightman-b3899882.pth"),
+    *_convnext(),
     Preset(name="vggish", architecture="vggish", module=_MODELS + "vggish:VGGish",
            recipe="vggish_logmel", embedding_dim=128, porter=_SEQUENTIAL,
            reference=_REFS + "vggish_torch:vggish", weights="vggish-10086976.pth",

@@ -59,3 +59,16 @@ def efficientnet_b0(width_mult: float = 1.0, depth_mult: float = 1.0, num_classe
   if width_mult == 1.0 and depth_mult == 1.0:
     return tv.efficientnet_b0(num_classes=num_classes)
   return efficientnet(width_mult, depth_mult, 0.2, num_classes)
+
+
+def convnext(dims=(96, 192, 384, 768), depths=(3, 3, 9, 3), num_classes: int = 1000,
+             stochastic_depth_prob: float = 0.0):
+  """torchvision ConvNeXt with these stage widths/depths, random init (`convnext_tiny()` builds
+  exactly this with the tiny table; its stochastic depth acts in train mode only)."""
+  from torchvision.models import convnext as tv  # pylint: disable=g-import-not-at-top
+  if len(dims) != len(depths):
+    raise ValueError(f"dims {dims} and depths {depths} differ in length")
+  setting = [tv.CNBlockConfig(d, dims[i + 1] if i + 1 < len(dims) else None, n)
+             for i, (d, n) in enumerate(zip(dims, depths))]
+  return tv.ConvNeXt(setting, stochastic_depth_prob=stochastic_depth_prob,
+                     num_classes=num_classes)
