@@ -142,6 +142,28 @@ def mel_space_filterbank(n_freqs: int, sample_rate: int, n_mels: int, fmin: floa
   return fb.astype(np.float32)
 
 
+@functools.lru_cache(maxsize=64)
+def linear_resize_matrix(in_size: int, out_size: int) -> np.ndarray:
+  """[out_size, in_size] float32 weights of an antialiased linear (triangle) resize.
+
+  Half-pixel centres: output i samples the input at (i + 0.5) * in / out - 0.5; the triangle is
+  widened by in / out when shrinking (antialiasing), and each row is normalised over the pixels
+  that exist, which is also how the borders are handled. These are the weights of
+  torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=True) per
+  axis (equal in float64; torch's and jax.image.resize's own float32 kernels are within 1e-5 of
+  them; tests/audio/test_frontend.py). One matrix lets the jnp and torch recipes resize with
+  the same numbers (a matmul each way).
+  """
+  if in_size < 1 or out_size < 1:
+    raise ValueError(f"resize sizes must be >= 1, got {in_size} -> {out_size}")
+  scale = in_size / out_size
+  support = max(scale, 1.0)
+  centres = (np.arange(out_size) + 0.5) * scale - 0.5
+  weights = np.maximum(0.0, 1.0 - np.abs(np.arange(in_size)[None, :] - centres[:, None])
+                       / support)
+  return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 # ---------------------------------------------------------------------------------------------
 # Framing and STFT (jnp).
 # ---------------------------------------------------------------------------------------------

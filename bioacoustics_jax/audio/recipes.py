@@ -16,6 +16,10 @@ Recipes (PAPER.md, "Preprocessing"):
   torch NCHW image is [B, 3, 128, frames], so H = mel bins (low to high), W = time.
   Note that this makes one example's input depend on its batch, exactly as in BEANS; under jit
   with a sharded batch the maximum is over the global batch.
+- paper_mel3_224: paper_mel3 for torchvision's ViT, which takes only 224x224 images: the same
+  batch-max mel (before the channel repeat) resized to 224 x 224 on both axes with an
+  antialiased linear filter (torch's F.interpolate(bilinear, antialias=True); one weight matrix
+  per axis, audio/frontend.py), then repeated to 3 channels. Output NHWC [B, 224, 224, 3].
 - vggish_logmel: torchvggish's `waveform_to_examples` at 16 kHz: 400-sample (25 ms) periodic Hann
   frames every 160 samples (10 ms) without padding, |rfft| on 512 points (magnitude, not power),
   64 HTK-mel triangles drawn in mel space from 125 to 7500 Hz (DC bin excluded), log(mel + 0.01),
@@ -133,12 +137,15 @@ def beans_mel(audio: jax.Array, sample_rate: int) -> jax.Array:
   return mel
 
 
-def _paper_mel3(audio: jax.Array, sample_rate: int) -> jax.Array:
-  audio = _as_batch(audio, "paper_mel3")
-  mel = beans_mel(audio, sample_rate)
+def _batch_max_mel(audio: jax.Array, sample_rate: int, name: str) -> jax.Array:
+  mel = beans_mel(_as_batch(audio, name), sample_rate)
   peak = jnp.max(mel)
   # An all-silent batch would divide 0 by 0 in BEANS; keep it all zeros instead of NaN.
-  mel = mel / jnp.where(peak > 0, peak, 1.0)
+  return mel / jnp.where(peak > 0, peak, 1.0)
+
+
+def _paper_mel3(audio: jax.Array, sample_rate: int) -> jax.Array:
+  mel = _batch_max_mel(audio, sample_rate, "paper_mel3")
   return jnp.repeat(mel[..., None], 3, axis=-1)
 
 
@@ -146,6 +153,28 @@ register_recipe(InputRecipe(
     name="paper_mel3", sample_rate=None, prepare=_paper_mel3,
     description="BEANS CNN input: 128-bin torchaudio mel power, 100 frames/s, 3 channels, "
                 "divided by the batch max; NHWC [B, 128, frames, 3]",
+    uses_batch_statistics=True))
+
+# torchvision's ViT takes square 224x224 images only (its position table is fixed).
+VIT_IMAGE_SIZE = 224
+
+
+def resize_mel(mel: jax.Array, size: int = VIT_IMAGE_SIZE) -> jax.Array:
+  """[B, mels, frames] -> [B, size, size]: antialiased linear resize on both axes."""
+  rows = jnp.asarray(frontend.linear_resize_matrix(mel.shape[1], size))
+  cols = jnp.asarray(frontend.linear_resize_matrix(mel.shape[2], size))
+  return jnp.einsum("om,bmt,pt->bop", rows, mel, cols, precision=jax.lax.Precision.HIGHEST)
+
+
+def _paper_mel3_224(audio: jax.Array, sample_rate: int) -> jax.Array:
+  mel = resize_mel(_batch_max_mel(audio, sample_rate, "paper_mel3_224"))
+  return jnp.repeat(mel[..., None], 3, axis=-1)
+
+
+register_recipe(InputRecipe(
+    name="paper_mel3_224", sample_rate=None, prepare=_paper_mel3_224,
+    description="paper_mel3 resized to 224x224 (antialiased linear) for the fixed-size ViT; "
+                "NHWC [B, 224, 224, 3]",
     uses_batch_statistics=True))
 
 

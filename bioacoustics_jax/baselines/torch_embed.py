@@ -79,6 +79,7 @@ _IMAGE = TorchFamily(_output)
 FAMILIES: dict[str, TorchFamily] = {
     "alexnet": _IMAGE, "vgg16": _IMAGE, "efficientnet_b0": _IMAGE, "swin_s": _IMAGE,
     "efficientnet_b1": _IMAGE, "efficientnet_b3": _IMAGE, "convnext_tiny": _IMAGE,
+    "vit_b_16": _IMAGE,
     "resnet18": _IMAGE, "resnet34": _IMAGE, "resnet50": _IMAGE, "resnet101": _IMAGE,
     "resnet152": _IMAGE,
     "vggish": TorchFamily(_patch_mean),

@@ -13,6 +13,7 @@ PyTorch reference model of the matching zoo preset consumes:
 
   paper_mel3      [B, 3, 128, frames]  NCHW image for the torchvision CNNs (the jnp recipe's NHWC
                                        [B, 128, frames, 3] transposed), divided by the batch max
+  paper_mel3_224  [B, 3, 224, 224]     the same mel resized for torchvision's ViT
   vggish_logmel   [B, P, 1, 96, 64]    one NCHW image per 0.96 s patch (torchvggish's layout)
   ast_fbank       [B, 1024, 128]       ASTModel's input_values
   waveform16k     [B, T]               raw 16 kHz audio (HuBERT / AVES)
@@ -105,13 +106,28 @@ def beans_mel(audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
   return mel
 
 
-@_register("paper_mel3")
-def paper_mel3(audio, sample_rate: int) -> torch.Tensor:
-  audio = _as_batch(audio, "paper_mel3")
-  mel = beans_mel(audio, sample_rate)
+def _batch_max_mel(audio, sample_rate: int, name: str) -> torch.Tensor:
+  mel = beans_mel(_as_batch(audio, name), sample_rate)
   peak = mel.max()
   # BEANS divides by the batch maximum; an all-silent batch stays zeros instead of 0/0 = NaN.
-  mel = mel / torch.where(peak > 0, peak, torch.ones_like(peak))
+  return mel / torch.where(peak > 0, peak, torch.ones_like(peak))
+
+
+@_register("paper_mel3")
+def paper_mel3(audio, sample_rate: int) -> torch.Tensor:
+  mel = _batch_max_mel(audio, sample_rate, "paper_mel3")
+  return mel[:, None].expand(-1, 3, -1, -1).contiguous()
+
+
+@_register("paper_mel3_224")
+def paper_mel3_224(audio, sample_rate: int) -> torch.Tensor:
+  """[B, 3, 224, 224]: the batch-max mel resized with the jnp recipe's own weight matrices
+  (antialiased bilinear, F.interpolate's weights), for torchvision's fixed-size ViT."""
+  mel = _batch_max_mel(audio, sample_rate, "paper_mel3_224")
+  size = jnp_recipes.VIT_IMAGE_SIZE
+  rows = _const(frontend.linear_resize_matrix(mel.shape[1], size))
+  cols = _const(frontend.linear_resize_matrix(mel.shape[2], size))
+  mel = torch.einsum("om,bmt,pt->bop", rows, mel, cols)
   return mel[:, None].expand(-1, 3, -1, -1).contiguous()
 
 

@@ -54,3 +54,11 @@ def convnext_reference(arch: str = "convnext_tiny", **overrides):
   from bioacoustics_jax.porting.references import torchvision_cnns  # pylint: disable=g-import-not-at-top
   kwargs = {**convnext.ARCHS[arch], **overrides}
   return torchvision_cnns.convnext(**{k: v for k, v in kwargs.items() if k != "dtype"})
+
+
+def vit_reference(arch: str = "vit_b_16", **overrides):
+  """torchvision's VisionTransformer with models/vit.py's `arch` hyper-parameters, random init."""
+  from bioacoustics_jax.models import vit  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting.references import vit_torch  # pylint: disable=g-import-not-at-top
+  kwargs = {**vit.ARCHS[arch], **overrides}
+  return vit_torch.torchvision_vit(**{k: v for k, v in kwargs.items() if k != "dtype"})

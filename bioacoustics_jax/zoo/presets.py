@@ -187,6 +187,22 @@ def _convnext() -> list[Preset]:
   ]
 
 
+def _vit() -> list[Preset]:
+  file = "vit_b_16-c867db91.pth"
+  common = dict(
+      architecture="vit_b_16", module=_MODELS + "vit:build", module_kwargs={"arch": "vit_b_16"},
+      recipe="paper_mel3_224", embedding_dim=1000, porter=_PORTING + "vit:port_vit",
+      reference=_BINDINGS + "vit_reference", reference_kwargs={"arch": "vit_b_16"},
+      embedding="1000-d ImageNet output (head on the final-LayerNorm class token), the paper's "
+                "convention for its ImageNet models; input: the paper's mel resized to 224x224")
+  # torchvision vit_b_16(): dropout 0, attention_dropout 0, so no train-mode regularisation.
+  return [
+      Preset(name="vit_b_16", description="torchvision vit_b_16, random init", **common),
+      Preset(name="vit_b_16p", weights=file, weights_url=_TORCHVISION + file,
+             description="torchvision vit_b_16, ImageNet-1k weights (IMAGENET1K_V1)", **common),
+  ]
+
+
 def _hubert(name: str, file: str, url: str, description: str) -> Preset:
   return Preset(
       name=name, architecture="hubert_base", module=_MODELS + "hubert:build",
@@ -234,6 +250,7 @@ PRESETS: tuple[Preset, ...] = (
     *_efficientnet("b1", 1.0, 1.1, 0.2, "efficientnet_b1_rwightman-bac287d4.pth"),
     *_efficientnet("b3", 1.2, 1.4, 0.3, "efficientnet_b3_rwightman-b3899882.pth"),
     *_convnext(),
+    *_vit(),
     Preset(name="vggish", architecture="vggish", module=_MODELS + "vggish:VGGish",
            recipe="vggish_logmel", embedding_dim=128, porter=_SEQUENTIAL,
            reference=_REFS + "vggish_torch:vggish", weights="vggish-10086976.pth",

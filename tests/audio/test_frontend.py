@@ -124,3 +124,17 @@ def test_clear_errors():
     frontend.mel_filterbank(16000, 512, 64, fmax=9000.0)
   with pytest.raises(ValueError, match="shorter than one frame"):
     frontend.frame(jnp.zeros((1, 3)), 4, 1)
+
+
+@pytest.mark.parametrize("in_size,out_size", [(128, 224), (1000, 224), (101, 224), (224, 224)])
+def test_linear_resize_matrix_is_torch_antialiased_bilinear(in_size, out_size):
+  import bioacoustics_jax.torch_compat  # noqa: F401  pylint: disable=g-import-not-at-top
+  import torch  # pylint: disable=g-import-not-at-top
+  eye = torch.eye(in_size, dtype=torch.float64)[None, None]
+  # Resizing the identity along one axis gives torch's weight matrix, computed in float64.
+  want = torch.nn.functional.interpolate(eye, size=(out_size, in_size), mode="bilinear",
+                                         align_corners=False, antialias=True)[0, 0].numpy()
+  got = frontend.linear_resize_matrix(in_size, out_size)
+  np.testing.assert_allclose(got, want, rtol=0, atol=1e-7)
+  x = np.random.default_rng(0).random((in_size, 3)).astype(np.float32)
+  np.testing.assert_allclose(got @ x, jax.image.resize(x, (out_size, 3), "linear"), atol=2e-5)

@@ -16,6 +16,8 @@ CASES = [
     ("paper_mel3", 22050, 22050, 1e-5),
     ("paper_mel3", 44100, 30000, 1e-5),
     ("paper_mel3", 16000, 500, 1e-5),
+    ("paper_mel3_224", 22050, 44100, 1e-5),
+    ("paper_mel3_224", 16000, 1000, 1e-5),
     ("vggish_logmel", 16000, 32000, 1e-4),
     ("ast_fbank", 16000, 16000, 1e-4),
     ("waveform16k", 16000, 1000, 0.0),
@@ -32,7 +34,7 @@ def _audio(samples, batch=3, seed=0):
 
 def _jnp_in_torch_layout(name, out):
   out = np.asarray(out)
-  if name == "paper_mel3":
+  if name in ("paper_mel3", "paper_mel3_224"):
     return out.transpose(0, 3, 1, 2)  # NHWC -> NCHW
   if name == "vggish_logmel":
     return out.transpose(0, 1, 4, 2, 3)  # [B, P, 96, 64, 1] -> [B, P, 1, 96, 64]
