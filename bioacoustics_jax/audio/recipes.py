@@ -28,6 +28,11 @@ Recipes (PAPER.md, "Preprocessing"):
 - ast_fbank: transformers' ASTFeatureExtractor: 128-bin kaldi fbank at 16 kHz, padded with zeros
   (before normalisation, as the extractor does) or cropped to 1024 frames, then
   (x - mean) / (2 std) with the AudioSet statistics. Output [B, 1024, 128].
+- panns_logmel: PANNs CNN14's torchlibrosa front end (Spectrogram + LogmelFilterBank as
+  panns_inference's Cnn14 builds them) at 32 kHz: 1024-point periodic-Hann STFT every 320
+  samples, centred with reflect padding, power 2, librosa's Slaney mel (64 bands, 50-14000 Hz),
+  10 log10(max(x, 1e-10)) with ref 1 and no top_db. The model's own bn0 (over mel bins) follows
+  inside the network. Output [B, frames, 64] (time first), frames = 1 + T // 320.
 - mfcc_logmel: the MFCC baseline's input (models/mfcc.py), at the dataset's own rate as in BEANS:
   librosa.power_to_db(librosa.feature.melspectrogram(y, sr)) with librosa's defaults (2048-point
   FFT, hop 512, periodic Hann, centred with zero padding, 128 Slaney mel bands 0..sr/2, power 2,
@@ -41,6 +46,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bioacoustics_jax.audio import frontend
 
@@ -273,6 +279,54 @@ register_recipe(InputRecipe(
     name="ast_fbank", sample_rate=16000, prepare=_ast_fbank,
     description="AST: 128-bin kaldi fbank at 16 kHz, 1024 frames, AudioSet-normalised; "
                 "[B, 1024, 128]"))
+
+
+# ---------------------------------------------------------------------------------------------
+# panns_logmel (PANNs CNN14).
+# ---------------------------------------------------------------------------------------------
+
+# panns_inference's AudioTagging builds Cnn14(sample_rate=32000, window_size=1024, hop_size=320,
+# mel_bins=64, fmin=50, fmax=14000); its torchlibrosa front end is fixed inside the model.
+PANNS_RATE = 32000
+PANNS_N_FFT = 1024
+PANNS_HOP = 320
+PANNS_N_MELS = 64
+PANNS_FMIN = 50.0
+PANNS_FMAX = 14000.0
+PANNS_AMIN = 1e-10
+
+
+def panns_mel_filterbank() -> np.ndarray:
+  """[513, 64] float32: librosa.filters.mel(sr=32000, n_fft=1024, n_mels=64, fmin=50,
+  fmax=14000) transposed, torchlibrosa's `melW` (Slaney scale and area norm)."""
+  return frontend.mel_filterbank(PANNS_RATE, PANNS_N_FFT, PANNS_N_MELS, PANNS_FMIN, PANNS_FMAX)
+
+
+def panns_dft_kernels() -> tuple[np.ndarray, np.ndarray]:
+  """(real, imag) [513, 1024] float32: the windowed one-sided DFT our STFT computes, i.e.
+  torchlibrosa's STFT conv kernels (periodic Hann x exp(-2 pi i n k / N))."""
+  n = np.arange(PANNS_N_FFT)
+  k = np.arange(PANNS_N_FFT // 2 + 1)
+  angle = 2.0 * np.pi * np.outer(k, n) / PANNS_N_FFT
+  window = frontend.hann_window(PANNS_N_FFT, periodic=True)[None, :]
+  return ((np.cos(angle) * window).astype(np.float32),
+          (-np.sin(angle) * window).astype(np.float32))
+
+
+def panns_log_mel(audio: jax.Array, sample_rate: int) -> jax.Array:
+  """CNN14's input [B, frames, 64]: 10 log10(max(mel power, 1e-10)), no top_db clipping."""
+  _require_rate("panns_logmel", PANNS_RATE, sample_rate)
+  audio = _as_batch(audio, "panns_logmel")
+  mel = frontend.mel_spectrogram(audio, sample_rate, n_fft=PANNS_N_FFT, hop_length=PANNS_HOP,
+                                 n_mels=PANNS_N_MELS, fmin=PANNS_FMIN, fmax=PANNS_FMAX,
+                                 power=2.0, center=True, pad_mode="reflect")
+  return jnp.swapaxes(frontend.power_to_db(mel, ref=1.0, amin=PANNS_AMIN, top_db=None), 1, 2)
+
+
+register_recipe(InputRecipe(
+    name="panns_logmel", sample_rate=PANNS_RATE, prepare=panns_log_mel,
+    description="PANNs CNN14: 32 kHz log-mel in dB (1024/320, reflect-centred, 64 Slaney bands "
+                "50-14000 Hz, no top_db); [B, frames, 64]"))
 
 
 # ---------------------------------------------------------------------------------------------

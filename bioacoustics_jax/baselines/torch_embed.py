@@ -12,7 +12,8 @@ by embed/extract.py's own `extract` so both frameworks share one definition of a
 
 How each architecture's reference exposes the paper's embedding is one table, `FAMILIES`: the
 torchvision classifiers give their 1000-d output, VGGish the mean of its per-patch 128-d
-embeddings, HuBERT/AVES the mean over time of the last layer, AST the pooled output.
+embeddings, HuBERT/AVES the mean over time of the last layer, AST the pooled output, CNN14 its
+`embedding` (fc1) from the raw 32 kHz waveform through its own torchlibrosa front end.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ def _pooled(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
   return model(x).pooler_output  # ASTModel: mean of the cls and distillation tokens
 
 
+def _panns_embedding(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+  return model(x)["embedding"]  # Cnn14: waveform -> its own log-mel -> fc1 (2048-d)
+
+
 def _ast_keys(state_dict: Mapping[str, Any]) -> dict[str, Any]:
   # Published AST checkpoints are ASTForAudioClassification in the legacy layout; the
   # reference is the bare ASTModel in the current one (the AudioSet classifier is not part of it).
@@ -85,6 +90,7 @@ FAMILIES: dict[str, TorchFamily] = {
     "vggish": TorchFamily(_patch_mean),
     "hubert_base": TorchFamily(_time_mean),
     "ast": TorchFamily(_pooled, _ast_keys),
+    "cnn14": TorchFamily(_panns_embedding),
 }
 
 

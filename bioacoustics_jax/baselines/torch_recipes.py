@@ -16,6 +16,7 @@ PyTorch reference model of the matching zoo preset consumes:
   paper_mel3_224  [B, 3, 224, 224]     the same mel resized for torchvision's ViT
   vggish_logmel   [B, P, 1, 96, 64]    one NCHW image per 0.96 s patch (torchvggish's layout)
   ast_fbank       [B, 1024, 128]       ASTModel's input_values
+  panns_logmel    [B, T]               raw 32 kHz audio: Cnn14 runs its own torchlibrosa log-mel
   waveform16k     [B, T]               raw 16 kHz audio (HuBERT / AVES)
   waveform        [B, T]               raw audio at the dataset's rate
 """
@@ -173,6 +174,15 @@ def waveform16k(audio, sample_rate: int) -> torch.Tensor:
 def waveform(audio, sample_rate: int) -> torch.Tensor:
   del sample_rate  # any rate: the model takes the dataset's own
   return _as_batch(audio, "waveform")
+
+
+@_register("panns_logmel")
+def panns_waveform(audio, sample_rate: int) -> torch.Tensor:
+  """The 32 kHz waveform: PANNs' Cnn14 computes its log-mel itself (torchlibrosa, inside the
+  model), so its baseline runs the original front end; tests/models/test_cnn14.py checks that
+  front end against the jnp recipe `panns_logmel`."""
+  _require_rate("panns_logmel", jnp_recipes.PANNS_RATE, sample_rate)
+  return _as_batch(audio, "panns_logmel")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 models/ never imports porting/ and porting/ never imports models/; a preset whose PyTorch
 reference takes the Flax family's architecture table (Swin, ConvNeXt, ViT, HuBERT, AST), or whose porter checks
 a buffer against the Flax model's own construction (Swin's relative-position index), is bound
-here, in the room above both. Every import is inside the function, so a preset is resolved
-without importing any family it does not use.
+here, in the room above both (CNN14's porter likewise checks the checkpoint's front-end
+tensors against the input recipe's constants). Every import is inside the function, so a preset
+is resolved without importing any family it does not use.
 """
 
 from __future__ import annotations
@@ -62,3 +63,15 @@ def vit_reference(arch: str = "vit_b_16", **overrides):
   from bioacoustics_jax.porting.references import vit_torch  # pylint: disable=g-import-not-at-top
   kwargs = {**vit.ARCHS[arch], **overrides}
   return vit_torch.torchvision_vit(**{k: v for k, v in kwargs.items() if k != "dtype"})
+
+
+def port_cnn14(state_dict: Mapping[str, Any], target: Any) -> Any:
+  """porting/cnn14.py's porter, checking the checkpoint's torchlibrosa front-end tensors against
+  the constants of recipe `panns_logmel` (audio/recipes.py)."""
+  from bioacoustics_jax.audio import recipes  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting import cnn14 as cnn14_porting  # pylint: disable=g-import-not-at-top
+  real, imag = recipes.panns_dft_kernels()
+  frontend = {"spectrogram_extractor.stft.conv_real.weight": real[:, None, :],
+              "spectrogram_extractor.stft.conv_imag.weight": imag[:, None, :],
+              "logmel_extractor.melW": recipes.panns_mel_filterbank()}
+  return cnn14_porting.port_cnn14(state_dict, target, frontend=frontend)

@@ -24,6 +24,7 @@ _BINDINGS = "bioacoustics_jax.zoo.bindings:"
 _TORCHVISION = "https://download.pytorch.org/models/"
 _TORCHAUDIO = "https://download.pytorch.org/torchaudio/models/"
 _AVES = "https://storage.googleapis.com/esp-public-files/ported_aves/"
+_PANNS = "https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth"
 _AST = "https://huggingface.co/MIT/ast-finetuned-audioset-10-10-0.4593/resolve/main/pytorch_model.bin"
 
 
@@ -273,6 +274,16 @@ PRESETS: tuple[Preset, ...] = (
            weights="ast-finetuned-audioset-10-10-0.4593.bin",  # the hub's pytorch_model.bin
            weights_url=_AST, embedding="mean of the cls and distillation tokens, 768-d",
            description="AST (AudioSet fine-tuned, 10x10 patches)"),
+    # panns_inference's AudioTagging default (the Zenodo file its code fetches).
+    Preset(name="cnn14", architecture="cnn14", module=_MODELS + "cnn14:Cnn14",
+           recipe="panns_logmel", embedding_dim=2048, porter=_BINDINGS + "port_cnn14",
+           reference=_REFS + "cnn14_torch:panns_cnn14", weights="Cnn14_mAP=0.431.pth",
+           weights_url=_PANNS, batch_norm=True,
+           embedding="2048-d fc1 output (ReLU) after mean over mel and max + mean over time: "
+                     "panns_inference's `embedding`",
+           # panns Cnn14: dropout 0.2 after each conv block, 0.5 before and after fc1.
+           train_kwargs={"block_dropout": 0.2, "head_dropout": 0.5},
+           description="PANNs CNN14 (AudioSet tagging, 32 kHz log-mel), panns_inference weights"),
     # BEANS' handcrafted baseline: librosa-default MFCCs at the dataset's own rate; frozen only
     # (no parameters to fine-tune).
     Preset(name="mfcc", architecture="mfcc", module=_MODELS + "mfcc:MFCCStats",

@@ -53,6 +53,16 @@ def test_matches_jnp_recipe(name, rate, samples, tol):
   assert diff <= tol, f"{name} at {rate} Hz: max abs diff {diff} > {tol}"
 
 
+def test_panns_twin_hands_cnn14_the_waveform():
+  """Cnn14 computes its own log-mel (torchlibrosa); that front end is checked against the jnp
+  recipe in tests/models/test_cnn14.py."""
+  audio = _audio(32000)
+  np.testing.assert_array_equal(torch_recipes.get_torch_recipe("panns_logmel")(audio, 32000),
+                                audio)
+  with pytest.raises(ValueError, match="needs audio at 32000 Hz"):
+    torch_recipes.get_torch_recipe("panns_logmel")(audio, 16000)
+
+
 def test_every_jnp_recipe_has_a_torch_twin():
   """All but the MFCC baseline's: it has no network and so no torch cell; its recipe is checked
   against librosa instead (tests/models/test_mfcc.py)."""

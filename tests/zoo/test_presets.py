@@ -30,6 +30,9 @@ PARAMS = {
     "vggish": 72_141_184, "swin_s": 49_606_258, "hubert_base": 94_370_816, "ast": 86_187_264,
     "mfcc": 0, "efficientnet_b1": 7_794_184, "efficientnet_b3": 12_233_232,
     "convnext_tiny": 28_589_128, "vit_b_16": 86_567_656,
+    # PANNs: trainable parameters; the frozen torchlibrosa front end (DFT kernels, melW) is the
+    # input recipe here, not parameters.
+    "cnn14": 80_753_615,
 }
 
 
