@@ -40,6 +40,10 @@ def _shared_weights(spec, split, overrides):
   parity.randomize_norms(torch_model, seed=1, calibrate_on=calibrate)
   if spec.architecture == "hubert_base":
     torch_model = perturb.perturb_parameters(torch_model, seed=1)
+  if spec.architecture == "vit_b_16":
+    # At torchvision's init (patch conv std 1/sqrt(fan_in), zero class token) the mostly-dark
+    # batch-max mel gives every clip the same embedding to 1e-8; large noise makes them differ.
+    torch_model = perturb.perturb_parameters(torch_model, seed=1, scale=0.5)
   module = spec.build(**overrides)
   variables = parity.port_reference(spec, torch_model, module, sample)
   return torch_to_flax.to_numpy_state_dict(torch_model), module, variables, rate
@@ -55,11 +59,16 @@ def _jax_set(spec, module, variables, split, rate, batch_size, drop_background=F
 
 
 # Classification through paper_mel3 (ResNet, padded last batch), detection through VGGish
-# patches and HuBERT on the raw waveform (background -> 0 labels).
+# patches and HuBERT on the raw waveform (background -> 0 labels), ViT and CNN14 (below).
 PARITY = [
     ("rn18", "synth_birds", "train", dict(width=8), 16),
     ("vggish", "synth_frogs_detection", "test", dict(width=8, hidden=16), 8),
     ("aves", "synth_frogs_detection", "valid", HUBERT_TINY, 8),
+    # The mel resized to 224x224 for the fixed-size ViT; CNN14 on its own torchlibrosa front end
+    # (the torch side gets the 32 kHz waveform, the JAX side the panns_logmel recipe).
+    ("vit_b_16", "synth_birds", "test", dict(patch_size=32, num_layers=2, num_heads=2,
+                                             hidden_dim=16, mlp_dim=32), 8),
+    ("cnn14", "synth_birds", "test", dict(width=4), 8),
 ]
 
 
