@@ -204,6 +204,24 @@ def _vit() -> list[Preset]:
   ]
 
 
+def _cnn14() -> list[Preset]:
+  file = "Cnn14_mAP=0.431.pth"  # panns_inference's AudioTagging default (the file it fetches)
+  common = dict(
+      architecture="cnn14", module=_MODELS + "cnn14:Cnn14", recipe="panns_logmel",
+      embedding_dim=2048, porter=_BINDINGS + "port_cnn14",
+      reference=_REFS + "cnn14_torch:panns_cnn14", batch_norm=True,
+      embedding="2048-d fc1 output (ReLU) after mean over mel and max + mean over time: "
+                "panns_inference's `embedding`",
+      # panns Cnn14: dropout 0.2 after each conv block, 0.5 before and after fc1.
+      train_kwargs={"block_dropout": 0.2, "head_dropout": 0.5})
+  return [
+      Preset(name="cnn14", weights=file, weights_url=_PANNS,
+             description="PANNs CNN14 (AudioSet tagging, 32 kHz log-mel), panns_inference "
+                         "weights", **common),
+      Preset(name="cnn14_random", description="PANNs CNN14, random init", **common),
+  ]
+
+
 def _hubert(name: str, file: str, url: str, description: str) -> Preset:
   return Preset(
       name=name, architecture="hubert_base", module=_MODELS + "hubert:build",
@@ -274,16 +292,7 @@ PRESETS: tuple[Preset, ...] = (
            weights="ast-finetuned-audioset-10-10-0.4593.bin",  # the hub's pytorch_model.bin
            weights_url=_AST, embedding="mean of the cls and distillation tokens, 768-d",
            description="AST (AudioSet fine-tuned, 10x10 patches)"),
-    # panns_inference's AudioTagging default (the Zenodo file its code fetches).
-    Preset(name="cnn14", architecture="cnn14", module=_MODELS + "cnn14:Cnn14",
-           recipe="panns_logmel", embedding_dim=2048, porter=_BINDINGS + "port_cnn14",
-           reference=_REFS + "cnn14_torch:panns_cnn14", weights="Cnn14_mAP=0.431.pth",
-           weights_url=_PANNS, batch_norm=True,
-           embedding="2048-d fc1 output (ReLU) after mean over mel and max + mean over time: "
-                     "panns_inference's `embedding`",
-           # panns Cnn14: dropout 0.2 after each conv block, 0.5 before and after fc1.
-           train_kwargs={"block_dropout": 0.2, "head_dropout": 0.5},
-           description="PANNs CNN14 (AudioSet tagging, 32 kHz log-mel), panns_inference weights"),
+    *_cnn14(),
     # BEANS' handcrafted baseline: librosa-default MFCCs at the dataset's own rate; frozen only
     # (no parameters to fine-tune).
     Preset(name="mfcc", architecture="mfcc", module=_MODELS + "mfcc:MFCCStats",
