@@ -21,6 +21,9 @@ Recipes (PAPER.md, "Preprocessing"):
   64 HTK-mel triangles drawn in mel space from 125 to 7500 Hz (DC bin excluded), log(mel + 0.01),
   then non-overlapping 96-frame patches. Output [B, n_patches, 96, 64, 1].
 - waveform16k / waveform: the raw waveform (HuBERT/AVES at 16 kHz; any model at the dataset rate).
+- waveform16k_norm: transformers' Wav2Vec2FeatureExtractor with do_normalize=True (wav2vec 2.0
+  and data2vec-audio checkpoints): each clip to zero mean and unit variance,
+  (x - mean) / sqrt(var + 1e-7), at 16 kHz. [B, T]
 - ast_fbank: transformers' ASTFeatureExtractor: 128-bin kaldi fbank at 16 kHz, padded with zeros
   (before normalisation, as the extractor does) or cropped to 1024 frames, then
   (x - mean) / (2 std) with the AudioSet statistics. Output [B, 1024, 128].
@@ -205,6 +208,20 @@ def _waveform(audio: jax.Array, sample_rate: int) -> jax.Array:
   return _as_batch(audio, "waveform")
 
 
+WAV2VEC2_NORM_EPS = 1e-7  # Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm
+
+
+def _waveform16k_norm(audio: jax.Array, sample_rate: int) -> jax.Array:
+  audio = _waveform16k(audio, sample_rate)
+  mean = jnp.mean(audio, axis=-1, keepdims=True)
+  var = jnp.mean(jnp.square(audio - mean), axis=-1, keepdims=True)
+  return (audio - mean) / jnp.sqrt(var + WAV2VEC2_NORM_EPS)
+
+
+register_recipe(InputRecipe(
+    name="waveform16k_norm", sample_rate=16000, prepare=_waveform16k_norm,
+    description="16 kHz waveform, each clip to zero mean / unit variance (wav2vec 2.0, "
+                "data2vec-audio feature extractor) [B, T]"))
 register_recipe(InputRecipe(
     name="waveform16k", sample_rate=16000, prepare=_waveform16k,
     description="raw 16 kHz waveform [B, T] (HuBERT / AVES)"))

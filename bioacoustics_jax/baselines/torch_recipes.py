@@ -16,6 +16,7 @@ PyTorch reference model of the matching zoo preset consumes:
   vggish_logmel   [B, P, 1, 96, 64]    one NCHW image per 0.96 s patch (torchvggish's layout)
   ast_fbank       [B, 1024, 128]       ASTModel's input_values
   waveform16k     [B, T]               raw 16 kHz audio (HuBERT / AVES)
+  waveform16k_norm [B, T]              16 kHz audio, each clip zero-mean / unit-variance
   waveform        [B, T]               raw audio at the dataset's rate
 """
 
@@ -151,6 +152,14 @@ def vggish_logmel(audio, sample_rate: int) -> torch.Tensor:
 def waveform16k(audio, sample_rate: int) -> torch.Tensor:
   _require_rate("waveform16k", 16000, sample_rate)
   return _as_batch(audio, "waveform16k")
+
+
+@_register("waveform16k_norm")
+def waveform16k_norm(audio, sample_rate: int) -> torch.Tensor:
+  audio = waveform16k(audio, sample_rate)
+  mean = audio.mean(dim=-1, keepdim=True)
+  var = ((audio - mean) ** 2).mean(dim=-1, keepdim=True)
+  return (audio - mean) / torch.sqrt(var + jnp_recipes.WAV2VEC2_NORM_EPS)
 
 
 @_register("waveform")

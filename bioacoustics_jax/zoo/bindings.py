@@ -46,3 +46,11 @@ def ast_reference(arch: str = "ast", **overrides):
   from bioacoustics_jax.models import ast  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.porting.references import ast_torch  # pylint: disable=g-import-not-at-top
   return ast_torch.transformers_ast(**{**ast.ARCHS[arch], **overrides})
+
+
+def wav2vec2_family_reference(family: str, arch: str, **overrides):
+  """transformers' `Wav2Vec2Model` / `WavLMModel` / `Data2VecAudioModel` (`family`) with
+  models/hubert.py's `arch` hyper-parameters, random init."""
+  from bioacoustics_jax.models import hubert  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting.references import hubert_torch  # pylint: disable=g-import-not-at-top
+  return hubert_torch.transformers_model(family, **{**hubert.ARCHS[arch], **overrides})
