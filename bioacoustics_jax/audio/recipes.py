@@ -27,6 +27,13 @@ Recipes (PAPER.md, "Preprocessing"):
 - ast_fbank: transformers' ASTFeatureExtractor: 128-bin kaldi fbank at 16 kHz, padded with zeros
   (before normalisation, as the extractor does) or cropped to 1024 frames, then
   (x - mean) / (2 std) with the AudioSet statistics. Output [B, 1024, 128].
+- whisper_logmel: transformers' WhisperFeatureExtractor (80 bins, 16 kHz): the clip cropped to
+  30 s and zero-padded to 30 s, centred STFT (400-point periodic Hann, hop 160, reflect
+  padding), power, 80 Slaney-scale, Slaney-normalised mel bands 0-8000 Hz, the last STFT frame
+  dropped, log10(max(mel, 1e-10)), floored 8 below the clip's peak, (x + 4) / 4. Only the frames
+  whose window touches the clip are returned (ceil((T + 200) / 160), at most 3000): the rest of
+  the 30 s are one known value that models/whisper.py appends itself, so the model still knows
+  the clip's length. Output [B, 80, frames].
 - mfcc_logmel: the MFCC baseline's input (models/mfcc.py), at the dataset's own rate as in BEANS:
   librosa.power_to_db(librosa.feature.melspectrogram(y, sr)) with librosa's defaults (2048-point
   FFT, hop 512, periodic Hann, centred with zero padding, 128 Slaney mel bands 0..sr/2, power 2,
@@ -40,6 +47,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bioacoustics_jax.audio import frontend
 
@@ -261,6 +269,55 @@ register_recipe(InputRecipe(
     name="ast_fbank", sample_rate=16000, prepare=_ast_fbank,
     description="AST: 128-bin kaldi fbank at 16 kHz, 1024 frames, AudioSet-normalised; "
                 "[B, 1024, 128]"))
+
+
+# ---------------------------------------------------------------------------------------------
+# whisper_logmel.
+# ---------------------------------------------------------------------------------------------
+
+WHISPER_RATE = 16000
+WHISPER_N_FFT = 400
+WHISPER_HOP = 160
+WHISPER_BINS = 80
+WHISPER_SAMPLES = 30 * WHISPER_RATE  # chunk_length 30 s
+WHISPER_FRAMES = WHISPER_SAMPLES // WHISPER_HOP
+
+
+def whisper_frames(num_samples: int) -> tuple[int, int]:
+  """(frames returned, samples they are computed from) for a clip of `num_samples`: the frames
+  whose window touches the clip, and the clip zero-padded just far enough that those frames see
+  what they see in the 30 s window (the whole 30 s when they reach its end)."""
+  clip = min(num_samples, WHISPER_SAMPLES)
+  frames = min(WHISPER_FRAMES, -(-(clip + WHISPER_N_FFT // 2) // WHISPER_HOP))
+  if frames == WHISPER_FRAMES:
+    return frames, WHISPER_SAMPLES
+  return frames, WHISPER_HOP * (frames - 1) + WHISPER_N_FFT // 2 + 1
+
+
+def whisper_filterbank() -> np.ndarray:
+  """[201, 80] Slaney mel filters 0-8000 Hz (WhisperFeatureExtractor's mel_filters)."""
+  return frontend.mel_filterbank(WHISPER_RATE, WHISPER_N_FFT, WHISPER_BINS, 0.0, 8000.0,
+                                 htk=False, norm="slaney")
+
+
+def _whisper_logmel(audio: jax.Array, sample_rate: int) -> jax.Array:
+  audio = _as_batch(audio, "whisper_logmel")
+  _require_rate("whisper_logmel", WHISPER_RATE, sample_rate)
+  frames, length = whisper_frames(audio.shape[-1])
+  audio = audio[:, :length]
+  audio = jnp.pad(audio, ((0, 0), (0, length - audio.shape[-1])))
+  power = frontend.power_spectrogram(audio, WHISPER_N_FFT, WHISPER_HOP, pad_mode="reflect")
+  mel = jnp.einsum("bfk,km->bmf", power[:, :frames], jnp.asarray(whisper_filterbank()),
+                   precision=jax.lax.Precision.HIGHEST)
+  log_spec = jnp.log10(jnp.maximum(mel, 1e-10))
+  peak = jnp.max(log_spec, axis=(1, 2), keepdims=True)
+  return (jnp.maximum(log_spec, peak - 8.0) + 4.0) / 4.0
+
+
+register_recipe(InputRecipe(
+    name="whisper_logmel", sample_rate=WHISPER_RATE, prepare=_whisper_logmel,
+    description="Whisper: WhisperFeatureExtractor's 80-bin log-mel at 16 kHz, the frames "
+                "that touch the clip (<= 3000 of the 30 s window); [B, 80, frames]"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ PyTorch reference model of the matching zoo preset consumes:
   waveform16k     [B, T]               raw 16 kHz audio (HuBERT / AVES)
   waveform16k_norm [B, T]              16 kHz audio, each clip zero-mean / unit-variance
   waveform        [B, T]               raw audio at the dataset's rate
+  whisper_logmel  [B, 80, frames]      WhisperEncoder's input_features, the clip's frames only
 """
 
 from __future__ import annotations
@@ -204,3 +205,25 @@ def ast_fbank(audio, sample_rate: int) -> torch.Tensor:
     fbank = torch.nn.functional.pad(fbank, (0, 0, 0, length - fbank.shape[1]))
   fbank = fbank[:, :length]
   return (fbank - jnp_recipes.AST_MEAN) / (2.0 * jnp_recipes.AST_STD)
+
+
+# ---------------------------------------------------------------------------------------------
+# whisper_logmel: WhisperFeatureExtractor's log-mel, the frames that touch the clip.
+# ---------------------------------------------------------------------------------------------
+
+
+@_register("whisper_logmel")
+def whisper_logmel(audio, sample_rate: int) -> torch.Tensor:
+  audio = _as_batch(audio, "whisper_logmel")
+  _require_rate("whisper_logmel", jnp_recipes.WHISPER_RATE, sample_rate)
+  frames, length = jnp_recipes.whisper_frames(audio.shape[-1])
+  audio = torch.nn.functional.pad(audio[:, :length], (0, max(0, length - audio.shape[-1])))
+  n_fft = jnp_recipes.WHISPER_N_FFT
+  spec = torch.stft(audio, n_fft=n_fft, hop_length=jnp_recipes.WHISPER_HOP,
+                    window=_const(frontend.hann_window(n_fft, periodic=True)), center=True,
+                    pad_mode="reflect", return_complex=True)
+  power = (spec.real ** 2 + spec.imag ** 2)[..., :frames]  # [B, F, frames]
+  mel = _const(jnp_recipes.whisper_filterbank()).T @ power
+  log_spec = torch.clamp(mel, min=1e-10).log10()
+  peak = log_spec.amax(dim=(1, 2), keepdim=True)
+  return (torch.maximum(log_spec, peak - 8.0) + 4.0) / 4.0

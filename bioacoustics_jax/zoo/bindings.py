@@ -54,3 +54,10 @@ def wav2vec2_family_reference(family: str, arch: str, **overrides):
   from bioacoustics_jax.models import hubert  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.porting.references import hubert_torch  # pylint: disable=g-import-not-at-top
   return hubert_torch.transformers_model(family, **{**hubert.ARCHS[arch], **overrides})
+
+
+def whisper_reference(arch: str = "whisper_base", **overrides):
+  """transformers' `WhisperEncoder` with models/whisper.py's `arch` hyper-parameters."""
+  from bioacoustics_jax.models import whisper  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting.references import whisper_torch  # pylint: disable=g-import-not-at-top
+  return whisper_torch.transformers_whisper_encoder(**{**whisper.ARCHS[arch], **overrides})

@@ -241,6 +241,19 @@ PRESETS: tuple[Preset, ...] = (
     _speech_ssl("data2vec_audio_base", "data2vec_audio_base", "data2vec_audio",
                 "facebook/data2vec-audio-base", "waveform16k_norm",
                 "data2vec-audio base (LibriSpeech 960 h, self-supervised)"),
+    Preset(name="whisper_base", architecture="whisper_base", module=_MODELS + "whisper:build",
+           module_kwargs={"arch": "whisper_base"}, recipe="whisper_logmel", embedding_dim=512,
+           porter=_PORTING + "whisper:port_whisper", reference=_BINDINGS + "whisper_reference",
+           reference_kwargs={"arch": "whisper_base"}, weights="whisper-base.safetensors",
+           weights_url=_HF + "openai/whisper-base/resolve/main/model.safetensors",
+           # transformers keeps the sinusoidal position table fixed (requires_grad False).
+           frozen_prefixes=("embed_positions",),
+           embedding="mean over the clip's 20 ms positions of the encoder's last layer (after "
+                     "its final LayerNorm; the 30 s padding left out), 512-d",
+           # openai/whisper-base config.json: dropout, attention/activation dropout and
+           # encoder_layerdrop are all 0.0, so fine-tuning adds no regularisation.
+           description="Whisper base encoder (680k h weakly supervised speech; decoder left "
+                       "out), the hub's model.safetensors saved under this name"),
     Preset(name="ast", architecture="ast", module=_MODELS + "ast:build",
            module_kwargs={"arch": "ast"}, recipe="ast_fbank", embedding_dim=768,
            porter=_PORTING + "ast:port_ast", reference=_BINDINGS + "ast_reference",
