@@ -25,6 +25,9 @@ Recipes (PAPER.md, "Preprocessing"):
   64 HTK-mel triangles drawn in mel space from 125 to 7500 Hz (DC bin excluded), log(mel + 0.01),
   then non-overlapping 96-frame patches. Output [B, n_patches, 96, 64, 1].
 - waveform16k / waveform: the raw waveform (HuBERT/AVES at 16 kHz; any model at the dataset rate).
+- waveform16k_norm: transformers' Wav2Vec2FeatureExtractor with do_normalize=True (wav2vec 2.0
+  and data2vec-audio checkpoints): each clip to zero mean and unit variance,
+  (x - mean) / sqrt(var + 1e-7), at 16 kHz. [B, T]
 - ast_fbank: transformers' ASTFeatureExtractor: 128-bin kaldi fbank at 16 kHz, padded with zeros
   (before normalisation, as the extractor does) or cropped to 1024 frames, then
   (x - mean) / (2 std) with the AudioSet statistics. Output [B, 1024, 128].
@@ -33,6 +36,13 @@ Recipes (PAPER.md, "Preprocessing"):
   samples, centred with reflect padding, power 2, librosa's Slaney mel (64 bands, 50-14000 Hz),
   10 log10(max(x, 1e-10)) with ref 1 and no top_db. The model's own bn0 (over mel bins) follows
   inside the network. Output [B, frames, 64] (time first), frames = 1 + T // 320.
+- whisper_logmel: transformers' WhisperFeatureExtractor (80 bins, 16 kHz): the clip cropped to
+  30 s and zero-padded to 30 s, centred STFT (400-point periodic Hann, hop 160, reflect
+  padding), power, 80 Slaney-scale, Slaney-normalised mel bands 0-8000 Hz, the last STFT frame
+  dropped, log10(max(mel, 1e-10)), floored 8 below the clip's peak, (x + 4) / 4. Only the frames
+  whose window touches the clip are returned (ceil((T + 200) / 160), at most 3000): the rest of
+  the 30 s are one known value that models/whisper.py appends itself, so the model still knows
+  the clip's length. Output [B, 80, frames].
 - mfcc_logmel: the MFCC baseline's input (models/mfcc.py), at the dataset's own rate as in BEANS:
   librosa.power_to_db(librosa.feature.melspectrogram(y, sr)) with librosa's defaults (2048-point
   FFT, hop 512, periodic Hann, centred with zero padding, 128 Slaney mel bands 0..sr/2, power 2,
@@ -240,6 +250,20 @@ def _waveform(audio: jax.Array, sample_rate: int) -> jax.Array:
   return _as_batch(audio, "waveform")
 
 
+WAV2VEC2_NORM_EPS = 1e-7  # Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm
+
+
+def _waveform16k_norm(audio: jax.Array, sample_rate: int) -> jax.Array:
+  audio = _waveform16k(audio, sample_rate)
+  mean = jnp.mean(audio, axis=-1, keepdims=True)
+  var = jnp.mean(jnp.square(audio - mean), axis=-1, keepdims=True)
+  return (audio - mean) / jnp.sqrt(var + WAV2VEC2_NORM_EPS)
+
+
+register_recipe(InputRecipe(
+    name="waveform16k_norm", sample_rate=16000, prepare=_waveform16k_norm,
+    description="16 kHz waveform, each clip to zero mean / unit variance (wav2vec 2.0, "
+                "data2vec-audio feature extractor) [B, T]"))
 register_recipe(InputRecipe(
     name="waveform16k", sample_rate=16000, prepare=_waveform16k,
     description="raw 16 kHz waveform [B, T] (HuBERT / AVES)"))
@@ -327,6 +351,52 @@ register_recipe(InputRecipe(
     name="panns_logmel", sample_rate=PANNS_RATE, prepare=panns_log_mel,
     description="PANNs CNN14: 32 kHz log-mel in dB (1024/320, reflect-centred, 64 Slaney bands "
                 "50-14000 Hz, no top_db); [B, frames, 64]"))
+# whisper_logmel.
+# ---------------------------------------------------------------------------------------------
+
+WHISPER_RATE = 16000
+WHISPER_N_FFT = 400
+WHISPER_HOP = 160
+WHISPER_BINS = 80
+WHISPER_SAMPLES = 30 * WHISPER_RATE  # chunk_length 30 s
+WHISPER_FRAMES = WHISPER_SAMPLES // WHISPER_HOP
+
+
+def whisper_frames(num_samples: int) -> tuple[int, int]:
+  """(frames returned, samples they are computed from) for a clip of `num_samples`: the frames
+  whose window touches the clip, and the clip zero-padded just far enough that those frames see
+  what they see in the 30 s window (the whole 30 s when they reach its end)."""
+  clip = min(num_samples, WHISPER_SAMPLES)
+  frames = min(WHISPER_FRAMES, -(-(clip + WHISPER_N_FFT // 2) // WHISPER_HOP))
+  if frames == WHISPER_FRAMES:
+    return frames, WHISPER_SAMPLES
+  return frames, WHISPER_HOP * (frames - 1) + WHISPER_N_FFT // 2 + 1
+
+
+def whisper_filterbank() -> np.ndarray:
+  """[201, 80] Slaney mel filters 0-8000 Hz (WhisperFeatureExtractor's mel_filters)."""
+  return frontend.mel_filterbank(WHISPER_RATE, WHISPER_N_FFT, WHISPER_BINS, 0.0, 8000.0,
+                                 htk=False, norm="slaney")
+
+
+def _whisper_logmel(audio: jax.Array, sample_rate: int) -> jax.Array:
+  audio = _as_batch(audio, "whisper_logmel")
+  _require_rate("whisper_logmel", WHISPER_RATE, sample_rate)
+  frames, length = whisper_frames(audio.shape[-1])
+  audio = audio[:, :length]
+  audio = jnp.pad(audio, ((0, 0), (0, length - audio.shape[-1])))
+  power = frontend.power_spectrogram(audio, WHISPER_N_FFT, WHISPER_HOP, pad_mode="reflect")
+  mel = jnp.einsum("bfk,km->bmf", power[:, :frames], jnp.asarray(whisper_filterbank()),
+                   precision=jax.lax.Precision.HIGHEST)
+  log_spec = jnp.log10(jnp.maximum(mel, 1e-10))
+  peak = jnp.max(log_spec, axis=(1, 2), keepdims=True)
+  return (jnp.maximum(log_spec, peak - 8.0) + 4.0) / 4.0
+
+
+register_recipe(InputRecipe(
+    name="whisper_logmel", sample_rate=WHISPER_RATE, prepare=_whisper_logmel,
+    description="Whisper: WhisperFeatureExtractor's 80-bin log-mel at 16 kHz, the frames "
+                "that touch the clip (<= 3000 of the 30 s window); [B, 80, frames]"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,8 +12,9 @@ by embed/extract.py's own `extract` so both frameworks share one definition of a
 
 How each architecture's reference exposes the paper's embedding is one table, `FAMILIES`: the
 torchvision classifiers give their 1000-d output, VGGish the mean of its per-patch 128-d
-embeddings, HuBERT/AVES the mean over time of the last layer, AST the pooled output, CNN14 its
-`embedding` (fc1) from the raw 32 kHz waveform through its own torchlibrosa front end.
+embeddings, HuBERT/AVES (and wav2vec 2.0, WavLM, data2vec-audio) the mean over time of the last
+layer, AST the pooled output, Whisper the mean over the clip's positions of its last layer, CNN14
+its `embedding` (fc1) from the raw 32 kHz waveform through its own torchlibrosa front end.
 """
 
 from __future__ import annotations
@@ -55,6 +56,37 @@ def _time_mean(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
   return model(x).mean(dim=1)  # last transformer layer [B, T, D], averaged over time
 
 
+def _hidden_mean(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+  return model(x).last_hidden_state.mean(dim=1)  # transformers' wav2vec 2.0-family models
+
+
+def _whisper_clip_mean(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+  # WhisperEncoder takes the full 30 s window: append the padding frames' value (max(-1.5,
+  # peak - 2), what WhisperFeatureExtractor gives 30 s of zeros), average the clip's positions.
+  frames = 2 * model.config.max_source_positions
+  peak = x.amax(dim=(1, 2), keepdim=True)
+  fill = torch.maximum(torch.tensor(-1.5), peak - 2.0).expand(-1, x.shape[1], frames - x.shape[2])
+  hidden = model(torch.cat([x, fill], dim=2)).last_hidden_state
+  return hidden[:, :-(-x.shape[2] // 2)].mean(dim=1)
+
+
+def _wav2vec2_family_keys(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+  # Published files: `wav2vec2.*` (+ pre-training heads) or bare keys, with the positional
+  # conv's weight norm as weight_g/weight_v; the reference has bare keys and the newer
+  # parametrizations spelling.
+  from bioacoustics_jax.porting import hubert as hubert_porting  # pylint: disable=g-import-not-at-top
+  out = {}
+  for key, value in hubert_porting.strip_backbone_prefix(state_dict).items():
+    key = key.replace("conv.weight_g", "conv.parametrizations.weight.original0")
+    out[key.replace("conv.weight_v", "conv.parametrizations.weight.original1")] = value
+  return out
+
+
+def _whisper_keys(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+  from bioacoustics_jax.porting import whisper as whisper_porting  # pylint: disable=g-import-not-at-top
+  return whisper_porting.encoder_state_dict(state_dict)
+
+
 def _pooled(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
   return model(x).pooler_output  # ASTModel: mean of the cls and distillation tokens
 
@@ -91,6 +123,10 @@ FAMILIES: dict[str, TorchFamily] = {
     "hubert_base": TorchFamily(_time_mean),
     "ast": TorchFamily(_pooled, _ast_keys),
     "cnn14": TorchFamily(_panns_embedding),
+    "wav2vec2_base": TorchFamily(_hidden_mean, _wav2vec2_family_keys),
+    "wavlm_base_plus": TorchFamily(_hidden_mean, _wav2vec2_family_keys),
+    "data2vec_audio_base": TorchFamily(_hidden_mean, _wav2vec2_family_keys),
+    "whisper_base": TorchFamily(_whisper_clip_mean, _whisper_keys),
 }
 
 

@@ -18,7 +18,9 @@ PyTorch reference model of the matching zoo preset consumes:
   ast_fbank       [B, 1024, 128]       ASTModel's input_values
   panns_logmel    [B, T]               raw 32 kHz audio: Cnn14 runs its own torchlibrosa log-mel
   waveform16k     [B, T]               raw 16 kHz audio (HuBERT / AVES)
+  waveform16k_norm [B, T]              16 kHz audio, each clip zero-mean / unit-variance
   waveform        [B, T]               raw audio at the dataset's rate
+  whisper_logmel  [B, 80, frames]      WhisperEncoder's input_features, the clip's frames only
 """
 
 from __future__ import annotations
@@ -170,6 +172,14 @@ def waveform16k(audio, sample_rate: int) -> torch.Tensor:
   return _as_batch(audio, "waveform16k")
 
 
+@_register("waveform16k_norm")
+def waveform16k_norm(audio, sample_rate: int) -> torch.Tensor:
+  audio = waveform16k(audio, sample_rate)
+  mean = audio.mean(dim=-1, keepdim=True)
+  var = ((audio - mean) ** 2).mean(dim=-1, keepdim=True)
+  return (audio - mean) / torch.sqrt(var + jnp_recipes.WAV2VEC2_NORM_EPS)
+
+
 @_register("waveform")
 def waveform(audio, sample_rate: int) -> torch.Tensor:
   del sample_rate  # any rate: the model takes the dataset's own
@@ -221,3 +231,25 @@ def ast_fbank(audio, sample_rate: int) -> torch.Tensor:
     fbank = torch.nn.functional.pad(fbank, (0, 0, 0, length - fbank.shape[1]))
   fbank = fbank[:, :length]
   return (fbank - jnp_recipes.AST_MEAN) / (2.0 * jnp_recipes.AST_STD)
+
+
+# ---------------------------------------------------------------------------------------------
+# whisper_logmel: WhisperFeatureExtractor's log-mel, the frames that touch the clip.
+# ---------------------------------------------------------------------------------------------
+
+
+@_register("whisper_logmel")
+def whisper_logmel(audio, sample_rate: int) -> torch.Tensor:
+  audio = _as_batch(audio, "whisper_logmel")
+  _require_rate("whisper_logmel", jnp_recipes.WHISPER_RATE, sample_rate)
+  frames, length = jnp_recipes.whisper_frames(audio.shape[-1])
+  audio = torch.nn.functional.pad(audio[:, :length], (0, max(0, length - audio.shape[-1])))
+  n_fft = jnp_recipes.WHISPER_N_FFT
+  spec = torch.stft(audio, n_fft=n_fft, hop_length=jnp_recipes.WHISPER_HOP,
+                    window=_const(frontend.hann_window(n_fft, periodic=True)), center=True,
+                    pad_mode="reflect", return_complex=True)
+  power = (spec.real ** 2 + spec.imag ** 2)[..., :frames]  # [B, F, frames]
+  mel = _const(jnp_recipes.whisper_filterbank()).T @ power
+  log_spec = torch.clamp(mel, min=1e-10).log10()
+  peak = log_spec.amax(dim=(1, 2), keepdim=True)
+  return (torch.maximum(log_spec, peak - 8.0) + 4.0) / 4.0

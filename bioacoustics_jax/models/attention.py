@@ -1,4 +1,4 @@
-"""Transformer pieces shared by Swin, HuBERT and AST, written to match PyTorch's numerics.
+"""Transformer pieces shared by Swin, HuBERT, AST and Whisper, written to match PyTorch's numerics.
 
 Two Flax defaults differ from torch and would break parity with ported weights:
   * `nn.LayerNorm`/`nn.GroupNorm` use the "fast" variance E[x^2] - E[x]^2, which cancels
@@ -104,12 +104,14 @@ class SelfAttention(nn.Module):
     dtype: compute dtype of the projections.
     attention_dropout: dropout on the attention weights in train mode (torch's
       `attention_dropout`/`dropout` of MultiheadAttention).
+    key_bias: whether `k_proj` has a bias (Whisper's has none).
   """
 
   num_heads: int
   out_name: str = "out_proj"
   dtype: Dtype = jnp.float32
   attention_dropout: float = 0.0
+  key_bias: bool = True
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, bias: jnp.ndarray | None = None,
@@ -117,7 +119,8 @@ class SelfAttention(nn.Module):
     width = x.shape[-1]
     if width % self.num_heads:
       raise ValueError(f"width {width} is not divisible by num_heads={self.num_heads}")
-    q, k, v = (split_heads(dense(width, f"{n}_proj", self.dtype)(x), self.num_heads)
+    q, k, v = (split_heads(dense(width, f"{n}_proj", self.dtype,
+                                 use_bias=self.key_bias or n != "k")(x), self.num_heads)
                for n in ("q", "k", "v"))
     weights_fn = None
     if train and self.attention_dropout > 0.0:

@@ -1,5 +1,18 @@
-"""HuBERT / wav2vec 2.0 encoder in Flax, numerically identical to torchaudio's `wav2vec2_model`
-and transformers' `HubertModel` (the two share the fairseq architecture; only key names differ).
+"""The wav2vec 2.0 family in Flax: HuBERT / AVES, wav2vec 2.0, WavLM and data2vec-audio.
+
+One encoder with options, numerically identical to torchaudio's `wav2vec2_model` and
+transformers' `HubertModel`, `Wav2Vec2Model`, `WavLMModel` and `Data2VecAudioModel` (all share
+the fairseq layout; only key names differ). The members differ in three places only:
+  * wav2vec 2.0 base: exactly HuBERT-base's network (a different pre-training objective);
+  * data2vec-audio: LayerNorm in every feature-encoder conv ("layer_norm" mode) and, instead of
+    the one weight-normed positional conv, a stack of `pos_conv_layers` convs (kernel 19, 16
+    groups, 'same' padding), each followed by a LayerNorm without affine parameters and GELU
+    (`pos_conv_layers`);
+  * WavLM: a gated relative position bias in every attention layer (`relative_position_buckets`):
+    bucketed relative distances (T5-style, log-spaced beyond half the buckets up to
+    `max_distance`) index an embedding [buckets, heads] held by layer 0 only; every layer scales
+    that bias per query by a gate computed from its own input,
+    gate = a * (b * const - 1) + 2 with (a, b) = sigmoid of sums of a Linear(head_dim -> 8).
 
 The waveform [B, samples] at 16 kHz goes through:
   * a CNN feature encoder: 7 strided Conv1d (no bias for HuBERT-base), GELU; in the "group_norm"
@@ -34,11 +47,13 @@ SpecAugment-style time masking (`masked_spec_embed`).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from bioacoustics_jax.models import attention as attn_lib
 
@@ -148,6 +163,125 @@ class EncoderLayer(nn.Module):
     return final_ln(x + ff(x, train))
 
 
+def relative_position_buckets(length: int, num_buckets: int, max_distance: int) -> np.ndarray:
+  """WavLM's bucket of every (query, key) offset [length, length] (transformers'
+  `_relative_positions_bucket`): half the buckets per sign, the first half of those exact,
+  the rest log-spaced up to `max_distance` (float32 logs, as torch computes them)."""
+  rel = np.arange(length)[None, :] - np.arange(length)[:, None]
+  half = num_buckets // 2
+  buckets = (rel > 0).astype(np.int64) * half
+  rel = np.abs(rel)
+  max_exact = half // 2
+  # Offsets below max_exact take the exact branch; clamp them to 1 so the log stays finite.
+  large = np.log(np.maximum(rel, 1).astype(np.float32) / np.float32(max_exact))
+  large = large / np.float32(math.log(max_distance / max_exact)) * np.float32(half - max_exact)
+  large = np.minimum((max_exact + large).astype(np.int64), half - 1)
+  return buckets + np.where(rel < max_exact, rel, large)
+
+
+class GatedRelativePositionBias(nn.Module):
+  """WavLM's per-layer gate on the shared relative position bias (the torch module's
+  `gru_rel_pos_linear`, `gru_rel_pos_const` and, in layer 0, `rel_attn_embed`).
+
+  `__call__(x, bias)`: `x` is the attention's input [B, T, D]; `bias` is the ungated bias
+  [H, T, T] from layer 0 (None in layer 0, which computes it). Returns (gated bias
+  [B, H, T, T], ungated bias).
+  """
+
+  num_heads: int
+  num_buckets: int
+  max_distance: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray, bias: jnp.ndarray | None):
+    if bias is None:
+      table = nn.Embed(self.num_buckets, self.num_heads, name="rel_attn_embed")
+      index = relative_position_buckets(x.shape[1], self.num_buckets, self.max_distance)
+      bias = jnp.transpose(table(jnp.asarray(index)), (2, 0, 1)).astype(jnp.float32)
+    heads = jnp.swapaxes(attn_lib.split_heads(x, self.num_heads), 1, 2)  # [B, H, T, hd]
+    proj = attn_lib.dense(8, "gru_rel_pos_linear", self.dtype)(heads).astype(jnp.float32)
+    proj = jax.nn.sigmoid(proj.reshape(proj.shape[:-1] + (2, 4)).sum(-1))
+    const = self.param("gru_rel_pos_const", nn.initializers.ones, (1, self.num_heads, 1, 1))
+    gate = proj[..., :1] * (proj[..., 1:] * const - 1.0) + 2.0  # [B, H, T, 1]
+    return gate * bias[None], bias
+
+
+class WavLMEncoderLayer(nn.Module):
+  """EncoderLayer with WavLM's gated relative position bias added to the attention logits."""
+
+  num_heads: int
+  ff_dim: int
+  layer_norm_first: bool
+  eps: float
+  num_buckets: int
+  max_distance: int
+  dtype: Any = jnp.float32
+  dropout: float = 0.0
+  attention_dropout: float = 0.0
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray, bias: jnp.ndarray | None, train: bool = False):
+    attention = attn_lib.SelfAttention(self.num_heads, "out_proj", self.dtype,
+                                       self.attention_dropout, name="attention")
+    gate = GatedRelativePositionBias(self.num_heads, self.num_buckets, self.max_distance,
+                                     self.dtype, name="rel_pos")
+    ln = attn_lib.layer_norm(self.eps, "layer_norm")
+    final_ln = attn_lib.layer_norm(self.eps, "final_layer_norm")
+    ff = attn_lib.FeedForward(self.ff_dim, ("intermediate_dense", "output_dense"), self.dtype,
+                              self.dropout, name="feed_forward")
+
+    def attend(y):
+      gated, ungated = gate(y, bias)
+      return attn_lib.dropout(attention(y, gated, train=train), self.dropout, train), ungated
+
+    if self.layer_norm_first:
+      y, bias = attend(ln(x))
+      x = x + y
+      return x + ff(final_ln(x), train), bias
+    y, bias = attend(x)
+    x = ln(x + y)
+    return final_ln(x + ff(x, train)), bias
+
+
+class PositionalConvLayer(nn.Module):
+  """One layer of data2vec-audio's positional stack: grouped Conv1d 'same'-padded by
+  kernel // 2 (last step dropped for even kernels), LayerNorm without affine parameters, GELU."""
+
+  kernel: int
+  groups: int
+  eps: float
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+    pad = self.kernel // 2
+    x = nn.Conv(x.shape[-1], (self.kernel,), padding=((pad, pad),),
+                feature_group_count=self.groups, dtype=self.dtype, name="conv")(x)
+    if self.kernel % 2 == 0:
+      x = x[:, :-1]
+    x = nn.LayerNorm(epsilon=self.eps, use_scale=False, use_bias=False, use_fast_variance=False,
+                     dtype=jnp.float32, name="layer_norm")(x)
+    return attn_lib.gelu(x)
+
+
+class PositionalConvStack(nn.Module):
+  """data2vec-audio's positional embedding: `layers` PositionalConvLayers in sequence."""
+
+  layers: int
+  kernel: int
+  groups: int
+  eps: float
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+    for i in range(self.layers):
+      x = PositionalConvLayer(self.kernel, self.groups, self.eps, self.dtype,
+                              name=f"layers_{i}")(x)
+    return x
+
+
 class Encoder(nn.Module):
   """Positional conv + Transformer layers (the `encoder` of transformers' HubertModel)."""
 
@@ -162,19 +296,36 @@ class Encoder(nn.Module):
   dropout: float = 0.0
   attention_dropout: float = 0.0
   layer_drop: float = 0.0
+  pos_conv_layers: int = 0
+  num_buckets: int = 0
+  max_distance: int = 800
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
-    x = x + PositionalConvEmbedding(self.pos_conv_kernel, self.pos_conv_groups, self.dtype,
-                                    name="pos_conv_embed")(x)
+    if self.pos_conv_layers:
+      pos = PositionalConvStack(self.pos_conv_layers, self.pos_conv_kernel, self.pos_conv_groups,
+                                self.eps, self.dtype, name="pos_conv_embed")
+    else:
+      pos = PositionalConvEmbedding(self.pos_conv_kernel, self.pos_conv_groups, self.dtype,
+                                    name="pos_conv_embed")
+    x = x + pos(x)
     ln = attn_lib.layer_norm(self.eps, "layer_norm")
     if not self.layer_norm_first:
       x = ln(x)
     x = attn_lib.dropout(x, self.dropout, train)
+    bias = None
     for i in range(self.num_layers):
-      y = EncoderLayer(self.num_heads, self.ff_dim, self.layer_norm_first, self.eps, self.dtype,
-                       self.dropout, self.attention_dropout, name=f"layers_{i}")(x, train)
-      if train and self.layer_drop > 0.0:
+      if self.num_buckets:
+        y, bias = WavLMEncoderLayer(self.num_heads, self.ff_dim, self.layer_norm_first, self.eps,
+                                    self.num_buckets, self.max_distance, self.dtype,
+                                    self.dropout, self.attention_dropout,
+                                    name=f"layers_{i}")(x, bias, train)
+      else:
+        y = EncoderLayer(self.num_heads, self.ff_dim, self.layer_norm_first, self.eps,
+                         self.dtype, self.dropout, self.attention_dropout,
+                         name=f"layers_{i}")(x, train)
+      # WavLM never drops layer 0, which computes the position bias every layer uses.
+      if train and self.layer_drop > 0.0 and not (self.num_buckets and i == 0):
         # LayerDrop (torchaudio): the whole batch skips this layer with prob. layer_drop. The
         # layer is still computed (a select, not a branch): static shapes, one compile.
         skip = jax.random.bernoulli(self.make_rng("dropout"), self.layer_drop)
@@ -184,7 +335,7 @@ class Encoder(nn.Module):
 
 
 class HuBERT(nn.Module):
-  """HuBERT / wav2vec 2.0 encoder. Input [B, samples] float waveform (16 kHz for AVES).
+  """The wav2vec 2.0-family encoder. Input [B, samples] float waveform at 16 kHz.
 
   Attributes:
     conv_layers: (channels, kernel, stride) per feature-encoder conv.
@@ -194,6 +345,9 @@ class HuBERT(nn.Module):
     pos_conv_kernel, pos_conv_groups: positional conv (128, 16 for base).
     layer_norm_first: False for base (post-LN), True for the large "stable layer norm" models.
     layer_norm_eps: eps of every LayerNorm (1e-5 in fairseq, torchaudio and HF's HuBERT).
+    pos_conv_layers: 0 for the one weight-normed positional conv (HuBERT, wav2vec 2.0,
+      WavLM); n > 0 for data2vec-audio's stack of n convs of kernel `pos_conv_kernel`.
+    num_buckets, max_distance: WavLM's relative position bias (0 buckets: none).
     dropout, attention_dropout, projection_dropout, layer_drop: train-mode regularisation
       (module docstring); 0 by default, the AVES values come from the zoo preset.
   """
@@ -214,6 +368,9 @@ class HuBERT(nn.Module):
   attention_dropout: float = 0.0
   projection_dropout: float = 0.0
   layer_drop: float = 0.0
+  pos_conv_layers: int = 0
+  num_buckets: int = 0
+  max_distance: int = 800
 
   @nn.compact
   def __call__(self, waveform: jnp.ndarray, train: bool = False):
@@ -232,7 +389,8 @@ class HuBERT(nn.Module):
                           self.projection_dropout, name="feature_projection")(features, train)
     x = Encoder(self.num_layers, self.num_heads, self.ff_dim, self.pos_conv_kernel,
                 self.pos_conv_groups, self.layer_norm_first, self.layer_norm_eps, self.dtype,
-                self.dropout, self.attention_dropout, self.layer_drop, name="encoder")(x, train)
+                self.dropout, self.attention_dropout, self.layer_drop, self.pos_conv_layers,
+                self.num_buckets, self.max_distance, name="encoder")(x, train)
     embedding = jnp.mean(x.astype(jnp.float32), axis=1)
     return x, {"embedding": embedding, "pre_logits": embedding, "last_hidden_state": x,
                "extract_features": features}
@@ -240,11 +398,19 @@ class HuBERT(nn.Module):
 
 # HuBERT-base == AVES (earthspecies/aves config/default_cfg_aves-base-all.json: group_norm,
 # conv_bias false, 768, 12 layers, 12 heads, 3072, pos conv 128/16, post-LN).
+_BASE = dict(conv_layers=BASE_CONV_LAYERS, extractor_mode="group_norm", conv_bias=False,
+             embed_dim=768, num_layers=12, num_heads=12, ff_dim=3072, pos_conv_kernel=128,
+             pos_conv_groups=16, layer_norm_first=False)
 ARCHS = {
-    "hubert_base": dict(conv_layers=BASE_CONV_LAYERS, extractor_mode="group_norm",
-                        conv_bias=False, embed_dim=768, num_layers=12, num_heads=12,
-                        ff_dim=3072, pos_conv_kernel=128, pos_conv_groups=16,
-                        layer_norm_first=False),
+    "hubert_base": _BASE,
+    # facebook/wav2vec2-base config.json: the same network as HuBERT-base.
+    "wav2vec2_base": _BASE,
+    # microsoft/wavlm-base-plus config.json: num_buckets 320, max_bucket_distance 800.
+    "wavlm_base_plus": dict(_BASE, num_buckets=320, max_distance=800),
+    # facebook/data2vec-audio-base config.json: LayerNorm'd convs without bias, 5 positional
+    # convs of kernel 19 (conv_pos_kernel_size) in 16 groups.
+    "data2vec_audio_base": dict(_BASE, extractor_mode="layer_norm", pos_conv_kernel=19,
+                                pos_conv_layers=5),
 }
 
 

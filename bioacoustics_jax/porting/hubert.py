@@ -1,4 +1,5 @@
-"""HuBERT / AVES state_dicts (torchaudio or transformers layout) -> our Flax HuBERT.
+"""wav2vec 2.0-family state_dicts (HuBERT / AVES, wav2vec 2.0, WavLM, data2vec-audio; torchaudio
+or transformers layout) -> our Flax models.hubert.HuBERT.
 
 Two public layouts hold the same tensors:
   * torchaudio `wav2vec2_model` (AVES' `.torchaudio.pt` files, torchaudio's HUBERT_BASE):
@@ -13,6 +14,14 @@ transformers ones (`torchaudio_to_transformers`, a pure prefix mapping), fold th
 conv's weight norm into one kernel, and port by name (Flax names mirror transformers').
 fairseq checkpoints (`w2v_encoder.*`, `feature_extractor.conv_layers.0.0.weight`) are rejected
 with a pointer to the torchaudio port.
+
+Hugging Face checkpoints saved from a model with a head prefix the backbone (`wav2vec2.`,
+`hubert.`, `wavlm.`, `data2vec_audio.`); the prefix is stripped, and of the tensors outside it
+only the pre-training heads of the published self-supervised checkpoints (wav2vec 2.0's
+`quantizer.*`, `project_q.*`, `project_hid.*`) are knowingly left out. Any other head (a CTC
+`lm_head`, a classifier) is an error naming its tensors. WavLM's extra attention tensors
+(`gru_rel_pos_linear`, `gru_rel_pos_const`, layer 0's `rel_attn_embed`) sit under the torch
+`attention` module, which the Flax model splits into `attention` and `rel_pos`.
 """
 
 from __future__ import annotations
@@ -34,6 +43,10 @@ _TORCHAUDIO_PREFIXES = (
 _POS_CONV = "encoder.pos_conv_embed.conv."
 # Only used by transformers' training-time time masking; the encoder never reads it in eval.
 _IGNORED = ("masked_spec_embed",)
+# transformers' `base_model_prefix` of each family's heads (HubertForCTC -> "hubert.", ...).
+_BACKBONE_PREFIXES = ("hubert.", "wav2vec2.", "wavlm.", "data2vec_audio.")
+# Pre-training heads of the published self-supervised checkpoints (Wav2Vec2ForPreTraining).
+_PRETRAINING_HEADS = ("quantizer.", "project_q.", "project_hid.")
 
 
 def detect_layout(state_dict: Mapping[str, Any]) -> str:
@@ -50,14 +63,29 @@ def detect_layout(state_dict: Mapping[str, Any]) -> str:
         "weight' or 'w2v_encoder.*'). Use the TorchAudio port instead, e.g. AVES' "
         "'aves-base-bio.torchaudio.pt' from https://storage.googleapis.com/esp-public-files/"
         "ported_aves/, or convert it with torchaudio.models.wav2vec2.utils.import_fairseq_model.")
-  hubert_keys = [k for k in keys if k.startswith("hubert.")]
-  if hubert_keys:
-    raise PortingError(
-        f"Keys start with 'hubert.' (e.g. {hubert_keys[0]!r}): this is a transformers model with "
-        "a head (HubertForCTC/...); pass the backbone's state_dict (strip the 'hubert.' prefix).")
   raise PortingError(
       "Not a HuBERT/wav2vec2 state_dict: expected torchaudio keys 'encoder.transformer.*' or "
       f"transformers keys 'encoder.layers.*'; got e.g. {keys[:5]}")
+
+
+def strip_backbone_prefix(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """A head model's state_dict (`wav2vec2.*` + heads) -> the backbone's own keys.
+
+  Keys outside the prefix must be a known pre-training head (left out); anything else is a
+  PortingError naming the tensors.
+  """
+  keys = list(state_dict)
+  prefix = next((p for p in _BACKBONE_PREFIXES if any(k.startswith(p) for k in keys)), None)
+  if prefix is None:
+    return dict(state_dict)
+  heads = [k for k in keys if not k.startswith(prefix)]
+  unknown = [k for k in heads if not k.startswith(_PRETRAINING_HEADS)]
+  if unknown:
+    raise PortingError(
+        f"Keys outside the backbone prefix {prefix!r} that are not a known pre-training head "
+        f"({', '.join(_PRETRAINING_HEADS)}): {unknown[:8]}. Pass the backbone's state_dict "
+        "(e.g. model.wav2vec2.state_dict()) or a self-supervised checkpoint.")
+  return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
 
 
 def torchaudio_to_transformers(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -110,12 +138,24 @@ def fold_weight_norm(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarr
 
 def to_transformers_layout(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
   """Any supported layout -> transformers names with a plain positional-conv `weight`."""
+  state_dict = strip_backbone_prefix(state_dict)
   if detect_layout(state_dict) == "torchaudio":
     state_dict = torchaudio_to_transformers(state_dict)
   return fold_weight_norm(state_dict)
 
 
+_DOTTED = naming.dotted_rule({"rel_pos": "attention"})
+
+
+def _rule(path: torch_to_flax.FlaxPath):
+  if path[-1] == "embedding":  # nn.Embed table (WavLM's rel_attn_embed) <- nn.Embedding.weight
+    key, _ = _DOTTED(path[:-1] + ("weight",))
+    return key, torch_to_flax.identity
+  return _DOTTED(path)
+
+
 def port_hubert(state_dict: Mapping[str, np.ndarray], target: Any) -> Any:
-  """Fills `target` ({"params"} of a models.hubert.HuBERT) from a torchaudio/transformers dict."""
-  return torch_to_flax.port_by_rules(to_transformers_layout(state_dict), target,
-                                     naming.dotted_rule(), ignore_source=_IGNORED)
+  """Fills `target` ({"params"} of a models.hubert.HuBERT) from a torchaudio/transformers dict
+  of any member of the family (HuBERT, wav2vec 2.0, WavLM, data2vec-audio)."""
+  return torch_to_flax.port_by_rules(to_transformers_layout(state_dict), target, _rule,
+                                     ignore_source=_IGNORED)

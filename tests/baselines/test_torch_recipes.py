@@ -21,6 +21,8 @@ CASES = [
     ("vggish_logmel", 16000, 32000, 1e-4),
     ("ast_fbank", 16000, 16000, 1e-4),
     ("waveform16k", 16000, 1000, 0.0),
+    ("waveform16k_norm", 16000, 1000, 1e-5),
+    ("whisper_logmel", 16000, 16000, 1e-5),
     ("waveform", 8000, 700, 0.0),
 ]
 
