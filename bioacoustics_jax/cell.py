@@ -145,8 +145,21 @@ class Cell:
     os.replace(tmp, self.key_path)
 
   def open(self, split: str) -> pipeline.SplitData:
-    return pipeline.open_split(self.dataset, split, data_root=self.data_root,
-                               **self.data_options)
+    """`split` prepared at the model's input rate (once, by the tfds builder: the rate is in
+    its config and data fingerprint), so batches need no per-example resampling. Strict data
+    (resample_mismatched=False: files at another rate are bad audio) keeps the dataset's rate
+    and is resampled per example instead."""
+    options = dict(self.data_options)
+    if self.rate != self.source_rate and options.get("resample_mismatched", True):
+      options["sample_rate"] = self.rate
+    return pipeline.open_split(self.dataset, split, data_root=self.data_root, **options)
+
+  @functools.cached_property
+  def source_rate(self) -> int:
+    """The dataset's own rate (or the config's data.sample_rate), before any preparation."""
+    options = {k: v for k, v in self.data_options.items() if k in _SOURCE_OPTIONS}
+    source = pipeline.resolve_source(self.dataset, data_root=self.data_root, **options)
+    return int(source.info.sample_rate)
 
   @functools.cached_property
   def split(self) -> pipeline.SplitData:
@@ -156,7 +169,7 @@ class Cell:
   @property
   def rate(self) -> int:
     """The model's input rate for this dataset (decided by the Backbone, nowhere else)."""
-    return self.backbone.input_rate(self.split.info.sample_rate)
+    return self.backbone.input_rate(self.source_rate)
 
   @property
   def batch_size(self) -> int:
@@ -183,6 +196,8 @@ class Cell:
     return f"{self.dataset}/{self.model}/{self.regime}"
 
 
+# The open_split options that say which source (and so which rate) a dataset is.
+_SOURCE_OPTIONS = ("cache_dir", "sample_rate", "clip_seconds", "shift_seconds", "seed")
 _TFDS_CONFIG_FIELDS = ("name", "version", "release_notes", "supported_versions", "description",
                        "tags", "source")
 

@@ -137,6 +137,10 @@ class SplitData:
     if not 0 <= process_index < process_count:
       raise ValueError(f"process_index {process_index} outside [0, {process_count})")
     rate = sample_rate or self.info.sample_rate
+    if rate != self.info.sample_rate:
+      _log.info("%s/%s: resampled %d -> %d Hz per example on every pass; open_split(..., "
+                "sample_rate=%d) prepares it once at that rate", self.info.name, self.split,
+                self.info.sample_rate, rate, rate)
     num_samples = self.info.num_samples(rate)
     detection = self.info.task == "detection"
 

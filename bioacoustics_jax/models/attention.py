@@ -75,22 +75,92 @@ def split_heads(x: jnp.ndarray, num_heads: int) -> jnp.ndarray:
   return x.reshape(x.shape[:-1] + (num_heads, x.shape[-1] // num_heads))
 
 
-def attend(q: jnp.ndarray, k: jnp.ndarray, v: jnp.ndarray,
-           bias: jnp.ndarray | None = None, weights_fn=None) -> jnp.ndarray:
-  """Softmax(q k^T / sqrt(d) + bias) v on [B, N, H, D] inputs; returns [B, N, H*D].
+# The XLA path materialises the float32 scores [B, H, Nq, Nk]; above this many bytes per call
+# the queries are processed in sequential chunks (exact: each query row's softmax sees all keys),
+# so e.g. full-size AST at float32 b256 (18 GiB of scores per layer) fits on one GPU.
+MAX_SCORES_BYTES = 1 << 30
 
-  `bias` broadcasts against the [B, H, Nq, Nk] logits (relative positions, window masks). The
-  softmax runs in float32 whatever the compute dtype, since bf16 exponent sums lose too much.
-  `weights_fn` (attention dropout) is applied to the softmax weights before they weigh v.
+
+def reference_attend(q: jnp.ndarray, k: jnp.ndarray, v: jnp.ndarray,
+                     bias: jnp.ndarray | None = None, weights_fn=None) -> jnp.ndarray:
+  """The attention formula written out, softmax(q k^T / sqrt(d) + bias) v, on [B, N, H, D].
+
+  Returns [B, N, H, D]. Used where a fused kernel cannot run (dropout on the attention weights,
+  `weights_fn`) and by the tests as the definition the fused path must match.
   """
   scale = q.shape[-1] ** -0.5
-  logits = jnp.einsum("bqhd,bkhd->bhqk", q * scale, k).astype(jnp.float32)
+  logits = jnp.einsum("bqhd,bkhd->bhqk", q, k, preferred_element_type=jnp.float32) * scale
   if bias is not None:
     logits = logits + bias
   weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
   if weights_fn is not None:
     weights = weights_fn(weights)
-  out = jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+  return jnp.einsum("bhqk,bkhd->bqhd", weights, v)
+
+
+def fused_implementation(dtype) -> str | None:
+  """`jax.nn.dot_product_attention`'s backend: cuDNN flash attention on a GPU for 16-bit
+  inputs (the only dtypes it takes), else XLA (None)."""
+  if jax.default_backend() == "gpu" and jnp.dtype(dtype) in (jnp.bfloat16, jnp.float16):
+    return "cudnn"
+  return None
+
+
+def _fused(q, k, v, bias, implementation):
+  if implementation == "cudnn":
+    try:  # cuDNN rejects some shapes (head dims, bias layouts) while tracing: XLA then
+      return jax.nn.dot_product_attention(
+          q, k, v, bias=None if bias is None else bias.astype(q.dtype), implementation="cudnn")
+    except (ValueError, NotImplementedError, RuntimeError, TypeError):
+      pass
+  return jax.nn.dot_product_attention(q, k, v, bias=bias)
+
+
+def _query_chunks(q, k, v, bias, max_scores_bytes):
+  """XLA attention over sequential query chunks whose float32 scores fit `max_scores_bytes`."""
+  b, t, h, _ = q.shape
+  rows = max(1, max_scores_bytes // (4 * b * h * k.shape[1]))
+  n = -(-t // rows)
+  rows = -(-t // n)
+  pad = n * rows - t
+  qs = jnp.pad(q, ((0, 0), (0, pad), (0, 0), (0, 0)))
+  qs = jnp.moveaxis(qs.reshape((b, n, rows) + q.shape[2:]), 1, 0)  # [n, B, rows, H, D]
+  if bias is not None and bias.shape[2] != 1:
+    bias = jnp.broadcast_to(bias, bias.shape[:2] + (t, bias.shape[3]))
+    bs = jnp.pad(bias, ((0, 0), (0, 0), (0, pad), (0, 0)))
+    bs = jnp.moveaxis(bs.reshape(bias.shape[:2] + (n, rows, bias.shape[3])), 2, 0)
+    out = jax.lax.map(lambda a: jax.nn.dot_product_attention(a[0], k, v, bias=a[1]), (qs, bs))
+  else:
+    out = jax.lax.map(lambda a: jax.nn.dot_product_attention(a, k, v, bias=bias), qs)
+  return jnp.moveaxis(out, 0, 1).reshape((b, n * rows) + q.shape[2:])[:, :t]
+
+
+def attend(q: jnp.ndarray, k: jnp.ndarray, v: jnp.ndarray,
+           bias: jnp.ndarray | None = None, weights_fn=None,
+           max_scores_bytes: int | None = None) -> jnp.ndarray:
+  """Softmax(q k^T / sqrt(d) + bias) v on [B, N, H, D] inputs; returns [B, N, H*D].
+
+  `bias` broadcasts against the [B, H, Nq, Nk] logits (relative positions, window masks) and is
+  float32 (a -100 mask or a bias table would round in bf16). Scores and softmax are float32
+  whatever the compute dtype, since bf16 exponent sums lose too much. The work goes through
+  `jax.nn.dot_product_attention` (cuDNN flash attention on a GPU in bf16, XLA elsewhere, query
+  chunks past `max_scores_bytes`, default MAX_SCORES_BYTES); `weights_fn` (attention dropout,
+  applied to the softmax weights before they weigh v) needs the weights, so it takes the
+  written-out formula instead.
+  """
+  if bias is not None:
+    bias = jnp.asarray(bias, jnp.float32)
+    bias = bias.reshape((1,) * (4 - bias.ndim) + bias.shape)
+  if weights_fn is not None:
+    out = reference_attend(q, k, v, bias, weights_fn)
+  else:
+    implementation = fused_implementation(q.dtype)
+    limit = MAX_SCORES_BYTES if max_scores_bytes is None else max_scores_bytes
+    scores = 4 * q.shape[0] * q.shape[2] * q.shape[1] * k.shape[1]
+    if implementation is None and scores > limit:
+      out = _query_chunks(q, k, v, bias, limit)
+    else:
+      out = _fused(q, k, v, bias, implementation)
   return out.reshape(out.shape[:-2] + (-1,))
 
 
