@@ -37,6 +37,7 @@ from bioacoustics_jax.zoo.backbone import source_hash
 
 REGIMES = ("frozen", "finetuned")
 TORCH_PREFIX = "torch:"
+RANDOM_INITS = ("auto", "torch", "flax")  # config.random_init
 # Code a fine-tuned cell's numbers also depend on (beside the backbone's, see zoo.Backbone).
 _TRAIN_CODE = ("bioacoustics_jax.train.step", "bioacoustics_jax.train.loop",
                "bioacoustics_jax.train.finetune", "bioacoustics_jax.train.losses",
@@ -52,6 +53,26 @@ def split_model_name(model: str) -> tuple[str, str]:
   if model.startswith(TORCH_PREFIX):
     return "torch", model[len(TORCH_PREFIX):]
   return "jax", model
+
+
+def resolve_init(setting: str, model: str, models, backbone: zoo.Backbone) -> str:
+  """Where a cell's starting weights come from: "weights" (the preset's file), else the random
+  init: "torch" (the torch reference's init at the seed, ported: shared with `torch:` cells,
+  baselines/shared_init.py) or "flax" (Flax's own init from `jax.random.key(seed)`).
+
+  `setting` is config.random_init: "auto" shares the init when the run also has the model's
+  PyTorch twin (`rn18` beside `torch:rn18`), so a framework comparison compares one network.
+  """
+  if setting not in RANDOM_INITS:
+    raise ValueError(f"--config.random_init={setting!r} is not one of {list(RANDOM_INITS)}.")
+  if backbone.preset.weights is not None:
+    return "weights"
+  framework, name = split_model_name(model)
+  if framework == "torch":
+    return "torch"
+  if setting == "auto":
+    return "torch" if f"{TORCH_PREFIX}{name}" in tuple(models) else "flax"
+  return setting
 
 
 @dataclasses.dataclass(eq=False)
@@ -71,6 +92,7 @@ class Cell:
   embed_dtype: str = "float32"  # compute dtype of the extraction (extract.resolve_dtype)
   seed: int = 42
   train: dict[str, Any] | None = None  # config.train as a dict (fine-tuned cells)
+  init: str = "flax"  # resolve_init: "weights", "torch" (shared with torch: cells) or "flax"
 
   def __post_init__(self):
     if self.regime not in REGIMES:
@@ -102,6 +124,9 @@ class Cell:
       inputs["torch_code"] = source_hash(_TORCH_CODE)
     if self.backbone.preset.weights is None or self.regime == "finetuned":
       inputs["seed"] = int(self.seed)  # random init and training draw from it
+    if self.framework == "jax" and self.init == "torch":
+      # The torch reference's init, ported (absent: Flax's own, so older keys stay valid).
+      inputs["init"] = {"from": "torch", "code": source_hash(_TORCH_CODE)}
     if self.regime == "finetuned":
       if self.train is None:
         raise ValueError(f"{self.desc}: a fine-tuned cell needs the training config.")
@@ -188,7 +213,7 @@ class Cell:
     """Provenance stored in the embedding set."""
     return dict(dataset=self.dataset, model=self.model, regime=self.regime,
                 split=self.split_name, sample_rate=self.rate, skipped=self.split.skipped,
-                cell_key=self.key, embed_batch_size=self.batch_size,
+                cell_key=self.key, embed_batch_size=self.batch_size, init=self.init,
                 data_warnings=self.split.warnings, data_origin=self.split.origin)
 
   @property

@@ -26,6 +26,7 @@ from bioacoustics_jax import config_checks
 from bioacoustics_jax import provenance
 from bioacoustics_jax import zoo
 from bioacoustics_jax.cell import Cell
+from bioacoustics_jax.cell import resolve_init
 from bioacoustics_jax.cell import split_model_name
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.data import summary as data_summary
@@ -69,7 +70,9 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
                   drop_background=bool(config.data.drop_background),
                   embed_batch_size=int(config.embed.batch_size), seed=int(config.seed),
                   embed_dtype=extract_lib.resolve_dtype(config.embed.get("dtype", "auto")).name,
-                  train=train if r == "finetuned" else None)
+                  train=train if r == "finetuned" else None,
+                  init=resolve_init(config.get("random_init", "auto"), m, config.models,
+                                    backbones[m]))
              for d in datasets for m in config.models for r in config.regimes
              if r == "frozen" or backbones[m].preset.trainable]
     for m in config.models:
@@ -113,7 +116,8 @@ def _run_cell(cell: Cell, config, evaluator, workdir: str, results_csv: str,
   rows = [dict(row, dataset=cell.dataset, model=cell.model, regime=cell.regime,
                split=cell.split_name, skipped_files=len(skipped),
                note="; ".join(filter(None, (row["note"], note))),
-               embed_batch_size=cell.batch_size, cell_key=cell.key, run_id=run_id)
+               embed_batch_size=cell.batch_size, cell_key=cell.key, run_id=run_id,
+               **dict(results.speed_columns(es.meta), framework=cell.framework))
           for row in evaluation.rows]
   results.append_rows(results_csv, rows)
   views.save_cell(workdir, es, evaluation, evaluator, rows)  # report.html: scatters, intervals
@@ -192,7 +196,7 @@ def resolve_models(config: ml_collections.ConfigDict) -> dict[str, zoo.Backbone]
     out[model] = zoo.resolve(name, _applicable_overrides(name, overrides),
                              weights_dir=config.weights_dir or None)
     if framework == "torch":
-      _torch_runner().check_model(out[model])
+      _torch_runner(model).check_model(out[model])
     try:
       out[model].check_weights()
     except load_lib.MissingWeightsError as e:
@@ -243,10 +247,12 @@ def embedding_set(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingSet
     logging.info("Cell key %s unchanged: loading %s", cell.key, cell.embeddings_path)
     return EmbeddingSet.load(cell.embeddings_path)
   logging.info("Cell key %s: computing %s", cell.key, cell.embeddings_path)
+  start = time.perf_counter()
   if cell.framework == "torch":
-    es = _torch_runner().torch_embeddings(cell, config)
+    es = _torch_runner(cell.model).torch_embeddings(cell, config)
   else:
     es = _jax_embeddings(cell, config)
+  es.meta["wall_s"] = round(time.perf_counter() - start, 3)  # training + extraction, this cell
   es.save(cell.embeddings_path)
   cell.write_key()
   return es
@@ -256,14 +262,21 @@ def _jax_embeddings(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingS
   backbone, rate = cell.backbone, cell.rate
   sample = backbone.recipe.prepare(
       jnp.zeros((1, cell.split.info.num_samples(rate)), jnp.float32), rate)
-  variables = backbone.init_variables(jax.random.key(config.seed), sample)
+  if cell.init == "torch":  # the torch reference's random init, shared with torch: cells
+    variables = _torch_runner(f"shared init of {cell.model}").shared_init_variables(
+        backbone, int(config.seed), sample)
+  else:
+    variables = backbone.init_variables(jax.random.key(config.seed), sample)
   meta = cell.meta()
   if cell.regime == "finetuned":
     variables, result = finetune_lib.finetune(
         backbone, cell.open("train"), cell.open("valid"), config.train, cell.train_dir,
         variables=variables)
     meta.update(learning_rate=result.learning_rate, best_epoch=result.best_epoch,
-                best_metric=result.best_metric, train_accuracy=result.train_accuracy)
+                best_metric=result.best_metric, train_accuracy=result.train_accuracy,
+                train_dtype=finetune_lib.compute_dtype_name(config.train), **(result.speed or {}))
+  meta.update(framework="jax", dtype=cell.embed_dtype, device_kind=jax.devices()[0].device_kind,
+              device_count=jax.device_count())
   embed_fn = _embed_fn(backbone, rate, cell.embed_dtype)
   return extract_lib.extract(embed_fn, extract_lib.place_variables(variables), cell.batches(),
                              task=cell.split.info.task,
@@ -281,9 +294,15 @@ def _embed_fn(backbone: zoo.Backbone, rate: int, dtype: str):
   return extract_lib.make_embed_fn(module, backbone.recipe.prepare, rate)[0]
 
 
-def _torch_runner():
+def _torch_runner(model: str = "torch:<model>"):
   # Imported on demand so JAX-only runs never load torch.
-  from bioacoustics_jax.baselines import runner  # pylint: disable=g-import-not-at-top
+  try:
+    from bioacoustics_jax.baselines import runner  # pylint: disable=g-import-not-at-top
+  except ModuleNotFoundError as e:
+    raise ModuleNotFoundError(
+        f"{model!r} (or a shared random init) needs the Python package {e.name!r}, which is not "
+        "installed; install torch, torchvision and transformers in one pip command (see "
+        f"requirements.txt), or drop {model!r} from config.models.") from e
   return runner
 
 

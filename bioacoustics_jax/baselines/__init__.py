@@ -7,6 +7,8 @@
                   batches -> EmbeddingSet; `FAMILIES`
   torch_finetune  `torch_finetune(model, train, valid, train_config)`: the BEANS protocol
   runner          `torch_embeddings(cell, config)` for "torch:<name>" cells, `check_model`
+  shared_init     `torch_init_variables(backbone, seed=...)`: the torch reference's random init
+                  ported into Flax, so "rn18" and "torch:rn18" start as the same network
 
 Importing this package does not import torch; its modules do.
 """

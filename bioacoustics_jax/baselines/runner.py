@@ -14,6 +14,7 @@ train/valid splits and saves the fine-tuned state_dict and its per-epoch history
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 
@@ -22,6 +23,7 @@ import bioacoustics_jax.torch_compat  # noqa: F401  (before anything imports tor
 import torch
 from absl import logging
 
+from bioacoustics_jax.baselines import shared_init
 from bioacoustics_jax.baselines import torch_embed
 from bioacoustics_jax.baselines import torch_finetune
 from bioacoustics_jax.cell import Cell
@@ -30,11 +32,23 @@ from bioacoustics_jax.zoo import Backbone
 
 
 def check_model(model: Backbone) -> None:
-  """Fails now (before any cell runs) if `model` has no PyTorch baseline, naming what is missing."""
+  """Fails now (before any cell runs) if `model` has no PyTorch baseline, naming what is missing:
+  no reference, an architecture without a torch family, or a package its reference imports."""
   if model.preset.reference is None:
     raise ValueError(f"Model {model.name!r} has no PyTorch reference, so 'torch:{model.name}' "
                      "cannot run.")
-  torch_embed.family(model.architecture)  # names the supported architectures
+  fam = torch_embed.family(model.architecture)  # names the supported architectures
+  missing = [p for p in fam.packages if importlib.util.find_spec(p) is None]
+  if missing:
+    raise ModuleNotFoundError(
+        f"'torch:{model.name}' needs the Python package(s) {missing} for its PyTorch reference "
+        f"({model.preset.reference}); install them with torch in one pip command (see "
+        "requirements.txt), or drop 'torch:{model.name}' from config.models.")
+
+
+def shared_init_variables(model: Backbone, seed: int, sample) -> dict:
+  """The JAX cell's variables when its random init is shared with the torch cell."""
+  return shared_init.torch_init_variables(model, seed=seed, sample=sample)
 
 
 def torch_embeddings(cell: Cell, config) -> EmbeddingSet:
@@ -48,10 +62,11 @@ def torch_embeddings(cell: Cell, config) -> EmbeddingSet:
         log=logging.info)
     _save_training(cell.train_dir, backbone, result)
     meta.update(learning_rate=result.best.learning_rate, best_epoch=result.best.best_epoch,
-                best_metric=result.best.best_metric)
+                best_metric=result.best.best_metric, train_dtype=result.device["dtype"],
+                **result.speed)
   return torch_embed.torch_embedding_set(
       backbone, cell.split, batch_size=cell.batch_size, sample_rate=cell.rate,
-      drop_background=cell.drop_background, meta=meta)
+      drop_background=cell.drop_background, meta=meta, dtype=cell.embed_dtype)
 
 
 def _save_training(train_dir: str, backbone: torch_embed.TorchBackbone,

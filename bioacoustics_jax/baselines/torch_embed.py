@@ -106,13 +106,16 @@ def _ast_keys(state_dict: Mapping[str, Any]) -> dict[str, Any]:
 @dataclasses.dataclass(frozen=True)
 class TorchFamily:
   """embed: (reference, recipe output) -> embedding [B, D]; adapt_keys: checkpoint -> reference
-  state_dict keys (identity when the file already has the reference's layout)."""
+  state_dict keys (identity when the file already has the reference's layout); packages: what
+  its reference imports beyond torch (checked before any cell runs, baselines/runner.py)."""
 
   embed: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]
   adapt_keys: Callable[[Mapping[str, Any]], dict[str, Any]] = dict
+  packages: tuple[str, ...] = ()
 
 
-_IMAGE = TorchFamily(_output)
+_IMAGE = TorchFamily(_output, packages=("torchvision",))
+_WAV2VEC2_FAMILY = TorchFamily(_hidden_mean, _wav2vec2_family_keys, packages=("transformers",))
 FAMILIES: dict[str, TorchFamily] = {
     "alexnet": _IMAGE, "vgg16": _IMAGE, "efficientnet_b0": _IMAGE, "swin_s": _IMAGE,
     "efficientnet_b1": _IMAGE, "efficientnet_b3": _IMAGE, "convnext_tiny": _IMAGE,
@@ -120,13 +123,13 @@ FAMILIES: dict[str, TorchFamily] = {
     "resnet18": _IMAGE, "resnet34": _IMAGE, "resnet50": _IMAGE, "resnet101": _IMAGE,
     "resnet152": _IMAGE,
     "vggish": TorchFamily(_patch_mean),
-    "hubert_base": TorchFamily(_time_mean),
-    "ast": TorchFamily(_pooled, _ast_keys),
-    "cnn14": TorchFamily(_panns_embedding),
-    "wav2vec2_base": TorchFamily(_hidden_mean, _wav2vec2_family_keys),
-    "wavlm_base_plus": TorchFamily(_hidden_mean, _wav2vec2_family_keys),
-    "data2vec_audio_base": TorchFamily(_hidden_mean, _wav2vec2_family_keys),
-    "whisper_base": TorchFamily(_whisper_clip_mean, _whisper_keys),
+    "hubert_base": TorchFamily(_time_mean),  # our reference in torchaudio's layout: torch only
+    "ast": TorchFamily(_pooled, _ast_keys, packages=("transformers",)),
+    "cnn14": TorchFamily(_panns_embedding, packages=("panns_inference", "torchlibrosa")),
+    "wav2vec2_base": _WAV2VEC2_FAMILY,
+    "wavlm_base_plus": _WAV2VEC2_FAMILY,
+    "data2vec_audio_base": _WAV2VEC2_FAMILY,
+    "whisper_base": TorchFamily(_whisper_clip_mean, _whisper_keys, packages=("transformers",)),
 }
 
 
@@ -136,6 +139,33 @@ def family(architecture: str) -> TorchFamily:
                    f"{sorted(FAMILIES)}. Add it to FAMILIES in bioacoustics_jax/baselines/"
                    "torch_embed.py.")
   return FAMILIES[architecture]
+
+
+def device() -> torch.device:
+  """Where the PyTorch baseline runs: the CUDA accelerator when there is one, else the CPU (the
+  JAX path uses the accelerator too, so a speed comparison compares one machine)."""
+  return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def compute_dtype(jax_dtype: str) -> torch.dtype | None:
+  """The torch autocast dtype matching the JAX compute dtype ("float32" / "bfloat16"): None
+  (plain float32) or torch.bfloat16 (AMP; parameters stay float32, as with the JAX path)."""
+  if jax_dtype in ("float32", "off", None):
+    return None
+  if jax_dtype in ("bfloat16", "bf16"):
+    return torch.bfloat16
+  raise ValueError(f"No torch compute dtype for {jax_dtype!r}; expected float32 or bfloat16.")
+
+
+def autocast(dev: torch.device, dtype: torch.dtype | None):
+  """AMP context for `dtype` on `dev` (a no-op context for float32)."""
+  return torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None)
+
+
+def device_info(dev: torch.device) -> dict[str, Any]:
+  """device_kind / device_count of the speed columns (one device: the baseline does not shard)."""
+  kind = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+  return {"device_kind": kind, "device_count": 1}
 
 
 class TorchBackbone(torch.nn.Module):
@@ -153,8 +183,13 @@ class TorchBackbone(torch.nn.Module):
     self._family = family(model.architecture)
 
   def prepare(self, audio, sample_rate: int) -> torch.Tensor:
-    """Raw audio [B, T] (numpy or tensor) -> this model's input, via the torch recipe."""
-    return torch_recipes.get_torch_recipe(self.recipe_name)(audio, sample_rate)
+    """Raw audio [B, T] (numpy or tensor) -> this model's input, via the torch recipe (on the
+    CPU in float32, outside any autocast: its constant windows and filterbanks are CPU
+    tensors), moved to the module's device."""
+    dev = next(self.reference.parameters()).device
+    with torch.autocast("cpu", enabled=False):
+      inputs = torch_recipes.get_torch_recipe(self.recipe_name)(audio, sample_rate)
+    return inputs.to(dev)
 
   def forward(self, inputs: torch.Tensor) -> torch.Tensor:
     return self._family.embed(self.reference, inputs).to(torch.float32)
@@ -213,7 +248,7 @@ def load_into(module: torch.nn.Module, state_dict: Mapping[str, Any], *, source:
 
 def torch_embedding_set(backbone: TorchBackbone, split: pipeline.SplitData, *,
                         batch_size: int, sample_rate: int, drop_background: bool = False,
-                        meta: dict | None = None) -> EmbeddingSet:
+                        meta: dict | None = None, dtype: str = "float32") -> EmbeddingSet:
   """Embeds `split` with a built (random-init, pretrained or fine-tuned) TorchBackbone.
 
   Args:
@@ -224,12 +259,16 @@ def torch_embedding_set(backbone: TorchBackbone, split: pipeline.SplitData, *,
     sample_rate: the model's input rate (`model.input_rate(dataset rate)`).
     drop_background: leave out all-background detection windows.
     meta: extra provenance stored in the EmbeddingSet.
+    dtype: the JAX cell's compute dtype; "bfloat16" runs under bf16 autocast (AMP).
   """
-  backbone.eval()
+  dev = device()
+  amp = compute_dtype(dtype)
+  backbone.to(dev).eval()
 
   def embed_fn(_, audio: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-      return backbone.embed_audio(audio, sample_rate).numpy()
+    with torch.no_grad(), autocast(dev, amp):
+      out = backbone.embed_audio(audio, sample_rate)
+    return out.float().cpu().numpy()
 
   start = time.perf_counter()
   es = extract_lib.extract(
@@ -238,7 +277,8 @@ def torch_embedding_set(backbone: TorchBackbone, split: pipeline.SplitData, *,
                           drop_background=drop_background),
       task=split.info.task, class_names=list(split.info.class_names),
       num_batches=split.num_batches(batch_size, drop_background=drop_background),
-      desc=f"torch:{backbone.model_name}", meta=dict(meta or {}, framework="torch",
-                                           torch_threads=torch.get_num_threads()))
+      desc=f"torch:{backbone.model_name}",
+      meta=dict(meta or {}, framework="torch", torch_threads=torch.get_num_threads(),
+                dtype=str(dtype), **device_info(dev)))
   es.meta["extract_seconds"] = round(time.perf_counter() - start, 3)
   return es

@@ -35,7 +35,8 @@ from bioacoustics_jax.evaluate import retrieval
 ROW_KEYS = ("reducer", "clusterer", "ari", "nmi", "ami", "silhouette", "accuracy", "n",
             "n_classes", "n_clusters", "embedding_dim", "seconds", "status", "note",
             "umap_n_neighbors", "umap_min_dist", "pca_dim", "tsne_perplexity",
-            "hdbscan_min_cluster_size", "eval_seed", "eval_key")
+            "hdbscan_min_cluster_size", "eval_seed", "n_seeds", "ari_sd", "nmi_sd", "eval_key")
+SEED_SD = ("ari", "nmi")  # scores whose spread over evaluate.seeds is reported (<score>_sd)
 SCORES = ("ari", "nmi", "ami", "silhouette", "accuracy")
 # Below these, a score is reported but flagged "small" (and never bolded as best): with a
 # handful of points per class any embedding can cluster perfectly by chance.
@@ -71,6 +72,9 @@ class ClusteringEvaluator:
     probes: probe tasks for evaluate_probes, any of probe_evaluator.TASKS; () = none.
     knn_ks, fewshot_shots, fewshot_draws, probe_c, probe_steps, knn_max_queries, map_r_max: the
       probe settings (probe_evaluator.ProbeEvaluator).
+    seeds: repeat reduce + cluster + score with seeds seed, seed + 1, ...; the row's scores are
+      the means, `ari_sd` / `nmi_sd` their standard deviations (UMAP and k-means turn 1e-7
+      embedding differences into visible score changes: compare models beyond this noise).
   """
 
   def __init__(self, reducers: Sequence[str] = ("umap", "pca", "none"),
@@ -84,7 +88,7 @@ class ClusteringEvaluator:
                probes: Sequence[str] = (), knn_ks: Sequence[int] = retrieval.DEFAULT_KS,
                fewshot_shots: Sequence[int] = (1, 5, 10), fewshot_draws: int = 5,
                probe_c: float = 1.0, probe_steps: int = 100,
-               knn_max_queries: int | None = None, map_r_max: int = 1000):
+               knn_max_queries: int | None = None, map_r_max: int = 1000, seeds: int = 1):
     # Fail at construction, not after an hour of extraction, on a misspelt name.
     for name in reducers:
       reduce_lib.get_reducer(name)
@@ -95,6 +99,9 @@ class ClusteringEvaluator:
                        f"reducers={list(reducers)}, clusterers={list(clusterers)}.")
     if backend not in BACKENDS:
       raise ValueError(f"Unknown evaluator backend {backend!r}; known: {list(BACKENDS)}.")
+    if int(seeds) < 1:
+      raise ValueError(f"evaluate.seeds={seeds!r} must be >= 1.")
+    self.seeds = int(seeds)
     self.reducers = tuple(reducers)
     self.clusterers = tuple(clusterers)
     self.seed = seed
@@ -122,6 +129,8 @@ class ClusteringEvaluator:
     keyed = dict(self.settings, backend=backend, umap_fit_max_points=umap_fit_max_points,
                  silhouette_max_points=silhouette_max_points,
                  n_boot=int(n_boot) if cluster_intervals else 0)
+    if self.seeds > 1:  # one seed keeps the keys of rows written before this setting existed
+      keyed["seeds"] = self.seeds
     self.eval_key = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
 
   @classmethod
@@ -151,7 +160,8 @@ class ClusteringEvaluator:
     name = _check(es, min_examples=0)
     n_classes = es.n_classes
     status, note = _check_labels(es)
-    identity = dict(status=status, note=note, **self.settings, eval_key=self.eval_key)
+    identity = dict(status=status, note=note, **self.settings, n_seeds=self.seeds,
+                    ari_sd=math.nan, nmi_sd=math.nan, eval_key=self.eval_key)
     if status == "degenerate":
       self.log(f"{name}: not scored: {note}")
       keys = ROW_KEYS + (INTERVAL_KEYS if self.cluster_intervals else ())
@@ -159,16 +169,40 @@ class ClusteringEvaluator:
                        embedding_dim=es.dim, seconds=0.0, **identity).get(k, math.nan)
                for k in keys} for r in self.reducers for c in self.clusterers]
       return EvaluationResult(rows=rows, projections={})
+    runs = [self._evaluate_seed(es, embeddings, identity, self.seed + i)
+            for i in range(self.seeds)]
+    if self.seeds == 1:
+      return runs[0]
+    rows = []
+    for per_seed in zip(*(r.rows for r in runs)):
+      row = dict(per_seed[0])  # intervals, n_clusters and the like: of the first seed
+      for score in SCORES:
+        row[score] = float(np.mean([r[score] for r in per_seed]))
+      for score in SEED_SD:
+        row[f"{score}_sd"] = float(np.std([r[score] for r in per_seed], ddof=1))
+      row["seconds"] = float(sum(r["seconds"] for r in per_seed))
+      rows.append(row)
+      self.log(f"{name} {row['reducer']}+{row['clusterer']} over {self.seeds} seeds: "
+               f"ARI={row['ari']:.3f}±{row['ari_sd']:.3f} NMI={row['nmi']:.3f}"
+               f"±{row['nmi_sd']:.3f}")
+    return EvaluationResult(rows=rows, projections=runs[0].projections)
+
+  def _evaluate_seed(self, es: EmbeddingSet, embeddings: np.ndarray, identity: dict,
+                     seed: int) -> EvaluationResult:
+    """Every reducer x clusterer row with the reducers and clusterers seeded by `seed`."""
+    name, n_classes = _describe(es), es.n_classes
+    reduce_settings = dataclasses.replace(self.reduce_settings, seed=seed)
+    cluster_settings = dataclasses.replace(self.cluster_settings, seed=seed)
     pending, projections = [], {}
     for reducer in self.reducers:
       start = time.perf_counter()
-      projected = reduce_lib.reduce(reducer, embeddings, self.reduce_settings)
+      projected = reduce_lib.reduce(reducer, embeddings, reduce_settings)
       reduce_seconds = time.perf_counter() - start
       if reducer != "none" and projected.shape[1] == 2:
         projections[reducer] = projected
       for clusterer in self.clusterers:
         start = time.perf_counter()
-        predicted = cluster_lib.cluster(clusterer, projected, n_classes, self.cluster_settings)
+        predicted = cluster_lib.cluster(clusterer, projected, n_classes, cluster_settings)
         pending.append((reducer, clusterer, predicted,
                         reduce_seconds + time.perf_counter() - start))
     start = time.perf_counter()

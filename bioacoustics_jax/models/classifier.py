@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import flax.linen as nn
 import jax.numpy as jnp
+import numpy as np
 
 
 class Classifier(nn.Module):
@@ -24,3 +25,15 @@ class Classifier(nn.Module):
     features = intermediates[self.embedding]
     logits = nn.Dense(self.num_classes, name="head")(features.astype(jnp.float32))
     return logits, intermediates
+
+
+def head_init(seed: int, embedding_dim: int, num_classes: int) -> dict[str, np.ndarray]:
+  """The fresh head's starting weights, {"kernel" [D, C], "bias" [C]} (float32), drawn from
+  PyTorch nn.Linear's default distribution (U(-1/sqrt(D), 1/sqrt(D)) for both; what BEANS'
+  trainer starts from) with numpy seeded by `seed`. Both trainers (train/finetune.py and
+  baselines/torch_finetune.py) take their head from here, so they start from the same one."""
+  rng = np.random.default_rng([int(seed), 0x4EAD])
+  bound = 1.0 / np.sqrt(embedding_dim)
+  kernel = rng.uniform(-bound, bound, (embedding_dim, num_classes)).astype(np.float32)
+  bias = rng.uniform(-bound, bound, (num_classes,)).astype(np.float32)
+  return {"kernel": kernel, "bias": bias}

@@ -20,6 +20,7 @@ import math
 import os
 from typing import Any, Iterable, Sequence
 
+from bioacoustics_jax.report import framework_pairs
 from bioacoustics_jax.report import results as results_lib
 
 SUMMARY_METRICS = (("nmi", "NMI"), ("ari", "ARI"))
@@ -89,9 +90,16 @@ def _bold_best(values: list[float | None],
 
 
 def _interval(row: dict, metric: str) -> tuple[float, float] | None:
-  """(lo, hi) of `metric` in a results row, when the row carries it."""
+  """(lo, hi) of `metric` in a results row, when the row carries it: its bootstrap interval, or
+  over evaluate.seeds > 1 the 95 % interval of the seed mean (mean ± 1.96 sd / sqrt(seeds))."""
   lo, hi = row.get(f"{metric}_lo"), row.get(f"{metric}_hi")
-  return (lo, hi) if _finite(lo) and _finite(hi) else None
+  if _finite(lo) and _finite(hi):
+    return lo, hi
+  sd, seeds, value = row.get(f"{metric}_sd"), row.get("n_seeds") or 0, row.get(metric)
+  if seeds > 1 and _finite(sd) and _finite(value):
+    half = 1.96 * sd / math.sqrt(seeds)
+    return value - half, value + half
+  return None
 
 
 def _ok(row: dict | None) -> bool:
@@ -338,6 +346,7 @@ def write_report(results_csv: str, out_md: str, paper_csv: str | None = None,
     for metric, label in SUMMARY_METRICS:
       lines += _summary_section(rows, metric, label)
     lines += _detail_section(rows)
+    lines += framework_pairs.pair_section(rows) + framework_pairs.speed_section(rows)
   if paper_csv and rows:
     lines += _paper_section(rows, paper_csv, paper_n_neighbors, paper_min_dist)
   if probes_csv:

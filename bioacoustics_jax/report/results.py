@@ -23,17 +23,36 @@ from typing import Any, Iterable
 # The evaluator settings every row records (the keys of config.evaluate that change a score).
 SETTING_COLUMNS = ("embed_batch_size", "umap_n_neighbors", "umap_min_dist", "pca_dim",
                    "tsne_perplexity", "hdbscan_min_cluster_size", "eval_seed")
+# How the cell's embeddings were computed and how fast (from the embedding set's meta, written
+# when it was computed; NaN / "" where a cell has none, e.g. training speed of a frozen cell):
+# extraction examples/s with compile excluded and the compile seconds apart (embed/extract.py),
+# training examples/s and seconds per epoch (train/timing.py train_speed), the cell's wall
+# seconds (training + extraction), the device and the compute dtypes.
+SPEED_COLUMNS = ("framework", "device_kind", "device_count", "dtype", "train_dtype",
+                 "extract_examples_per_s", "extract_compile_s", "train_examples_per_s",
+                 "train_epoch_s", "wall_s")
+# Seed robustness (evaluate.seeds > 1): the scores are means over that many reducer + clusterer
+# seeds, with their standard deviations here (NaN for one seed).
+SEED_COLUMNS = ("n_seeds", "ari_sd", "nmi_sd")
 RESULT_COLUMNS = ("dataset", "model", "regime", "split", "reducer", "clusterer", "ari", "nmi",
                   "ami", "silhouette", "accuracy", "n", "n_classes", "n_clusters",
                   "embedding_dim", "seconds", "skipped_files", "status", "note",
-                  *SETTING_COLUMNS, "cell_key", "eval_key", "run_id")
+                  *SETTING_COLUMNS, *SEED_COLUMNS, *SPEED_COLUMNS, "cell_key", "eval_key",
+                  "run_id")
 KEY_COLUMNS = ("dataset", "model", "regime", "split", "reducer", "clusterer", "cell_key",
                "eval_key")
 FLOAT_COLUMNS = ("ari", "nmi", "ami", "silhouette", "accuracy", "seconds", "umap_min_dist",
-                 "tsne_perplexity")
+                 "tsne_perplexity", "ari_sd", "nmi_sd", "extract_examples_per_s",
+                 "extract_compile_s", "train_examples_per_s", "train_epoch_s", "wall_s")
 INT_COLUMNS = ("n", "n_classes", "n_clusters", "embedding_dim", "skipped_files",
                "embed_batch_size", "umap_n_neighbors", "pca_dim", "hdbscan_min_cluster_size",
-               "eval_seed")
+               "eval_seed", "n_seeds", "device_count")
+
+
+def speed_columns(meta: dict[str, Any]) -> dict[str, Any]:
+  """SPEED_COLUMNS from an embedding set's meta (NaN / "" for what it does not hold)."""
+  return {c: meta.get(c, math.nan if c in FLOAT_COLUMNS else 0 if c in INT_COLUMNS else "")
+          for c in SPEED_COLUMNS}
 
 
 def row_key(row: dict[str, Any]) -> tuple[str, ...]:

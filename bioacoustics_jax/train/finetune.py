@@ -30,10 +30,12 @@ from bioacoustics_jax.data import augment as augment_lib
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.data.order import epoch_seed
 from bioacoustics_jax.models.classifier import Classifier
+from bioacoustics_jax.models.classifier import head_init
 from bioacoustics_jax.parallel import data_parallel
 from bioacoustics_jax.train import checkpointing
 from bioacoustics_jax.train import diagnostics
 from bioacoustics_jax.train import loop
+from bioacoustics_jax.train import timing
 
 
 def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
@@ -62,22 +64,10 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
   classifier = Classifier(module, info.num_classes)
   start = _with_new_head(classifier, variables, sample_input, cfg.seed)
 
-  local_bs = _fit_to_split(data_parallel.local_batch_size(cfg.batch_size), train_split)
   eval_bs = -(-int(cfg.eval_batch_size) // jax.device_count()) * jax.local_device_count()
   if valid_split is not None:
     eval_bs = _fit_to_split(eval_bs, valid_split)
-  steps = train_split.num_batches(local_bs, drop_background=cfg.drop_background)
-  if cfg.max_steps_per_epoch:
-    steps = min(steps, int(cfg.max_steps_per_epoch))
-
-  def train_batches(epoch: int):
-    return train_split.numpy_batches(
-        batch_size=local_bs, sample_rate=rate, train=True, seed=epoch_seed(cfg.seed, epoch),
-        drop_background=cfg.drop_background)
-
-  in_memory = _in_memory_batches(train_split, local_bs, rate, steps, cfg)
-  if in_memory is not None:
-    train_batches = in_memory
+  train_batches, steps, local_bs = epoch_batches(train_split, rate, cfg)
 
   valid_batches = None
   if valid_split is not None:
@@ -89,7 +79,7 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
       num_classes=info.num_classes, variables=start, train_batches=train_batches,
       steps_per_epoch=steps, valid_batches=valid_batches,
       frozen_prefixes=backbone.frozen_prefixes, compute_dtype=compute_dtype,
-      background=_background_bank(cfg.augment, train_split, rate),
+      background=background_bank(cfg.augment, train_split, rate),
       frontend_on_global_batch=recipe.uses_batch_statistics)
   lrs = tuple(cfg.learning_rates) or (float(cfg.learning_rate),)
   results = []
@@ -110,8 +100,33 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
         Classifier(backbone.module, info.num_classes), chosen, recipe.prepare, rate,
         train_split.numpy_batches(batch_size=local_bs, sample_rate=rate,
                                   drop_background=cfg.drop_background))
+  rows = min(steps * local_bs * jax.process_count(),
+             train_split.count(drop_background=cfg.drop_background))
+  best_result.speed = timing.train_speed(best_result.epoch_times, rows)
   _write_sweep(workdir, backbone.name, info.name, [r for r, _ in results], best_result, cfg)
   return backbone_variables(chosen), best_result
+
+
+def epoch_batches(train_split: pipeline.SplitData, rate: int, cfg,
+                  process_batch: int | None = None):
+  """(`train_batches(epoch)`, steps per epoch, rows per batch): this process's padded, masked
+  training batches, the same rows in the same order for the same (seed, epoch). The PyTorch
+  trainer reads its batches from here too (baselines/torch_finetune.py; one process, so its
+  `process_batch` is the global batch): one data order."""
+  if process_batch is None:
+    process_batch = data_parallel.local_batch_size(cfg.batch_size)
+  local_bs = _fit_to_split(int(process_batch), train_split)
+  steps = train_split.num_batches(local_bs, drop_background=cfg.drop_background)
+  if cfg.max_steps_per_epoch:
+    steps = min(steps, int(cfg.max_steps_per_epoch))
+
+  def train_batches(epoch: int):
+    return train_split.numpy_batches(
+        batch_size=local_bs, sample_rate=rate, train=True, seed=epoch_seed(cfg.seed, epoch),
+        drop_background=cfg.drop_background)
+
+  in_memory = _in_memory_batches(train_split, local_bs, rate, steps, cfg)
+  return (train_batches if in_memory is None else in_memory), steps, local_bs
 
 
 # A training split up to this size (this process's audio, float32) is read once and shuffled
@@ -173,6 +188,13 @@ def backbone_variables(classifier_variables: dict) -> dict:
   return out
 
 
+def compute_dtype_name(cfg) -> str:
+  """The training compute dtype train.mixed_precision gives here: "bfloat16" or "float32"."""
+  use_bf16 = cfg.mixed_precision == "bf16" or (
+      cfg.mixed_precision == "auto" and jax.default_backend() in ("gpu", "tpu"))
+  return "bfloat16" if use_bf16 else "float32"
+
+
 def _training_backbone(backbone: zoo.Backbone, cfg) -> tuple[Any, Any]:
   """Backbone module for training: cross-replica BN, and bf16 compute on accelerators."""
   mode = cfg.mixed_precision
@@ -192,6 +214,9 @@ def _with_new_head(module: Classifier, backbone_vars: dict, sample_input, seed: 
   """Classifier variables: the given backbone + a freshly initialised head (seeded)."""
   fresh = jax.tree.map(np.asarray, module.init(jax.random.key(seed), sample_input, train=False))
   out = {c: dict(tree) for c, tree in fresh.items()}
+  # The head both trainers start from (models/classifier.py: torch nn.Linear's distribution).
+  dim, classes = np.shape(out["params"]["head"]["kernel"])
+  out["params"]["head"] = head_init(seed, dim, classes)
   for collection, tree in backbone_vars.items():
     if collection not in out or "backbone" not in out[collection]:
       raise KeyError(f"Backbone variables have collection {collection!r} that the model "
@@ -214,7 +239,7 @@ def _diff(want, got) -> list[str]:
           for k in sorted(keys, key=str) if w.get(k) != g.get(k)][:5]
 
 
-def _background_bank(cfg, split, rate):
+def background_bank(cfg, split, rate):
   if cfg.background_prob <= 0:
     return None
   num_samples = split.info.num_samples(rate)

@@ -92,9 +92,13 @@ class TrainResult:
   history: list[dict]
   final_step: int
   examples_per_second: float | None = None
+  # One timing.EpochTimer.seconds() dict per epoch run here (steps_seconds, epoch_seconds, ...).
+  epoch_times: list[dict] = dataclasses.field(default_factory=list)
   # Set by finetune on the selected run: {"eval_mode", "train_mode"} accuracy of the selected
   # weights on the training clips (train/diagnostics.py); None for detection / plain fit().
   train_accuracy: dict | None = None
+  # Set by finetune on the selected run: timing.train_speed (examples/s, seconds per epoch).
+  speed: dict | None = None
 
 
 class Preempted(SystemExit):
@@ -150,6 +154,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
 
   last_save = [time.perf_counter()]
   timer = timing.EpochTimer()
+  epoch_times: list[dict] = []
 
   def save(at_step: int, *, force: bool = False, epoch_end: bool = False) -> None:
     # Epoch-end resume points at most every checkpoint_min_interval_seconds (the last epoch
@@ -258,7 +263,8 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
         validate(epoch, placed)
         del placed
         save(step, epoch_end=True)
-        book.write("epoch_time", step, epoch=epoch, **timer.seconds())
+        epoch_times.append(timer.seconds())
+        book.write("epoch_time", step, epoch=epoch, **epoch_times[-1])
         if not sigterm.raised:
           continue
       check_finite()
@@ -281,7 +287,8 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
       workdir=workdir, learning_rate=learning_rate, metric=metric,
       best_metric=best.get("value"), best_epoch=best.get("epoch"),
       best_checkpoint=best_checkpoint, history=list(meta["history"]), final_step=step,
-      examples_per_second=throughput.overall().get("examples_per_second"))
+      examples_per_second=throughput.overall().get("examples_per_second"),
+      epoch_times=epoch_times)
   return jax.tree.map(np.asarray, final.variables()), result
 
 

@@ -9,6 +9,7 @@ summarises it).
 
 from __future__ import annotations
 
+import statistics
 import time
 
 
@@ -78,3 +79,18 @@ class EpochTimer:
     out = {f"{k}_seconds": round(v, 4) for k, v in self._phases.items()}
     out["epoch_seconds"] = round(time.perf_counter() - self._start, 4)
     return out
+
+
+def train_speed(epoch_times: list[dict[str, float]], rows_per_epoch: int) -> dict[str, float]:
+  """The speed columns of a fine-tuning run (both trainers report through this):
+  `train_examples_per_s` = real training rows of an epoch / its steps' seconds, and
+  `train_epoch_s` = an epoch's whole wall time (steps, BN recalibration, validation,
+  checkpoint); each the median over the epochs after the first (which holds the compile and
+  warm-up) when there are several, else the only epoch's."""
+  if not epoch_times:
+    return {}
+  steady = epoch_times[1:] or epoch_times
+  steps = statistics.median(e.get("steps_seconds", e["epoch_seconds"]) for e in steady)
+  return {"train_examples_per_s": round(rows_per_epoch / max(steps, 1e-9), 3),
+          "train_epoch_s": round(statistics.median(e["epoch_seconds"] for e in steady), 4),
+          "train_epochs_timed": len(steady)}

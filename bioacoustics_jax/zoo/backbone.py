@@ -133,14 +133,19 @@ class Backbone:
 
   def port_file(self, path: str | os.PathLike, sample: Any | None = None) -> Any:
     """Variables of this backbone ported from the PyTorch checkpoint at `path`."""
+    return self.port_state_dict(load_lib.load_state_dict(path), sample, source=str(path))
+
+  def port_state_dict(self, state_dict: Mapping[str, Any], sample: Any | None = None, *,
+                      source: str = "state_dict") -> Any:
+    """Variables of this backbone ported from a PyTorch `state_dict` (numpy or tensors), e.g.
+    the torch reference's own random init (baselines/shared_init.py)."""
     sample = self.sample_input() if sample is None else sample
     target = jax.eval_shape(lambda x: self.module.init(jax.random.PRNGKey(0), x), sample)
-    state_dict = load_lib.load_state_dict(path)
     try:
       ported = self.preset.port(state_dict, target)
     except torch_to_flax.PortingError as e:
       raise torch_to_flax.PortingError(
-          f"{path} does not fit model {self.name!r} ({self.architecture}): {e}") from None
+          f"{source} does not fit model {self.name!r} ({self.architecture}): {e}") from None
     return jax.tree.map(jnp.asarray, ported)
 
   def torch_reference(self):
