@@ -38,6 +38,7 @@ from bioacoustics_jax.porting import load as load_lib
 from bioacoustics_jax.report import figures
 from bioacoustics_jax.report import html as html_report
 from bioacoustics_jax.report import markdown
+from bioacoustics_jax.report import paper_grid
 from bioacoustics_jax.report import results
 from bioacoustics_jax.report import tensorboard as report_tensorboard
 from bioacoustics_jax.report import views
@@ -55,7 +56,7 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
   """
   config_checks.check(config)
   backbones = resolve_models(config)  # unknown names and missing weights fail now, not mid-run
-  evaluator = ClusteringEvaluator(**config.evaluate.to_dict(), log=logging.info)
+  evaluators = make_evaluators(config)
   os.makedirs(workdir, exist_ok=True)
   record = provenance.start_run(workdir, config, argv=argv)
   logging.info("Run %s: %s", record.run_id, record.path)
@@ -64,16 +65,17 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
   try:
     data_root, datasets = prepare_data(config, workdir)
     train = config.train.to_dict() if "finetuned" in config.regimes else None
+    data_options = pipeline.config_options(config.data, workdir)
     cells = [Cell(dataset=d, model=m, regime=r, backbone=backbones[m], workdir=workdir,
-                  data_root=data_root, split_name=config.data.split,
-                  data_options=pipeline.config_options(config.data, workdir),
-                  drop_background=bool(config.data.drop_background),
+                  data_root=data_root, split_name=config.data.split, data_options=data_options,
+                  drop_background=drop,
                   embed_batch_size=int(config.embed.batch_size), seed=int(config.seed),
                   embed_dtype=extract_lib.resolve_dtype(config.embed.get("dtype", "auto")).name,
-                  train=train if r == "finetuned" else None,
+                  train=_train_for(train, config, drop) if r == "finetuned" else None,
                   init=resolve_init(config.get("random_init", "auto"), m, config.models,
                                     backbones[m]))
              for d in datasets for m in config.models for r in config.regimes
+             for drop in _background_axis(config, d, data_root, data_options)
              if r == "frozen" or backbones[m].preset.trainable]
     for m in config.models:
       if "finetuned" in config.regimes and not backbones[m].preset.trainable:
@@ -82,7 +84,7 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
       logging.info("[%d/%d] %s x %s (%s)", i, len(cells), cell.dataset, cell.model, cell.regime)
       start = time.perf_counter()
       try:
-        rows, meta = _run_cell(cell, config, evaluator, workdir, results_csv, record.run_id)
+        rows, meta = _run_cell(cell, config, evaluators, workdir, results_csv, record.run_id)
         metas.append(meta)
       except Exception as e:
         failures.append(dict(dataset=cell.dataset, model=cell.model, regime=cell.regime,
@@ -99,31 +101,76 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
     record.finish("interrupted" if isinstance(e, KeyboardInterrupt) else "failed", error=e)
     raise
   report_md = _write_reports(workdir, results_csv, record.run_id, failures, metas)
+  if config.get("paper_report"):  # the paper grid beside the paper's numbers (beans_paper.py)
+    logging.info("Wrote %s", paper_grid.write_report([results_csv], workdir))
   record.finish("ok")
   logging.info("Wrote %s, %s and report.html", results_csv, report_md)
   return results_csv
 
 
-def _run_cell(cell: Cell, config, evaluator, workdir: str, results_csv: str,
-              run_id: str) -> tuple[list[dict], dict]:
-  """Embeds (or loads), evaluates and records one cell; returns (rows, embedding-set meta)."""
+def _run_cell(cell: Cell, config, evaluators: list[ClusteringEvaluator], workdir: str,
+              results_csv: str, run_id: str) -> tuple[list[dict], dict]:
+  """Embeds (or loads) one cell, evaluates it under every evaluator setting (the embedding
+  computed once), records its rows; returns (rows, embedding-set meta)."""
   es = embedding_set(cell, config)
   data_summary.log_warnings(es.meta, logging.warning)
-  evaluation = evaluator.evaluate(es)
-  _run_probes(cell, config, evaluator, es, os.path.join(workdir, "probes.csv"), run_id)
+  _run_probes(cell, config, evaluators[0], es, os.path.join(workdir, "probes.csv"), run_id)
   skipped = es.meta.get("skipped", [])
   note = _train_label_note(cell, es)
-  rows = [dict(row, dataset=cell.dataset, model=cell.model, regime=cell.regime,
-               split=cell.split_name, skipped_files=len(skipped),
-               note="; ".join(filter(None, (row["note"], note))),
-               embed_batch_size=cell.batch_size, cell_key=cell.key, run_id=run_id,
-               **dict(results.speed_columns(es.meta), framework=cell.framework))
-          for row in evaluation.rows]
-  results.append_rows(results_csv, rows)
-  views.save_cell(workdir, es, evaluation, evaluator, rows)  # report.html: scatters, intervals
-  report_tensorboard.write_cell(workdir, config, rows)  # eval scalars + HParams per cell
-  _write_figure(workdir, es, evaluation.projections, cell, evaluator.eval_key)
-  return rows, es.meta
+  all_rows = []
+  for i, evaluator in enumerate(evaluators):
+    evaluation = evaluator.evaluate(es)
+    rows = [dict(row, dataset=cell.dataset, model=cell.model, regime=cell.regime,
+                 split=cell.split_name, background="fewer" if cell.drop_background else "all",
+                 skipped_files=len(skipped), note="; ".join(filter(None, (row["note"], note))),
+                 embed_batch_size=cell.batch_size, cell_key=cell.key, run_id=run_id,
+                 **dict(results.speed_columns(es.meta), framework=cell.framework))
+            for row in evaluation.rows]
+    if i == 0 and not cell.drop_background:  # report.html / TensorBoard: the main setting
+      views.save_cell(workdir, es, evaluation, evaluator, rows)  # scatters, intervals
+      report_tensorboard.write_cell(workdir, config, rows)  # eval scalars + HParams per cell
+    _write_figure(workdir, es, evaluation.projections, cell, evaluator.eval_key)
+    all_rows += rows
+  results.append_rows(results_csv, all_rows)
+  return all_rows, es.meta
+
+
+def make_evaluators(config: ml_collections.ConfigDict) -> list[ClusteringEvaluator]:
+  """One evaluator per entry of `config.eval_grid` ({name: overrides of config.evaluate}; the
+  paper grid's reducer settings), or the one of `config.evaluate` when there is no grid. The
+  entries that config.evaluate already equals come first: the first evaluator is the one the
+  probes, report.html and TensorBoard use."""
+  base = config.evaluate.to_dict()
+  grid = [dict(over) for over in (config.get("eval_grid") or {}).values()]
+  grid.sort(key=lambda over: any(base.get(k) != v for k, v in over.items()))
+  settings = [dict(base, **over) for over in grid] or [base]
+  return [ClusteringEvaluator(**s, log=logging.info) for s in settings]
+
+
+def _background_axis(config, dataset: str, data_root: str, data_options: dict) -> list[bool]:
+  """drop_background values of a dataset's cells: `config.backgrounds` ("all", "fewer": the
+  paper's fewer-background experiment, unlabelled windows out of train, valid and test) for
+  detection sets, else the single `data.drop_background` flag."""
+  axis = tuple(config.get("backgrounds") or ())
+  if not axis:
+    return [bool(config.data.drop_background)]
+  bad = sorted(set(axis) - {"all", "fewer"})
+  if bad:
+    raise ValueError(f"--config.backgrounds has unknown value(s) {bad}; known: all, fewer")
+  source = pipeline.resolve_source(dataset, data_root=data_root,
+                                   cache_dir=data_options.get("cache_dir"),
+                                   class_order=data_options.get("class_order", "sorted"))
+  if source.info.task != "detection":
+    return [False] if "all" in axis else []
+  return [b == "fewer" for b in axis]
+
+
+def _train_for(train: dict | None, config, drop_background: bool) -> dict | None:
+  """The training config of a fine-tuned cell: on the background axis, fine-tuning drops the
+  background windows exactly when the evaluated split does."""
+  if train is None or not config.get("backgrounds"):
+    return train
+  return dict(train, drop_background=bool(drop_background))
 
 
 def _run_probes(cell: Cell, config, evaluator, es: EmbeddingSet, probes_csv: str,
@@ -194,7 +241,9 @@ def resolve_models(config: ml_collections.ConfigDict) -> dict[str, zoo.Backbone]
   for model in config.models:
     framework, name = split_model_name(model)
     out[model] = zoo.resolve(name, _applicable_overrides(name, overrides),
-                             weights_dir=config.weights_dir or None)
+                             weights_dir=config.weights_dir or None,
+                             rate_rule=zoo.aves_rate_rule(name, config.get("aves_input_rate",
+                                                                           16000)))
     if framework == "torch":
       _torch_runner(model).check_model(out[model])
     try:
@@ -311,6 +360,11 @@ def _write_figure(workdir: str, es: EmbeddingSet, projections, cell: Cell,
   projection = next((projections[r] for r in ("umap", "tsne", "pca") if r in projections), None)
   if projection is None:
     return
+  # The 2-D points beside the figure, for the paper grid's UMAP figure (report/paper_grid.py).
+  stem = os.path.join(workdir, "projections", f"{cell.key}-{eval_key}")
+  os.makedirs(os.path.dirname(stem), exist_ok=True)
+  np.savez(stem + ".npz", **{r: np.asarray(p, np.float32) for r, p in projections.items()},
+           labels=np.asarray(es.labels))
   figures.scatter(np.asarray(projection), es.labels, es.label_names,
                   title=f"{cell.dataset} / {cell.model} / {cell.regime}",
                   out_png=os.path.join(workdir, "figures",

@@ -61,7 +61,7 @@ def test_missing_weights_fail_before_any_data_is_prepared(tmp_path):
   config = _config(models=("rn18", "rn50p", "vggish"), weights_dir=str(tmp_path / "w"))
   with pytest.raises(load.MissingWeightsError) as err:
     experiment.run_experiment(config, str(tmp_path / "run"))
-  assert "resnet50-0676ba61.pth" in str(err.value) and "vggish-10086976.pth" in str(err.value)
+  assert "resnet50-11ad3fa6.pth" in str(err.value) and "vggish-10086976.pth" in str(err.value)
   assert not os.path.exists(tmp_path / "run")
 
 

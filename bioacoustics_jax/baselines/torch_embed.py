@@ -178,7 +178,7 @@ class TorchBackbone(torch.nn.Module):
   def __init__(self, model: Backbone, reference: torch.nn.Module):
     super().__init__()
     self.model_name = model.name
-    self.recipe_name = model.preset.recipe
+    self.recipe_name = model.recipe.name  # the Backbone's (rate_rule may swap the preset's)
     self.reference = reference
     self._family = family(model.architecture)
 

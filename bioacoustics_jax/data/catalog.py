@@ -19,6 +19,7 @@ import os
 from typing import Any
 
 from bioacoustics_jax.data import annotations
+from bioacoustics_jax.data import beans_classes
 from bioacoustics_jax.data import labels as labels_lib
 
 _log = logging.getLogger(__name__)
@@ -292,7 +293,10 @@ def _from_dataset_json(name: str, folder: str) -> DatasetSource:
       fingerprint=fingerprint_files([path] + files))
 
 
-def _from_beans_roster(name: str, data_root: str) -> DatasetSource:
+CLASS_ORDERS = ("sorted", "beans")
+
+
+def _from_beans_roster(name: str, data_root: str, class_order: str = "sorted") -> DatasetSource:
   spec = BEANS_ROSTER[name]
   folder = os.path.join(data_root, spec["folder"])
   split_files = {s: os.path.join(folder, p) for s, p in spec["files"].items()}
@@ -301,7 +305,10 @@ def _from_beans_roster(name: str, data_root: str) -> DatasetSource:
     raise FileNotFoundError(
         f"BEANS dataset {name!r}: missing {', '.join(missing)} (expected the BEANS layout "
         f"{data_root}/{spec['folder']}/...). {BEANS_HELP}")
-  if "labels" in spec:
+  if class_order == "beans":
+    # BEANS' own list and order (beans_classes.py): the index of a class is its position there.
+    class_names = beans_classes.BEANS_CLASSES[name]
+  elif "labels" in spec:
     class_names = tuple(spec["labels"])
   else:
     found = set()
@@ -322,11 +329,16 @@ def _from_beans_roster(name: str, data_root: str) -> DatasetSource:
       info=info, format=fmt, root=folder, split_files=split_files,
       search_dirs=(folder, data_root, os.path.dirname(os.path.abspath(data_root))),
       unknown_label=spec.get("unknown"),
-      fingerprint=fingerprint_files(sorted(split_files.values()), extra=name))
+      fingerprint=fingerprint_files(sorted(split_files.values()),
+                                    extra=name if class_order == "sorted" else [name, class_order]))
 
 
-def resolve(dataset: str, data_root: str) -> DatasetSource:
+def resolve(dataset: str, data_root: str, class_order: str = "sorted") -> DatasetSource:
   """Finds `dataset` under `data_root`: a folder with dataset.json, else a BEANS roster entry.
+
+  `class_order` (BEANS roster entries only; a dataset.json lists its own classes): "sorted" reads
+  the class names from the annotation files and sorts them as strings; "beans" takes BEANS'
+  fixed list in BEANS' order (beans_classes.py, the paper mode).
 
   Raises:
     FileNotFoundError: nothing usable there; the message lists known names and how to get data.
@@ -335,8 +347,10 @@ def resolve(dataset: str, data_root: str) -> DatasetSource:
   folder = os.path.join(data_root, dataset)
   if os.path.isfile(os.path.join(folder, DATASET_JSON)):
     return _from_dataset_json(dataset, folder)
+  if class_order not in CLASS_ORDERS:
+    raise ValueError(f"data.class_order must be one of {CLASS_ORDERS}, got {class_order!r}")
   if dataset in BEANS_ROSTER:
-    return _from_beans_roster(dataset, data_root)
+    return _from_beans_roster(dataset, data_root, class_order)
   known = sorted(d for d in (os.listdir(data_root) if os.path.isdir(data_root) else [])
                  if os.path.isfile(os.path.join(data_root, d, DATASET_JSON)))
   missing = "" if os.path.exists(folder) else f"{folder} does not exist; "

@@ -213,16 +213,17 @@ def default_cache_dir() -> str:
 
 def resolve_source(dataset: str, *, data_root: str, cache_dir: str | None = None,
                    sample_rate: int | None = None, clip_seconds: float | None = None,
-                   shift_seconds: float | None = None, seed: int = 0) -> catalog.DatasetSource:
+                   shift_seconds: float | None = None, seed: int = 0,
+                   class_order: str = "sorted") -> catalog.DatasetSource:
   """The DatasetSource of `dataset` under `data_root` (see module doc), with overrides applied."""
   data_root = os.path.abspath(os.path.expanduser(data_root))
   path = os.path.join(data_root, dataset)
   source = None
   if os.path.isfile(os.path.join(path, catalog.DATASET_JSON)) or not os.path.exists(path):
-    source = catalog.resolve(dataset, data_root)
+    source = catalog.resolve(dataset, data_root, class_order)
   elif dataset in catalog.BEANS_ROSTER:
     try:
-      source = catalog.resolve(dataset, data_root)
+      source = catalog.resolve(dataset, data_root, class_order)
     except FileNotFoundError:  # a user's own folder that shares the name, unless it holds
       spec = catalog.BEANS_ROSTER[dataset]  # some of BEANS' files (a partial download)
       if any(os.path.exists(os.path.join(data_root, spec["folder"], f))
@@ -257,17 +258,20 @@ def prepare(dataset: str, *, data_root: str, skip_bad_audio: bool = False,
             resample_mismatched: bool = True, cache_dir: str | None = None,
             channel: int | None = None, long_files: str = "crop",
             sample_rate: int | None = None, clip_seconds: float | None = None,
-            shift_seconds: float | None = None, seed: int = 0) -> tfds.core.DatasetBuilder:
+            shift_seconds: float | None = None, seed: int = 0, class_order: str = "sorted",
+            window_rule: str = "cover_tail",
+            overlap_tolerance: float = 1e-9) -> tfds.core.DatasetBuilder:
   """Builds (once) and returns the tfds builder of `dataset` under `data_root`.
 
   Args (beyond open_split's): see `open_split`.
   """
   source = resolve_source(dataset, data_root=data_root, cache_dir=cache_dir,
                           sample_rate=sample_rate, clip_seconds=clip_seconds,
-                          shift_seconds=shift_seconds, seed=seed)
+                          shift_seconds=shift_seconds, seed=seed, class_order=class_order)
   config = base.make_config(source, skip_bad_audio=skip_bad_audio, downmix=downmix,
                             resample_mismatched=resample_mismatched, channel=channel,
-                            long_files=long_files)
+                            long_files=long_files, window_rule=window_rule,
+                            overlap_tolerance=overlap_tolerance)
   builder_cls = builders.BUILDERS[source.format]
   data_dir = tfds_dir or _tfds_dir(source, cache_dir)
   tfds.display_progress_bar(False)  # per-example progress bars drown the run's own log
@@ -295,7 +299,8 @@ def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool
                resample_mismatched: bool = True, cache_dir: str | None = None,
                channel: int | None = None, long_files: str = "crop",
                sample_rate: int | None = None, clip_seconds: float | None = None,
-               shift_seconds: float | None = None, seed: int = 0) -> SplitData:
+               shift_seconds: float | None = None, seed: int = 0, class_order: str = "sorted",
+               window_rule: str = "cover_tail", overlap_tolerance: float = 1e-9) -> SplitData:
   """Opens one split of a dataset (synthetic suite folder, BEANS folder or own recordings).
 
   Args:
@@ -309,6 +314,8 @@ def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool
     long_files: "crop" or "split" classification files longer than the clip.
     sample_rate, clip_seconds, shift_seconds: override the dataset's (or the inferred) values.
     seed: seed of the split made for own data without splits.
+    class_order, window_rule, overlap_tolerance: the paper-mode switches ("beans", "beans",
+      0.0 reproduce BEANS; catalog.resolve and windows.py say what each changes).
 
   Raises:
     FileNotFoundError: unknown dataset or missing BEANS folder (the message says what to get).
@@ -319,7 +326,8 @@ def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool
                     tfds_dir=tfds_dir, downmix=downmix, resample_mismatched=resample_mismatched,
                     cache_dir=cache_dir, channel=channel, long_files=long_files,
                     sample_rate=sample_rate, clip_seconds=clip_seconds,
-                    shift_seconds=shift_seconds, seed=seed)
+                    shift_seconds=shift_seconds, seed=seed, class_order=class_order,
+                    window_rule=window_rule, overlap_tolerance=overlap_tolerance)
   splits = builder.info.splits
   if split not in splits and split != ALL:
     raise ValueError(f"dataset {dataset!r} has no split {split!r}; it has {sorted(splits)} "
@@ -345,4 +353,7 @@ def config_options(data_config: Any, workdir: str) -> dict[str, Any]:
               channel=None if get("channel", -1) in (None, -1) else int(get("channel")),
               long_files=get("long_files") or "crop",
               sample_rate=get("sample_rate") or None, clip_seconds=get("clip_seconds") or None,
-              shift_seconds=get("shift_seconds") or None, seed=int(get("split_seed", 0) or 0))
+              shift_seconds=get("shift_seconds") or None, seed=int(get("split_seed", 0) or 0),
+              class_order=get("class_order", "sorted") or "sorted",
+              window_rule=get("window_rule", "cover_tail") or "cover_tail",
+              overlap_tolerance=float(get("overlap_tolerance", 1e-9)))

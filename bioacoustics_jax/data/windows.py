@@ -7,13 +7,20 @@ The overlap rule follows the BEANS code (earthspecies/beans, `RecognitionDataset
 fraction is  intersection / min(window length, annotation length).  Dividing by the shorter of
 the two means a short call fully inside a long window counts (fraction 1), and a long call that
 covers the whole window counts too (fraction 1); a call that only grazes the window edge does
-not. Zero-length annotations never label anything. A tiny tolerance (1e-9) keeps float noise such
-as 0.20000000000000004 from turning "exactly 0.2" into "more than 0.2".
+not. Zero-length annotations never label anything. `tolerance` (our default 1e-9) keeps float
+noise such as 0.20000000000000004 from turning "exactly 0.2" into "more than 0.2"; BEANS compares
+the raw float (`overlap > .2`), so `tolerance=0.0` (the paper mode) labels such a window.
 
-Window positions: starts are 0, shift, 2*shift, ... like BEANS. BEANS drops a tail shorter than
-a shift; with `cover_tail=True` (our default) one more window is added so every second of the
-recording is in some window (that window is zero-padded past the end of the audio). On the BEANS
-recordings (60 s chunks, 2/1, 4/2, 10/5) both choices give the same windows.
+Window positions (`rule`): starts are 0, shift, 2*shift, ... in both rules.
+- "beans" (the paper mode): exactly BEANS' count, `int((length - w) / shift) + 1` with Python's
+  truncation toward zero: a tail shorter than a shift is dropped, a recording shorter than the
+  window still gets one (zero-padded) window while length > w - shift, and none at or below
+  w - shift.
+- "cover_tail" (our default): one more window where (length - w) / shift is not an integer, so
+  every second of the recording is in some window (zero-padded past the end), and always at
+  least one window. On BEANS' 60 s chunks with 2/1, 4/2, 10/5 the two agree, but the last chunk
+  of a source recording is shorter and gets about one extra window under "cover_tail"; BEANS'
+  test splits hold those chunks, so the paper mode uses "beans".
 """
 
 from __future__ import annotations
@@ -24,27 +31,29 @@ from typing import Iterable, Sequence
 import numpy as np
 
 MIN_OVERLAP = 0.2
-_EPS = 1e-9
+DEFAULT_TOLERANCE = 1e-9
+
+
+WINDOW_RULES = ("cover_tail", "beans")
 
 
 def window_starts(length_seconds: float, window_seconds: float, shift_seconds: float,
-                  *, cover_tail: bool = True) -> np.ndarray:
-  """Start times (seconds) of the windows over a recording of `length_seconds`.
-
-  Always at least one window, even for a recording shorter than the window (zero-padded).
-  """
+                  *, rule: str = "cover_tail") -> np.ndarray:
+  """Start times (seconds) of the windows over a recording of `length_seconds` (module doc)."""
   if window_seconds <= 0 or shift_seconds <= 0:
     raise ValueError(f"window and shift must be positive, got {window_seconds}/{shift_seconds}")
   if length_seconds < 0:
     raise ValueError(f"recording length must be >= 0, got {length_seconds}")
+  if rule not in WINDOW_RULES:
+    raise ValueError(f"data.window_rule must be one of {WINDOW_RULES}, got {rule!r}")
   span = (length_seconds - window_seconds) / shift_seconds
-  if span <= 0:
+  if rule == "beans":
+    n = max(0, int(span) + 1)  # BEANS: int() truncates toward zero, no rounding
+  elif span <= 0:
     n = 1
-  elif cover_tail:
+  else:
     # Round away float noise first so 58/1 does not become ceil(58.000000001) = 59.
     n = int(math.ceil(round(span, 9))) + 1
-  else:
-    n = int(math.floor(round(span, 9))) + 1
   return np.arange(n, dtype=np.float64) * shift_seconds
 
 
@@ -59,7 +68,8 @@ def overlap_fraction(win_st: float, win_ed: float, ann_st: float, ann_ed: float)
 
 def window_labels(starts: Sequence[float], window_seconds: float,
                   annotations: Iterable[tuple[float, float, int]], num_classes: int,
-                  *, min_overlap: float = MIN_OVERLAP) -> np.ndarray:
+                  *, min_overlap: float = MIN_OVERLAP,
+                  tolerance: float = DEFAULT_TOLERANCE) -> np.ndarray:
   """Multi-hot float32 labels [num_windows, num_classes]; an all-zero row is background.
 
   Args:
@@ -67,7 +77,8 @@ def window_labels(starts: Sequence[float], window_seconds: float,
     window_seconds: window length.
     annotations: (st, ed, class_index) in seconds, class_index in [0, num_classes).
     num_classes: label vector size.
-    min_overlap: a window is labelled when the overlap fraction is strictly above this.
+    min_overlap: a window is labelled when the overlap fraction is strictly above this...
+    tolerance: ...plus this (1e-9 absorbs float noise; 0.0 compares like BEANS, module doc).
   """
   starts = np.asarray(starts, dtype=np.float64)
   y = np.zeros((len(starts), num_classes), dtype=np.float32)
@@ -75,7 +86,7 @@ def window_labels(starts: Sequence[float], window_seconds: float,
     if not 0 <= int(c) < num_classes:
       raise ValueError(f"annotation class index {c} outside [0, {num_classes})")
     for i, s in enumerate(starts):
-      if overlap_fraction(s, s + window_seconds, st, ed) > min_overlap + _EPS:
+      if overlap_fraction(s, s + window_seconds, st, ed) > min_overlap + tolerance:
         y[i, int(c)] = 1.0
   return y
 

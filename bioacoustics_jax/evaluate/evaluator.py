@@ -45,6 +45,7 @@ MIN_PER_CLASS = 3
 INTERVAL_KEYS = cluster_intervals.INTERVAL_KEYS  # ari_lo, ari_hi, nmi_lo, ... accuracy_hi
 PROBE_ROW_KEYS = probe_evaluator.PROBE_ROW_KEYS
 BACKENDS = ("sklearn", "jax")
+_TSNE_DEFAULTS = dict(tsne_init="pca", tsne_max_iter=1000, tsne_learning_rate="auto")
 
 
 @dataclasses.dataclass
@@ -80,7 +81,9 @@ class ClusteringEvaluator:
   def __init__(self, reducers: Sequence[str] = ("umap", "pca", "none"),
                clusterers: Sequence[str] = ("kmeans", "hdbscan"), seed: int = 42,
                umap_n_neighbors: int = 50, umap_min_dist: float = 0.5, pca_dim: int = 2,
-               tsne_perplexity: float = 25.0, hdbscan_min_cluster_size: int = 10,
+               tsne_perplexity: float = 25.0, tsne_init: str = "pca",
+               tsne_max_iter: int = 1000, tsne_learning_rate: str | float = "auto",
+               hdbscan_min_cluster_size: int = 10,
                log: Callable[[str], None] | None = print, backend: str = "sklearn",
                umap_fit_max_points: int | None = None,
                silhouette_max_points: int | None = None,
@@ -107,7 +110,8 @@ class ClusteringEvaluator:
     self.seed = seed
     self.reduce_settings = reduce_lib.ReduceSettings(
         seed=seed, umap_n_neighbors=umap_n_neighbors, umap_min_dist=umap_min_dist,
-        pca_dim=pca_dim, tsne_perplexity=tsne_perplexity, backend=backend,
+        pca_dim=pca_dim, tsne_perplexity=tsne_perplexity, tsne_init=tsne_init,
+        tsne_max_iter=int(tsne_max_iter), tsne_learning_rate=tsne_learning_rate, backend=backend,
         umap_fit_max_points=umap_fit_max_points)
     self.cluster_settings = cluster_lib.ClusterSettings(
         seed=seed, hdbscan_min_cluster_size=hdbscan_min_cluster_size, backend=backend)
@@ -131,6 +135,10 @@ class ClusteringEvaluator:
                  n_boot=int(n_boot) if cluster_intervals else 0)
     if self.seeds > 1:  # one seed keeps the keys of rows written before this setting existed
       keyed["seeds"] = self.seeds
+    tsne = dict(tsne_init=tsne_init, tsne_max_iter=int(tsne_max_iter),
+                tsne_learning_rate=tsne_learning_rate)
+    # Keyed only when not sklearn's defaults, so the keys of earlier rows stay valid.
+    keyed.update({k: v for k, v in tsne.items() if v != _TSNE_DEFAULTS[k]})
     self.eval_key = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
 
   @classmethod

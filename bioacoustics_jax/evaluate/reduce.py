@@ -30,6 +30,11 @@ class ReduceSettings:
   umap_min_dist: float = 0.5
   pca_dim: int = 2
   tsne_perplexity: float = 25.0
+  # t-SNE: sklearn's defaults here; the paper's notebook used init="random", 5000 iterations,
+  # learning_rate="auto" (beans_paper.py sets those).
+  tsne_init: str = "pca"
+  tsne_max_iter: int = 1000
+  tsne_learning_rate: str | float = "auto"
   backend: str = "sklearn"  # "jax": PCA on the device
   umap_fit_max_points: int | None = None  # fit UMAP on a sample of this many, transform the rest
 
@@ -136,5 +141,7 @@ def _tsne(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
   from sklearn.manifold import TSNE
   # sklearn requires perplexity < N; keep ~3 perplexities of neighbours available.
   perplexity = float(min(settings.tsne_perplexity, max(1.0, (len(x) - 1) / 3.0)))
-  model = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=settings.seed)
+  model = TSNE(n_components=2, perplexity=perplexity, init=settings.tsne_init,
+               max_iter=int(settings.tsne_max_iter), learning_rate=settings.tsne_learning_rate,
+               random_state=settings.seed)
   return model.fit_transform(x)

@@ -48,6 +48,18 @@ def missing_weights_message(model: str, path: pathlib.Path, url: str | None) -> 
           f"{path.parent}/ (or set ${WEIGHTS_ENV} to the folder that holds it).")
 
 
+def is_safetensors(path: str | os.PathLike) -> bool:
+  """True when the file is in the safetensors format, whatever its name: it starts with the
+  header's length (8 bytes, little-endian) and the header is a JSON object. torch files start
+  with a zip ("PK") or pickle (0x80) signature instead."""
+  path = pathlib.Path(path)
+  with open(path, "rb") as f:
+    head = f.read(9)
+  if len(head) < 9 or head[8:9] != b"{":
+    return False
+  return 0 < int.from_bytes(head[:8], "little") <= path.stat().st_size - 8
+
+
 def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
   """A PyTorch checkpoint (.pth/.pt/.bin or .safetensors) -> {key: numpy array}.
 
@@ -59,7 +71,7 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
   path = pathlib.Path(path).expanduser()
   if not path.is_file():
     raise FileNotFoundError(f"No checkpoint file at {path}.")
-  if path.suffix == ".safetensors":
+  if is_safetensors(path):  # by content: the hub's model.safetensors under any name
     from safetensors.numpy import load_file  # pylint: disable=g-import-not-at-top
     return dict(load_file(str(path)))
   import torch  # pylint: disable=g-import-not-at-top

@@ -34,11 +34,15 @@ SPEED_COLUMNS = ("framework", "device_kind", "device_count", "dtype", "train_dty
 # Seed robustness (evaluate.seeds > 1): the scores are means over that many reducer + clusterer
 # seeds, with their standard deviations here (NaN for one seed).
 SEED_COLUMNS = ("n_seeds", "ari_sd", "nmi_sd")
-RESULT_COLUMNS = ("dataset", "model", "regime", "split", "reducer", "clusterer", "ari", "nmi",
-                  "ami", "silhouette", "accuracy", "n", "n_classes", "n_clusters",
+RESULT_COLUMNS = ("dataset", "model", "regime", "split", "background", "reducer", "clusterer",
+                  "ari", "nmi", "ami", "silhouette", "accuracy", "n", "n_classes", "n_clusters",
                   "embedding_dim", "seconds", "skipped_files", "status", "note",
                   *SETTING_COLUMNS, *SEED_COLUMNS, *SPEED_COLUMNS, "cell_key", "eval_key",
                   "run_id")
+# Columns added after files were written: a file without them reads with these values, and a
+# writer that does not know them gets them ("background": "fewer" = the paper's fewer-background
+# experiment, detection windows without any label dropped from every split).
+ADDED_COLUMNS = {"background": "all"}
 KEY_COLUMNS = ("dataset", "model", "regime", "split", "reducer", "clusterer", "cell_key",
                "eval_key")
 FLOAT_COLUMNS = ("ari", "nmi", "ami", "silhouette", "accuracy", "seconds", "umap_min_dist",
@@ -80,11 +84,13 @@ def read_results(path: str) -> list[dict[str, Any]]:
   with open(path, newline="") as f:
     reader = csv.DictReader(f)
     header = tuple(reader.fieldnames or ())
-    if header != RESULT_COLUMNS:
+    added = {c: v for c, v in ADDED_COLUMNS.items() if c not in header}
+    if header != tuple(c for c in RESULT_COLUMNS if c not in added):
       raise ValueError(f"{path} has columns {list(header)}, expected {list(RESULT_COLUMNS)}. It "
                        "was written by another version; move it aside and re-run (finished "
                        "embeddings are reloaded, not recomputed).")
-    return [{c: _parse(c, row[c]) for c in RESULT_COLUMNS} for row in reader]
+    return [{c: _parse(c, row[c]) if c in row else added[c] for c in RESULT_COLUMNS}
+            for row in reader]
 
 
 @contextlib.contextmanager
@@ -101,6 +107,7 @@ def locked(path: str):
 
 def append_rows(path: str, rows: Iterable[dict[str, Any]]) -> str:
   """Adds `rows` to the csv at `path`, replacing existing rows with the same key."""
+  rows = [{**{c: v for c, v in ADDED_COLUMNS.items() if c not in r}, **r} for r in rows]
   return _append(path, rows, RESULT_COLUMNS, KEY_COLUMNS, read_results)
 
 

@@ -1,6 +1,6 @@
 r"""Port a model's PyTorch weights once to an orbax checkpoint that runs then load directly.
 
-  python -m bioacoustics_jax.zoo --model=rn50p [--weights=~/Downloads/resnet50-0676ba61.pth] \
+  python -m bioacoustics_jax.zoo --model=rn50p [--weights=~/Downloads/resnet50-11ad3fa6.pth] \
       [--out=DIR]
 
 writes <out>/variables (orbax) and <out>/porting.json (model, architecture, source file,

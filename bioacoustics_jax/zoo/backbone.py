@@ -31,6 +31,10 @@ from bioacoustics_jax.zoo import presets as presets_lib
 # Parameter shapes never depend on the clip length or rate, so one second at this rate builds
 # the variable tree of any model whose recipe takes the dataset's own rate.
 SHAPE_RATE = 16000
+RATE_RULES = ("model", "dataset")
+# Fixed-rate recipes and their any-rate twin, for `rate_rule="dataset"`: only a raw waveform can
+# be fed at another rate (a mel or fbank recipe's filters are defined at its own rate).
+_ANY_RATE_TWIN = {"waveform16k": "waveform"}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -44,6 +48,19 @@ class Backbone:
   preset: presets_lib.Preset
   overrides: Mapping[str, Any]
   weights_dir: pathlib.Path
+  # "model": the recipe's own rate (AVES at 16 kHz); "dataset": the dataset's audio fed as it is
+  # (what the paper's AVES code did, see experiments/configs/beans_paper.py aves_input_rate).
+  rate_rule: str = "model"
+
+  def __post_init__(self):
+    if self.rate_rule not in RATE_RULES:
+      raise ValueError(f"input rate rule must be one of {RATE_RULES}, got {self.rate_rule!r}")
+    if self.rate_rule == "dataset":
+      if self.preset.recipe not in _ANY_RATE_TWIN and recipes.get_recipe(
+          self.preset.recipe).sample_rate is not None:
+        raise ValueError(f"Model {self.name!r} ({self.preset.recipe}) cannot take the "
+                         f"dataset's rate: only raw-waveform recipes can "
+                         f"({', '.join(_ANY_RATE_TWIN)}).")
 
   @property
   def name(self) -> str:
@@ -59,7 +76,10 @@ class Backbone:
 
   @property
   def recipe(self) -> recipes.InputRecipe:
-    return recipes.get_recipe(self.preset.recipe)
+    name = self.preset.recipe
+    if self.rate_rule == "dataset":
+      name = _ANY_RATE_TWIN.get(name, name)
+    return recipes.get_recipe(name)
 
   @functools.cached_property
   def module(self):
@@ -101,8 +121,15 @@ class Backbone:
 
   @property
   def weights_path(self) -> pathlib.Path | None:
-    """The PyTorch file this model starts from (None: random init)."""
-    return self.weights_dir / self.preset.weights if self.preset.weights else None
+    """The PyTorch file this model starts from (None: random init): the preset's file name,
+    or the first of its alternative names that exists."""
+    if not self.preset.weights:
+      return None
+    for name in self.preset.weights_alternatives:
+      if (self.weights_dir / name).is_file() and not (self.weights_dir /
+                                                      self.preset.weights).is_file():
+        return self.weights_dir / name
+    return self.weights_dir / self.preset.weights
 
   @property
   def ported_dir(self) -> pathlib.Path:
@@ -168,10 +195,13 @@ class Backbone:
                    "sha256": checkpoint.cached_sha256(self.weights_path)}
       else:
         weights = {"file": preset.weights, "missing": True}
-    return {"model": preset.name, "architecture": preset.architecture, "module": preset.module,
-            "module_kwargs": dict(preset.module_kwargs), "porter": preset.porter,
-            "recipe": preset.recipe, "overrides": dict(self.overrides), "weights": weights,
-            "code": _code_hash(preset.module.partition(":")[0])}
+    out = {"model": preset.name, "architecture": preset.architecture, "module": preset.module,
+           "module_kwargs": dict(preset.module_kwargs), "porter": preset.porter,
+           "recipe": self.recipe.name, "overrides": dict(self.overrides), "weights": weights,
+           "code": _code_hash(preset.module.partition(":")[0])}
+    if self.rate_rule != "model":
+      out["rate_rule"] = self.rate_rule  # absent by default: existing keys stay valid
+    return out
 
   def _usable_ported_dir(self) -> pathlib.Path | None:
     # A ported directory is used only for the full-size model and only if it was ported from
@@ -189,10 +219,11 @@ class Backbone:
 
 
 def resolve(name: str, overrides: Mapping[str, Any] | None = None,
-            weights_dir: str | os.PathLike | None = None) -> Backbone:
-  """The Backbone for model id `name` (an unknown id lists the known ones)."""
+            weights_dir: str | os.PathLike | None = None, rate_rule: str = "model") -> Backbone:
+  """The Backbone for model id `name` (an unknown id lists the known ones); `rate_rule`
+  "dataset" feeds a raw-waveform model the dataset's own rate instead of its recipe's."""
   return Backbone(preset=presets_lib.get_preset(name), overrides=dict(overrides or {}),
-                  weights_dir=load_lib.weights_dir(weights_dir or None))
+                  weights_dir=load_lib.weights_dir(weights_dir or None), rate_rule=rate_rule)
 
 
 # The code every embedding goes through besides the family file itself: shared layers, the

@@ -83,6 +83,9 @@ class Preset:
   parity: str = "torch"
   trainable: bool = True
   train_kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  # Other names the same weights may have in the weights folder (first existing one wins):
+  # AST's hub checkpoint as model.safetensors besides the legacy pytorch_model.bin.
+  weights_alternatives: tuple[str, ...] = ()
 
   def __post_init__(self):
     # Read-only views: a preset is shared by every caller and must never be mutated.
@@ -114,24 +117,37 @@ class Preset:
     return porter(state_dict, target)
 
 
+# torchvision's ImageNet files. The paper and BEANS load `ResNet50_Weights.DEFAULT` /
+# `ResNet152_Weights.DEFAULT`, which torchvision >= 0.13 maps to IMAGENET1K_V2 (the new training
+# recipe); ResNet-18 has only IMAGENET1K_V1. So `rn50p` / `rn152p` (the paper ids) take the V2
+# files, and `rn50p_v1` / `rn152p_v1` keep the older V1 files for comparison.
+RESNET_WEIGHTS = {18: "resnet18-f37072fd.pth", 50: "resnet50-11ad3fa6.pth",
+                  152: "resnet152-f82ba261.pth"}
+RESNET_V1_WEIGHTS = {50: "resnet50-0676ba61.pth", 152: "resnet152-394f9c45.pth"}
+
+
 def _resnets() -> list[Preset]:
-  files = {18: "resnet18-f37072fd.pth", 50: "resnet50-0676ba61.pth",
-           152: "resnet152-394f9c45.pth"}
   out = []
-  for depth, file in files.items():
+  for depth, file in RESNET_WEIGHTS.items():
     arch = f"resnet{depth}"
     common = dict(architecture=arch, module=_MODELS + "resnet:build", module_kwargs={"arch": arch},
                   recipe="paper_mel3", embedding_dim=1000, porter=_PORTING + "resnet:port_resnet",
                   reference=_REFS + "resnet_torch:torchvision_resnet",
                   reference_kwargs={"arch": arch}, batch_norm=True,
                   embedding="1000-d fc output")
+    version = "IMAGENET1K_V1" if depth == 18 else "IMAGENET1K_V2 (torchvision DEFAULT)"
     out += [
         Preset(name=arch, description=f"torchvision {arch}, random init", **common),
         Preset(name=f"rn{depth}", description=f"paper id: ResNet-{depth}, random init",
                **common),
         Preset(name=f"rn{depth}p", weights=file, weights_url=_TORCHVISION + file,
-               description=f"paper id: ResNet-{depth}, ImageNet weights", **common),
+               description=f"paper id: ResNet-{depth}, ImageNet weights {version}", **common),
     ]
+    if depth in RESNET_V1_WEIGHTS:
+      v1 = RESNET_V1_WEIGHTS[depth]
+      out.append(Preset(name=f"rn{depth}p_v1", weights=v1, weights_url=_TORCHVISION + v1,
+                        description=f"ResNet-{depth}, ImageNet weights IMAGENET1K_V1 (not the "
+                                    "paper's DEFAULT)", **common))
   return out
 
 
@@ -338,6 +354,10 @@ PRESETS: tuple[Preset, ...] = (
            porter=_PORTING + "ast:port_ast", reference=_BINDINGS + "ast_reference",
            reference_kwargs={"arch": "ast"},
            weights="ast-finetuned-audioset-10-10-0.4593.bin",  # the hub's pytorch_model.bin
+           # ...or the hub's model.safetensors, renamed or in the hub's folder layout (the file
+           # format is read from the content, porting/load.py).
+           weights_alternatives=("ast-finetuned-audioset-10-10-0.4593.safetensors",
+                                 "ast-finetuned-audioset-10-10-0.4593/model.safetensors"),
            weights_url=_AST, embedding="mean of the cls and distillation tokens, 768-d",
            description="AST (AudioSet fine-tuned, 10x10 patches)"),
     *_cnn14(),
@@ -348,6 +368,25 @@ PRESETS: tuple[Preset, ...] = (
            embedding="mean || std over frames of 20 MFCCs (librosa defaults), 40-d",
            description="handcrafted baseline: MFCC statistics, no parameters"),
 )
+
+
+# The paper's 11 model ids, in its tables' order.
+PAPER_MODELS = ("alex", "rn18", "rn18p", "rn50", "rn50p", "rn152", "rn152p", "vggish", "swin",
+                "aves_all", "aves")
+# The paper's AVES ids: the models `aves_input_rate` applies to (experiments/configs/
+# beans_paper.py says why the paper mode feeds them the dataset's rate).
+AVES_MODELS = ("aves", "aves_all")
+AVES_INPUT_RATES = ("16000", "dataset")
+
+
+def aves_rate_rule(name: str, aves_input_rate: object) -> str:
+  """The Backbone rate rule for model `name` under the config's `aves_input_rate`."""
+  value = str(aves_input_rate)
+  if value not in AVES_INPUT_RATES:
+    raise ValueError(f"--config.aves_input_rate={aves_input_rate!r} is not one of "
+                     f"{list(AVES_INPUT_RATES)} (16000: resample to AVES' training rate; "
+                     "dataset: feed the dataset's own rate, as the paper's code did).")
+  return "dataset" if value == "dataset" and name in AVES_MODELS else "model"
 
 
 def _index(presets) -> dict[str, Preset]:

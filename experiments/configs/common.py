@@ -64,6 +64,10 @@ def data_config(**overrides: Any) -> ml_collections.ConfigDict:
       channel=-1,             # multi-channel files: -1 averages the channels, 0, 1, ... picks one
       long_files="crop",      # files longer than the clip: crop (first clip) | split (all clips)
       split_seed=0,           # own data without splits: seed of the split made per recording
+      # BEANS-exact switches (beans_paper.py's paper mode sets "beans", "beans", 0.0):
+      class_order="sorted",   # BEANS sets: "sorted" label strings | "beans" (datasets.yml order)
+      window_rule="cover_tail",  # detection: "cover_tail" (+1 padded tail window) | "beans"
+      overlap_tolerance=1e-9,  # added to the > 0.2 overlap rule; 0.0 = BEANS' raw float compare
   ))
   config.update(overrides)
   return config

@@ -11,7 +11,7 @@ def test_window_starts_cover_the_recording():
   np.testing.assert_array_equal(windows.window_starts(60, 10, 5), np.arange(11) * 5)
   # 6.5 s with 2/1: BEANS stops at start 4 (ends 6.0); covering adds start 5 (ends 7.0).
   np.testing.assert_array_equal(windows.window_starts(6.5, 2, 1), np.arange(6))
-  np.testing.assert_array_equal(windows.window_starts(6.5, 2, 1, cover_tail=False), np.arange(5))
+  np.testing.assert_array_equal(windows.window_starts(6.5, 2, 1, rule="beans"), np.arange(5))
   np.testing.assert_array_equal(windows.window_starts(1.0, 2, 1), [0.0])  # short: one window
   with pytest.raises(ValueError):
     windows.window_starts(10, 0, 1)

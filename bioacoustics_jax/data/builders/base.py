@@ -23,6 +23,7 @@ import tensorflow_datasets as tfds
 from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import catalog
 from bioacoustics_jax.data import labels as labels_lib
+from bioacoustics_jax.data import windows
 from bioacoustics_jax.data.builders import checks as checks_lib
 
 _log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class AudioBuilderConfig(tfds.core.BuilderConfig):
     long_files: classification files longer than the clip: "crop" keeps the first clip (BEANS
       does), "split" cuts them into consecutive clips (a last piece shorter than half a clip is
       dropped unless it is the only one). Either way the warnings say how much audio was used.
+    window_rule: detection window count, "cover_tail" or "beans" (windows.py).
+    overlap_tolerance: added to the 0.2 overlap threshold; 0.0 compares like BEANS (windows.py).
   """
 
   source: catalog.DatasetSource | None = None
@@ -58,6 +61,8 @@ class AudioBuilderConfig(tfds.core.BuilderConfig):
   resample_mismatched: bool = True
   channel: int | None = None
   long_files: str = "crop"
+  window_rule: str = "cover_tail"
+  overlap_tolerance: float = 1e-9
 
   def __repr__(self) -> str:
     # tfds logs the config of every custom build; the name says all that matters (dataset,
@@ -68,7 +73,9 @@ class AudioBuilderConfig(tfds.core.BuilderConfig):
 
 def make_config(source: catalog.DatasetSource, *, skip_bad_audio: bool = False,
                 downmix: bool = True, resample_mismatched: bool = True,
-                channel: int | None = None, long_files: str = "crop") -> AudioBuilderConfig:
+                channel: int | None = None, long_files: str = "crop",
+                window_rule: str = "cover_tail",
+                overlap_tolerance: float = 1e-9) -> AudioBuilderConfig:
   """A config whose name changes whenever the data or the options change (see module doc)."""
   if long_files not in LONG_FILES:
     raise ValueError(f"data.long_files must be one of {LONG_FILES}, got {long_files!r}")
@@ -77,12 +84,18 @@ def make_config(source: catalog.DatasetSource, *, skip_bad_audio: bool = False,
   flags = ("-skipbad" if skip_bad_audio else "") + ("" if downmix else "-nodownmix") + (
       "" if resample_mismatched else "-exactrate") + (
       "" if channel is None else f"-ch{int(channel)}") + (
-      "" if long_files == "crop" else f"-long{long_files}")
+      "" if long_files == "crop" else f"-long{long_files}") + (
+      "" if window_rule == "cover_tail" else f"-win{window_rule}") + (
+      "" if overlap_tolerance == 1e-9 else f"-tol{overlap_tolerance:g}")
+  if source.info.task == "detection" and window_rule not in windows.WINDOW_RULES:
+    raise ValueError(f"data.window_rule must be one of {windows.WINDOW_RULES}, got "
+                     f"{window_rule!r}")
   name = f"{_safe(source.info.name)}-{source.fingerprint}{flags}"
   return AudioBuilderConfig(
       name=name, description=f"{source.info.name} from {source.root}", source=source,
       skip_bad_audio=skip_bad_audio, downmix=downmix, resample_mismatched=resample_mismatched,
-      channel=None if channel is None else int(channel), long_files=long_files)
+      channel=None if channel is None else int(channel), long_files=long_files,
+      window_rule=window_rule, overlap_tolerance=float(overlap_tolerance))
 
 
 def _safe(name: str) -> str:

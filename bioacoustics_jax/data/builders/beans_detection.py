@@ -59,8 +59,11 @@ class BeansDetection(base.AudioBuilderBase):
         continue
       # The jsonl length is what BEANS windows over; the audio itself is the fallback.
       length = float(rec.get("length") or len(wav) / rate)
-      starts = windows.window_starts(length, info.clip_seconds, info.shift_seconds)
-      labels = windows.window_labels(starts, info.clip_seconds, anns, info.num_classes)
+      cfg = self.builder_config
+      starts = windows.window_starts(length, info.clip_seconds, info.shift_seconds,
+                                     rule=cfg.window_rule)
+      labels = windows.window_labels(starts, info.clip_seconds, anns, info.num_classes,
+                                     tolerance=cfg.overlap_tolerance)
       for start, label in zip(starts, labels):
         i = int(round(start * rate))
         window_id = f"{rec['path']}@{start:.3f}"

@@ -1,0 +1,155 @@
+"""The paper grid's rows: results.csv files -> one score per (model, dataset, regime, background,
+reducer setting), and the paper's reference numbers keyed the same way.
+
+Shared by report/paper_grid.py (tables, figures) and report/claims.py (the three claims). A
+reducer setting is read from the row's own columns (reducer + its parameters), so any results
+file, from one run or gathered from a sweep, groups the same way. Several rows of one cell and
+setting (other eval seeds) are averaged, and their spread is kept: the seed-noise tolerance
+is measured, never assumed. A row that cannot be scored (degenerate split) stays NaN, and a
+missing number is "n/a", never 0.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import dataclasses
+import math
+import os
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from bioacoustics_jax.report import results as results_lib
+
+METRICS = ("nmi", "ari", "silhouette")
+_PAPER_METRICS = {"NMI": "nmi", "ARI": "ari", "Sil": "silhouette"}
+_REFERENCE_KEYS = ("n_neighbors", "min_dist", "model_folder", "metric")
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Setting:
+  """One reducer setting of the grid: ("umap", 50, 0.5), ("tsne", 25.0), ("pca", 50, 0.5)..."""
+
+  reducer: str
+  params: tuple
+
+  @property
+  def title(self) -> str:
+    if self.reducer == "tsne":
+      return f"t-SNE (perplexity {self.params[0]:g})"
+    if self.reducer == "umap":
+      return f"UMAP (n_neighbors {self.params[0]}, min_dist {self.params[1]:g})"
+    if self.reducer == "pca" and self.params:
+      return (f"PCA, in the grid slot of UMAP ({self.params[0]}, {self.params[1]:g}) "
+              "(smoke grid: PCA stands in for UMAP)")
+    return self.reducer
+
+  @property
+  def paper_key(self) -> tuple[int, float] | None:
+    """(n_neighbors, min_dist) of the paper's reference rows, for UMAP settings only."""
+    return (int(self.params[0]), float(self.params[1])) if self.reducer == "umap" else None
+
+
+def setting_of(row: dict[str, Any]) -> Setting:
+  if row["reducer"] == "tsne":
+    return Setting("tsne", (float(row["tsne_perplexity"]),))
+  if row["reducer"] in ("umap", "pca"):
+    return Setting(row["reducer"], (int(row["umap_n_neighbors"]), float(row["umap_min_dist"])))
+  return Setting(row["reducer"], ())
+
+
+@dataclasses.dataclass
+class Score:
+  """A cell's score under one setting: the mean over eval seeds, their std (NaN for one seed),
+  and the rows it came from (for the embedding and projection files)."""
+
+  mean: float
+  std: float
+  seeds: int
+  rows: list[dict]
+
+
+CellId = tuple[str, str, str, str, Setting]  # model, dataset, regime, background, setting
+
+
+def read_rows(results_csvs: Sequence[str]) -> list[dict]:
+  """Rows of every results.csv, each tagged with `_root` (its folder: where that run's
+  embeddings/ and projections/ are)."""
+  out = []
+  for path in results_csvs:
+    if not os.path.exists(path):
+      raise FileNotFoundError(f"No results file at {path}.")
+    root = os.path.dirname(os.path.abspath(path))
+    out += [dict(r, _root=root) for r in results_lib.read_results(path)]
+  return out
+
+
+def scores(rows: Iterable[dict], clusterer: str = "kmeans", split: str = "test"
+           ) -> dict[CellId, dict[str, Score]]:
+  """{(model, dataset, regime, background, setting): {metric: Score}} over k-means rows."""
+  by_seed: dict[tuple, dict[int, dict]] = collections.defaultdict(dict)
+  for r in rows:
+    if r["clusterer"] != clusterer or r["split"] != split:
+      continue
+    cell = (r["model"], r["dataset"], r["regime"], r.get("background") or "all", setting_of(r))
+    by_seed[cell][int(r["eval_seed"])] = r  # a later row of the same seed replaces an earlier
+  out = {}
+  for cell, seeded in by_seed.items():
+    picked = [seeded[s] for s in sorted(seeded)]
+    out[cell] = {}
+    for metric in METRICS:
+      values = np.array([float(r[metric]) for r in picked], np.float64)
+      finite = values[np.isfinite(values)]
+      mean = float(finite.mean()) if len(finite) else math.nan
+      std = float(finite.std(ddof=1)) if len(finite) > 1 else math.nan
+      out[cell][metric] = Score(mean, std, len(finite), picked)
+  return out
+
+
+@dataclasses.dataclass
+class Reference:
+  """The paper's numbers: {(n_neighbors, min_dist): {(model, dataset, metric): value}}, plus
+  the reference's model and dataset names (to report those that match nothing here)."""
+
+  values: dict[tuple[int, float], dict[tuple[str, str, str], float]]
+  models: list[str]
+  datasets: list[str]
+  path: str
+
+  def get(self, setting: Setting, model: str, dataset: str, metric: str) -> float:
+    key = setting.paper_key
+    if key is None:
+      return math.nan
+    return self.values.get(key, {}).get((model, dataset, metric), math.nan)
+
+
+def read_reference(path: str) -> Reference:
+  """The reference csv (n_neighbors,min_dist,model_folder,metric,<datasets...>); model folders
+  `npy_<model>` name the paper's models. An empty cell is missing (n/a), never 0."""
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"No paper reference csv at {path}.")
+  values: dict = collections.defaultdict(dict)
+  models = []
+  with open(path, newline="") as f:
+    reader = csv.DictReader(f)
+    fields = list(reader.fieldnames or ())
+    missing = [k for k in _REFERENCE_KEYS if k not in fields]
+    if missing:
+      raise ValueError(f"{path} lacks columns {missing}; expected "
+                       "n_neighbors,min_dist,model_folder,metric,<datasets...>.")
+    datasets = [c for c in fields if c not in _REFERENCE_KEYS]
+    for n, row in enumerate(reader, start=2):
+      metric = _PAPER_METRICS.get(row["metric"])
+      if metric is None:
+        raise ValueError(f"{path}:{n}: metric {row['metric']!r} is not one of "
+                         f"{sorted(_PAPER_METRICS)}")
+      model = row["model_folder"].removeprefix("npy_")
+      if model not in models:
+        models.append(model)
+      key = (int(row["n_neighbors"]), float(row["min_dist"]))
+      for dataset in datasets:
+        text = (row[dataset] or "").strip()
+        if text:
+          values[key][(model, dataset, metric)] = float(text)
+  return Reference(dict(values), models, datasets, path)

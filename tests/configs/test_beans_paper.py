@@ -1,0 +1,63 @@
+"""beans_paper.py: the grid as config axes, the paper-mode switches, subsets, the sweep, and a
+root missing some BEANS datasets (named at once; the rest run only when asked)."""
+
+import json
+
+import pytest
+
+from experiments.configs import beans_paper
+from launch import sweep as sweep_lib
+
+
+def _beans_root(tmp_path, present):
+  for name in present:
+    spec = beans_paper.catalog.BEANS_ROSTER[name]
+    for f in spec["files"].values():
+      path = tmp_path / spec["folder"] / f
+      path.parent.mkdir(parents=True, exist_ok=True)
+      path.write_text("path,label\n" if f.endswith(".csv") else json.dumps({}) + "\n")
+  return str(tmp_path)
+
+
+def test_missing_datasets_are_named_and_the_rest_run_when_asked(tmp_path):
+  root = _beans_root(tmp_path, ["watkins", "dcase"])
+  with pytest.raises(FileNotFoundError) as e:
+    beans_paper.get_config(f"root={root}")
+  message = str(e.value)
+  assert "lacks 8 of 10" in message and ":datasets=watkins+dcase" in message
+  for name in ("bats", "cbi", "hainan-gibbons"):
+    assert name in message
+  assert "hainan_gibbons/train.jsonl" in message  # where the file was expected
+  config = beans_paper.get_config(f"root={root},datasets=watkins+dcase")
+  assert config.data.datasets == ("watkins", "dcase")
+  with pytest.raises(FileNotFoundError, match="lacks 1 of 2 datasets: rfcx"):
+    beans_paper.get_config(f"root={root},datasets=watkins+rfcx")
+
+
+def test_paper_mode_switches_and_grid_axes():
+  config = beans_paper.get_config(None)
+  assert (config.data.class_order, config.data.window_rule, config.data.overlap_tolerance,
+          config.aves_input_rate) == ("beans", "beans", 0.0, "dataset")
+  own = beans_paper.get_config("paper_mode=false")
+  assert (own.data.class_order, own.data.window_rule, own.data.overlap_tolerance,
+          own.aves_input_rate) == ("sorted", "cover_tail", 1e-9, "16000")
+  assert list(config.eval_grid) == list(beans_paper.GRID)
+  assert config.eval_grid.tsne25.tsne_init == "random"
+  assert config.eval_grid.tsne100.tsne_max_iter == 5000
+  assert config.eval_grid.umap100_05.umap_n_neighbors == 100
+  assert config.backgrounds == ("all", "fewer") and config.regimes == ("frozen", "finetuned")
+  subset = beans_paper.get_config("grid=umap50_05+tsne25,backgrounds=all,models=rn18")
+  assert list(subset.eval_grid) == ["umap50_05", "tsne25"] and subset.backgrounds == ("all",)
+  with pytest.raises(ValueError, match="unknown setting.*umap50"):
+    beans_paper.get_config("grid=umap50")
+
+
+def test_sweep_covers_the_grid_one_run_per_dataset_and_model():
+  runs = sweep_lib.expand(beans_paper)
+  assert len(runs) == len(beans_paper.BEANS_DATASETS) * len(beans_paper.PAPER_MODELS)
+  pairs = {(r["data.datasets"], r["models"]) for r in runs}
+  assert len(pairs) == len(runs)
+  base = beans_paper.get_config(None)
+  config = sweep_lib.apply_overrides(base, runs[0])
+  # Each run keeps the whole reducer grid and both regimes / background settings.
+  assert list(config.eval_grid) == list(base.eval_grid) and config.backgrounds == base.backgrounds
