@@ -6,6 +6,7 @@
   trial.py      one trial, run inside a Ray worker (or directly): both splits, status, errors
   engine.py     Ray: a local loopback-only instance or a cluster address; the Tuner
   aggregate.py  sweep_results.csv, sweep_report.md and the --status table
+  driver.py     one invocation: plan -> checks -> trial files -> shared data -> Ray -> reports
 
 launch/sweep.py is the absl front end over these.
 """

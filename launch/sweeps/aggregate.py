@@ -65,12 +65,12 @@ def counts(trials: list[dict]) -> dict[str, int]:
 
 def write_results_csv(sweep_dir: str, plan: dict, trials: list[dict]) -> str:
   swept = list(plan["swept"])
-  columns = ["trial_id", "status", *swept, *results_lib.RESULT_COLUMNS, "error"]
+  columns = ["trial_id", "trial_status", *swept, *results_lib.RESULT_COLUMNS, "error"]
   buf = io.StringIO()
   writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
   writer.writeheader()
   for t in trials:
-    head = {"trial_id": t["id"], "status": t["status"]["status"],
+    head = {"trial_id": t["id"], "trial_status": t["status"]["status"],
             "error": ledger.one_line(t["status"].get("error")),
             **{k: _cell(t["swept"].get(k)) for k in swept}}
     for row in t["rows"] or [{}]:

@@ -29,7 +29,6 @@ from launch.sweeps import ledger
 
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 _QUIET_ENV = {"RAY_CHDIR_TO_TRIAL_DIR": "0",  # trials keep the launcher's cwd (relative paths)
-              "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # no Ray csv/json/tensorboard copies
               "RAY_AIR_NEW_OUTPUT": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 
 

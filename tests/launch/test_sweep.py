@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from launch import sweep as sweep_main
+from launch.sweeps import driver as sweep_main
 from launch.sweeps import aggregate
 from launch.sweeps import engine
 from launch.sweeps import ledger
@@ -156,7 +156,7 @@ def test_statuses_failures_and_aggregates_without_ray(tmp_path):
   results_csv, report_md = aggregate.write_all(sweep_dir)
   with open(results_csv) as f:
     rows = list(csv.DictReader(f))
-  assert [r["status"] for r in rows] == ["ok", "ok", "failed", "ok", "ok"]
+  assert [r["trial_status"] for r in rows] == ["ok", "ok", "failed", "ok", "ok"]
   assert rows[0]["evaluate.umap_min_dist"] == "0.1" and rows[-1]["arg"] == "alex"
   assert rows[2]["error"] == "RuntimeError: made to fail" and rows[2]["nmi"] == ""
   report = open(report_md).read()
