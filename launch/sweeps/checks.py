@@ -53,6 +53,7 @@ def check_compatibility(trials: Iterable[Trial], data_root_of) -> int:
   models_seen: dict[str, dict] = {}
   verdicts: dict[tuple, str] = {}
   problems: dict[str, list[str]] = {}
+  missing: dict[str, str] = {}  # model set -> its missing-weights message
   for trial in trials:
     config = trial.config
     mkey = json.dumps([list(config.models), config.model_overrides.to_dict(),
@@ -61,10 +62,12 @@ def check_compatibility(trials: Iterable[Trial], data_root_of) -> int:
       try:
         models_seen[mkey] = experiment.resolve_models(config)
       except load_lib.MissingWeightsError as e:  # named below; the inputs are still checked
-        problems.setdefault(str(e), []).append(trial.id)
+        missing[mkey] = str(e)
         models_seen[mkey] = {m: zoo.resolve(split_model_name(m)[1]) for m in config.models}
       except (ValueError, KeyError, FileNotFoundError) as e:
         raise SweepError(f"trial {trial.id} (sweep entry {trial.index}): {e}") from None
+    if mkey in missing:
+      problems.setdefault(missing[mkey], []).append(trial.id)
 
     for dataset in datasets_of(config):
       try:

@@ -82,8 +82,10 @@ def entries(module, arg: str | None) -> list[Overrides]:
   def add(overrides: Overrides | None = None, **kwargs: Any) -> None:
     out.append({**(overrides or {}), **kwargs})
 
-  takes_arg = len(inspect.signature(module.sweep).parameters) > 1
-  module.sweep(add, arg) if takes_arg else module.sweep(add)  # pylint: disable=expression-not-assigned
+  if len(inspect.signature(module.sweep).parameters) > 1:  # big_vision's sweep(add, arg=None)
+    module.sweep(add, arg)
+  else:
+    module.sweep(add)
   if not out:
     raise SweepError(f"{module.__name__}.sweep(add) added no trials.")
   return out
