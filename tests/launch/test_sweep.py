@@ -190,3 +190,15 @@ def test_a_killed_trial_reads_interrupted_and_is_resumed(tmp_path):
   ledger.write_json(ledger.status_path(sweep_dir, p.trials[0].id), record)
   assert ledger.read_status(sweep_dir, p.trials[0].id)["status"] == "interrupted"
   assert p.trials[0].id in sweep_main.to_run(sweep_dir, p, retry_failed=False)[0]
+
+
+def test_sweep_sees_the_config_arg(tmp_path):
+  path = tmp_path / "arg.py"
+  path.write_text(CONFIG.split("def sweep")[0] + textwrap.dedent('''
+      def sweep(add, arg=None):
+        add({"evaluate.seed": 1 if arg is None else 2})
+      '''))
+  (plain,) = plan.make_plan(str(path)).trials
+  (alex,) = plan.make_plan(f"{path}:alex").trials
+  assert plain.config.evaluate.seed == 1 and plain.config.models == ("rn18",)
+  assert alex.config.evaluate.seed == 2 and alex.config.models == ("alex",) and alex.arg == "alex"
