@@ -46,8 +46,11 @@ from bioacoustics_jax.train import finetune as finetune_lib
 
 
 def run_experiment(config: ml_collections.ConfigDict, workdir: str,
-                   argv: list[str] | None = None) -> str:
+                   argv: list[str] | None = None, cells_dir: str | None = None) -> str:
   """Runs every cell of `config` and returns the path of results.csv.
+
+  `cells_dir` (default `workdir`) holds the cells' caches (embeddings/, train/): the trials of a
+  sweep pass one shared folder, so a cell is computed once for all of them (see embedding_set).
 
   Before any compute: every config value is checked (config_checks.py), every model resolved
   and its weights found. Then each cell is loaded from its key's cache or computed, evaluated
@@ -66,7 +69,8 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
     data_root, datasets = prepare_data(config, workdir)
     train = config.train.to_dict() if "finetuned" in config.regimes else None
     data_options = pipeline.config_options(config.data, workdir)
-    cells = [Cell(dataset=d, model=m, regime=r, backbone=backbones[m], workdir=workdir,
+    cells = [Cell(dataset=d, model=m, regime=r, backbone=backbones[m],
+                  workdir=cells_dir or workdir,
                   data_root=data_root, split_name=config.data.split, data_options=data_options,
                   drop_background=drop,
                   embed_batch_size=int(config.embed.batch_size), seed=int(config.seed),
@@ -291,20 +295,22 @@ def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> tuple[str, 
 
 def embedding_set(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingSet:
   """The cell's embedding set: loaded when one with the same key exists (same data, model,
-  weights, settings), else computed and saved under the key."""
-  if os.path.exists(cell.embeddings_path):
-    logging.info("Cell key %s unchanged: loading %s", cell.key, cell.embeddings_path)
-    return EmbeddingSet.load(cell.embeddings_path)
-  logging.info("Cell key %s: computing %s", cell.key, cell.embeddings_path)
-  start = time.perf_counter()
-  if cell.framework == "torch":
-    es = _torch_runner(cell.model).torch_embeddings(cell, config)
-  else:
-    es = _jax_embeddings(cell, config)
-  es.meta["wall_s"] = round(time.perf_counter() - start, 3)  # training + extraction, this cell
-  es.save(cell.embeddings_path)
-  cell.write_key()
-  return es
+  weights, settings), else computed and saved under the key. Processes sharing the cache (sweep
+  trials) compute a cell one at a time (a lock per key): the others wait, then load it."""
+  with results.locked(cell.embeddings_path):
+    if os.path.exists(cell.embeddings_path):
+      logging.info("Cell key %s unchanged: loading %s", cell.key, cell.embeddings_path)
+      return EmbeddingSet.load(cell.embeddings_path)
+    logging.info("Cell key %s: computing %s", cell.key, cell.embeddings_path)
+    start = time.perf_counter()
+    if cell.framework == "torch":
+      es = _torch_runner(cell.model).torch_embeddings(cell, config)
+    else:
+      es = _jax_embeddings(cell, config)
+    es.meta["wall_s"] = round(time.perf_counter() - start, 3)  # training + extraction, this cell
+    es.save(cell.embeddings_path)
+    cell.write_key()
+    return es
 
 
 def _jax_embeddings(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingSet:
