@@ -122,6 +122,9 @@ def _short(value: Any) -> str:
 def main(argv):
   del argv
   from absl import flags  # pylint: disable=g-import-not-at-top
+  # A multi-process run (TPU pod slice, coordinator variables) joins its peers first.
+  from bioacoustics_jax.parallel import distributed  # pylint: disable=g-import-not-at-top
+  distributed.maybe_initialize()
   from launch import compile_cache  # pylint: disable=g-import-not-at-top
   compile_cache.enable()  # trials that share a model load its compiled steps
   from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
