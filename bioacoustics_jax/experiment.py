@@ -6,10 +6,16 @@ baselines/runner.py). Every cell writes its embedding set under
 `<workdir>/embeddings/<dataset>/<model>/<regime>.npz` and its rows into `<workdir>/results.csv`
 before the next cell starts, so a killed run resumes where it stopped: finished embedding sets are
 loaded, not recomputed, and re-written rows replace the old ones.
+
+Multi-host (every host runs the same command): every process takes part in each JAX cell's
+training and extraction (collectives), and gets the whole embedding set; only process 0 writes
+data, embeddings, rows, reports, figures and run.json, evaluates and runs torch cells, and all
+processes meet at a barrier after each cell (parallel/distributed.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -23,6 +29,7 @@ import numpy as np
 from absl import logging
 
 from bioacoustics_jax import config_checks
+from bioacoustics_jax import paths
 from bioacoustics_jax import provenance
 from bioacoustics_jax import zoo
 from bioacoustics_jax.cell import Cell
@@ -34,6 +41,7 @@ from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.embed import extract as extract_lib
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
 from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
+from bioacoustics_jax.parallel import distributed
 from bioacoustics_jax.porting import load as load_lib
 from bioacoustics_jax.report import figures
 from bioacoustics_jax.report import html as html_report
@@ -60,7 +68,9 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
   config_checks.check(config)
   backbones = resolve_models(config)  # unknown names and missing weights fail now, not mid-run
   evaluators = make_evaluators(config)
-  os.makedirs(workdir, exist_ok=True)
+  workdir = paths.absolute(workdir)
+  distributed.check_setup(config.to_json(), workdir)  # same config, devices, shared workdir
+  paths.makedirs(workdir)
   record = provenance.start_run(workdir, config, argv=argv)
   logging.info("Run %s: %s", record.run_id, record.path)
   results_csv = os.path.join(workdir, "results.csv")
@@ -88,8 +98,12 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
       logging.info("[%d/%d] %s x %s (%s)", i, len(cells), cell.dataset, cell.model, cell.regime)
       start = time.perf_counter()
       try:
-        rows, meta = _run_cell(cell, config, evaluators, workdir, results_csv, record.run_id)
-        metas.append(meta)
+        if distributed.is_main():
+          rows, meta = _run_cell(cell, config, evaluators, workdir, results_csv, record.run_id)
+          metas.append(meta)
+        else:
+          rows = _take_part(cell, config, evaluators[0])
+        distributed.barrier(f"cell {i} {cell.key}")
       except Exception as e:
         failures.append(dict(dataset=cell.dataset, model=cell.model, regime=cell.regime,
                              error=f"{type(e).__name__}: {e}".splitlines()[0]))
@@ -177,6 +191,37 @@ def _train_for(train: dict | None, config, drop_background: bool) -> dict | None
   return dict(train, drop_background=bool(drop_background))
 
 
+def _take_part(cell: Cell, config, evaluator) -> list[dict]:
+  """A process other than 0: the collective part of a JAX cell (training, extraction of the
+  split and, for probes, of the train split); torch cells run on process 0 alone."""
+  if cell.framework == "jax":
+    embedding_set(cell, config)
+    if evaluator.probe_evaluator is not None:
+      _probe_train_set(cell, config, evaluator)
+  return []
+
+
+_NO_PROBES = object()
+
+
+def _probe_train_set(cell: Cell, config, evaluator):
+  """The train split's embedding set for the probes (its own cached cell, same weights), None
+  without a train split, _NO_PROBES when the probes cannot run."""
+  if not evaluator.needs_train:
+    return None
+  if cell.framework == "torch" and cell.regime == "finetuned":
+    logging.warning("%s: probes skipped (the PyTorch trainer keeps no checkpoint to embed "
+                    "the train split with)", cell.desc)
+    return _NO_PROBES
+  try:
+    train_cell = dataclasses.replace(cell, split_name="train")
+    train_cell.split  # pylint: disable=pointless-statement  (raises if there is no train split)
+  except (KeyError, ValueError, FileNotFoundError) as e:
+    logging.info("%s: no train split for the probes (%s)", cell.desc, e)
+    return None
+  return embedding_set(train_cell, config)
+
+
 def _run_probes(cell: Cell, config, evaluator, es: EmbeddingSet, probes_csv: str,
                 run_id: str) -> None:
   """Linear probe / kNN / few-shot rows of the cell (config.evaluate.probes) into probes.csv;
@@ -184,19 +229,9 @@ def _run_probes(cell: Cell, config, evaluator, es: EmbeddingSet, probes_csv: str
   needs it."""
   if evaluator.probe_evaluator is None:
     return
-  train_es = None
-  if evaluator.needs_train:
-    if cell.framework == "torch" and cell.regime == "finetuned":
-      logging.warning("%s: probes skipped (the PyTorch trainer keeps no checkpoint to embed "
-                      "the train split with)", cell.desc)
-      return
-    try:
-      train_cell = dataclasses.replace(cell, split_name="train")
-      train_cell.split  # pylint: disable=pointless-statement  (raises if there is no train split)
-    except (KeyError, ValueError, FileNotFoundError) as e:
-      logging.info("%s: no train split for the probes (%s)", cell.desc, e)
-    else:
-      train_es = embedding_set(train_cell, config)
+  train_es = _probe_train_set(cell, config, evaluator)
+  if train_es is _NO_PROBES:
+    return
   rows = evaluator.evaluate_probes(train_es, es)
   results.append_probe_rows(probes_csv, [
       dict(r, dataset=cell.dataset, model=cell.model, regime=cell.regime, split=cell.split_name,
@@ -206,9 +241,9 @@ def _run_probes(cell: Cell, config, evaluator, es: EmbeddingSet, probes_csv: str
 def _write_reports(workdir: str, results_csv: str, run_id: str, failures: list[dict],
                    metas: list[dict]) -> str:
   """report.md (this run's rows, its failures, each dataset's origin, input-check warnings and
-  skipped files) and report.html."""
+  skipped files) and report.html; process 0 only."""
   report_md = os.path.join(workdir, "report.md")
-  if not os.path.exists(results_csv) and not failures:
+  if not distributed.is_main() or (not os.path.exists(results_csv) and not failures):
     return report_md
   markdown.write_report(results_csv, report_md, paper_csv=markdown.PAPER_SCORES,
                         run_id=run_id, failures=failures,
@@ -277,13 +312,17 @@ def _applicable_overrides(name: str, overrides: dict) -> dict:
 
 
 def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> tuple[str, list[str]]:
-  """Writes the synthetic suite when asked; returns (data root, dataset names)."""
-  root = config.data.root or os.path.join(workdir, "data")
+  """Writes the synthetic suite when asked (process 0; the others wait for it); returns (data
+  root, dataset names)."""
+  root = paths.absolute(config.data.root or os.path.join(workdir, "data"))
   datasets = list(config.data.datasets)
   if config.data.synthetic_size:
     start = time.perf_counter()
-    written = synthetic.write_suite(root, size=config.data.synthetic_size,
-                                    seed=config.data.synthetic_seed, names=datasets or None)
+    written = list(datasets or synthetic.ROSTER)
+    if distributed.is_main():
+      written = synthetic.write_suite(root, size=config.data.synthetic_size,
+                                      seed=config.data.synthetic_seed, names=datasets or None)
+    distributed.barrier("synthetic suite written")
     logging.info("Synthetic suite (%s) ready under %s in %.1f s: %s", config.data.synthetic_size,
                  root, time.perf_counter() - start, ", ".join(written))
     datasets = datasets or written
@@ -295,10 +334,13 @@ def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> tuple[str, 
 
 def embedding_set(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingSet:
   """The cell's embedding set: loaded when one with the same key exists (same data, model,
-  weights, settings), else computed and saved under the key. Processes sharing the cache (sweep
-  trials) compute a cell one at a time (a lock per key): the others wait, then load it."""
-  with results.locked(cell.embeddings_path):
-    if os.path.exists(cell.embeddings_path):
+  weights, settings), else computed and saved under the key (by process 0; a JAX cell is
+  computed by all processes together, so all take process 0's decision). Processes sharing the
+  cache (sweep trials) compute a cell one at a time (a lock per key on process 0): the others
+  wait, then load it."""
+  with results.locked(cell.embeddings_path) if distributed.is_main() else contextlib.nullcontext():
+    cached = os.path.exists(cell.embeddings_path)
+    if distributed.agree(cached) if cell.framework == "jax" else cached:
       logging.info("Cell key %s unchanged: loading %s", cell.key, cell.embeddings_path)
       return EmbeddingSet.load(cell.embeddings_path)
     logging.info("Cell key %s: computing %s", cell.key, cell.embeddings_path)
@@ -308,8 +350,9 @@ def embedding_set(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingSet
     else:
       es = _jax_embeddings(cell, config)
     es.meta["wall_s"] = round(time.perf_counter() - start, 3)  # training + extraction, this cell
-    es.save(cell.embeddings_path)
-    cell.write_key()
+    if distributed.is_main():
+      es.save(cell.embeddings_path)
+      cell.write_key()
     return es
 
 

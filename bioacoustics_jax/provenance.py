@@ -8,6 +8,10 @@ The record holds the full config, the command line, the git commit (and whether 
 uncommitted changes), the versions of the packages that compute the numbers (read from package
 metadata, importing nothing), the JAX backend and devices, the host, start and end times, the
 status and, on failure, the error with its traceback. Every results row carries the run id.
+
+A checkout shipped without .git (launch/tpu/run.sh setup) carries its commit in a COMMIT file at
+the repository root, which stands in for git. In a multi-process run only process 0 writes the
+record; every path goes through bioacoustics_jax.paths (gs:// workdirs).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import subprocess
 import sys
 import traceback
 from typing import Any
+
+from bioacoustics_jax import paths
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "tensorflow-cpu", "tensorflow",
             "tensorflow-datasets", "numpy", "scipy", "scikit-learn", "umap-learn", "librosa",
@@ -44,8 +50,27 @@ def git_state(path: str) -> dict[str, Any]:
     commit = git("rev-parse", "HEAD")
     dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
   except (OSError, subprocess.SubprocessError):
-    return {"commit": None, "dirty": None}
+    return shipped_commit(path)
   return {"commit": commit, "dirty": dirty}
+
+
+COMMIT_FILE = "COMMIT"
+
+
+def shipped_commit(path: str) -> dict[str, Any]:
+  """{"commit", "dirty"} from the COMMIT file (`<sha>` or `<sha> dirty`) that launch/tpu ships
+  beside the code, looked up from `path` upwards; None values without one."""
+  folder = os.path.abspath(path)
+  while True:
+    candidate = os.path.join(folder, COMMIT_FILE)
+    if os.path.isfile(candidate):
+      words = open(candidate).read().split()
+      if words:
+        return {"commit": words[0], "dirty": "dirty" in words[1:]}
+    parent = os.path.dirname(folder)
+    if parent == folder:
+      return {"commit": None, "dirty": None}
+    folder = parent
 
 
 def versions() -> dict[str, str]:
@@ -76,7 +101,7 @@ class RunRecord:
   def __init__(self, workdir: str, config: Any, run_id: str | None = None,
                argv: list[str] | None = None):
     self.run_id = run_id or new_run_id()
-    self.path = os.path.join(workdir, "runs", self.run_id, "run.json")
+    self.path = paths.join(workdir, "runs", self.run_id, "run.json")
     config_dict = config.to_dict() if hasattr(config, "to_dict") else dict(config)
     self.data: dict[str, Any] = {
         "run_id": self.run_id, "status": "running", "start": _now(), "end": None,
@@ -100,11 +125,10 @@ class RunRecord:
     self._write()
 
   def _write(self) -> None:
-    os.makedirs(os.path.dirname(self.path), exist_ok=True)
-    tmp = f"{self.path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-      json.dump(self.data, f, indent=1, sort_keys=True, default=str)
-    os.replace(tmp, self.path)
+    import jax  # pylint: disable=g-import-not-at-top
+    if jax.process_index() != 0:
+      return  # one record per run, written by process 0
+    paths.write_text(self.path, json.dumps(self.data, indent=1, sort_keys=True, default=str))
 
 
 def start_run(workdir: str, config: Any, argv: list[str] | None = None) -> RunRecord:

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import zlib
 from typing import Any, Sequence
 
@@ -328,7 +329,8 @@ def write_suite(root: str, size: str | SuiteSize = "small", seed: int = 0,
     fp = _fingerprint(spec, size, seed)
     if _existing_fingerprint(folder) == fp:
       continue
-    tmp = f"{folder}.tmp{os.getpid()}"
+    # Host and pid in the name: a writer never removes another one's half-written folder.
+    tmp = f"{folder}.tmp-{socket.gethostname()}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     counts = _write_dataset(spec, tmp, size, seed)

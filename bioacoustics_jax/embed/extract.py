@@ -1,8 +1,16 @@
-"""Jitted embedding extraction over padded, masked batches, data-parallel over local devices.
+"""Jitted embedding extraction over padded, masked batches, data-parallel over every device.
 
 The input pipeline pads the last batch (mask=False rows), so the jitted function sees one shape and
-compiles once. Batches are sharded over a 1-D "data" mesh of every local device; the frontend
-(input recipe) runs inside the same jitted function, on device.
+compiles once. Each process's batch becomes its part of one global batch
+(`jax.make_array_from_process_local_data`) sharded over the 1-D "data" mesh of all devices of all
+hosts; the frontend (input recipe) runs inside the same jitted function, on device. Batches are
+placed two ahead of the running one (parallel/prefetch.py), and every transfer is explicit (the
+extraction runs under `jax.transfer_guard("disallow")`).
+
+Multi-host: the pipeline gives example j of the split to process j % P (tf.data shard) at that
+process's position j // P; after the last batch the processes exchange their rows once and put
+them back in that order, padding dropped, so every process holds the same EmbeddingSet as a
+single-process run (same ids in the same order).
 """
 
 from __future__ import annotations
@@ -19,14 +27,20 @@ from tqdm import tqdm
 
 from bioacoustics_jax.data import windows
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
+from bioacoustics_jax.parallel import data_parallel
+from bioacoustics_jax.parallel import prefetch as prefetch_lib
 
 EmbedFn = Callable[[Any, np.ndarray], jax.Array]
 
 
 def make_embed_fn(module: nn.Module, prepare: Callable, sample_rate: int,
                   embedding_key: str = "embedding") -> tuple[EmbedFn, jax.sharding.Sharding]:
-  """Returns (jitted `fn(variables, audio [B,T]) -> [B, D]`, the sharding its batches need)."""
-  mesh = jax.make_mesh((jax.local_device_count(),), ("data",))
+  """Returns (jitted `fn(variables, audio [B,T]) -> [B, D]`, the sharding its batches need).
+
+  `audio` and the output are global arrays sharded over every device ("data" axis); `extract`
+  places the batches and reads back this process's rows.
+  """
+  mesh = data_parallel.data_mesh()
   batch_sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
@@ -38,16 +52,15 @@ def make_embed_fn(module: nn.Module, prepare: Callable, sample_rate: int,
                      f"{sorted(intermediates)}.")
     return intermediates[embedding_key].astype(jnp.float32)
 
-  fn = jax.jit(embed, in_shardings=(replicated, batch_sharding), out_shardings=replicated)
+  fn = jax.jit(embed, in_shardings=(replicated, batch_sharding), out_shardings=batch_sharding)
   return fn, batch_sharding
 
 
 def place_variables(variables: Any) -> Any:
-  """Variables replicated on every local device once, before the batches run: without this a
-  host (numpy) tree is copied to the devices on every call (about 240 MB per batch for
+  """Variables replicated on every device of every host once, before the batches run: without
+  this a host (numpy) tree is copied to the devices on every call (about 240 MB per batch for
   ResNet-152)."""
-  mesh = jax.make_mesh((jax.local_device_count(),), ("data",))
-  return jax.device_put(variables, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+  return data_parallel.replicate(variables)
 
 
 def resolve_dtype(dtype: str) -> Any:
@@ -68,11 +81,14 @@ def batch_size_for_devices(batch_size: int) -> int:
 
 def extract(embed_fn: EmbedFn, variables: Any, batches: Iterable[dict[str, np.ndarray]], *,
             task: str, class_names: list[str], meta: dict | None = None,
-            num_batches: int | None = None, desc: str = "embed") -> EmbeddingSet:
-  """Runs `embed_fn` over `batches` and keeps the rows whose mask is True.
+            num_batches: int | None = None, desc: str = "embed",
+            prefetch: int = prefetch_lib.DEFAULT_SIZE) -> EmbeddingSet:
+  """Runs `embed_fn` over this process's `batches` and keeps the rows whose mask is True.
 
-  Labels become clustering labels: class index for classification; for detection background
-  windows are 0 and labelled windows argmax(multi-hot) + 1 (the paper's convention).
+  Every process must call it with the same number of batches (the pipeline guarantees it) and
+  gets the whole split back (see module doc). Labels become clustering labels: class index for
+  classification; for detection background windows are 0 and labelled windows
+  argmax(multi-hot) + 1 (the paper's convention).
 
   Speed, the same definition for every framework (meta): the first batch runs twice; its first
   call beyond its second is `extract_compile_s` (jit compile, or eager warm-up), and
@@ -80,30 +96,38 @@ def extract(embed_fn: EmbedFn, variables: Any, batches: Iterable[dict[str, np.nd
   pipeline included, compile excluded).
   """
   start = time.perf_counter()
-  chunks, labels, ids = [], [], []
+  sharding = jax.sharding.NamedSharding(data_parallel.data_mesh(),
+                                       jax.sharding.PartitionSpec("data"))
+  put = lambda b: jax.make_array_from_process_local_data(sharding, np.asarray(b["audio"]))  # noqa: E731
+  chunks, masks, labels, ids = [], [], [], []
   compile_seconds, steady_start = 0.0, start
-  for i, batch in enumerate(tqdm(batches, total=num_batches, desc=desc, leave=False,
-                                 mininterval=2.0)):
-    mask = np.asarray(batch["mask"], dtype=bool)
+  for i, (batch, audio) in enumerate(tqdm(prefetch_lib.prefetch(batches, put, prefetch),
+                                          total=num_batches, desc=desc, leave=False,
+                                          mininterval=2.0)):
     call = time.perf_counter()
-    embedding = np.asarray(embed_fn(variables, batch["audio"]))
+    out = embed_fn(variables, audio)
     if i == 0:
+      jax.block_until_ready(out)
       first = time.perf_counter() - call
       steady_start = time.perf_counter()  # the steady clock starts at the second call
-      embedding = np.asarray(embed_fn(variables, batch["audio"]))
+      out = jax.block_until_ready(embed_fn(variables, audio))
       compile_seconds = max(first - (time.perf_counter() - steady_start), 0.0)
-    if not np.all(np.isfinite(embedding[mask])):
-      bad = [_decode(i) for i, m, e in zip(batch["id"], mask, embedding)
-             if m and not np.all(np.isfinite(e))]
-      raise FloatingPointError(
-          f"Non-finite embeddings for {len(bad)} example(s), e.g. {bad[:3]}. Check these audio "
-          "files (silence, clipping) and the model weights.")
-    chunks.append(embedding[mask])
-    labels.append(np.asarray(batch["label"])[mask])
-    ids.extend(_decode(i) for i, m in zip(batch["id"], mask) if m)
+    chunks.append(_local_rows(out))
+    masks.append(np.asarray(batch["mask"], dtype=bool))
+    labels.append(np.asarray(batch["label"]))
+    ids.extend(_decode(i) for i in batch["id"])
   if not chunks:
     raise ValueError(f"No examples to embed for {meta or desc}; the split is empty.")
-  raw_labels = np.concatenate(labels)
+  embeddings, raw_labels, ids = _gather_in_split_order(
+      np.concatenate(chunks), np.concatenate(labels), np.concatenate(masks), ids)
+  if not len(ids):
+    raise ValueError(f"No examples to embed for {meta or desc}; the split is empty.")
+  finite = np.all(np.isfinite(embeddings), axis=1)
+  if not finite.all():
+    bad = [i for i, ok in zip(ids, finite) if not ok]
+    raise FloatingPointError(
+        f"Non-finite embeddings for {len(bad)} example(s), e.g. {bad[:3]}. Check these audio "
+        "files (silence, clipping) and the model weights.")
   targets = None
   if task == "detection":
     cluster_labels = windows.cluster_labels(raw_labels)
@@ -118,8 +142,40 @@ def extract(embed_fn: EmbedFn, variables: Any, batches: Iterable[dict[str, np.nd
   meta["extract_compile_s"] = round(compile_seconds, 4)
   meta["extract_examples_per_s"] = round(len(raw_labels) / max(end - steady_start, 1e-9), 3)
   logging.info("%s: %d embeddings in %.1f s", desc, len(raw_labels), meta["extract_seconds"])
-  return EmbeddingSet(np.concatenate(chunks), cluster_labels, ids, label_names, meta,
-                      targets=targets)
+  return EmbeddingSet(embeddings, cluster_labels, ids, label_names, meta, targets=targets)
+
+
+def _local_rows(out: jax.Array) -> np.ndarray:
+  """This process's rows of a global [B, D] array, in order (an explicit device-to-host copy)."""
+  shards = sorted(out.addressable_shards, key=lambda s: s.index[0].start or 0)
+  starts = sorted({s.index[0].start or 0 for s in shards})
+  unique = [next(s for s in shards if (s.index[0].start or 0) == st) for st in starts]
+  return np.concatenate(jax.device_get([s.data for s in unique]))
+
+
+def _gather_in_split_order(embeddings: np.ndarray, labels: np.ndarray, mask: np.ndarray,
+                           ids: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+  """All processes' real rows in the split's order (example j is row j // P of process j % P)."""
+  count = jax.process_count()
+  if count == 1:
+    return embeddings[mask], labels[mask], [i for i, m in zip(ids, mask) if m]
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  encoded = np.array([i.encode() for i in ids], dtype=object)
+  width = int(np.max(multihost_utils.process_allgather(
+      np.asarray([max((len(i) for i in encoded), default=1)], np.int32))))
+  id_bytes = np.zeros((len(ids), max(width, 1)), np.uint8)
+  for row, i in enumerate(encoded):
+    id_bytes[row, :len(i)] = np.frombuffer(i, np.uint8)
+  position = np.full(len(mask), -1, np.int64)
+  position[mask] = np.arange(int(mask.sum()))
+  gathered = multihost_utils.process_allgather(
+      dict(e=embeddings, l=labels, m=mask, i=id_bytes, p=position))
+  keep = np.asarray(gathered["m"]).reshape(-1)
+  process = np.repeat(np.arange(count), len(mask))[keep]
+  order = np.argsort(np.asarray(gathered["p"]).reshape(-1)[keep] * count + process, kind="stable")
+  flat = lambda x: np.asarray(x).reshape((-1,) + np.asarray(x).shape[2:])[keep][order]  # noqa: E731
+  out_ids = [bytes(r).rstrip(b"\0").decode() for r in flat(gathered["i"])]
+  return flat(gathered["e"]), flat(gathered["l"]), out_ids
 
 
 def _decode(x) -> str:

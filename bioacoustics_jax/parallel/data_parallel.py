@@ -109,6 +109,12 @@ class DataParallel:
     return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), state)
 
 
+def replicate(tree: Any) -> Any:
+  """A host tree replicated on every device of every host (one explicit copy per leaf)."""
+  replicated = NamedSharding(data_mesh(), P())
+  return jax.tree.map(lambda x: _replicate_global(np.asarray(x), replicated), tree)
+
+
 def _replicate_global(x: np.ndarray, sharding: NamedSharding) -> jax.Array:
   # make_array_from_callback works multi-host too (each process fills its own devices).
   return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])

@@ -1,46 +1,158 @@
-"""Multi-host set-up: `jax.distributed.initialize()` only when the environment asks for it.
+"""Multi-host set-up and the few collectives the experiment needs between hosts.
 
-Every host runs the same command. On Cloud TPU VMs JAX discovers the coordinator itself
-(`JAX_COORDINATOR_ADDRESS` or TPU metadata); elsewhere (CPU/GPU clusters, tests) the three
-variables below say who is who. A single-process run does nothing.
+Every host runs the same command. `maybe_initialize()` joins the peers (jax.distributed) when the
+environment names a multi-process run and does nothing otherwise:
+- Cloud TPU pod slices: `BIOACOUSTICS_TPU_POD=1` (launch/tpu/run.sh sets it), or the TPU VM's own
+  `TPU_WORKER_HOSTNAMES` listing more than one host: JAX finds coordinator and ids itself;
+- elsewhere (CPU/GPU clusters, tests): JAX_COORDINATOR_ADDRESS (host:port of process 0),
+  JAX_NUM_PROCESSES, JAX_PROCESS_ID.
+The coordinator wait is bounded (`BIOACOUSTICS_COORDINATOR_TIMEOUT`, seconds, default 120): a
+coordinator that never answers is an error that says what to check, not a hang; a peer that
+dies mid-run fails the others after `BIOACOUSTICS_HEARTBEAT_TIMEOUT` seconds (default 100).
+
+`check_setup(config_json, workdir)` then fails within seconds on set-ups that would give wrong or
+split results: processes started with different configs, unequal device counts, a workdir that
+is not one shared folder. `is_main()`, `barrier(name)` and `agree(flag)` are what the writers
+and the cache decisions use; all are no-ops in a single-process run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 
 import jax
+import numpy as np
 from absl import logging
 
 _ENV = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
+TIMEOUT_ENV = "BIOACOUSTICS_COORDINATOR_TIMEOUT"
+# A peer that stops answering (killed, preempted) fails the others after this many seconds.
+HEARTBEAT_ENV = "BIOACOUSTICS_HEARTBEAT_TIMEOUT"
 _initialized = False
+
+
+class SetupError(RuntimeError):
+  """A multi-host set-up that cannot give correct results; the message says what to fix."""
+
+
+def _tpu_pod() -> bool:
+  if os.environ.get("BIOACOUSTICS_TPU_POD") == "1":
+    return True
+  hosts = [h for h in os.environ.get("TPU_WORKER_HOSTNAMES", "").split(",") if h.strip()]
+  return len(hosts) > 1
 
 
 def maybe_initialize() -> bool:
   """Calls `jax.distributed.initialize` once when the env names a multi-process run.
 
-  Env: JAX_COORDINATOR_ADDRESS (host:port of process 0), JAX_NUM_PROCESSES, JAX_PROCESS_ID;
-  or BIOACOUSTICS_TPU_POD=1 on a TPU pod (JAX finds the rest). Must run before any other JAX
-  call touches the devices. Returns True if this process is part of a multi-process run.
+  Must run before any other JAX call touches the devices (launch.run and launch.sweep call it
+  first). Returns True if this process is part of a multi-process run.
   """
   global _initialized
   if _initialized:
     return True
   num = os.environ.get("JAX_NUM_PROCESSES")
-  if os.environ.get("BIOACOUSTICS_TPU_POD") == "1":
-    jax.distributed.initialize()
-  elif num is not None and int(num) > 1:
+  timeout = int(float(os.environ.get(TIMEOUT_ENV, "120")))
+  if num is not None and int(num) > 1:
     missing = [k for k in _ENV if not os.environ.get(k)]
     if missing:
       raise EnvironmentError(f"JAX_NUM_PROCESSES={num} but {missing} unset: every process needs "
                              f"all of {_ENV} (coordinator host:port, count, this process's id).")
-    jax.distributed.initialize(coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"],
-                               num_processes=int(num),
-                               process_id=int(os.environ["JAX_PROCESS_ID"]))
+    kwargs = dict(coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"],
+                  num_processes=int(num), process_id=int(os.environ["JAX_PROCESS_ID"]))
+  elif _tpu_pod():
+    kwargs = {}
   else:
     return False
+  try:
+    jax.distributed.initialize(
+        initialization_timeout=timeout,
+        heartbeat_timeout_seconds=int(float(os.environ.get(HEARTBEAT_ENV, "100"))), **kwargs)
+  except Exception as e:  # the runtime's errors name neither the cause nor the fix
+    where = kwargs.get("coordinator_address", "the TPU slice's worker 0")
+    raise SetupError(
+        f"jax.distributed.initialize did not connect to the coordinator at {where} within "
+        f"{timeout} s ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). Start "
+        "the SAME command on every host at once (launch/tpu/run.sh run does), check that "
+        "process 0 is up and its port reachable, that JAX_NUM_PROCESSES matches the number of "
+        f"processes started, and that ids are 0..N-1; raise {TIMEOUT_ENV} for slow starts.") from e
   _initialized = True
   logging.info("jax.distributed: process %d/%d, %d local / %d global devices",
                jax.process_index(), jax.process_count(), jax.local_device_count(),
                jax.device_count())
   return True
+
+
+def is_main() -> bool:
+  """True on the process that writes results, reports, figures and run records."""
+  return jax.process_index() == 0
+
+
+def barrier(name: str) -> None:
+  """Every process waits here until all have arrived (no-op with one process)."""
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    multihost_utils.sync_global_devices(name)
+
+
+def agree(flag: bool) -> bool:
+  """Process 0's `flag` on every process: decisions that start collectives (compute a cell or
+  load it from the cache) must be the same everywhere, or one host waits forever."""
+  if jax.process_count() == 1:
+    return bool(flag)
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  return bool(multihost_utils.broadcast_one_to_all(np.asarray(bool(flag))))
+
+
+def _gather(values: np.ndarray) -> np.ndarray:
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  return np.asarray(multihost_utils.process_allgather(values))
+
+
+def text_hash(text: str) -> int:
+  """31 bits of sha256: exchanged as int32 (JAX without x64 keeps 32-bit integers)."""
+  return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") >> 1
+
+
+def check_setup(config_json: str, workdir: str) -> None:
+  """Fails fast, on every process, on a multi-process set-up that would be wrong.
+
+  - every process must run the same config (a hash of `config_json` is compared);
+  - every process must have the same number of devices (a partial or mixed slice);
+  - `workdir` must be one folder that all processes see (process 0 writes a random token there;
+    every other process must read it back), or each host would cache and report on its own.
+  """
+  if jax.process_count() == 1:
+    return
+  me = jax.process_index()
+  hashes = _gather(np.asarray([text_hash(config_json)], np.int32)).reshape(-1)
+  differ = [p for p, h in enumerate(hashes) if h != hashes[0]]
+  if differ:
+    raise SetupError(f"Processes {differ} run a different config than process 0 (config hash "
+                     f"{hashes.tolist()}). Start every host with the same command, flags and "
+                     "config file (same checkout: launch/tpu/run.sh setup ships one commit).")
+  counts = _gather(np.asarray([jax.local_device_count()], np.int32)).reshape(-1)
+  if len(set(counts.tolist())) != 1 or int(counts.sum()) != jax.device_count():
+    raise SetupError(f"Local device counts differ between processes ({counts.tolist()}, "
+                     f"{jax.device_count()} global devices). Every host must expose all of its "
+                     "accelerators (no CUDA_VISIBLE_DEVICES / TPU_VISIBLE_CHIPS subsets) and "
+                     "JAX_NUM_PROCESSES must equal the number of hosts.")
+  from bioacoustics_jax import paths  # pylint: disable=g-import-not-at-top
+  token_path = paths.join(workdir, ".shared_workdir_check")
+  token = secrets.token_hex(8)
+  if me == 0:
+    paths.makedirs(workdir)
+    paths.write_text(token_path, token)
+  token_hash = int(_gather(np.asarray([text_hash(token) if me == 0 else 0], np.int32)).reshape(-1)[0])
+  seen = paths.read_text(token_path) if paths.exists(token_path) else ""
+  ok = _gather(np.asarray([text_hash(seen) == token_hash], np.int32)).reshape(-1)
+  barrier("check_setup_workdir")
+  if me == 0:
+    paths.remove(token_path)
+  if not ok.all():
+    raise SetupError(
+        f"The workdir {workdir} is not shared: processes {np.flatnonzero(ok == 0).tolist()} do "
+        "not see the file process 0 wrote there. Use storage every host reads and writes (a "
+        "gs:// bucket path or an NFS mount) for --workdir (and data.root, data.cache_dir).")

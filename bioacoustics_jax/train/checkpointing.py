@@ -12,7 +12,6 @@ races the training loop.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import jax
@@ -20,24 +19,28 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 
+from bioacoustics_jax import paths
+
 
 class RunCheckpoints:
   """Periodic + best checkpoints under `workdir` (see module doc)."""
 
   def __init__(self, workdir: str, *, metric: str, mode: str, keep: int = 2,
                async_save: bool = True):
-    self.workdir = os.path.abspath(workdir)
+    self.workdir = paths.absolute(workdir)
     self.metric, self.mode = metric, mode
     self.latest = ocp.CheckpointManager(
-        os.path.join(self.workdir, "checkpoints"),
+        paths.join(self.workdir, "checkpoints"),
         options=ocp.CheckpointManagerOptions(max_to_keep=max(int(keep), 1), create=True,
-                                             enable_async_checkpointing=async_save),
+                                             enable_async_checkpointing=async_save,
+                                             multiprocessing_options=_barriers("latest")),
         item_names=("state", "meta"))
     self.best = ocp.CheckpointManager(
-        os.path.join(self.workdir, "best"),
+        paths.join(self.workdir, "best"),
         options=ocp.CheckpointManagerOptions(
             max_to_keep=1, create=True, best_fn=lambda m: float(m[metric]), best_mode=mode,
-            keep_checkpoints_without_metrics=False, enable_async_checkpointing=async_save),
+            keep_checkpoints_without_metrics=False, enable_async_checkpointing=async_save,
+            multiprocessing_options=_barriers("best")),
         item_names=("variables", "meta"))
 
   def latest_step(self) -> int | None:
@@ -67,7 +70,7 @@ class RunCheckpoints:
 
   def best_dir(self) -> str | None:
     step = self.best.best_step()
-    return None if step is None else os.path.join(self.workdir, "best", str(step))
+    return None if step is None else paths.join(self.workdir, "best", str(step))
 
   def wait(self) -> None:
     self.latest.wait_until_finished()
@@ -84,13 +87,14 @@ def best_variables(workdir: str) -> tuple[dict, dict]:
   Variables come back as numpy arrays in the Flax layout ({"params", "batch_stats"?}) of the
   Classifier (backbone + head); `variables["params"]["backbone"]` is the fine-tuned backbone.
   """
-  directory = os.path.join(os.path.abspath(workdir), "best")
-  if not os.path.isdir(directory):
+  directory = paths.join(paths.absolute(workdir), "best")
+  if not paths.isdir(directory):
     raise FileNotFoundError(f"No best checkpoint under {directory}: training has not finished "
                             "an epoch with validation there. Run finetune "
                             "first, or check the workdir.")
   with ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
-      read_only=True), item_names=("variables", "meta")) as manager:
+      read_only=True, multiprocessing_options=_barriers("read_best")),
+                             item_names=("variables", "meta")) as manager:
     step = manager.latest_step()  # max_to_keep=1 with best_fn: the only one left is the best
     if step is None:
       raise FileNotFoundError(f"{directory} holds no finished checkpoint (the run was killed "
@@ -99,3 +103,7 @@ def best_variables(workdir: str) -> tuple[dict, dict]:
         variables=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
   variables = jax.tree.map(np.asarray, restored["variables"])
   return variables, dict(restored["meta"])
+
+
+def _barriers(name: str) -> ocp.options.MultiprocessingOptions:
+  return ocp.options.MultiprocessingOptions(barrier_sync_key_prefix=name)

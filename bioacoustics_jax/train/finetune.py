@@ -99,7 +99,8 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
     best_result.train_accuracy = diagnostics.mode_accuracies(
         Classifier(backbone.module, info.num_classes), chosen, recipe.prepare, rate,
         train_split.numpy_batches(batch_size=local_bs, sample_rate=rate,
-                                  drop_background=cfg.drop_background))
+                                  drop_background=cfg.drop_background,
+                                  process_index=0, process_count=1))  # the whole split
   rows = min(steps * local_bs * jax.process_count(),
              train_split.count(drop_background=cfg.drop_background))
   best_result.speed = timing.train_speed(best_result.epoch_times, rows)
@@ -136,26 +137,30 @@ IN_MEMORY_BYTES = 256 << 20
 
 
 def _in_memory_batches(split: pipeline.SplitData, local_bs: int, rate: int, steps: int, cfg):
-  """`train_batches(epoch)` over this process's rows held in memory, or None if too big.
+  """`train_batches(epoch)` over the split held in memory, or None if too big.
 
-  Each epoch is a permutation seeded by (seed, epoch) (data/order.py), so the order is a
-  function of the epoch, as with the pipeline (it is a different order from tf.data's shuffle,
-  which is why the set-size threshold is part of the code, not a switch per run). The last
+  Each epoch is a permutation of the WHOLE split seeded by (seed, epoch) (data/order.py), cut
+  into global batches of `local_bs * process_count` rows; this process feeds its slice of each
+  (rows [p * local_bs, (p + 1) * local_bs)). Every host holds the split, so the global batches,
+  hence the trained weights, are the same on any number of hosts as on one. The order is a
+  function of the epoch, as with the pipeline (a different order from tf.data's shuffle, which
+  is why the set-size threshold is part of the code, not a switch per run). The last global
   batch is padded with zero rows (mask False); exactly `steps` batches per epoch.
   """
-  per_process = -(-split.count(drop_background=cfg.drop_background) // jax.process_count())
-  if per_process * split.info.num_samples(rate) * 4 > IN_MEMORY_BYTES:
+  if split.count(drop_background=cfg.drop_background) * split.info.num_samples(rate) * 4 > \
+      IN_MEMORY_BYTES:
     return None
   rows = [b for b in split.numpy_batches(batch_size=local_bs, sample_rate=rate,
-                                          drop_background=cfg.drop_background)]
+                                          drop_background=cfg.drop_background,
+                                          process_index=0, process_count=1)]
   keep = np.concatenate([b["mask"] for b in rows]).astype(bool)
   data = {k: np.concatenate([b[k] for b in rows])[keep] for k in rows[0]}
-  n = len(data["mask"])
+  n, me, global_bs = len(data["mask"]), jax.process_index(), local_bs * jax.process_count()
 
   def batches(epoch: int):
     order = np.random.default_rng(epoch_seed(cfg.seed, epoch)).permutation(n)
     for i in range(steps):
-      idx = order[i * local_bs:(i + 1) * local_bs]
+      idx = order[i * global_bs:(i + 1) * global_bs][me * local_bs:(me + 1) * local_bs]
       out = {}
       for k, v in data.items():
         chunk = np.zeros((local_bs,) + v.shape[1:], v.dtype)
