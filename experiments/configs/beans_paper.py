@@ -160,3 +160,9 @@ def sweep(add):
   for dataset in BEANS_DATASETS:
     for model in PAPER_MODELS:
       add({"data.datasets": (dataset,), "models": (model,)})
+
+
+# Beyond the paper's 11 (issue 18): today's encoders, pretrained, by preset name. The speech
+# models come from the zoo-speech branch (CLAP joins when its preset lands).
+EXTENDED_MODELS = ("efficientnet_b1p", "efficientnet_b3p", "convnext_tinyp", "vit_b_16p", "cnn14",
+                   "wav2vec2_base", "wavlm_base_plus", "data2vec_audio_base", "whisper_base")

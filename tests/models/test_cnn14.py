@@ -114,3 +114,22 @@ def test_full_cnn14_parity_and_parameter_count():
   assert sum(np.size(v) for v in jax.tree.leaves(variables["params"])) == trainable == 80_753_615
   assert inter["embedding"].shape == (2, 2048)
   assert parity.max_relative_diff(inter["embedding"], want["embedding"].numpy()) <= 1e-5
+
+
+def test_bfloat16_compute_is_close_and_trains():
+  x = np.asarray(jax.jit(lambda a: recipes.panns_log_mel(a, RATE))(_audio(12000, batch=1)))
+  diff, scale, m16, variables = parity.bfloat16_deviation(zoo.get_preset("cnn14"), x, **TINY)
+  assert diff <= 0.02 * max(scale, 1.0)
+  assert parity.gradients_are_finite(m16, variables, x)
+
+
+def test_train_mode_dropout_follows_the_preset():
+  spec = zoo.get_preset("cnn14")
+  backbone = zoo.resolve("cnn14", TINY)
+  module = backbone.training_module(cross_replica_bn=False)
+  assert (module.block_dropout, module.head_dropout) == (0.2, 0.5)
+  x = np.asarray(jax.jit(lambda a: recipes.panns_log_mel(a, RATE))(_audio(12000)))
+  variables = jax.jit(spec.build(**TINY).init)(jax.random.PRNGKey(0), x)
+  train = jax.jit(lambda k: module.apply(variables, x, train=True, rngs={"dropout": k},
+                                         mutable=["batch_stats"])[0][1]["embedding"])
+  assert not np.allclose(train(jax.random.PRNGKey(0)), train(jax.random.PRNGKey(1)))

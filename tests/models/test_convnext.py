@@ -74,3 +74,13 @@ def test_full_convnext_tiny_parity():
   expected = parity.torch_forward(torch_model, x)
   assert inter["embedding"].shape == (2, 1000) and inter["pre_logits"].shape == (2, 768)
   assert parity.max_relative_diff(inter["embedding"], expected) <= 1e-5
+
+
+def test_bfloat16_compute_is_close_and_trains():
+  # Training clones the backbone with dtype=bfloat16 on accelerators (train/finetune.py).
+  x = np.random.default_rng(0).uniform(0, 1, (1, 64, 64, 3)).astype(np.float32)
+  small = dict(dims=(8, 16), depths=(1, 1), num_classes=4)
+  diff, scale, m16, variables = parity.bfloat16_deviation(zoo.get_preset("convnext_tiny"), x,
+                                                          **small)
+  assert diff <= 0.02 * max(scale, 1.0)
+  assert parity.gradients_are_finite(m16, variables, x)

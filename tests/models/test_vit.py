@@ -79,3 +79,10 @@ def test_full_vit_b_16_parity():
   n = sum(np.size(v) for v in jax.tree.leaves(variables["params"]))
   assert n == sum(p.numel() for p in torch_model.parameters()) == 86_567_656  # torchvision meta
   assert inter["embedding"].shape == (2, 1000) and inter["pre_logits"].shape == (2, 768)
+
+
+def test_bfloat16_compute_is_close_and_trains():
+  x = np.random.default_rng(0).uniform(0, 1, (1, 32, 32, 3)).astype(np.float32)
+  diff, scale, m16, variables = parity.bfloat16_deviation(zoo.get_preset("vit_b_16"), x, **TINY)
+  assert diff <= 0.02 * max(scale, 1.0)
+  assert parity.gradients_are_finite(m16, variables, x)

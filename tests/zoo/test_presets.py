@@ -103,3 +103,24 @@ def test_duplicate_names_fail():
 def test_presets_are_read_only():
   with pytest.raises(TypeError):
     zoo.get_preset("rn18").module_kwargs["arch"] = "resnet50"
+
+
+def _readme_rows() -> dict[str, str]:
+  readme = (pathlib.Path(__file__).parents[2] / "README.md").read_text()
+  return {line.split("`")[1]: line for line in readme.splitlines()
+          if line.startswith("| `") and line.split("`")[1] in zoo.names()}
+
+
+def test_readme_model_rows_match_the_presets():
+  """Every README table row naming a preset states its weights file, URL and input rate."""
+  rows = _readme_rows()
+  assert {"efficientnet_b1p", "efficientnet_b3p", "convnext_tinyp", "vit_b_16p",
+          "cnn14"} <= set(rows)
+  for name, row in rows.items():
+    preset = zoo.get_preset(name)
+    assert f"`{preset.weights}`" in row and f"({preset.weights_url})" in row, name
+    assert f"`{preset.recipe}`" in row, name
+    rate = zoo.resolve(name).recipe.sample_rate
+    assert (f"{rate // 1000} kHz" if rate else "dataset's rate") in row, name
+    if not name.endswith("_random"):
+      assert name.removesuffix("p") in zoo.names(), f"{name}: random-init twin missing"
