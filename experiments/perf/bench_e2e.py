@@ -1,0 +1,212 @@
+r"""End to end, wav files -> clustering metrics: the project vs a BEANS-style PyTorch pipeline.
+
+    nice python -m experiments.perf.bench_e2e --size=small --repeats=3 \
+        --out=experiments/perf/results/e2e_cpu.md
+
+Both read the same BEANS-format folder (the synthetic `synth_birds` set, written once before
+any timing; N = its test clips) and end with NMI of k-means on the test embeddings:
+
+* project: `experiment.run_experiment` with ResNet-18 (random init), reducer "none", k-means,
+  no probes, in a fresh workdir each repeat (so tfds preparation, extraction and evaluation are
+  all redone; the persistent XLA cache is warm after the first repeat, which is reported apart
+  as "cold"). Report writing (report.md, figures) is part of the project's run and is timed.
+* torch: what a BEANS user writes: a `Dataset` reading each wav (soundfile), a `DataLoader`,
+  BEANS' mel in torch (torch.stft + an HTK mel filterbank from librosa: n_fft 0.05 s, hop
+  0.01 s, 128 mels, power 2, divided by the batch maximum, 3 channels), torchvision resnet18
+  in eval mode, sklearn KMeans(k = classes) and normalized_mutual_info_score.
+
+`--regime=finetuned` adds one fine-tuning epoch (Adam, lr 1e-4, batch 32) on the train split
+before the test split is embedded, in both. The two pipelines alternate in one process, and
+the medians of `--repeats` runs are compared (torch / project > 1 means the project is faster).
+`--width` shrinks the project's ResNet (and the torch one is built by the zoo's torch twin at the
+same width) where full size is too slow for the machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+
+import bioacoustics_jax.torch_compat  # noqa: F401  (before torchvision)
+
+_SIZE = flags.DEFINE_enum("size", "small", ["tiny", "small", "full"], "synthetic suite size")
+_REGIME = flags.DEFINE_enum("regime", "frozen", ["frozen", "finetuned"], "what is timed")
+_REPEATS = flags.DEFINE_integer("repeats", 3, "timed runs per pipeline (median)")
+_WIDTH = flags.DEFINE_integer("width", 0, "ResNet width override (0 = full size, 64)")
+_BATCH = flags.DEFINE_integer("batch", 32, "extraction and training batch")
+_OUT = flags.DEFINE_string("out", None, "markdown file for the results (printed if unset)")
+_DATASET = "synth_birds"
+
+
+# ---------------------------------------------------------------------------------------------
+# The BEANS-style PyTorch pipeline (self-contained on purpose: it is the user's script).
+# ---------------------------------------------------------------------------------------------
+
+def _torch_pipeline(root: str, regime: str, width: int, batch: int) -> dict:
+  import librosa  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import soundfile  # pylint: disable=g-import-not-at-top
+  import torch  # pylint: disable=g-import-not-at-top
+  import torchvision  # pylint: disable=g-import-not-at-top
+  from sklearn import cluster, metrics  # pylint: disable=g-import-not-at-top
+
+  folder = os.path.join(root, _DATASET)
+  meta = json.load(open(os.path.join(folder, "dataset.json")))
+  rate, clip = int(meta["sample_rate"]), float(meta["clip_seconds"])
+  table = lambda split: list(csv.DictReader(  # noqa: E731
+      open(os.path.join(folder, meta["splits"][split]))))
+  classes = sorted({r["label"] for s in ("train", "test") for r in table(s)})
+
+  class Clips(torch.utils.data.Dataset):
+    def __init__(self, split):
+      self.rows = table(split)
+
+    def __len__(self):
+      return len(self.rows)
+
+    def __getitem__(self, i):
+      x, sr = soundfile.read(os.path.join(folder, self.rows[i]["path"]), dtype="float32")
+      assert sr == rate, (sr, rate)
+      n = int(round(clip * rate))
+      x = np.pad(x[:n], (0, max(0, n - len(x))))
+      return torch.from_numpy(x), classes.index(self.rows[i]["label"])
+
+  n_fft, hop = int(0.05 * rate), int(0.01 * rate)
+  fb = torch.from_numpy(librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=128, htk=True,
+                                            norm=None)).float()
+  window = torch.hann_window(n_fft)
+
+  def mel3(x):
+    spec = torch.stft(x, n_fft, hop, window=window, center=True, pad_mode="reflect",
+                      return_complex=True).abs() ** 2
+    m = fb @ spec  # [B, 128, frames]
+    m = m / m.amax()
+    return m[:, None].expand(-1, 3, -1, -1)
+
+  loader = lambda split, shuffle: torch.utils.data.DataLoader(  # noqa: E731
+      Clips(split), batch_size=batch, shuffle=shuffle)
+  if width:
+    from bioacoustics_jax import zoo  # pylint: disable=g-import-not-at-top  (same-width twin)
+    model = zoo.get_preset("rn18").torch_reference(width=width)
+  else:
+    model = torchvision.models.resnet18()
+  if regime == "finetuned":
+    head = torch.nn.Linear(1000, len(classes))
+    net = torch.nn.Sequential(model, head).train()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    for x, y in loader("train", True):
+      opt.zero_grad()
+      torch.nn.functional.cross_entropy(net(mel3(x)), y).backward()
+      opt.step()
+  model.eval()
+  embeddings, labels = [], []
+  with torch.no_grad():
+    for x, y in loader("test", False):
+      embeddings.append(model(mel3(x)).numpy())
+      labels.append(y.numpy())
+  emb, lab = np.concatenate(embeddings), np.concatenate(labels)
+  pred = cluster.KMeans(len(classes), n_init=10, random_state=0).fit_predict(emb)
+  return {"nmi": float(metrics.normalized_mutual_info_score(lab, pred)), "n": len(lab)}
+
+
+# ---------------------------------------------------------------------------------------------
+# The project.
+# ---------------------------------------------------------------------------------------------
+
+def _project_config(root: str, regime: str, width: int, batch: int):
+  from experiments.configs import quickstart  # pylint: disable=g-import-not-at-top
+  config = quickstart.get_config(f"models=rn18,datasets={_DATASET},regimes={regime}")
+  with config.unlocked():
+    config.data.root = root
+    config.data.synthetic_size = ""
+    config.model_overrides = {"width": width} if width else {}
+    config.embed.batch_size = batch
+    config.evaluate.reducers = ("none",)
+    config.evaluate.clusterers = ("kmeans",)
+    config.evaluate.probes = ()
+    config.train.num_epochs = 1
+    config.train.learning_rates = (1e-4,)
+    config.train.batch_size = batch
+  return config
+
+
+def _project_pipeline(root: str, regime: str, width: int, batch: int) -> dict:
+  from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
+  workdir = tempfile.mkdtemp(prefix="bench_e2e_")
+  try:
+    results = experiment.run_experiment(_project_config(root, regime, width, batch), workdir)
+    rows = list(csv.DictReader(open(results)))
+    row = next(r for r in rows if r.get("clusterer") == "kmeans")
+    return {"nmi": float(row["nmi"]), "n": int(float(row["n"]))}
+  finally:
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _timed(fn, *args) -> tuple[float, dict]:
+  start = time.perf_counter()
+  out = fn(*args)
+  return time.perf_counter() - start, out
+
+
+def main(argv):
+  del argv
+  import jax  # pylint: disable=g-import-not-at-top
+  import torch  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.data import synthetic  # pylint: disable=g-import-not-at-top
+  from launch import compile_cache  # pylint: disable=g-import-not-at-top
+
+  scratch = tempfile.mkdtemp(prefix="bench_e2e_data_")
+  root = os.path.join(scratch, "data")
+  synthetic.write_suite(root, size=_SIZE.value, seed=0, names=[_DATASET])
+  compile_cache.enable(os.path.join(scratch, "xla_cache"))  # cold on the first project run
+  args = (root, _REGIME.value, _WIDTH.value, _BATCH.value)
+  project, torch_runs = [], []
+  for _ in range(_REPEATS.value + 1):  # run 0: cold compile cache, warm-up for torch
+    project.append(_timed(_project_pipeline, *args))
+    torch_runs.append(_timed(_torch_pipeline, *args))
+    print({"project_s": project[-1][0], "torch_s": torch_runs[-1][0],
+           "project": project[-1][1], "torch": torch_runs[-1][1]}, flush=True)
+  shutil.rmtree(scratch, ignore_errors=True)
+  p = statistics.median(t for t, _ in project[1:])
+  t = statistics.median(t for t, _ in torch_runs[1:])
+  command = "nice python -m experiments.perf.bench_e2e " + " ".join(sys.argv[1:])
+  lines = [
+      f"# End to end ({_REGIME.value}): {_DATASET} test split ({project[-1][1]['n'] or '?'} "
+      f"clips) -> k-means NMI, project vs BEANS-style PyTorch",
+      "",
+      f"Command: `{command}`  ",
+      f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared with other jobs), "
+      f"load avg {os.getloadavg()[0]:.1f} at the end; JAX {jax.__version__} on "
+      f"{jax.devices()[0].platform}, torch {torch.__version__} ({torch.get_num_threads()} threads); "
+      f"ResNet-18 width {_WIDTH.value or 64}, batch {_BATCH.value}, suite size {_SIZE.value}.",
+      "",
+      "| pipeline | cold run s | median of warm runs s | NMI |",
+      "|---|---:|---:|---:|",
+      f"| project (run_experiment) | {project[0][0]:.1f} | {p:.1f} | {project[-1][1]['nmi']:.3f} |",
+      f"| torch (DataLoader + torch mel + torchvision + sklearn) | {torch_runs[0][0]:.1f} | "
+      f"{t:.1f} | {torch_runs[-1][1]['nmi']:.3f} |",
+      "",
+      f"**torch / project = {t / p:.2f}** (median of {_REPEATS.value} warm runs each; > 1: the "
+      f"project is faster). Runs: project {[round(x, 1) for x, _ in project]} s, torch "
+      f"{[round(x, 1) for x, _ in torch_runs]} s.",
+  ]
+  text = "\n".join(lines) + "\n"
+  if _OUT.value:
+    os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
+    with open(_OUT.value, "w") as f:
+      f.write(text)
+  print(text)
+
+
+if __name__ == "__main__":
+  app.run(main)
