@@ -38,6 +38,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.models = ("rn18",) if arg.smoke else arg.models
   config.model_overrides = ml_collections.ConfigDict(dict(width=4) if arg.smoke else {})
   config.weights_dir = ""
+  # Random-init models beside their torch: twin start from the torch init, ported (cell.py).
+  config.random_init = "auto"  # "auto" | "torch" | "flax"
   config.regimes = arg.regimes
   # float32 extraction: the paper's numbers (bf16 is "auto" elsewhere: bf16 on GPU/TPU only).
   config.embed = ml_collections.ConfigDict(dict(dtype="float32", batch_size=32))
