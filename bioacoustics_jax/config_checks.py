@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 import ml_collections
 
+from bioacoustics_jax.cell import RANDOM_INITS
 from bioacoustics_jax.cell import REGIMES
 from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.evaluate import cluster as cluster_lib
@@ -68,6 +69,8 @@ def check(config: ml_collections.ConfigDict) -> None:
     _positive("evaluate.umap_min_dist", config.evaluate.umap_min_dist, strict=False)
   if config.data.synthetic_size:
     _one_of("data.synthetic_size", config.data.synthetic_size, ["", *sorted(synthetic.SIZES)])
+  if "random_init" in config:
+    _one_of("random_init", config.random_init, RANDOM_INITS)
   _positive("embed.batch_size", config.embed.batch_size)
   if "dtype" in config.embed:
     _one_of("embed.dtype", config.embed.dtype, ("auto", "float32", "bfloat16"))

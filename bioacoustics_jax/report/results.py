@@ -53,10 +53,17 @@ INT_COLUMNS = ("n", "n_classes", "n_clusters", "embedding_dim", "skipped_files",
                "eval_seed", "n_seeds", "device_count")
 
 
+# Columns a writer may leave out: they mean "not measured" (NaN, 0 or "") when absent.
+OPTIONAL_COLUMNS = SEED_COLUMNS + SPEED_COLUMNS
+
+
+def _absent(column: str) -> Any:
+  return math.nan if column in FLOAT_COLUMNS else 0 if column in INT_COLUMNS else ""
+
+
 def speed_columns(meta: dict[str, Any]) -> dict[str, Any]:
-  """SPEED_COLUMNS from an embedding set's meta (NaN / "" for what it does not hold)."""
-  return {c: meta.get(c, math.nan if c in FLOAT_COLUMNS else 0 if c in INT_COLUMNS else "")
-          for c in SPEED_COLUMNS}
+  """SPEED_COLUMNS from an embedding set's meta (NaN / 0 / "" for what it does not hold)."""
+  return {c: meta.get(c, _absent(c)) for c in SPEED_COLUMNS}
 
 
 def row_key(row: dict[str, Any]) -> tuple[str, ...]:
@@ -106,8 +113,10 @@ def locked(path: str):
 
 
 def append_rows(path: str, rows: Iterable[dict[str, Any]]) -> str:
-  """Adds `rows` to the csv at `path`, replacing existing rows with the same key."""
-  rows = [{**{c: v for c, v in ADDED_COLUMNS.items() if c not in r}, **r} for r in rows]
+  """Adds `rows` to the csv at `path`, replacing existing rows with the same key (a row may
+  leave out ADDED_COLUMNS: their defaults, and OPTIONAL_COLUMNS: not measured)."""
+  rows = [{**{c: v for c, v in ADDED_COLUMNS.items() if c not in r},
+           **{c: _absent(c) for c in OPTIONAL_COLUMNS if c not in r}, **r} for r in rows]
   return _append(path, rows, RESULT_COLUMNS, KEY_COLUMNS, read_results)
 
 

@@ -99,6 +99,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.model_overrides = ml_collections.ConfigDict(dict(width=4) if arg.smoke else {})
   config.weights_dir = ""
   config.aves_input_rate = PAPER_AVES_INPUT_RATE if arg.paper_mode else "16000"
+  # Random-init models beside their torch: twin start from the torch init, ported (cell.py).
+  config.random_init = "auto"  # "auto" | "torch" | "flax"
   config.regimes = arg.regimes
   config.backgrounds = arg.backgrounds
   # float32 extraction: the paper's numbers (bf16 is "auto" elsewhere: bf16 on GPU/TPU only).
