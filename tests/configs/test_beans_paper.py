@@ -61,3 +61,15 @@ def test_sweep_covers_the_grid_one_run_per_dataset_and_model():
   config = sweep_lib.apply_overrides(base, runs[0])
   # Each run keeps the whole reducer grid and both regimes / background settings.
   assert set(config.eval_grid) == set(base.eval_grid) and config.backgrounds == base.backgrounds
+
+
+def test_one_evaluator_per_grid_setting_main_first():
+  from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
+  evaluators = experiment.make_evaluators(beans_paper.get_config(None))
+  assert len(evaluators) == 5 and len({e.eval_key for e in evaluators}) == 5
+  main = evaluators[0]  # probes, report.html and TensorBoard use the first
+  assert main.reducers == ("umap",) and main.clusterers == ("kmeans",)
+  assert (main.reduce_settings.umap_n_neighbors, main.reduce_settings.umap_min_dist) == (50, 0.5)
+  tsne = [e for e in evaluators if e.reducers == ("tsne",)]
+  assert sorted(e.reduce_settings.tsne_perplexity for e in tsne) == [25.0, 100.0]
+  assert all(e.reduce_settings.tsne_init == "random" for e in tsne)
