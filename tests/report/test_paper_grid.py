@@ -9,11 +9,9 @@ import math
 import os
 import shutil
 
-import numpy as np
 import pytest
 
 from bioacoustics_jax import experiment
-from bioacoustics_jax.report import claims
 from bioacoustics_jax.report import grid_rows
 from bioacoustics_jax.report import paper_grid
 from bioacoustics_jax.report import results as results_lib
