@@ -65,6 +65,7 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
     data_root, datasets = prepare_data(config, workdir)
     train = config.train.to_dict() if "finetuned" in config.regimes else None
     data_options = pipeline.config_options(config.data, workdir)
+    axes = {d: _background_axis(config, d, data_root, data_options) for d in datasets}
     cells = [Cell(dataset=d, model=m, regime=r, backbone=backbones[m], workdir=workdir,
                   data_root=data_root, split_name=config.data.split, data_options=data_options,
                   drop_background=drop,
@@ -72,7 +73,7 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
                   embed_dtype=extract_lib.resolve_dtype(config.embed.get("dtype", "auto")).name,
                   train=_train_for(train, config, drop) if r == "finetuned" else None)
              for d in datasets for m in config.models for r in config.regimes
-             for drop in _background_axis(config, d, data_root, data_options)
+             for drop in axes[d]
              if r == "frozen" or backbones[m].preset.trainable]
     for m in config.models:
       if "finetuned" in config.regimes and not backbones[m].preset.trainable:
