@@ -79,6 +79,7 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
     data_root, datasets = prepare_data(config, workdir)
     train = config.train.to_dict() if "finetuned" in config.regimes else None
     data_options = pipeline.config_options(config.data, workdir)
+    axes = {d: _background_axis(config, d, data_root, data_options) for d in datasets}
     cells = [Cell(dataset=d, model=m, regime=r, backbone=backbones[m],
                   workdir=cells_dir or workdir,
                   data_root=data_root, split_name=config.data.split, data_options=data_options,
@@ -89,7 +90,7 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
                   init=resolve_init(config.get("random_init", "auto"), m, config.models,
                                     backbones[m]))
              for d in datasets for m in config.models for r in config.regimes
-             for drop in _background_axis(config, d, data_root, data_options)
+             for drop in axes[d]
              if r == "frozen" or backbones[m].preset.trainable]
     for m in config.models:
       if "finetuned" in config.regimes and not backbones[m].preset.trainable:

@@ -41,13 +41,13 @@ def test_paper_mode_switches_and_grid_axes():
   own = beans_paper.get_config("paper_mode=false")
   assert (own.data.class_order, own.data.window_rule, own.data.overlap_tolerance,
           own.aves_input_rate) == ("sorted", "cover_tail", 1e-9, "16000")
-  assert list(config.eval_grid) == list(beans_paper.GRID)
+  assert set(config.eval_grid) == set(beans_paper.GRID)  # ConfigDict iterates sorted
   assert config.eval_grid.tsne25.tsne_init == "random"
   assert config.eval_grid.tsne100.tsne_max_iter == 5000
   assert config.eval_grid.umap100_05.umap_n_neighbors == 100
   assert config.backgrounds == ("all", "fewer") and config.regimes == ("frozen", "finetuned")
   subset = beans_paper.get_config("grid=umap50_05+tsne25,backgrounds=all,models=rn18")
-  assert list(subset.eval_grid) == ["umap50_05", "tsne25"] and subset.backgrounds == ("all",)
+  assert set(subset.eval_grid) == {"umap50_05", "tsne25"} and subset.backgrounds == ("all",)
   with pytest.raises(ValueError, match="unknown setting.*umap50"):
     beans_paper.get_config("grid=umap50")
 
@@ -60,4 +60,16 @@ def test_sweep_covers_the_grid_one_run_per_dataset_and_model():
   base = beans_paper.get_config(None)
   config = sweep_lib.apply_overrides(base, runs[0])
   # Each run keeps the whole reducer grid and both regimes / background settings.
-  assert list(config.eval_grid) == list(base.eval_grid) and config.backgrounds == base.backgrounds
+  assert set(config.eval_grid) == set(base.eval_grid) and config.backgrounds == base.backgrounds
+
+
+def test_one_evaluator_per_grid_setting_main_first():
+  from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
+  evaluators = experiment.make_evaluators(beans_paper.get_config(None))
+  assert len(evaluators) == 5 and len({e.eval_key for e in evaluators}) == 5
+  main = evaluators[0]  # probes, report.html and TensorBoard use the first
+  assert main.reducers == ("umap",) and main.clusterers == ("kmeans",)
+  assert (main.reduce_settings.umap_n_neighbors, main.reduce_settings.umap_min_dist) == (50, 0.5)
+  tsne = [e for e in evaluators if e.reducers == ("tsne",)]
+  assert sorted(e.reduce_settings.tsne_perplexity for e in tsne) == [25.0, 100.0]
+  assert all(e.reduce_settings.tsne_init == "random" for e in tsne)
