@@ -7,10 +7,10 @@ $BIOACOUSTICS_JAX_WEIGHTS (a missing one is reported with its URL), then:
   python -m launch.run --config=experiments/configs/beans_paper.py:root=/data/beans \
       --workdir=workdir/beans_paper
 
-One run per dataset, spread over N machines (or TPU VMs) with --worker=0..N-1:
+One Ray Tune trial per dataset (a local Ray, or a cluster with --ray_address=HOST:PORT):
 
   python -m launch.sweep --config=experiments/configs/beans_paper.py:root=/data/beans \
-      --workdir=workdir/beans_paper_sweep --worker=0 --num_workers=10
+      --workdir=workdir/beans_paper_sweep
 
 report.md then puts the paper's UMAP(50, 0.5)+k-means scores beside ours.
 """
