@@ -18,11 +18,12 @@ A root that lacks some of the ten datasets stops at once, naming them; run the o
 settings, names of GRID below, e.g. `grid=umap50_05+tsne25`), `:backgrounds=all`,
 `:paper_mode=false` (our defaults instead of BEANS' rules, see PAPER_MODE).
 
-The same grid over many machines (one run per dataset x model, each with the whole reducer grid,
-so every embedding is still computed once):
+The same grid as a Ray Tune sweep (a local Ray, or a cluster with --ray_address=HOST:PORT): one
+trial per dataset x model, each with the whole reducer grid, so every embedding is still
+computed once; then one paper report over every trial:
 
   python -m launch.sweep --config=experiments/configs/beans_paper.py:root=/data/beans \
-      --workdir=workdir/beans_paper_sweep --worker=0 --num_workers=10
+      --workdir=workdir/beans_paper_sweep
   python -m bioacoustics_jax.report.paper_grid workdir/beans_paper_sweep/runs/*/results.csv \
       --out=workdir/beans_paper_sweep
 

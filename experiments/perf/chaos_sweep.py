@@ -84,8 +84,9 @@ def main(argv):
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     killed = None
     while proc.poll() is None:
-      if killed is None and glob.glob(os.path.join(sweep_dir, "shared", "cells", "train", "*",
-                                                   "*", "*", "checkpoints", "[0-9]*")):
+      if killed is None and any(  # a finalized checkpoint (orbax writes under a tmp name)
+          os.path.basename(s).isdigit() for s in glob.glob(os.path.join(
+              sweep_dir, "shared", "cells", "train", "*", "*", "*", "checkpoints", "*"))):
         for status_path in glob.glob(os.path.join(sweep_dir, "runs", "*", "status.json")):
           status = ledger.read_json(status_path) or {}
           spec = ledger.read_json(os.path.join(os.path.dirname(status_path), "trial.json"))

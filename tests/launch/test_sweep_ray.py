@@ -134,8 +134,9 @@ def test_trial_killed_mid_training_resumes(ray_local, tmp_path):
     deadline = time.time() + 1200
     while time.time() < deadline and not killed:
       for status in glob.glob(os.path.join(workdir, "runs", "*", "status.json")):
-        steps = glob.glob(os.path.join(workdir, "shared", "cells", "train", "*", "*", "*",
-                                       "checkpoints", "[0-9]*"))
+        steps = [s for s in glob.glob(os.path.join(workdir, "shared", "cells", "train", "*",
+                                                   "*", "*", "checkpoints", "*"))
+                 if os.path.basename(s).isdigit()]  # finalized (orbax writes under a tmp name)
         record = ledger.read_json(status) or {}
         if steps and record.get("status") == "running" and record.get("attempts") == 1:
           os.kill(int(record["pid"]), signal.SIGKILL)
