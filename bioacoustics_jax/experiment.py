@@ -68,7 +68,10 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
   config_checks.check(config)
   backbones = resolve_models(config)  # unknown names and missing weights fail now, not mid-run
   evaluators = make_evaluators(config)
-  workdir = paths.absolute(workdir)
+  workdir = paths.require_local(workdir, "--workdir")
+  for key in ("root", "cache_dir"):
+    if config.data.get(key):
+      paths.require_local(config.data[key], f"data.{key}")
   distributed.check_setup(config.to_json(), workdir)  # same config, devices, shared workdir
   paths.makedirs(workdir)
   record = provenance.start_run(workdir, config, argv=argv)
@@ -315,7 +318,7 @@ def _applicable_overrides(name: str, overrides: dict) -> dict:
 def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> tuple[str, list[str]]:
   """Writes the synthetic suite when asked (process 0; the others wait for it); returns (data
   root, dataset names)."""
-  root = paths.absolute(config.data.root or os.path.join(workdir, "data"))
+  root = paths.require_local(config.data.root or os.path.join(workdir, "data"), "data.root")
   datasets = list(config.data.datasets)
   if config.data.synthetic_size:
     start = time.perf_counter()

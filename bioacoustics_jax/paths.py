@@ -30,6 +30,19 @@ def absolute(path: str) -> str:
   return os.path.abspath(os.path.expanduser(path))
 
 
+def require_local(path: str, what: str) -> str:
+  """`path` made absolute, or a clear error for a URI where a writer still needs a POSIX path
+  (results.csv's file lock, the embedding .npz files, the tfds cache): better than a local
+  folder named `gs:` that no other host sees."""
+  if is_uri(path):
+    raise ValueError(
+        f"{what}={path!r}: this part of the suite still writes through the local filesystem, "
+        "so a URI would become a local folder named after its scheme. Mount the bucket on "
+        "every host (e.g. gcsfuse --implicit-dirs BUCKET /mnt/BUCKET) and pass the mount path; "
+        "checkpoints and run records reach gs:// directly.")
+  return absolute(path)
+
+
 def join(path: str, *parts: str) -> str:
   return posixpath.join(path, *parts) if is_uri(path) else os.path.join(path, *parts)
 

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from bioacoustics_jax.data import windows
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
 from bioacoustics_jax.parallel import data_parallel
+from bioacoustics_jax.parallel import distributed
 from bioacoustics_jax.parallel import prefetch as prefetch_lib
 
 EmbedFn = Callable[[Any, np.ndarray], jax.Array]
@@ -98,19 +99,21 @@ def extract(embed_fn: EmbedFn, variables: Any, batches: Iterable[dict[str, np.nd
   start = time.perf_counter()
   sharding = jax.sharding.NamedSharding(data_parallel.data_mesh(),
                                        jax.sharding.PartitionSpec("data"))
-  put = lambda b: jax.make_array_from_process_local_data(sharding, np.asarray(b["audio"]))  # noqa: E731
+  put = lambda b: data_parallel.put_global(sharding, b["audio"])  # noqa: E731
   chunks, masks, labels, ids = [], [], [], []
   compile_seconds, steady_start = 0.0, start
   for i, (batch, audio) in enumerate(tqdm(prefetch_lib.prefetch(batches, put, prefetch),
                                           total=num_batches, desc=desc, leave=False,
                                           mininterval=2.0)):
-    call = time.perf_counter()
-    out = embed_fn(variables, audio)
-    if i == 0:
-      jax.block_until_ready(out)
+    if i == 0:  # compile (on every process together), then one timed steady call
+      call = time.perf_counter()
+      distributed.warm_up(embed_fn, variables, audio, name=desc)
+      jax.block_until_ready(embed_fn(variables, audio))
       first = time.perf_counter() - call
       steady_start = time.perf_counter()  # the steady clock starts at the second call
-      out = jax.block_until_ready(embed_fn(variables, audio))
+    out = embed_fn(variables, audio)
+    if i == 0:
+      out = jax.block_until_ready(out)
       compile_seconds = max(first - (time.perf_counter() - steady_start), 0.0)
     chunks.append(_local_rows(out))
     masks.append(np.asarray(batch["mask"], dtype=bool))
@@ -160,9 +163,10 @@ def _gather_in_split_order(embeddings: np.ndarray, labels: np.ndarray, mask: np.
   if count == 1:
     return embeddings[mask], labels[mask], [i for i, m in zip(ids, mask) if m]
   from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  distributed.barrier("gather embeddings")  # all arrive before gloo's 30 s join window opens
   encoded = np.array([i.encode() for i in ids], dtype=object)
-  width = int(np.max(multihost_utils.process_allgather(
-      np.asarray([max((len(i) for i in encoded), default=1)], np.int32))))
+  width = max(int(w) for w in distributed.all_gather_text(
+      "id width", str(max((len(i) for i in encoded), default=1))))
   id_bytes = np.zeros((len(ids), max(width, 1)), np.uint8)
   for row, i in enumerate(encoded):
     id_bytes[row, :len(i)] = np.frombuffer(i, np.uint8)

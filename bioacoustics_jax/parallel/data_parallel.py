@@ -18,6 +18,8 @@ import numpy as np
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from bioacoustics_jax.parallel import distributed
+
 MODES = ("shard_map", "pmap")
 BATCH_KEYS = ("audio", "label", "mask")
 
@@ -44,6 +46,7 @@ class DataParallel:
       raise ValueError(f"Unknown parallel mode {mode!r}; expected one of {MODES}.")
     self.mode = mode
     self.num_local = jax.local_device_count()
+    self._compiled = False
     if mode == "shard_map":
       self.mesh = data_mesh()
       self.replicated = NamedSharding(self.mesh, P())
@@ -52,18 +55,43 @@ class DataParallel:
                              out_specs=(P(), P()))
       self._step = jax.jit(mapped, donate_argnums=0)
     else:
-      self._step = jax.pmap(per_device_step, axis_name="data", in_axes=(0, 0, None),
-                            donate_argnums=0)
+      # pmap's own layout: a NamedSharding over the local devices, split on the leading axis.
+      self._local_stacked = NamedSharding(
+          jax.sharding.Mesh(np.array(jax.local_devices()), ("data",)), P("data"))
+      # The key comes as raw key data stacked per device (in_axes 0, see put_rng): with in_axes
+      # None, or as a typed key array, pmap copies it from the host at every step.
+      self._step = jax.pmap(
+          lambda state, batch, key_data: per_device_step(
+              state, batch, jax.random.wrap_key_data(key_data)),
+          axis_name="data", in_axes=(0, 0, 0), donate_argnums=0)
 
   def put_state(self, state: Any) -> Any:
     """Host (or single-device) state -> the runner's layout (replicated on every device)."""
     if self.mode == "shard_map":
       return jax.tree.map(lambda x: _replicate_global(np.asarray(x), self.replicated), state)
-    # pmap's own layout: a NamedSharding over the local devices, split on the leading axis.
-    local_mesh = jax.sharding.Mesh(np.array(jax.local_devices()), ("data",))
-    stacked = NamedSharding(local_mesh, P("data"))
-    return jax.tree.map(
-        lambda x: jax.device_put(np.stack([np.asarray(x)] * self.num_local), stacked), state)
+    with host_to_device():
+      return jax.tree.map(lambda x: jax.device_put(np.stack([np.asarray(x)] * self.num_local),
+                                                   self._local_stacked), state)
+
+  def put_rng(self, key: jax.Array) -> jax.Array:
+    """A PRNG key placed once the way the step takes it (replicated on every device), so no
+    step copies it implicitly (the loop runs under jax.transfer_guard("disallow") in tests)."""
+    if self._is_placed(key):
+      return key
+    if str(jax.random.key_impl(key)) != str(jax.random.key_impl(jax.random.key(0))):
+      raise ValueError(f"The step's key must use the default PRNG implementation, got "
+                       f"{jax.random.key_impl(key)}.")
+    data = np.asarray(jax.device_get(jax.random.key_data(key)))
+    if self.mode == "shard_map":
+      return jax.random.wrap_key_data(_replicate_global(data, self.replicated))
+    with host_to_device():  # pmap: [local devices, key data], rewrapped inside the step
+      return jax.device_put(np.stack([data] * self.num_local), self._local_stacked)
+
+  def _is_placed(self, key: jax.Array) -> bool:
+    if self.mode == "shard_map":
+      return getattr(key, "sharding", None) == self.replicated and key.ndim == 0
+    return (getattr(key, "sharding", None) == self._local_stacked and key.ndim == 2
+            and key.dtype == np.uint32)
 
   def put_batch(self, batch: dict) -> dict:
     """This process's rows (numpy) -> the step's batch layout. Extra keys (ids) are dropped."""
@@ -76,16 +104,22 @@ class DataParallel:
       raise ValueError(f"This process's batch has {rows} rows, not a multiple of its "
                        f"{self.num_local} local devices; pad the batch (mask=False rows).")
     if self.mode == "shard_map":
-      return {k: jax.make_array_from_process_local_data(self.batch_sharding, v)
-              for k, v in local.items()}
-    return {k: v.reshape((self.num_local, rows // self.num_local) + v.shape[1:])
-            for k, v in local.items()}
+      return {k: put_global(self.batch_sharding, v) for k, v in local.items()}
+    with host_to_device():
+      return {k: jax.device_put(v.reshape((self.num_local, rows // self.num_local) + v.shape[1:]),
+                                self._local_stacked) for k, v in local.items()}
 
   def step(self, state: Any, batch: dict, rng: jax.Array) -> tuple[Any, dict]:
-    """One step; `state` is donated (do not reuse the argument). Metrics are scalars."""
+    """One step; `state` is donated (do not reuse the argument). Metrics are scalars. `rng`
+    is best placed once with put_rng (a plain key is placed here, at every call)."""
+    rng = self.put_rng(rng)
+    if not self._compiled:
+      distributed.warm_up(self._step, state, batch, rng, name=f"train step ({self.mode})")
+      self._compiled = True
     state, metrics = self._step(state, batch, rng)
     if self.mode == "pmap":
-      metrics = jax.tree.map(lambda m: m[0], metrics)
+      # A static slice: `m[0]` would copy the index 0 from the host at every step.
+      metrics = jax.tree.map(lambda m: jax.lax.index_in_dim(m, 0, keepdims=False), metrics)
     return state, metrics
 
   def map_fn(self, per_device_fn: Callable) -> Callable:
@@ -96,11 +130,20 @@ class DataParallel:
     if self.mode == "shard_map":
       mapped = jax.jit(jax.shard_map(per_device_fn, mesh=self.mesh,
                                      in_specs=(P(), P("data"), P()), out_specs=P()))
-      return lambda tree, batch, rng: jax.tree.map(
-          lambda x: np.asarray(x.addressable_data(0)), mapped(tree, batch, rng))
-    mapped = jax.pmap(per_device_fn, axis_name="data", in_axes=(0, 0, None))
-    return lambda tree, batch, rng: jax.tree.map(lambda x: np.asarray(x[0]),
-                                                 mapped(tree, batch, rng))
+      first = lambda x: x.addressable_data(0)  # noqa: E731
+    else:
+      mapped = jax.pmap(per_device_fn, axis_name="data", in_axes=(0, 0, None))
+      first = lambda x: x[0]  # noqa: E731
+    compiled = []
+
+    def run(tree, batch, rng):
+      if not compiled:
+        distributed.warm_up(mapped, tree, batch, rng, name=f"mapped pass ({self.mode})")
+        compiled.append(True)
+      return jax.tree.map(lambda x: np.asarray(jax.device_get(first(x))),
+                          mapped(tree, batch, rng))
+
+    return run
 
   def host_state(self, state: Any) -> Any:
     """One copy of the state as numpy arrays (for checkpoints, evaluation, comparisons)."""
@@ -117,7 +160,22 @@ def replicate(tree: Any) -> Any:
 
 def _replicate_global(x: np.ndarray, sharding: NamedSharding) -> jax.Array:
   # make_array_from_callback works multi-host too (each process fills its own devices).
-  return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+  with host_to_device():
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+
+def host_to_device():
+  """Marks the one deliberate host-to-device copy of a batch or state: JAX counts
+  make_array_from_process_local_data as implicit, so without this a run under
+  jax.transfer_guard("disallow") (the tests) could not place anything; every OTHER copy (a numpy
+  array slipped into a step, a per-call variables upload) still fails there."""
+  return jax.transfer_guard_host_to_device("allow")
+
+
+def put_global(sharding: NamedSharding, local: np.ndarray) -> jax.Array:
+  """This process's rows -> its part of one global array sharded by `sharding`."""
+  with host_to_device():
+    return jax.make_array_from_process_local_data(sharding, np.asarray(local))
 
 
 def make_eval_fn(eval_step: Callable) -> tuple[Callable, Callable]:
@@ -134,9 +192,13 @@ def make_eval_fn(eval_step: Callable) -> tuple[Callable, Callable]:
   def put_variables(variables):
     return jax.tree.map(lambda x: _replicate_global(np.asarray(x), replicated), variables)
 
+  compiled = []
+
   def run(variables, batch):
-    local = {k: jax.make_array_from_process_local_data(batch_sharding, np.asarray(batch[k]))
-             for k in BATCH_KEYS}
+    local = {k: put_global(batch_sharding, batch[k]) for k in BATCH_KEYS}
+    if not compiled:
+      distributed.warm_up(fn, variables, local, name="eval step")
+      compiled.append(True)
     out = fn(variables, local)
     return {k: np.asarray(v.addressable_data(0)) for k, v in out.items()}
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from typing import Any, Callable
 
 import jax
-import numpy as np
 from absl import logging
 
 _ENV = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
@@ -90,30 +90,79 @@ def is_main() -> bool:
   return jax.process_index() == 0
 
 
+# Host-level coordination goes through the coordination service (jax.distributed's key-value
+# store and barriers, with explicit timeouts), never through device collectives: on CPU those
+# run over gloo, which gives a late peer only 30 s, while process 0 may spend minutes writing
+# a cell's report before the others may go on.
+BARRIER_TIMEOUT_ENV = "BIOACOUSTICS_BARRIER_TIMEOUT"
+_sequence = [0]
+
+
+def _client():
+  from jax._src import distributed as jax_distributed  # pylint: disable=g-import-not-at-top
+  client = jax_distributed.global_state.client
+  if client is None:
+    raise SetupError("A multi-process run without jax.distributed: call "
+                     "distributed.maybe_initialize() first (launch.run does).")
+  return client
+
+
+def _next_id(name: str) -> str:
+  _sequence[0] += 1  # every process calls these helpers in the same order
+  return f"bioacoustics/{_sequence[0]}/{name}"
+
+
+def _timeout_ms() -> int:
+  return int(float(os.environ.get(BARRIER_TIMEOUT_ENV, str(6 * 3600))) * 1000)
+
+
 def barrier(name: str) -> None:
   """Every process waits here until all have arrived (no-op with one process)."""
   if jax.process_count() > 1:
-    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-    multihost_utils.sync_global_devices(name)
+    key = _next_id(name)
+    try:
+      _client().wait_at_barrier(key, _timeout_ms())
+    except Exception as e:
+      raise SetupError(f"Barrier {name!r}: not every process arrived within "
+                       f"{_timeout_ms() // 1000} s ({str(e).splitlines()[0]}). Another host "
+                       f"failed or is stuck (see its log); {BARRIER_TIMEOUT_ENV} sets the "
+                       "wait.") from e
 
 
-def agree(flag: bool) -> bool:
+def all_gather_text(name: str, value: str) -> list[str]:
+  """Every process's `value`, in process order, on every process."""
+  if jax.process_count() == 1:
+    return [value]
+  key, client = _next_id(name), _client()
+  client.key_value_set(f"{key}/{jax.process_index()}", value)
+  return [client.blocking_key_value_get(f"{key}/{p}", _timeout_ms())
+          for p in range(jax.process_count())]
+
+
+def agree(flag: bool, name: str = "agree") -> bool:
   """Process 0's `flag` on every process: decisions that start collectives (compute a cell or
   load it from the cache) must be the same everywhere, or one host waits forever."""
   if jax.process_count() == 1:
     return bool(flag)
-  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-  return bool(multihost_utils.broadcast_one_to_all(np.asarray(bool(flag))))
+  key, client = _next_id(name), _client()
+  if is_main():
+    client.key_value_set(key, "1" if flag else "0")
+    return bool(flag)
+  return client.blocking_key_value_get(key, _timeout_ms()) == "1"
 
 
-def _gather(values: np.ndarray) -> np.ndarray:
-  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-  return np.asarray(multihost_utils.process_allgather(values))
+def warm_up(jitted: Callable, *args: Any, name: str) -> None:
+  """Compiles `jitted` (jit or pmap) for `args`, then waits for every process: the first run of
+  a program with cross-host collectives then starts on all hosts together (a compile that is
+  slower on one host would otherwise overrun gloo's 30 s join window on CPU). Later calls hit
+  the compilation cache. No-op with one process."""
+  if jax.process_count() > 1:
+    jitted.lower(*args).compile()
+    barrier(f"compiled {name}")
 
 
-def text_hash(text: str) -> int:
-  """31 bits of sha256: exchanged as int32 (JAX without x64 keeps 32-bit integers)."""
-  return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") >> 1
+def text_hash(text: str) -> str:
+  return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def check_setup(config_json: str, workdir: str) -> None:
@@ -127,15 +176,15 @@ def check_setup(config_json: str, workdir: str) -> None:
   if jax.process_count() == 1:
     return
   me = jax.process_index()
-  hashes = _gather(np.asarray([text_hash(config_json)], np.int32)).reshape(-1)
+  hashes = all_gather_text("config hash", text_hash(config_json))
   differ = [p for p, h in enumerate(hashes) if h != hashes[0]]
   if differ:
     raise SetupError(f"Processes {differ} run a different config than process 0 (config hash "
-                     f"{hashes.tolist()}). Start every host with the same command, flags and "
+                     f"{hashes}). Start every host with the same command, flags and "
                      "config file (same checkout: launch/tpu/run.sh setup ships one commit).")
-  counts = _gather(np.asarray([jax.local_device_count()], np.int32)).reshape(-1)
-  if len(set(counts.tolist())) != 1 or int(counts.sum()) != jax.device_count():
-    raise SetupError(f"Local device counts differ between processes ({counts.tolist()}, "
+  counts = [int(c) for c in all_gather_text("device counts", str(jax.local_device_count()))]
+  if len(set(counts)) != 1 or sum(counts) != jax.device_count():
+    raise SetupError(f"Local device counts differ between processes ({counts}, "
                      f"{jax.device_count()} global devices). Every host must expose all of its "
                      "accelerators (no CUDA_VISIBLE_DEVICES / TPU_VISIBLE_CHIPS subsets) and "
                      "JAX_NUM_PROCESSES must equal the number of hosts.")
@@ -145,14 +194,14 @@ def check_setup(config_json: str, workdir: str) -> None:
   if me == 0:
     paths.makedirs(workdir)
     paths.write_text(token_path, token)
-  token_hash = int(_gather(np.asarray([text_hash(token) if me == 0 else 0], np.int32)).reshape(-1)[0])
+  token = all_gather_text("workdir token", token if me == 0 else "")[0]
   seen = paths.read_text(token_path) if paths.exists(token_path) else ""
-  ok = _gather(np.asarray([text_hash(seen) == token_hash], np.int32)).reshape(-1)
-  barrier("check_setup_workdir")
+  ok = [v == "1" for v in all_gather_text("workdir seen", "1" if seen == token else "0")]
   if me == 0:
     paths.remove(token_path)
-  if not ok.all():
+  barrier("workdir checked")
+  if not all(ok):
     raise SetupError(
-        f"The workdir {workdir} is not shared: processes {np.flatnonzero(ok == 0).tolist()} do "
-        "not see the file process 0 wrote there. Use storage every host reads and writes (a "
+        f"The workdir {workdir} is not shared: processes {[p for p, v in enumerate(ok) if not v]} "
+        "do not see the file process 0 wrote there. Use storage every host reads and writes (a "
         "gs:// bucket path or an NFS mount) for --workdir (and data.root, data.cache_dir).")

@@ -10,6 +10,12 @@ parameters as an uninterrupted one, because everything random is a function of t
   and a resumed epoch skips the batches its checkpoint had already consumed;
 - host augmentation draws from numpy Generators seeded by (seed, epoch, step, process);
 - device randomness (dropout, SpecAugment, mixup) folds the step into one base key.
+
+Device-resident input: each step's batch is placed (a global array sharded over every device of
+every host, or pmap's [devices, ...]) two steps ahead of the running one (parallel/prefetch.py),
+the base key is placed once, and the state comes to the host at most once per epoch end (one
+copy shared by the best checkpoint and the resume point); tests run the loop under
+jax.transfer_guard("disallow").
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from tqdm import tqdm
 
 from bioacoustics_jax.data import augment as augment_lib
 from bioacoustics_jax.parallel import data_parallel
+from bioacoustics_jax.parallel import prefetch as prefetch_lib
 from bioacoustics_jax.train import step as step_lib
 from bioacoustics_jax.train import checkpointing
 from bioacoustics_jax.train import logbook as logbook_lib
@@ -148,13 +155,21 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
         max_batches=config.bn_recalibration_batches, seed=config.seed)
   evaluate = _make_evaluator(task)
   book = logbook_lib.Logbook(workdir, tensorboard=config.tensorboard)
-  rng = jax.random.key(int(config.seed))
+  rng = runner.put_rng(jax.random.key(int(config.seed)))
   dstate = runner.put_state(state)
   del state  # the runner's copy is donated step by step; never touch the host one again
 
   last_save = [time.perf_counter()]
   timer = timing.EpochTimer()
   epoch_times: list[dict] = []
+  host_copy: list = [None, None]  # (the device state it was copied from, its host copy)
+
+  def host_state():
+    """The state on the host, copied once per distinct device state (the epoch end's best
+    checkpoint and resume point share one copy)."""
+    if host_copy[0] is not dstate:
+      host_copy[:] = [dstate, runner.host_state(dstate)]
+    return host_copy[1]
 
   def save(at_step: int, *, force: bool = False, epoch_end: bool = False) -> None:
     # Epoch-end resume points at most every checkpoint_min_interval_seconds (the last epoch
@@ -163,7 +178,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
         and time.perf_counter() - last_save[0] < float(config.checkpoint_min_interval_seconds)):
       return
     with timer.phase("checkpoint"):
-      ckpts.save_state(at_step, runner.host_state(dstate).to_checkpoint(), meta, force=force)
+      ckpts.save_state(at_step, host_state().to_checkpoint(), meta, force=force)
     last_save[0] = time.perf_counter()
 
   def validate(epoch: int, placed_batches: list | None = None) -> None:
@@ -180,7 +195,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
     with timer.phase("validate"):
       # shard_map's state is already replicated on the eval mesh: no host round trip.
       on_device = runner.mode == "shard_map"
-      variables = dstate.variables() if on_device else runner.host_state(dstate).variables()
+      variables = dstate.variables() if on_device else host_state().variables()
       values = evaluate(variables, placed=on_device) if evaluate else {}
       values = {k: float(v) for k, v in values.items()}
     meta["history"].append({"epoch": epoch, "step": (epoch + 1) * spe, **values})
@@ -189,7 +204,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
     if metric in values and _better(values[metric], meta["best"], mode):
       meta["best"] = {"value": values[metric], "epoch": epoch, "step": (epoch + 1) * spe}
       with timer.phase("checkpoint"):
-        ckpts.save_best((epoch + 1) * spe, runner.host_state(dstate).variables(), values,
+        ckpts.save_best((epoch + 1) * spe, host_state().variables(), values,
                         {"epoch": epoch, "learning_rate": learning_rate,
                          metric: values[metric]})
 
@@ -203,7 +218,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
   pending: list[tuple[int, jax.Array]] = []  # losses not yet pulled to the host
 
   def check_finite() -> None:
-    values = [(s, float(v)) for s, v in pending]
+    values = [(s, float(v)) for s, v in jax.device_get(pending)]  # one explicit copy
     pending.clear()
     bad = [(s, v) for s, v in values if not math.isfinite(v)]
     if bad:
@@ -230,12 +245,14 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
       # it sees the same rows, so a resumed epoch (skip > 0) recalibrates to the same bits.
       placed: list | None = [] if (recalibrate is not None and skip == 0
                                    and recalibrate.can_reuse(spe)) else None
-      for i, batch in enumerate(batches, start=skip):
-        raw = batch
-        batch = augment_lib.host_augment(
-            batch, augment_lib.batch_rng(config.seed, epoch, i, jax.process_index()),
-            config.augment, task.sample_rate, task.background)
-        device_batch = runner.put_batch(batch)
+      def augmented(batches=batches, epoch=epoch, skip=skip):
+        for i, raw in enumerate(batches, start=skip):
+          yield i, raw, augment_lib.host_augment(
+              raw, augment_lib.batch_rng(config.seed, epoch, i, jax.process_index()),
+              config.augment, task.sample_rate, task.background)
+
+      for (i, raw, batch), device_batch in prefetch_lib.prefetch(
+          augmented(), lambda item: runner.put_batch(item[2]), prefetch_lib.DEFAULT_SIZE):
         if placed is not None:
           placed.append(device_batch if batch is raw else runner.put_batch(raw))
           if not recalibrate.fits(placed):
@@ -281,7 +298,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
     ckpts.wait()
     ckpts.close()
     book.close()
-  final = runner.host_state(dstate)
+  final = host_state()
   best = meta["best"] or {}
   result = TrainResult(
       workdir=workdir, learning_rate=learning_rate, metric=metric,
