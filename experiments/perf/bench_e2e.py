@@ -60,6 +60,7 @@ def _torch_pipeline(root: str, regime: str, width: int, batch: int) -> dict:
   import torchvision  # pylint: disable=g-import-not-at-top
   from sklearn import cluster, metrics  # pylint: disable=g-import-not-at-top
 
+  torch.manual_seed(0)  # the same random init every run
   folder = os.path.join(root, _DATASET)
   meta = json.load(open(os.path.join(folder, "dataset.json")))
   rate, clip = int(meta["sample_rate"]), float(meta["clip_seconds"])
