@@ -99,3 +99,17 @@ def test_one_finetuning_epoch_gives_the_same_loss(tiny_root, tmp_path):
   for speed in (jax_result.speed, torch_result.speed):
     assert speed["train_examples_per_s"] > 0 and speed["train_epoch_s"] > 0
   print(f"one epoch, valid loss: JAX {jax_loss:.6f}, PyTorch {torch_loss:.6f}")
+
+
+def test_torch_cells_without_their_package_are_refused_before_any_cell(monkeypatch):
+  # A reference whose package is not installed (the real find_spec lookup, a name that no
+  # environment has): resolve_models fails first, naming the cell and the package.
+  family = torch_embed.FAMILIES["resnet18"]
+  monkeypatch.setitem(torch_embed.FAMILIES, "resnet18", torch_embed.TorchFamily(
+      family.embed, packages=("torchvision", "no_such_package_for_rn18")))
+  config = ml_collections.ConfigDict(dict(models=("rn18", "torch:rn18"), model_overrides={},
+                                          weights_dir=""))
+  with pytest.raises(ModuleNotFoundError, match=r"torch:rn18.*no_such_package_for_rn18"):
+    experiment.resolve_models(config)
+  assert set(experiment.resolve_models(ml_collections.ConfigDict(dict(
+      models=("rn18",), model_overrides={}, weights_dir="")))) == {"rn18"}
