@@ -47,6 +47,8 @@ _METRIC = flags.DEFINE_string("select_metric", "nmi", "results.csv column to cho
                               "is better).")
 _DASHBOARD = flags.DEFINE_bool("ray_dashboard", False, "Start the local Ray's dashboard (and "
                                "its job-submission API) on localhost.")
+_REUSE = flags.DEFINE_bool("reuse_workers", False, "Let a Ray worker process run several trials "
+                           "in turn (keeps imports and compiled functions; experimental).")
 _CLI_OVERRIDES: dict[str, str] = {}
 
 
@@ -73,7 +75,7 @@ def main(argv):
       max_concurrent=_MAX_CONCURRENT.value, max_retries=_MAX_RETRIES.value,
       ray_address=_RAY_ADDRESS.value, ray_timeout=_RAY_TIMEOUT.value,
       num_cpus=_NUM_CPUS.value or None, num_gpus=None if _NUM_GPUS.value < 0 else _NUM_GPUS.value,
-      ray_dashboard=_DASHBOARD.value)
+      ray_dashboard=_DASHBOARD.value, reuse_workers=_REUSE.value)
   if not _DRY_RUN.value:
     print(aggregate.status_table(workdir))
     print(f"Results: {os.path.join(workdir, 'sweep_results.csv')}\n"

@@ -30,6 +30,7 @@ from absl import flags
 
 _MODE = flags.DEFINE_enum("mode", "dry_run", ["dry_run", "overhead"], "What to measure.")
 _TRIALS = flags.DEFINE_integer("trials", 1000, "Trials (dry_run) or N (overhead).")
+_REUSE = flags.DEFINE_bool("reuse_workers", False, "overhead: a Ray worker runs several trials.")
 _WORKDIR = flags.DEFINE_string("workdir", "", "Folder for the sweep ('' = a temporary one).")
 
 CONFIG = textwrap.dedent('''
@@ -128,13 +129,15 @@ def overhead(workdir: str, n: int) -> None:
   engine.start(num_cpus=2)
   ray_start = time.perf_counter() - start
   start = time.perf_counter()
-  driver.run_sweep(path, sweep_dir, select_split="valid", max_concurrent=1, max_retries=0)
+  driver.run_sweep(path, sweep_dir, select_split="valid", max_concurrent=1, max_retries=0,
+                   reuse_workers=_REUSE.value)
   ray_s = (time.perf_counter() - start) / n
   statuses = [ledger.read_status(sweep_dir, t.id) for t in plan.trials[1 + n:]]
   assert all(s["status"] == "ok" for s in statuses), statuses
   inside = sum(s["seconds"] for s in statuses) / n
   engine.stop()
-  print(f"Ray: start {ray_start:.1f} s once; {n} trials, {ray_s:.2f} s per trial wall "
+  print(f"Ray (reuse_workers={_REUSE.value}): start {ray_start:.1f} s once; {n} trials, "
+        f"{ray_s:.2f} s per trial wall "
         f"(of which {inside:.2f} s inside the trial after its imports)")
   print(f"per-trial overhead of Ray over the direct call: {ray_s - direct_s:.2f} s")
 

@@ -107,7 +107,8 @@ def run_sweep(config: str, workdir: str, overrides: dict[str, str] | None = None
               metric: str = "nmi", cpus_per_trial: float = 1, gpus_per_trial: float = 0,
               max_concurrent: int = 0, max_retries: int = 1, ray_address: str = "",
               ray_timeout: float = 10.0, num_cpus: int | None = None,
-              num_gpus: int | None = None, ray_dashboard: bool = False) -> plan_lib.Plan:
+              num_gpus: int | None = None, ray_dashboard: bool = False,
+              reuse_workers: bool = False) -> plan_lib.Plan:
   """Runs (or, dry, lists) the sweep's trials that still need to run; returns the plan."""
   start = time.perf_counter()
   workdir = os.path.abspath(workdir)
@@ -136,7 +137,8 @@ def run_sweep(config: str, workdir: str, overrides: dict[str, str] | None = None
       engine.start(ray_address or None, num_cpus=num_cpus, num_gpus=num_gpus,
                    timeout_s=ray_timeout, include_dashboard=ray_dashboard)
       died = engine.run_trials(workdir, ids, {t.id: t.resources for t in plan.trials},
-                               max_concurrent=max_concurrent, max_retries=max_retries)
+                               max_concurrent=max_concurrent, max_retries=max_retries,
+                               reuse_workers=reuse_workers)
       for tid, error in died.items():
         if ledger.read_status(workdir, tid)["status"] in ("running", "interrupted"):
           ledger.set_status(workdir, tid, "interrupted", error=f"Ray: {error}")

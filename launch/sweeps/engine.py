@@ -90,9 +90,11 @@ def _trainable(config: dict[str, Any]) -> None:
 
 
 def run_trials(sweep_dir: str, trial_ids: list[str], resources: dict[str, dict[str, float]],
-               max_concurrent: int = 0, max_retries: int = 1) -> dict[str, str]:
+               max_concurrent: int = 0, max_retries: int = 1,
+               reuse_workers: bool = False) -> dict[str, str]:
   """Runs the trials as one Tuner; returns {trial id: Ray's error text} for those whose process
-  died for good (their status.json still says running)."""
+  died for good (their status.json still says running). `reuse_workers`: a worker process runs
+  several trials (of the same resources) in turn, keeping its imports and compiled functions."""
   from ray import tune  # pylint: disable=g-import-not-at-top
   sweep_dir = os.path.abspath(sweep_dir)
 
@@ -104,7 +106,7 @@ def run_trials(sweep_dir: str, trial_ids: list[str], resources: dict[str, dict[s
       tune.with_resources(_trainable, trial_resources),
       param_space={"trial_id": tune.grid_search(list(trial_ids)), "sweep_dir": sweep_dir},
       tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent or None,
-                                  reuse_actors=False),
+                                  reuse_actors=reuse_workers),
       run_config=tune.RunConfig(
           name=time.strftime("run-%Y%m%d-%H%M%S"), storage_path=os.path.join(sweep_dir, "ray"),
           verbose=0, failure_config=tune.FailureConfig(max_failures=max_retries),
