@@ -308,7 +308,7 @@ def to_markdown(rows: list[dict[str, Any]], header: str) -> str:
         f"| {r['model']} | {f(r, 'flax_float32_compile_cold_s')} | "
         f"{f(r, 'flax_float32_compile_warm_s')} | {f(r, 'flax_bfloat16_compile_cold_s')} | "
         f"{f(r, 'flax_bfloat16_compile_warm_s')} | {f(r, 'torch_compile_first_s')} | "
-        f"{f(r, 'flax_float32_temp_gib', '{:.2f}')} | {f(r, 'flax_bfloat16_temp_gib', '{:.2f}')} | "
+        f"{f(r, 'flax_float32_temp_gib', '{:.4f}')} | {f(r, 'flax_bfloat16_temp_gib', '{:.4f}')} | "
         f"{f(r, 'flax_peak_gib', '{:.2f}')} | {f(r, 'torch_eager_peak_gib', '{:.2f}')} |")
   if any("train_s" in r for r in rows):
     lines += ["", "## Train step (host batch in, Adam, 10-way head) ms, median", "",

@@ -76,7 +76,7 @@ def test_a_broadcast_bias_and_a_boolean_style_mask():
   keep[..., 0] = True
   masked = np.where(keep, 0.0, -1e9).astype(np.float32) + bias[None]
   for b, want in ((bias, _formula(q, k, v, bias[None])), (masked, _formula(q, k, v, masked))):
-    for limit in (None, 4 * 3 * 2 * 11 * 3):
+    for limit in (None, 4 * 3 * 2 * 11 * 3):  # whole, and 3 query rows per chunk
       out = jax.jit(lambda *a, n=limit: attention.attend(*a, max_scores_bytes=n))(q, k, v, b)
       np.testing.assert_allclose(out, want, atol=1e-5, rtol=0)
 
@@ -85,14 +85,14 @@ def test_the_written_out_path_and_the_fused_path_agree():
   """reference_attend (dropout's path) is the same function as the fused one."""
   q, k, v = _qkv(2, 16, 2, 8, seed=7)
   bias = np.random.default_rng(8).normal(0, 1, (1, 2, 16, 16)).astype(np.float32)
-  ref = attention.reference_attend(q, k, v, bias)
-  fused = attention.attend(q, k, v, bias)
+  ref, fused = jax.jit(lambda *a: (attention.reference_attend(*a), attention.attend(*a)))(
+      q, k, v, bias)
   np.testing.assert_allclose(fused, ref.reshape(fused.shape), atol=1e-6, rtol=0)
 
 
 def test_bfloat16_stays_close_and_keeps_float32_softmax():
   q, k, v = _qkv(2, 24, 2, 16, seed=9)
-  out = attention.attend(*(jnp.asarray(t, jnp.bfloat16) for t in (q, k, v)))
+  out = jax.jit(attention.attend)(*(jnp.asarray(t, jnp.bfloat16) for t in (q, k, v)))
   assert out.dtype == jnp.bfloat16
   np.testing.assert_allclose(np.asarray(out, np.float32), _formula(q, k, v), atol=5e-2)
 
