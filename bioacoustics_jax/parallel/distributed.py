@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import socket
+import time
 from typing import Any, Callable
 
 import jax
@@ -66,6 +68,10 @@ def maybe_initialize() -> bool:
     kwargs = {}
   else:
     return False
+  if kwargs.get("process_id"):
+    # The runtime aborts the process (no exception) when the coordinator never answers: probe
+    # it first, so the error can say what to fix.
+    _wait_for_coordinator(kwargs["coordinator_address"], timeout)
   try:
     jax.distributed.initialize(
         initialization_timeout=timeout,
@@ -83,6 +89,24 @@ def maybe_initialize() -> bool:
                jax.process_index(), jax.process_count(), jax.local_device_count(),
                jax.device_count())
   return True
+
+
+def _wait_for_coordinator(address: str, timeout: float) -> None:
+  host, _, port = address.rpartition(":")
+  deadline = time.monotonic() + timeout
+  while True:
+    try:
+      socket.create_connection((host, int(port)), timeout=2).close()
+      return
+    except OSError as e:
+      if time.monotonic() > deadline:
+        raise SetupError(
+            f"jax.distributed.initialize did not connect to the coordinator at {address} within "
+            f"{timeout:.0f} s ({e}). Start the SAME command on every host at once "
+            "(launch/tpu/run.sh run does), check that process 0 is up and its port reachable, "
+            "that JAX_NUM_PROCESSES matches the number of processes started, and that ids are "
+            f"0..N-1; raise {TIMEOUT_ENV} for slow starts.") from e
+      time.sleep(0.5)
 
 
 def is_main() -> bool:

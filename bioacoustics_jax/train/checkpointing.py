@@ -20,6 +20,7 @@ import orbax.checkpoint as ocp
 from absl import logging
 
 from bioacoustics_jax import paths
+from bioacoustics_jax.parallel import distributed
 
 
 class RunCheckpoints:
@@ -29,6 +30,9 @@ class RunCheckpoints:
                async_save: bool = True):
     self.workdir = paths.absolute(workdir)
     self.metric, self.mode = metric, mode
+    # Orbax syncs the hosts with device collectives while it creates a manager; on CPU (gloo)
+    # a host more than 30 s late fails them, so all arrive here first.
+    distributed.barrier("checkpoint managers")
     self.latest = ocp.CheckpointManager(
         paths.join(self.workdir, "checkpoints"),
         options=ocp.CheckpointManagerOptions(max_to_keep=max(int(keep), 1), create=True,
@@ -92,6 +96,7 @@ def best_variables(workdir: str) -> tuple[dict, dict]:
     raise FileNotFoundError(f"No best checkpoint under {directory}: training has not finished "
                             "an epoch with validation there. Run finetune "
                             "first, or check the workdir.")
+  distributed.barrier("read best checkpoint")  # see RunCheckpoints.__init__
   with ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
       read_only=True, multiprocessing_options=_barriers("read_best")),
                              item_names=("variables", "meta")) as manager:

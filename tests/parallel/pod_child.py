@@ -13,17 +13,17 @@ from bioacoustics_jax.parallel import distributed
 NUM_EXAMPLES, LOCAL_BATCH, SAMPLES = 11, 4, 16
 
 
-def split_batches(process: int, count: int):
+def split_batches(process: int, count: int, local_batch: int = LOCAL_BATCH):
   """The pipeline's layout: example j on process j % count, padded batches, equal counts."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   audio = np.random.default_rng(0).normal(size=(NUM_EXAMPLES, SAMPLES)).astype(np.float32)
   mine = list(range(process, NUM_EXAMPLES, count))
-  steps = -(-(-(-NUM_EXAMPLES // count)) // LOCAL_BATCH)
+  steps = -(-(-(-NUM_EXAMPLES // count)) // local_batch)
   for b in range(steps):
-    rows = mine[b * LOCAL_BATCH:(b + 1) * LOCAL_BATCH]
-    batch = {"audio": np.zeros((LOCAL_BATCH, SAMPLES), np.float32),
-             "label": np.zeros((LOCAL_BATCH,), np.int32), "mask": np.zeros(LOCAL_BATCH, bool),
-             "id": np.array([b""] * LOCAL_BATCH, dtype=object)}
+    rows = mine[b * local_batch:(b + 1) * local_batch]
+    batch = {"audio": np.zeros((local_batch, SAMPLES), np.float32),
+             "label": np.zeros((local_batch,), np.int32), "mask": np.zeros(local_batch, bool),
+             "id": np.array([b""] * local_batch, dtype=object)}
     for r, j in enumerate(rows):
       batch["audio"][r], batch["label"][r], batch["mask"][r] = audio[j], j % 3, True
       batch["id"][r] = f"example_{j:02d}".encode()

@@ -63,7 +63,7 @@ def test_two_processes_extract_train_and_checkpoint_like_one(tmp_path):
                           prepare(np.zeros((1, pod_child.SAMPLES), np.float32), 0))
   fn, _ = extract_lib.make_embed_fn(module, prepare, 0)
   want = extract_lib.extract(fn, extract_lib.place_variables(jax.device_get(variables)),
-                             pod_child.split_batches(0, 1), task="classification",
+                             pod_child.split_batches(0, 1, 8), task="classification",
                              class_names=["a", "b", "c"])
   assert list(got["ids"]) == want.ids == [f"example_{j:02d}" for j in range(11)]
   np.testing.assert_allclose(got["embeddings"], want.embeddings, atol=1e-6, rtol=0)
