@@ -277,7 +277,7 @@ def torch_embedding_set(backbone: TorchBackbone, split: pipeline.SplitData, *,
                           drop_background=drop_background),
       task=split.info.task, class_names=list(split.info.class_names),
       num_batches=split.num_batches(batch_size, drop_background=drop_background),
-      desc=f"torch:{backbone.model_name}",
+      desc=f"torch:{backbone.model_name}", on_device=False,
       meta=dict(meta or {}, framework="torch", torch_threads=torch.get_num_threads(),
                 dtype=str(dtype), **device_info(dev)))
   es.meta["extract_seconds"] = round(time.perf_counter() - start, 3)

@@ -83,8 +83,11 @@ def batch_size_for_devices(batch_size: int) -> int:
 def extract(embed_fn: EmbedFn, variables: Any, batches: Iterable[dict[str, np.ndarray]], *,
             task: str, class_names: list[str], meta: dict | None = None,
             num_batches: int | None = None, desc: str = "embed",
-            prefetch: int = prefetch_lib.DEFAULT_SIZE) -> EmbeddingSet:
+            prefetch: int = prefetch_lib.DEFAULT_SIZE, on_device: bool = True) -> EmbeddingSet:
   """Runs `embed_fn` over this process's `batches` and keeps the rows whose mask is True.
+
+  `on_device=False`: `embed_fn` is a host function (the PyTorch baseline, process 0 only): it
+  gets each batch's numpy audio and returns numpy rows; nothing is placed on JAX devices.
 
   Every process must call it with the same number of batches (the pipeline guarantees it) and
   gets the whole split back (see module doc). Labels become clustering labels: class index for
@@ -97,9 +100,13 @@ def extract(embed_fn: EmbedFn, variables: Any, batches: Iterable[dict[str, np.nd
   pipeline included, compile excluded).
   """
   start = time.perf_counter()
-  sharding = jax.sharding.NamedSharding(data_parallel.data_mesh(),
-                                       jax.sharding.PartitionSpec("data"))
-  put = lambda b: data_parallel.put_global(sharding, b["audio"])  # noqa: E731
+  if on_device:
+    sharding = jax.sharding.NamedSharding(data_parallel.data_mesh(),
+                                         jax.sharding.PartitionSpec("data"))
+    put = lambda b: data_parallel.put_global(sharding, b["audio"])  # noqa: E731
+  else:
+    put = lambda b: np.asarray(b["audio"])  # noqa: E731
+  rows = _local_rows if on_device else np.asarray
   chunks, masks, labels, ids = [], [], [], []
   compile_seconds, steady_start = 0.0, start
   for i, (batch, audio) in enumerate(tqdm(prefetch_lib.prefetch(batches, put, prefetch),
@@ -107,7 +114,8 @@ def extract(embed_fn: EmbedFn, variables: Any, batches: Iterable[dict[str, np.nd
                                           mininterval=2.0)):
     if i == 0:  # compile (on every process together), then one timed steady call
       call = time.perf_counter()
-      distributed.warm_up(embed_fn, variables, audio, name=desc)
+      if on_device:
+        distributed.warm_up(embed_fn, variables, audio, name=desc)
       jax.block_until_ready(embed_fn(variables, audio))
       first = time.perf_counter() - call
       steady_start = time.perf_counter()  # the steady clock starts at the second call
@@ -115,7 +123,7 @@ def extract(embed_fn: EmbedFn, variables: Any, batches: Iterable[dict[str, np.nd
     if i == 0:
       out = jax.block_until_ready(out)
       compile_seconds = max(first - (time.perf_counter() - steady_start), 0.0)
-    chunks.append(_local_rows(out))
+    chunks.append(rows(out))
     masks.append(np.asarray(batch["mask"], dtype=bool))
     labels.append(np.asarray(batch["label"]))
     ids.extend(_decode(i) for i in batch["id"])

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from experiments.configs import beans_paper
-from launch import sweep as sweep_lib
+from launch.sweeps import plan as plan_lib
 
 
 def _beans_root(tmp_path, present):
@@ -53,12 +53,12 @@ def test_paper_mode_switches_and_grid_axes():
 
 
 def test_sweep_covers_the_grid_one_run_per_dataset_and_model():
-  runs = sweep_lib.expand(beans_paper)
+  runs = plan_lib.entries(beans_paper, None)
   assert len(runs) == len(beans_paper.BEANS_DATASETS) * len(beans_paper.PAPER_MODELS)
   pairs = {(r["data.datasets"], r["models"]) for r in runs}
   assert len(pairs) == len(runs)
   base = beans_paper.get_config(None)
-  config = sweep_lib.apply_overrides(base, runs[0])
+  config = plan_lib.apply(base, runs[0], where="run 0")
   # Each run keeps the whole reducer grid and both regimes / background settings.
   assert set(config.eval_grid) == set(base.eval_grid) and config.backgrounds == base.backgrounds
 

@@ -544,7 +544,8 @@ def test_config_args_reach_open_split():
   assert config.data.split == "all"
   assert pipeline.config_options(config.data, "/w") == dict(
       skip_bad_audio=False, cache_dir="/w/cache", channel=0, long_files="split",
-      sample_rate=16000, clip_seconds=3.0, shift_seconds=None, seed=0)
+      sample_rate=16000, clip_seconds=3.0, shift_seconds=None, seed=0,
+      class_order="sorted", window_rule="cover_tail", overlap_tolerance=1e-9)  # not paper mode
   config = own_data_config.get_config("root=/data/lab/tits.csv,regimes=frozen+finetuned")
   assert config.data.split == "test" and pipeline.config_options(config.data, "/w")[
       "channel"] is None
