@@ -2,6 +2,7 @@
 probe rows land in probes.csv with the cell's identity, and report.md shows the probe table with
 the handcrafted `mfcc` baseline beside a deep model."""
 
+import pytest
 import os
 
 from bioacoustics_jax import experiment
@@ -9,6 +10,7 @@ from bioacoustics_jax.report import results as results_lib
 from tests.smoke import smoke_config
 
 
+@pytest.mark.slow  # about 220 s on 2 cores; the probes' rows are covered by tests/evaluate/test_probes.py
 def test_probe_table_with_the_mfcc_baseline(tmp_path):
   workdir = str(tmp_path)
   config = smoke_config("smoke=true,datasets=synth_birds,models=rn18+mfcc,"

@@ -116,6 +116,7 @@ def test_full_cnn14_parity_and_parameter_count():
   assert parity.max_relative_diff(inter["embedding"], want["embedding"].numpy()) <= 1e-5
 
 
+@pytest.mark.slow  # about 30 s; bf16 is covered per family by the faster CNN tests
 def test_bfloat16_compute_is_close_and_trains():
   x = np.asarray(jax.jit(lambda a: recipes.panns_log_mel(a, RATE))(_audio(12000, batch=1)))
   diff, scale, m16, variables = parity.bfloat16_deviation(zoo.get_preset("cnn14"), x, **TINY)
@@ -123,6 +124,7 @@ def test_bfloat16_compute_is_close_and_trains():
   assert parity.gradients_are_finite(m16, variables, x)
 
 
+@pytest.mark.slow  # about 37 s on 2 cores
 def test_train_mode_dropout_follows_the_preset():
   spec = zoo.get_preset("cnn14")
   backbone = zoo.resolve("cnn14", TINY)

@@ -76,6 +76,7 @@ def test_full_convnext_tiny_parity():
   assert parity.max_relative_diff(inter["embedding"], expected) <= 1e-5
 
 
+@pytest.mark.slow  # about 28 s on 2 cores
 def test_bfloat16_compute_is_close_and_trains():
   # Training clones the backbone with dtype=bfloat16 on accelerators (train/finetune.py).
   x = np.random.default_rng(0).uniform(0, 1, (1, 64, 64, 3)).astype(np.float32)

@@ -81,6 +81,7 @@ def test_full_vit_b_16_parity():
   assert inter["embedding"].shape == (2, 1000) and inter["pre_logits"].shape == (2, 768)
 
 
+@pytest.mark.slow  # about 22 s on 2 cores
 def test_bfloat16_compute_is_close_and_trains():
   x = np.random.default_rng(0).uniform(0, 1, (1, 32, 32, 3)).astype(np.float32)
   diff, scale, m16, variables = parity.bfloat16_deviation(zoo.get_preset("vit_b_16"), x, **TINY)
