@@ -122,11 +122,15 @@ class FeatureProjection(nn.Module):
 
 
 class PositionalConvEmbedding(nn.Module):
-  """Grouped Conv1d 'same'-padded by kernel // 2, last step dropped for even kernels, GELU."""
+  """Grouped Conv1d 'same'-padded by kernel // 2, last step dropped for even kernels, GELU.
+
+  With `eps` it is one layer of data2vec-audio's positional stack: a LayerNorm without affine
+  parameters between the conv and the GELU."""
 
   kernel: int
   groups: int
   dtype: Any = jnp.float32
+  eps: float | None = None
 
   @nn.compact
   def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
@@ -135,6 +139,9 @@ class PositionalConvEmbedding(nn.Module):
                 feature_group_count=self.groups, dtype=self.dtype, name="conv")(x)
     if self.kernel % 2 == 0:
       y = y[:, :-1]
+    if self.eps is not None:
+      y = nn.LayerNorm(epsilon=self.eps, use_scale=False, use_bias=False,
+                       use_fast_variance=False, dtype=jnp.float32, name="layer_norm")(y)
     return attn_lib.gelu(y)
 
 
@@ -228,29 +235,8 @@ class EncoderLayer(nn.Module):
     return final_ln(x + ff(x, train)), bias
 
 
-class PositionalConvLayer(nn.Module):
-  """One layer of data2vec-audio's positional stack: grouped Conv1d 'same'-padded by
-  kernel // 2 (last step dropped for even kernels), LayerNorm without affine parameters, GELU."""
-
-  kernel: int
-  groups: int
-  eps: float
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    pad = self.kernel // 2
-    x = nn.Conv(x.shape[-1], (self.kernel,), padding=((pad, pad),),
-                feature_group_count=self.groups, dtype=self.dtype, name="conv")(x)
-    if self.kernel % 2 == 0:
-      x = x[:, :-1]
-    x = nn.LayerNorm(epsilon=self.eps, use_scale=False, use_bias=False, use_fast_variance=False,
-                     dtype=jnp.float32, name="layer_norm")(x)
-    return attn_lib.gelu(x)
-
-
 class PositionalConvStack(nn.Module):
-  """data2vec-audio's positional embedding: `layers` PositionalConvLayers in sequence."""
+  """data2vec-audio's positional embedding: `layers` PositionalConvEmbedding layers (with LayerNorm) in sequence."""
 
   layers: int
   kernel: int
@@ -261,8 +247,8 @@ class PositionalConvStack(nn.Module):
   @nn.compact
   def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
     for i in range(self.layers):
-      x = PositionalConvLayer(self.kernel, self.groups, self.eps, self.dtype,
-                              name=f"layers_{i}")(x)
+      x = PositionalConvEmbedding(self.kernel, self.groups, self.dtype, eps=self.eps,
+                                  name=f"layers_{i}")(x)
     return x
 
 
