@@ -28,6 +28,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
+from bioacoustics_jax import axes
 from bioacoustics_jax import config_checks
 from bioacoustics_jax import paths
 from bioacoustics_jax import provenance
@@ -67,7 +68,7 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
   """
   config_checks.check(config)
   backbones = resolve_models(config)  # unknown names and missing weights fail now, not mid-run
-  evaluators = make_evaluators(config)
+  evaluators = axes.make_evaluators(config)
   workdir = paths.require_local(workdir, "--workdir")
   for key in ("root", "cache_dir"):
     if config.data.get(key):
@@ -82,18 +83,18 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
     data_root, datasets = prepare_data(config, workdir)
     train = config.train.to_dict() if "finetuned" in config.regimes else None
     data_options = pipeline.config_options(config.data, workdir)
-    axes = {d: _background_axis(config, d, data_root, data_options) for d in datasets}
+    backgrounds = {d: axes.background_axis(config, d, data_root, data_options) for d in datasets}
     cells = [Cell(dataset=d, model=m, regime=r, backbone=backbones[m],
                   workdir=cells_dir or workdir,
                   data_root=data_root, split_name=config.data.split, data_options=data_options,
                   drop_background=drop,
                   embed_batch_size=int(config.embed.batch_size), seed=int(config.seed),
                   embed_dtype=extract_lib.resolve_dtype(config.embed.get("dtype", "auto")).name,
-                  train=_train_for(train, config, drop) if r == "finetuned" else None,
+                  train=axes.train_for(train, config, drop) if r == "finetuned" else None,
                   init=resolve_init(config.get("random_init", "auto"), m, config.models,
                                     backbones[m]))
              for d in datasets for m in config.models for r in config.regimes
-             for drop in axes[d]
+             for drop in backgrounds[d]
              if r == "frozen" or backbones[m].preset.trainable]
     for m in config.models:
       if "finetuned" in config.regimes and not backbones[m].preset.trainable:
@@ -155,44 +156,6 @@ def _run_cell(cell: Cell, config, evaluators: list[ClusteringEvaluator], workdir
     all_rows += rows
   results.append_rows(results_csv, all_rows)
   return all_rows, es.meta
-
-
-def make_evaluators(config: ml_collections.ConfigDict) -> list[ClusteringEvaluator]:
-  """One evaluator per entry of `config.eval_grid` ({name: overrides of config.evaluate}; the
-  paper grid's reducer settings), or the one of `config.evaluate` when there is no grid. The
-  entries that config.evaluate already equals come first: the first evaluator is the one the
-  probes, report.html and TensorBoard use."""
-  base = config.evaluate.to_dict()
-  grid = [dict(over) for over in (config.get("eval_grid") or {}).values()]
-  grid.sort(key=lambda over: any(base.get(k) != v for k, v in over.items()))
-  settings = [dict(base, **over) for over in grid] or [base]
-  return [ClusteringEvaluator(**s, log=logging.info) for s in settings]
-
-
-def _background_axis(config, dataset: str, data_root: str, data_options: dict) -> list[bool]:
-  """drop_background values of a dataset's cells: `config.backgrounds` ("all", "fewer": the
-  paper's fewer-background experiment, unlabelled windows out of train, valid and test) for
-  detection sets, else the single `data.drop_background` flag."""
-  axis = tuple(config.get("backgrounds") or ())
-  if not axis:
-    return [bool(config.data.drop_background)]
-  bad = sorted(set(axis) - {"all", "fewer"})
-  if bad:
-    raise ValueError(f"--config.backgrounds has unknown value(s) {bad}; known: all, fewer")
-  source = pipeline.resolve_source(dataset, data_root=data_root,
-                                   cache_dir=data_options.get("cache_dir"),
-                                   class_order=data_options.get("class_order", "sorted"))
-  if source.info.task != "detection":
-    return [False] if "all" in axis else []
-  return [b == "fewer" for b in axis]
-
-
-def _train_for(train: dict | None, config, drop_background: bool) -> dict | None:
-  """The training config of a fine-tuned cell: on the background axis, fine-tuning drops the
-  background windows exactly when the evaluated split does."""
-  if train is None or not config.get("backgrounds"):
-    return train
-  return dict(train, drop_background=bool(drop_background))
 
 
 def _take_part(cell: Cell, config, evaluator) -> list[dict]:
