@@ -71,13 +71,6 @@ def _as_batch(audio, recipe_name: str) -> torch.Tensor:
   return audio.to(torch.float32)
 
 
-def _require_rate(recipe_name: str, expected: int, sample_rate: int) -> None:
-  if sample_rate != expected:
-    raise ValueError(f"Input recipe {recipe_name!r} needs audio at {expected} Hz, got "
-                     f"{sample_rate} Hz; resample in the input pipeline (pass sample_rate="
-                     f"recipe.sample_rate to the data loader).")
-
-
 def _const(array: np.ndarray) -> torch.Tensor:
   return torch.from_numpy(np.asarray(array, np.float32))
 
@@ -142,7 +135,7 @@ def paper_mel3_224(audio, sample_rate: int) -> torch.Tensor:
 @_register("vggish_logmel")
 def vggish_logmel(audio, sample_rate: int) -> torch.Tensor:
   audio = _as_batch(audio, "vggish_logmel")
-  _require_rate("vggish_logmel", jnp_recipes.VGGISH_RATE, sample_rate)
+  jnp_recipes.require_rate("vggish_logmel", jnp_recipes.VGGISH_RATE, sample_rate)
   window_length, hop, n_fft = 400, 160, 512
   patch = jnp_recipes.VGGISH_PATCH_FRAMES
   min_samples = window_length + hop * (patch - 1)
@@ -168,7 +161,7 @@ def vggish_logmel(audio, sample_rate: int) -> torch.Tensor:
 
 @_register("waveform16k")
 def waveform16k(audio, sample_rate: int) -> torch.Tensor:
-  _require_rate("waveform16k", 16000, sample_rate)
+  jnp_recipes.require_rate("waveform16k", 16000, sample_rate)
   return _as_batch(audio, "waveform16k")
 
 
@@ -191,7 +184,7 @@ def panns_waveform(audio, sample_rate: int) -> torch.Tensor:
   """The 32 kHz waveform: PANNs' Cnn14 computes its log-mel itself (torchlibrosa, inside the
   model), so its baseline runs the original front end; tests/models/test_cnn14.py checks that
   front end against the jnp recipe `panns_logmel`."""
-  _require_rate("panns_logmel", jnp_recipes.PANNS_RATE, sample_rate)
+  jnp_recipes.require_rate("panns_logmel", jnp_recipes.PANNS_RATE, sample_rate)
   return _as_batch(audio, "panns_logmel")
 
 
@@ -224,7 +217,7 @@ def kaldi_fbank(audio: torch.Tensor, sample_rate: int = 16000, num_mel_bins: int
 @_register("ast_fbank")
 def ast_fbank(audio, sample_rate: int) -> torch.Tensor:
   audio = _as_batch(audio, "ast_fbank")
-  _require_rate("ast_fbank", 16000, sample_rate)
+  jnp_recipes.require_rate("ast_fbank", 16000, sample_rate)
   fbank = kaldi_fbank(audio, sample_rate, jnp_recipes.AST_BINS)
   length = jnp_recipes.AST_MAX_LENGTH
   if fbank.shape[1] < length:  # zero-pad BEFORE normalising, as the feature extractor does
@@ -241,7 +234,7 @@ def ast_fbank(audio, sample_rate: int) -> torch.Tensor:
 @_register("whisper_logmel")
 def whisper_logmel(audio, sample_rate: int) -> torch.Tensor:
   audio = _as_batch(audio, "whisper_logmel")
-  _require_rate("whisper_logmel", jnp_recipes.WHISPER_RATE, sample_rate)
+  jnp_recipes.require_rate("whisper_logmel", jnp_recipes.WHISPER_RATE, sample_rate)
   frames, length = jnp_recipes.whisper_frames(audio.shape[-1])
   audio = torch.nn.functional.pad(audio[:, :length], (0, max(0, length - audio.shape[-1])))
   n_fft = jnp_recipes.WHISPER_N_FFT

@@ -2,7 +2,7 @@
 
 The original (Kong et al. 2020, panns_inference/models.py) computes its log-mel inside the
 model with torchlibrosa; here that front end is the input recipe `panns_logmel`
-(audio/recipes.py), so this module takes the log-mel [B, frames, 64] and starts at `bn0`, a
+(audio/recipes/extended.py), so this module takes the log-mel [B, frames, 64] and starts at `bn0`, a
 BatchNorm over the 64 mel bins. Then six ConvBlocks (two 3x3 convs without bias, each BN +
 ReLU; 2x2 average pool after blocks 1-5, none after block 6) with 64..2048 channels, mean over
 the mel axis, max + mean over time, `fc1` (2048) + ReLU = the embedding PANNs users extract

@@ -9,7 +9,7 @@ Linear head on the class token (`heads.head`). Attention is models/attention.py'
 
 torchvision's ViT takes only square `image_size` inputs (its position table fixes the number of
 patches), so spectrograms reach it through the recipe `paper_mel3_224`: the paper's 3-channel
-batch-max mel resized to 224x224 (audio/recipes.py). Any other input shape is a clear error,
+batch-max mel resized to 224x224 (audio/recipes/extended.py). Any other input shape is a clear error,
 never a silent position-table interpolation.
 
 As for the paper's other ImageNet models, the embedding is the 1000-d ImageNet output;

@@ -67,7 +67,7 @@ def vit_reference(arch: str = "vit_b_16", **overrides):
 
 def port_cnn14(state_dict: Mapping[str, Any], target: Any) -> Any:
   """porting/cnn14.py's porter, checking the checkpoint's torchlibrosa front-end tensors against
-  the constants of recipe `panns_logmel` (audio/recipes.py)."""
+  the constants of recipe `panns_logmel` (audio/recipes/extended.py)."""
   from bioacoustics_jax.audio import recipes  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.porting import cnn14 as cnn14_porting  # pylint: disable=g-import-not-at-top
   real, imag = recipes.panns_dft_kernels()

@@ -45,7 +45,7 @@ class Preset:
     module: import path of `build(**kwargs) -> nn.Module`; the module's
       `apply(variables, x, train=False)` returns `(output, {"embedding": ..., "pre_logits": ...})`.
     module_kwargs: constructor kwargs fixed by the preset (user overrides go on top).
-    recipe: input recipe name (bioacoustics_jax/audio/recipes.py): audio -> model input; the
+    recipe: input recipe name (bioacoustics_jax/audio/recipes/): audio -> model input; the
       recipe's fixed `sample_rate`, if any, is the model's input rate (else the dataset's rate).
     embedding_dim: size of `intermediates["embedding"]` at full size.
     porter: import path of `port(state_dict, target) -> variables` for the checkpoint layout.
