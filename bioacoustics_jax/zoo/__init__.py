@@ -14,7 +14,7 @@ preset of that family is used.
 
 from bioacoustics_jax.zoo.backbone import Backbone
 from bioacoustics_jax.zoo.backbone import resolve
-from bioacoustics_jax.zoo.presets import Preset
+from bioacoustics_jax.zoo.preset import Preset
 from bioacoustics_jax.zoo.presets import architectures
 from bioacoustics_jax.zoo.presets import aves_rate_rule
 from bioacoustics_jax.zoo.presets import get_preset

@@ -26,6 +26,7 @@ from bioacoustics_jax.audio import recipes
 from bioacoustics_jax.porting import checkpoint
 from bioacoustics_jax.porting import load as load_lib
 from bioacoustics_jax.porting import torch_to_flax
+from bioacoustics_jax.zoo import preset as preset_lib
 from bioacoustics_jax.zoo import presets as presets_lib
 
 # Parameter shapes never depend on the clip length or rate, so one second at this rate builds
@@ -45,7 +46,7 @@ class Backbone:
   Backbone (the jitted extractor) are then shared by all of that model's cells.
   """
 
-  preset: presets_lib.Preset
+  preset: preset_lib.Preset
   overrides: Mapping[str, Any]
   weights_dir: pathlib.Path
   # "model": the recipe's own rate (AVES at 16 kHz); "dataset": the dataset's audio fed as it is

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from bioacoustics_jax import zoo
+from bioacoustics_jax.zoo import preset as preset_lib
 from bioacoustics_jax.zoo import presets
 from tests.models import parity_registry
 
@@ -74,10 +75,10 @@ def test_full_size_parameter_count(architecture):
 @pytest.mark.parametrize("name", zoo.names())
 def test_every_preset_is_complete(name):
   preset = zoo.get_preset(name)
-  assert preset.recipe and preset.embedding and callable(presets.load_attr(preset.module))
+  assert preset.recipe and preset.embedding and callable(preset_lib.load_attr(preset.module))
   assert preset.parity in ("torch", "librosa")
   if preset.parity == "torch":
-    assert preset.porter and preset.reference and callable(presets.load_attr(preset.porter))
+    assert preset.porter and preset.reference and callable(preset_lib.load_attr(preset.porter))
   else:
     assert preset.weights is None and preset.reference is None
   if preset.weights is not None:
