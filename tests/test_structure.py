@@ -147,7 +147,8 @@ def test_resolving_one_model_imports_only_its_family():
       print(sorted(m for m in sys.modules if m.startswith("bioacoustics_jax.models.")))
       print("torch" in sys.modules)
   """).splitlines()
-  assert out[-2] == "['bioacoustics_jax.models.resnet', 'bioacoustics_jax.models.torch_layers']"
+  assert out[-2] == ("['bioacoustics_jax.models.initialize', 'bioacoustics_jax.models.resnet', "
+                     "'bioacoustics_jax.models.torch_layers']")
   assert out[-1] == "False"
 
 

@@ -15,6 +15,7 @@ eval vs train mode (train/diagnostics.py: a BatchNorm collapse is visible at a g
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from typing import Any
@@ -31,6 +32,7 @@ from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.data.order import epoch_seed
 from bioacoustics_jax.models.classifier import Classifier
 from bioacoustics_jax.models.classifier import head_init
+from bioacoustics_jax.models import initialize
 from bioacoustics_jax.parallel import data_parallel
 from bioacoustics_jax.train import checkpointing
 from bioacoustics_jax.train import diagnostics
@@ -216,8 +218,13 @@ def _training_backbone(backbone: zoo.Backbone, cfg) -> tuple[Any, Any]:
 
 
 def _with_new_head(module: Classifier, backbone_vars: dict, sample_input, seed: int) -> dict:
-  """Classifier variables: the given backbone + a freshly initialised head (seeded)."""
-  fresh = jax.tree.map(np.asarray, module.init(jax.random.key(seed), sample_input, train=False))
+  """Classifier variables: the given backbone + a freshly initialised head (seeded).
+
+  Only the variables' structure is traced (jax.eval_shape): the backbone's and the head's values
+  are both replaced below, so nothing is drawn or compiled; any other variable the classifier
+  had would be initialised for real (models/initialize.py)."""
+  rng = jax.random.key(seed)
+  fresh = jax.eval_shape(functools.partial(module.init, train=False), rng, sample_input)
   out = {c: dict(tree) for c, tree in fresh.items()}
   # The head both trainers start from (models/classifier.py: torch nn.Linear's distribution).
   dim, classes = np.shape(out["params"]["head"]["kernel"])
@@ -233,6 +240,10 @@ def _with_new_head(module: Classifier, backbone_vars: dict, sample_input, seed: 
                        f"(same architecture and overrides?). First differences: "
                        f"{_diff(want, got)}")
     out[collection]["backbone"] = jax.tree.map(np.asarray, tree)
+  if any(isinstance(x, jax.ShapeDtypeStruct) for x in jax.tree.leaves(out)):
+    real = initialize.init(module, rng, sample_input, train=False)
+    out = jax.tree.map(lambda x, r: np.asarray(r) if isinstance(x, jax.ShapeDtypeStruct) else x,
+                       out, jax.tree.map(np.asarray, real))
   return out
 
 

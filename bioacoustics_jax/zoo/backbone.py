@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bioacoustics_jax.audio import recipes
+from bioacoustics_jax.models import initialize
 from bioacoustics_jax.porting import checkpoint
 from bioacoustics_jax.porting import load as load_lib
 from bioacoustics_jax.porting import torch_to_flax
@@ -152,7 +153,7 @@ class Backbone:
     ported now (strict: any unmapped or mis-shaped tensor is an error naming it)."""
     sample = self.sample_input() if sample is None else sample
     if self.preset.weights is None:
-      return jax.jit(self.module.init)(rng, sample)
+      return initialize.init(self.module, rng, sample)
     ported = self._usable_ported_dir()
     if ported is not None:
       return checkpoint.load_variables(ported)
