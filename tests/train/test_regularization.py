@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bioacoustics_jax import zoo
+from bioacoustics_jax.models import initialize
 
 SWIN_TINY = dict(embed_dim=8, depths=(2, 2), num_heads=(1, 2), num_classes=10)
 HUBERT_TINY = dict(conv_layers=((16, 10, 5), (16, 3, 2)), embed_dim=16, num_layers=4,
@@ -29,7 +30,7 @@ def test_train_mode_regularisation(name, overrides, shape, want):
   plain = backbone.training_module(cross_replica_bn=True, regularization=False)
   assert all(getattr(plain, key) == 0.0 for key in want)
   x = jnp.asarray(np.random.default_rng(0).normal(size=shape), jnp.float32)
-  variables = module.init(jax.random.key(0), x)
+  variables = initialize.init(module, jax.random.key(0), x)
 
   def out(m, train, seed=0):
     return np.asarray(m.apply(variables, x, train=train, rngs={"dropout": jax.random.key(seed)})[0])

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bioacoustics_jax.models import initialize
 from bioacoustics_jax.models import torch_layers as tl
 from bioacoustics_jax.models.classifier import Classifier
 
@@ -44,7 +45,8 @@ def classifier(num_classes: int = 3, bn_axis_name: str | None = "data") -> Class
 
 
 def init_variables(module, num_samples: int = 64, seed: int = 0):
-  return module.init(jax.random.key(seed), prepare(jnp.zeros((1, num_samples)), 0), train=False)
+  return initialize.init(module, jax.random.key(seed), prepare(jnp.zeros((1, num_samples)), 0),
+                         train=False)
 
 
 def random_batch(batch: int, num_samples: int = 64, num_classes: int = 3, seed: int = 0,
