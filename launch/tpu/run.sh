@@ -7,7 +7,7 @@
 #   launch/tpu/run.sh setup  --name=N --zone=Z
 #   launch/tpu/run.sh run    --name=N --zone=Z --restarts=3 -- \
 #       python -m launch.run --config=experiments/configs/quickstart.py --workdir=gs://BUCKET/run \
-#         --config.data.root=/tmp/quickstart_data
+#         --config.data.root=/mnt/BUCKET/quickstart_data
 #   launch/tpu/run.sh delete --name=N --zone=Z
 set -euo pipefail
 cd "$(dirname "$0")/../.."
