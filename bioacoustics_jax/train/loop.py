@@ -287,7 +287,8 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
       check_finite()
       save(step, force=True)
       ckpts.wait()
-      logging.warning("SIGTERM: saved step %d under %s/checkpoints; exiting.", step, workdir)
+      logging.warning("Preempted (SIGTERM on a host): saved step %d under %s/checkpoints; "
+                      "exiting.", step, workdir)
       raise Preempted(step)
     check_finite()
     ckpts.wait()
