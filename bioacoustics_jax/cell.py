@@ -29,6 +29,7 @@ import os
 from typing import Any
 
 import bioacoustics_jax
+from bioacoustics_jax import paths
 from bioacoustics_jax import zoo
 from bioacoustics_jax.data import catalog
 from bioacoustics_jax.data import pipeline
@@ -162,12 +163,8 @@ class Cell:
 
   def write_key(self) -> None:
     """Writes what the key was made of beside the embedding set (atomic)."""
-    os.makedirs(os.path.dirname(self.key_path), exist_ok=True)
-    tmp = f"{self.key_path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-      json.dump({"key": self.key, "inputs": self.key_inputs}, f, indent=1, sort_keys=True,
-                default=str)
-    os.replace(tmp, self.key_path)
+    paths.write_text(self.key_path, json.dumps(  # local or a URI
+        {"key": self.key, "inputs": self.key_inputs}, indent=1, sort_keys=True, default=str))
 
   def open(self, split: str) -> pipeline.SplitData:
     """`split` prepared at the model's input rate (once, by the tfds builder: the rate is in

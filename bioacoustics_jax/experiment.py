@@ -69,10 +69,8 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
   config_checks.check(config)
   backbones = resolve_models(config)  # unknown names and missing weights fail now, not mid-run
   evaluators = axes.make_evaluators(config)
-  workdir = paths.require_local(workdir, "--workdir")
-  for key in ("root", "cache_dir"):
-    if config.data.get(key):
-      paths.require_local(config.data[key], f"data.{key}")
+  workdir = paths.absolute(workdir)  # a gs:// URI stays one (never a local `gs:` folder)
+  resolve_data_root(config, workdir)  # raw audio must be local or mounted: fail now, not mid-run
   distributed.check_setup(config.to_json(), workdir)  # same config, devices, shared workdir
   paths.makedirs(workdir)
   record = provenance.start_run(workdir, config, argv=argv)
@@ -210,13 +208,13 @@ def _write_reports(workdir: str, results_csv: str, run_id: str, failures: list[d
   """report.md (this run's rows, its failures, each dataset's origin, input-check warnings and
   skipped files) and report.html; process 0 only."""
   report_md = os.path.join(workdir, "report.md")
-  if not distributed.is_main() or (not os.path.exists(results_csv) and not failures):
+  if not distributed.is_main() or (not paths.exists(results_csv) and not failures):
     return report_md
   markdown.write_report(results_csv, report_md, paper_csv=markdown.PAPER_SCORES,
                         run_id=run_id, failures=failures,
                         probes_csv=os.path.join(workdir, "probes.csv"),
                         appendix=data_summary.markdown_section(metas))
-  if os.path.exists(results_csv):
+  if paths.exists(results_csv):
     html_report.write_html(workdir, paper_csv=markdown.PAPER_SCORES)
   return report_md
 
@@ -279,17 +277,19 @@ def _applicable_overrides(name: str, overrides: dict) -> dict:
 
 
 def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> tuple[str, list[str]]:
-  """Writes the synthetic suite when asked (process 0; the others wait for it); returns (data
-  root, dataset names)."""
-  root = paths.require_local(config.data.root or os.path.join(workdir, "data"), "data.root")
+  """Writes the synthetic suite when asked (process 0 first; then the others, which find it
+  there when the data root is shared and write their own copy when it is a local folder);
+  returns (data root, dataset names)."""
+  root = resolve_data_root(config, workdir)
   datasets = list(config.data.datasets)
   if config.data.synthetic_size:
     start = time.perf_counter()
     written = list(datasets or synthetic.ROSTER)
-    if distributed.is_main():
-      written = synthetic.write_suite(root, size=config.data.synthetic_size,
-                                      seed=config.data.synthetic_seed, names=datasets or None)
-    distributed.barrier("synthetic suite written")
+    for writers_turn in (True, False):  # process 0 first: hosts sharing its root only read
+      if distributed.is_main() == writers_turn:
+        written = synthetic.write_suite(root, size=config.data.synthetic_size,
+                                        seed=config.data.synthetic_seed, names=datasets or None)
+      distributed.barrier(f"synthetic suite written{'' if writers_turn else ' (all hosts)'}")
     logging.info("Synthetic suite (%s) ready under %s in %.1f s: %s", config.data.synthetic_size,
                  root, time.perf_counter() - start, ", ".join(written))
     datasets = datasets or written
@@ -299,6 +299,13 @@ def prepare_data(config: ml_collections.ConfigDict, workdir: str) -> tuple[str, 
   return root, datasets
 
 
+def resolve_data_root(config: ml_collections.ConfigDict, workdir: str) -> str:
+  """config.data.root (default <workdir>/data), a local or mounted folder."""
+  what = "data.root" if config.data.root else "data.root (default <workdir>/data)"
+  return paths.require_local(config.data.root or os.path.join(workdir, "data"), what,
+                             "the audio is read (and the synthetic suite written) as local files")
+
+
 def embedding_set(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingSet:
   """The cell's embedding set: loaded when one with the same key exists (same data, model,
   weights, settings), else computed and saved under the key (by process 0; a JAX cell is
@@ -306,7 +313,7 @@ def embedding_set(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingSet
   cache (sweep trials) compute a cell one at a time (a lock per key on process 0): the others
   wait, then load it."""
   with results.locked(cell.embeddings_path) if distributed.is_main() else contextlib.nullcontext():
-    cached = os.path.exists(cell.embeddings_path)
+    cached = paths.exists(cell.embeddings_path)
     if distributed.agree(cached) if cell.framework == "jax" else cached:
       logging.info("Cell key %s unchanged: loading %s", cell.key, cell.embeddings_path)
       return EmbeddingSet.load(cell.embeddings_path)
@@ -378,9 +385,8 @@ def _write_figure(workdir: str, es: EmbeddingSet, projections, cell: Cell,
     return
   # The 2-D points beside the figure, for the paper grid's UMAP figure (report/paper_grid.py).
   stem = os.path.join(workdir, "projections", f"{cell.key}-{eval_key}")
-  os.makedirs(os.path.dirname(stem), exist_ok=True)
-  np.savez(stem + ".npz", **{r: np.asarray(p, np.float32) for r, p in projections.items()},
-           labels=np.asarray(es.labels))
+  paths.save_npz(stem + ".npz", **{r: np.asarray(p, np.float32) for r, p in projections.items()},
+                 labels=np.asarray(es.labels))
   figures.scatter(np.asarray(projection), es.labels, es.label_names,
                   title=f"{cell.dataset} / {cell.model} / {cell.regime}",
                   out_png=os.path.join(workdir, "figures",

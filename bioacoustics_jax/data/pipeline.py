@@ -33,12 +33,14 @@ import functools
 import logging
 import math
 import os
+import time
 from typing import Any, Iterator
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from bioacoustics_jax import paths
 from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import builders
 from bioacoustics_jax.data import catalog
@@ -216,7 +218,7 @@ def resolve_source(dataset: str, *, data_root: str, cache_dir: str | None = None
                    shift_seconds: float | None = None, seed: int = 0,
                    class_order: str = "sorted") -> catalog.DatasetSource:
   """The DatasetSource of `dataset` under `data_root` (see module doc), with overrides applied."""
-  data_root = os.path.abspath(os.path.expanduser(data_root))
+  data_root = paths.require_local(data_root, "data_root", "the audio is read as local files")
   path = os.path.join(data_root, dataset)
   source = None
   if os.path.isfile(os.path.join(path, catalog.DATASET_JSON)) or not os.path.exists(path):
@@ -230,7 +232,10 @@ def resolve_source(dataset: str, *, data_root: str, cache_dir: str | None = None
              for f in spec["files"].values()):
         raise
   if source is None:
-    return own_data.resolve(path, cache_dir=cache_dir or default_cache_dir(),
+    cache_dir = paths.require_local(cache_dir or default_cache_dir(), "data.cache_dir",
+                                    f"{path} is a folder of your own audio, whose index is "
+                                    "written as local files (data/own_data.py)")
+    return own_data.resolve(path, cache_dir=cache_dir,
                             sample_rate=sample_rate, clip_seconds=clip_seconds,
                             shift_seconds=shift_seconds, seed=seed)
   changes = {k: v for k, v in dict(sample_rate=sample_rate, clip_seconds=clip_seconds,
@@ -275,16 +280,41 @@ def prepare(dataset: str, *, data_root: str, skip_bad_audio: bool = False,
   builder_cls = builders.BUILDERS[source.format]
   data_dir = tfds_dir or _tfds_dir(source, cache_dir)
   tfds.display_progress_bar(False)  # per-example progress bars drown the run's own log
+  if paths.is_uri(data_dir):  # gs://: tfds writes there itself; no file locks on a bucket
+    return _prepare_at_uri(lambda: builder_cls(config=config, data_dir=data_dir))
   with _prepare_lock(data_dir):
     builder = builder_cls(config=config, data_dir=data_dir)
     builder.download_and_prepare()
   return builder
 
 
+# How long a host other than process 0 waits for process 0 to prepare a dataset at a URI.
+PREPARE_WAIT_ENV = "BIOACOUSTICS_PREPARE_TIMEOUT"
+
+
+def _prepare_at_uri(make_builder) -> tfds.core.DatasetBuilder:
+  """Process 0 prepares; the other processes (which open the same datasets in the same cells)
+  wait until the prepared data is there, then read it."""
+  import jax  # pylint: disable=g-import-not-at-top
+  builder = make_builder()
+  if jax.process_index() == 0:
+    builder.download_and_prepare()
+    return builder
+  wait = float(os.environ.get(PREPARE_WAIT_ENV, "3600"))
+  deadline = time.monotonic() + wait
+  while not builder.is_prepared():
+    if time.monotonic() > deadline:
+      raise TimeoutError(f"Process {jax.process_index()} waited {wait:.0f} s for process 0 to "
+                         f"prepare {builder.data_dir}; see process 0's log ({PREPARE_WAIT_ENV} "
+                         "sets the wait).")
+    time.sleep(2)
+  return make_builder()  # reads the prepared dataset's info
+
+
 @contextlib.contextmanager
 def _prepare_lock(data_dir: str):
-  """One preparer at a time per data_dir (hosts sharing a disk, parallel test workers); the
-  others wait, then find the data prepared and just read it."""
+  """One preparer at a time per local data_dir (hosts sharing a disk, parallel test workers);
+  the others wait, then find the data prepared and just read it."""
   os.makedirs(data_dir, exist_ok=True)
   with open(os.path.join(data_dir, ".prepare.lock"), "w") as f:
     fcntl.flock(f, fcntl.LOCK_EX)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from typing import Any
 
 import numpy as np
+
+from bioacoustics_jax import paths
 
 
 @dataclasses.dataclass
@@ -62,25 +63,23 @@ class EmbeddingSet:
 
   def save(self, path: str) -> str:
     """Writes `path` (.npz); ids, names and meta ride along as JSON so the file is self-contained."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp.npz"
     extra = {} if self.targets is None else {"targets": self.targets}
-    np.savez(
-        tmp,
+    # Local or a URI; a killed run never leaves a half-written store behind (paths.write_bytes).
+    paths.save_npz(
+        path,
         embeddings=self.embeddings,
         labels=self.labels,
         ids=np.asarray(self.ids, dtype=str),
         header=np.asarray(json.dumps({"label_names": list(self.label_names), "meta": self.meta})),
         **extra,
     )
-    os.replace(tmp, path)  # a killed run never leaves a half-written store behind
     return path
 
   @classmethod
   def load(cls, path: str) -> "EmbeddingSet":
-    if not os.path.exists(path):
+    if not paths.exists(path):
       raise FileNotFoundError(f"No embedding set at {path}; run extraction first.")
-    with np.load(path, allow_pickle=False) as f:
+    with paths.load_npz(path) as f:
       header = json.loads(str(f["header"]))
       return cls(
           embeddings=f["embeddings"],

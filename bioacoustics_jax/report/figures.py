@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import io
 from typing import Sequence
 
 import matplotlib
@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display on servers and TPU VMs
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from bioacoustics_jax import paths  # noqa: E402
 
 # Past this many classes (CBI has 264) a legend hides the plot; the title gives the count instead.
 MAX_LEGEND_ENTRIES = 30
@@ -54,8 +56,9 @@ def scatter(projection: np.ndarray, labels: np.ndarray, label_names: Sequence[st
     ax.set_title(f"{title}  (N={len(labels)}, {len(classes)} classes)", fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
-    os.makedirs(os.path.dirname(out_png) or ".", exist_ok=True)
-    fig.savefig(out_png, bbox_inches="tight")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    paths.write_bytes(out_png, buffer.getvalue())  # local or a URI
   finally:
     plt.close(fig)  # sweeps draw hundreds of figures; keep memory flat
   return out_png

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import collections
 import datetime
-import glob
 import html
 import json
 import os
@@ -33,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from bioacoustics_jax import paths
 from bioacoustics_jax.report import html_figures
 from bioacoustics_jax.report import page_assets
 from bioacoustics_jax.report import results as results_lib
@@ -58,9 +58,9 @@ _esc = html.escape
 
 def _trials(workdir: str) -> list[tuple[str, str]]:
   """[(trial name, its workdir)]: [("", workdir)] for a run, one per runs/*/ for a sweep."""
-  if os.path.exists(os.path.join(workdir, "results.csv")):
+  if paths.exists(os.path.join(workdir, "results.csv")):
     return [("", workdir)]
-  found = sorted(glob.glob(os.path.join(workdir, "runs", "*", "results.csv")))
+  found = paths.glob(os.path.join(workdir, "runs", "*", "results.csv"))
   return [(os.path.basename(os.path.dirname(p)), os.path.dirname(p)) for p in found]
 
 
@@ -83,14 +83,13 @@ def _load_views(trials) -> dict[tuple[str, str, str, str], views_lib.CellView]:
 def _provenance(workdir: str) -> list[tuple[str, dict]]:
   # Per invocation (runs/<id>/run.json), per sweep trial (runs/<trial>/[runs/<id>/]run.json),
   # or one for the workdir: wherever the provenance writer settles, the page finds it.
-  paths = sorted(set(glob.glob(os.path.join(workdir, "run.json")) +
-                     glob.glob(os.path.join(workdir, "runs", "*", "run.json")) +
-                     glob.glob(os.path.join(workdir, "runs", "*", "runs", "*", "run.json"))))
+  found = sorted(set(paths.glob(os.path.join(workdir, "run.json")) +
+                     paths.glob(os.path.join(workdir, "runs", "*", "run.json")) +
+                     paths.glob(os.path.join(workdir, "runs", "*", "runs", "*", "run.json"))))
   out = []
-  for path in paths:
+  for path in found:
     try:
-      with open(path) as f:
-        out.append((os.path.relpath(path, workdir), json.load(f)))
+      out.append((os.path.relpath(path, workdir), json.loads(paths.read_text(path))))
     except (OSError, ValueError) as error:
       out.append((os.path.relpath(path, workdir), {"status": f"unreadable: {error}"}))
   return out
@@ -185,8 +184,7 @@ def _scatter_grid(trials, rows, views, max_points: int, data: dict) -> str:
 
 
 def _read_jsonl(path: str) -> list[dict]:
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  return [json.loads(line) for line in paths.read_text(path).splitlines() if line.strip()]
 
 
 def _curves(trials) -> str:
@@ -194,12 +192,12 @@ def _curves(trials) -> str:
   for trial, trial_dir in trials:
     train_dir = os.path.join(trial_dir, "train")
     groups = collections.defaultdict(list)
-    for path in sorted(glob.glob(os.path.join(train_dir, "**", "metrics.jsonl"), recursive=True)):
+    for path in paths.glob(os.path.join(train_dir, "**", "metrics.jsonl")):
       rel = os.path.relpath(os.path.dirname(path), train_dir).split(os.sep)
       groups[tuple(rel[:2])].append((rel[2] if len(rel) > 2 else "", path))
     for group, files in sorted(groups.items()):
       sweep_path = os.path.join(train_dir, *group, "sweep.json")
-      sweep = json.load(open(sweep_path)) if os.path.exists(sweep_path) else {}
+      sweep = json.loads(paths.read_text(sweep_path)) if paths.exists(sweep_path) else {}
       selected = sweep.get("selected_learning_rate")
       series, best = {}, None
       for sub, path in files:
@@ -300,19 +298,16 @@ def write_html(workdir: str, out_html: str | None = None, paper_csv: str | None 
   kind = f"sweep of {len(trials)} trials" if any(t for t, _ in trials) else "run"
   datasets = len({r["dataset"] for r in rows})
   models = len({r["model"] for r in rows})
-  subtitle = (f"{_esc(os.path.abspath(workdir))}: a {kind}, {len(rows)} result rows over "
+  subtitle = (f"{_esc(paths.absolute(workdir))}: a {kind}, {len(rows)} result rows over "
               f"{datasets} dataset(s) x {models} model(s). Written "
               f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; rebuild with "
               f"<code>python -m bioacoustics_jax.report --workdir={_esc(workdir)}</code>.")
   # "</" inside the JSON would end its <script> element early.
   cell_data = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
   page = page_assets.PAGE.substitute(
-      title=_esc(f"Clustering report: {os.path.basename(os.path.abspath(workdir))}"),
+      title=_esc(f"Clustering report: {os.path.basename(paths.absolute(workdir))}"),
       subtitle=subtitle, nav=nav, body="\n".join(sections), cell_data=cell_data,
       style=page_assets.STYLE, script=page_assets.SCRIPT)
   out_html = out_html or os.path.join(workdir, "report.html")
-  tmp = f"{out_html}.tmp{os.getpid()}"
-  with open(tmp, "w") as f:
-    f.write(page)
-  os.replace(tmp, out_html)
+  paths.write_text(out_html, page)  # a temporary file renamed over out_html
   return out_html

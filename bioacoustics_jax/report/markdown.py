@@ -20,6 +20,7 @@ import math
 import os
 from typing import Any, Iterable, Sequence
 
+from bioacoustics_jax import paths
 from bioacoustics_jax.report import framework_pairs
 from bioacoustics_jax.report import results as results_lib
 
@@ -250,9 +251,9 @@ HANDCRAFTED = {"mfcc": "handcrafted MFCC baseline"}
 
 def read_probe_rows(path: str) -> list[dict[str, Any]]:
   """Rows of a probe results csv (values parsed to float, NaN when empty); [] if absent."""
-  if not os.path.exists(path):
+  if not paths.exists(path):
     return []
-  with open(path, newline="") as f:
+  with paths.open_text(path) as f:
     rows = list(csv.DictReader(f))
   for row in rows:
     for column in _PROBE_FLOATS:
@@ -329,7 +330,7 @@ def write_report(results_csv: str, out_md: str, paper_csv: str | None = None,
   rows, each naming its cell key, settings and run); `failures` are listed at the end, then the
   `appendix` lines (the experiment's data section: origins, input checks, skipped files).
   """
-  rows = results_lib.read_results(results_csv) if os.path.exists(results_csv) else []
+  rows = results_lib.read_results(results_csv) if paths.exists(results_csv) else []
   if run_id is not None:
     rows = [r for r in rows if r["run_id"] == run_id]
   if not rows and not failures:
@@ -355,7 +356,5 @@ def write_report(results_csv: str, out_md: str, paper_csv: str | None = None,
       probes = [r for r in probes if r.get("run_id") == run_id]
     lines += probe_section(probes)
   lines += _notes_section(rows, failures) + list(appendix)
-  os.makedirs(os.path.dirname(out_md) or ".", exist_ok=True)
-  with open(out_md, "w") as f:
-    f.write("\n".join(lines))
+  paths.write_text(out_md, "\n".join(lines))  # local or a URI
   return out_md

@@ -8,7 +8,9 @@ different settings coexist and each says what it is. Appending is idempotent: a 
 half-finished cell after a crash never duplicates it. Writers take an exclusive lock
 (fcntl) on `<results.csv>.lock` around the read-modify-write, so concurrent processes lose no
 rows, and each write goes to a temporary file renamed over the old one, so a killed run leaves
-either the old or the new file, never a torn one.
+either the old or the new file, never a torn one. The file may live at a URI (gs://, through
+bioacoustics_jax/paths.py); there is no file lock on a URI, so one writer per results.csv there
+(a multi-host run has one: process 0).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import fcntl
 import math
 import os
 from typing import Any, Iterable
+
+from bioacoustics_jax import paths
 
 # The evaluator settings every row records (the keys of config.evaluate that change a score).
 SETTING_COLUMNS = ("embed_batch_size", "umap_n_neighbors", "umap_min_dist", "pca_dim",
@@ -86,9 +90,9 @@ def _parse(column: str, text: str) -> Any:
 
 def read_results(path: str) -> list[dict[str, Any]]:
   """Rows of results.csv with numbers parsed (NaN for missing scores); [] if it does not exist."""
-  if not os.path.exists(path):
+  if not paths.exists(path):
     return []
-  with open(path, newline="") as f:
+  with paths.open_text(path) as f:
     reader = csv.DictReader(f)
     header = tuple(reader.fieldnames or ())
     added = {c: v for c, v in ADDED_COLUMNS.items() if c not in header}
@@ -102,7 +106,11 @@ def read_results(path: str) -> list[dict[str, Any]]:
 
 @contextlib.contextmanager
 def locked(path: str):
-  """An exclusive lock on `<path>.lock` for the duration of the block (blocks until free)."""
+  """An exclusive lock on `<path>.lock` for the duration of the block (blocks until free); none
+  for a URI (no file locks there: one writer per file, see the module doc)."""
+  if paths.is_uri(path):
+    yield
+    return
   os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
   with open(f"{path}.lock", "a") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
@@ -130,9 +138,9 @@ PROBE_KEY_COLUMNS = ("dataset", "model", "regime", "split", "task", "setting", "
 
 
 def _read_probe_text(path: str) -> list[dict[str, Any]]:
-  if not os.path.exists(path):
+  if not paths.exists(path):
     return []
-  with open(path, newline="") as f:
+  with paths.open_text(path) as f:
     return list(csv.DictReader(f))
 
 
@@ -159,11 +167,9 @@ def _append(path: str, rows: Iterable[dict[str, Any]], columns: tuple[str, ...],
                      "reported once.")
   with locked(path):
     kept = [r for r in read(path) if key(r) not in new_keys]
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", newline="") as f:
+    with paths.open_text(path, "w") as f:  # a temporary file renamed over `path`
       writer = csv.writer(f)
       writer.writerow(columns)
       for row in kept + new:
         writer.writerow([_format(row[c]) for c in columns])
-    os.replace(tmp, path)
   return path

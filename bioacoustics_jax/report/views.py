@@ -24,6 +24,7 @@ import numpy as np
 from absl import logging
 from sklearn import metrics as skm
 
+from bioacoustics_jax import paths
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
 from bioacoustics_jax.evaluate import cluster as cluster_lib
 from bioacoustics_jax.evaluate import cluster_intervals
@@ -84,22 +85,19 @@ def save_cell(workdir: str, es: EmbeddingSet, evaluation, evaluator, rows: list[
                                                  seed=0, scores=("nmi", "ari"))
     boxes["+".join(key)] = {m: [box[f"{m}_lo"], box[f"{m}_hi"]] for m in ("nmi", "ari")}
   path = cell_path(workdir, first["dataset"], first["model"], first["regime"])
-  os.makedirs(os.path.dirname(path), exist_ok=True)
   header = dict(dataset=first["dataset"], model=first["model"], regime=first["regime"],
                 split=first["split"], label_names=list(es.label_names), intervals=boxes,
                 skipped=list(es.meta.get("skipped", [])), projections=sorted(projections),
                 predicted=["+".join(k) for k in predicted])
   arrays = {f"projection__{r}": p for r, p in projections.items()}
   arrays.update({f"predicted__{'+'.join(k)}": v for k, v in predicted.items()})
-  tmp = path + ".tmp.npz"
-  np.savez(tmp, labels=es.labels, ids=np.asarray(es.ids, dtype=str),
-           header=np.asarray(json.dumps(header, default=str)), **arrays)
-  os.replace(tmp, path)  # a killed run leaves the old view or the new one, never half of one
-  return path
+  # Local or a URI; a killed run leaves the old view or the new one, never half of one.
+  return paths.save_npz(path, labels=es.labels, ids=np.asarray(es.ids, dtype=str),
+                        header=np.asarray(json.dumps(header, default=str)), **arrays)
 
 
 def load_cell(path: str) -> CellView:
-  with np.load(path, allow_pickle=False) as f:
+  with paths.load_npz(path) as f:
     header = json.loads(str(f["header"]))
     return CellView(
         dataset=header["dataset"], model=header["model"], regime=header["regime"],
@@ -112,8 +110,5 @@ def load_cell(path: str) -> CellView:
 
 def load_all(workdir: str) -> list[CellView]:
   """Every saved view under `workdir`, in a stable order (dataset, model, regime)."""
-  root = os.path.join(workdir, VIEWS_DIR)
-  paths = []
-  for base, _, files in os.walk(root):
-    paths += [os.path.join(base, f) for f in files if f.endswith(".npz") and ".tmp" not in f]
-  return [load_cell(p) for p in sorted(paths)]
+  found = paths.walk_files(os.path.join(workdir, VIEWS_DIR))
+  return [load_cell(p) for p in found if p.endswith(".npz") and ".tmp" not in p]

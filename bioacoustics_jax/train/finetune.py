@@ -26,6 +26,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
+from bioacoustics_jax import paths
 from bioacoustics_jax import zoo
 from bioacoustics_jax.data import augment as augment_lib
 from bioacoustics_jax.data import pipeline
@@ -276,15 +277,13 @@ def _select(results):
 def _write_sweep(workdir, model, dataset, results, best, cfg) -> None:
   if jax.process_index() != 0:
     return
-  os.makedirs(workdir, exist_ok=True)
   rows = [{"learning_rate": r.learning_rate, "metric": r.metric, "best": r.best_metric,
            "best_epoch": r.best_epoch, "workdir": r.workdir,
            "curve": [{"epoch": h["epoch"], **{k: v for k, v in h.items()
                                               if k not in ("epoch", "step")}}
                      for h in r.history]} for r in results]
-  with open(os.path.join(workdir, "sweep.json"), "w") as f:
-    json.dump({"model": model, "dataset": dataset, "runs": rows,
-               "selected_learning_rate": best.learning_rate,
-               "selected_epoch": best.best_epoch, "selected_metric": best.best_metric,
-               "train_accuracy": best.train_accuracy,
-               "bn_recalibration": cfg.bn_recalibration}, f, indent=1)
+  paths.write_text(os.path.join(workdir, "sweep.json"), json.dumps(  # local or a URI
+      {"model": model, "dataset": dataset, "runs": rows,
+       "selected_learning_rate": best.learning_rate, "selected_epoch": best.best_epoch,
+       "selected_metric": best.best_metric, "train_accuracy": best.train_accuracy,
+       "bn_recalibration": cfg.bn_recalibration}, indent=1))

@@ -2,7 +2,8 @@
 
 Only process 0 writes (every process computes the same replicated metrics). A resumed run
 appends; lines carry the global step, so steps replayed after a kill appear twice and the
-later line is the one that counts.
+later line is the one that counts. The workdir may be a URI (gs://, through
+bioacoustics_jax/paths.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 import jax
 from absl import logging
 
+from bioacoustics_jax import paths
+
 
 class Logbook:
   """Writes one JSON object per event to metrics.jsonl (and scalars to TensorBoard)."""
@@ -24,7 +27,7 @@ class Logbook:
     self.path = os.path.join(workdir, "metrics.jsonl")
     self._writer = None
     if self.enabled:
-      os.makedirs(workdir, exist_ok=True)
+      paths.makedirs(workdir)
       if tensorboard:
         import tensorflow as tf  # pylint: disable=g-import-not-at-top  (heavy; only if asked)
         self._tf = tf
@@ -39,7 +42,7 @@ class Logbook:
     if not self.enabled:
       return
     row = {"kind": kind, "step": int(step), "time": round(time.time(), 3), **values}
-    with open(self.path, "a") as f:
+    with paths.open(self.path, "a") as f:
       f.write(json.dumps(row, default=float) + "\n")
     if self._writer is not None:
       with self._writer.as_default(step=int(step)):
@@ -60,10 +63,9 @@ class Logbook:
 def read_metrics(workdir: str) -> list[dict]:
   """All rows of workdir/metrics.jsonl (empty list if the run wrote none)."""
   path = os.path.join(workdir, "metrics.jsonl")
-  if not os.path.exists(path):
+  if not paths.exists(path):
     return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  return [json.loads(line) for line in paths.read_text(path).splitlines() if line.strip()]
 
 
 def log_epoch(epoch: int, metrics: dict, lr: float) -> None:

@@ -23,8 +23,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import signal
-import threading
 import time
 from typing import Any, Callable, Iterable
 
@@ -37,6 +35,7 @@ from tqdm import tqdm
 
 from bioacoustics_jax.data import augment as augment_lib
 from bioacoustics_jax.parallel import data_parallel
+from bioacoustics_jax.parallel import preemption
 from bioacoustics_jax.parallel import prefetch as prefetch_lib
 from bioacoustics_jax.train import step as step_lib
 from bioacoustics_jax.train import checkpointing
@@ -213,7 +212,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
   if step and step % spe == 0 and len(meta["history"]) < step // spe:
     validate(step // spe - 1)
 
-  sigterm = _SigtermFlag()
+  sigterm = preemption.StopFlag()  # SIGTERM on any host: all stop at one step
   throughput = timing.Throughput(config.batch_size)
   pending: list[tuple[int, jax.Array]] = []  # losses not yet pulled to the host
 
@@ -259,6 +258,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
             placed = None
         dstate, out = runner.step(dstate, device_batch, rng)
         step += 1
+        stop = sigterm.reached(step)  # every step, on every host (multi-host agreement)
         pending.append((step, out["loss"]))
         throughput.tick()
         bar.update(1)
@@ -269,7 +269,7 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
             and not end_of_epoch):
           check_finite()
           save(step)
-        if sigterm.raised and not end_of_epoch:
+        if stop and not end_of_epoch:
           break
       else:
         if step != (epoch + 1) * spe:
@@ -287,7 +287,8 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
       check_finite()
       save(step, force=True)
       ckpts.wait()
-      logging.warning("SIGTERM: saved step %d under %s/checkpoints; exiting.", step, workdir)
+      logging.warning("Preempted (SIGTERM on a host): saved step %d under %s/checkpoints; "
+                      "exiting.", step, workdir)
       raise Preempted(step)
     check_finite()
     ckpts.wait()
@@ -376,22 +377,3 @@ def _check_same_run(saved: dict, current: dict, workdir: str) -> None:
       raise ValueError(f"{workdir}/checkpoints belongs to a run with {key}={saved.get(key)}, "
                        f"this run has {current[key]}. Resume with the same config or use a new "
                        "workdir.")
-
-
-class _SigtermFlag:
-  """Turns SIGTERM (TPU preemption, `kill`) into a flag the loop checks after each step."""
-
-  def __init__(self):
-    self.raised = False
-    self._previous = None
-    if threading.current_thread() is threading.main_thread():
-      self._previous = signal.signal(signal.SIGTERM, self._handle)
-
-  def _handle(self, signum, frame) -> None:
-    del signum, frame
-    logging.warning("SIGTERM received: saving a checkpoint after this step.")
-    self.raised = True
-
-  def restore(self) -> None:
-    if self._previous is not None:
-      signal.signal(signal.SIGTERM, self._previous)

@@ -4,7 +4,8 @@ r"""Cloud TPU VM launcher: create, set up, run (on every host), delete. Fails lo
                                          [--queued]
     python -m launch.tpu.launcher setup  --name=N --zone=Z
     python -m launch.tpu.launcher run    --name=N --zone=Z [--restarts=3] -- \
-        python -m launch.run --config=experiments/configs/quickstart.py --workdir=gs://B/run
+        python -m launch.run --config=experiments/configs/quickstart.py --workdir=gs://B/run \
+            --config.data.root=/mnt/BUCKET/quickstart_data
     python -m launch.tpu.launcher delete --name=N --zone=Z
     (any verb) --dry_run  prints every gcloud command instead of running it
 

@@ -6,7 +6,8 @@
 #   launch/tpu/run.sh create --name=N --zone=Z --accelerator=v5litepod-16 --spot --queued
 #   launch/tpu/run.sh setup  --name=N --zone=Z
 #   launch/tpu/run.sh run    --name=N --zone=Z --restarts=3 -- \
-#       python -m launch.run --config=experiments/configs/quickstart.py --workdir=gs://BUCKET/run
+#       python -m launch.run --config=experiments/configs/quickstart.py --workdir=gs://BUCKET/run \
+#         --config.data.root=/mnt/BUCKET/quickstart_data
 #   launch/tpu/run.sh delete --name=N --zone=Z
 set -euo pipefail
 cd "$(dirname "$0")/../.."
