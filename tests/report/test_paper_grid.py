@@ -14,6 +14,7 @@ import pytest
 from bioacoustics_jax import experiment
 from bioacoustics_jax.report import grid_rows
 from bioacoustics_jax.report import paper_grid
+from bioacoustics_jax.report import reference as reference_lib
 from bioacoustics_jax.report import results as results_lib
 from experiments.configs import beans_paper
 
@@ -112,16 +113,16 @@ def test_named_like_the_paper_ours_minus_paper_and_claims(smoke_run, tmp_path):
   reference.write_text("\n".join(lines) + "\n")
   md = paper_grid.write_report([renamed], str(tmp_path / "out"), str(reference))
   text = open(md).read()
-  ref = grid_rows.read_reference(str(reference))
+  ref = reference_lib.read_reference(str(reference))
   table = grid_rows.scores(grid_rows.read_rows([renamed]))
   main = grid_rows.Setting("umap", (50, 0.5))
   ours = table[("alex", "dcase", "finetuned", "all", main)]["nmi"].mean
-  paper = ref.get(main, "alex", "dcase", "nmi")
+  paper = ref.get(main.paper_key, "alex", "dcase", "nmi")
   assert math.isfinite(paper)
   assert f"{ours:.3f} ({paper:.3f}, {ours - paper:+.3f})" in text
   # The removed number is n/a, never 0.
   rn18 = table[("rn18", "dcase", "finetuned", "all", main)]["nmi"].mean
-  assert not math.isfinite(ref.get(main, "rn18", "dcase", "nmi"))
+  assert not math.isfinite(ref.get(main.paper_key, "rn18", "dcase", "nmi"))
   assert f"{rn18:.3f} (n/a, n/a)" in text
   assert "npy_resnet9000" in text and "Reference datasets with no run here: watkins, bats" in text
   # Claims 1 and 3 are computed once the names match. Claim 2 needs >= 2 background windows
