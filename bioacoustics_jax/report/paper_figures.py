@@ -18,13 +18,17 @@ def heatmap(table, setting, models, datasets, reference, out_png) -> str | None:
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  got = grid(table, setting, "finetuned", "all", models, datasets)
+  regime = "finetuned"
+  got = grid(table, setting, regime, "all", models, datasets)
+  if not got:  # a frozen-only grid
+    regime = "frozen"
+    got = grid(table, setting, regime, "all", models, datasets)
   if not got:
     return None
   ours = np.array([[got[(m, d)].mean if (m, d) in got else np.nan for d in datasets]
                    for m in models])
-  panels = [("ours: NMI, fine-tuned, " + setting.title, ours, "viridis", (0, 1))]
-  if reference is not None and setting.paper_key:
+  panels = [(f"ours: NMI, {regime}, " + setting.title, ours, "viridis", (0, 1))]
+  if reference is not None and setting.paper_key and regime == "finetuned":
     paper = np.array([[reference.get(setting.paper_key, m, d, "nmi") for d in datasets] for m in models])
     panels.append(("ours - paper", ours - paper, "RdBu", (-0.5, 0.5)))
   fig, axes = plt.subplots(1, len(panels), figsize=(1 + 0.9 * len(datasets) * len(panels),

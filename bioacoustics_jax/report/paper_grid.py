@@ -166,7 +166,10 @@ def _unmatched_reference(reference, models, datasets, settings) -> list[str]:
   absent = [m for m in reference.models if m not in models and m in known]
   if absent:
     lines.append(f"- Reference models with no run here: {', '.join(absent)}.")
-  absent = [d for d in reference.datasets if d not in datasets]
+  unknown = [d for d in reference.datasets if d not in catalog.BEANS_ROSTER]
+  if unknown:
+    lines.append(f"- Reference dataset columns that name no BEANS dataset: {', '.join(unknown)}.")
+  absent = [d for d in reference.datasets if d not in datasets and d not in unknown]
   if absent:
     lines.append(f"- Reference datasets with no run here: {', '.join(absent)}.")
   ran = {s.paper_key for s in settings if s.paper_key}

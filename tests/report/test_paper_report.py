@@ -62,6 +62,8 @@ def _reference(tmp_path):
       cells[col] = ""
       lines[i] = ",".join(cells)
   lines.append("50,0.5,npy_resnet9000,NMI," + ",".join(["0.5"] * (len(header) - 4)))
+  # A dataset column that names no BEANS dataset (a typo of hainan-gibbons).
+  lines = [lines[0] + ",hainan_gibons"] + [line + ",0.1" for line in lines[1:]]
   path = tmp_path / "reference.csv"
   path.write_text("\n".join(lines) + "\n")
   return str(path)
@@ -82,7 +84,8 @@ def test_ours_minus_paper_na_unmatched_and_claims(tmp_path):
     assert f"{ours:.3f} ({paper:.3f}, {ours - paper:+.3f})" in text
   rn18 = table[("rn18", "dcase", "finetuned", "all", main)]["nmi"].mean
   assert f"{rn18:.3f} (n/a, n/a)" in text  # a missing reference number is n/a, never 0
-  assert "npy_resnet9000" in text
+  assert "Reference model folders that name no model of the zoo: npy_resnet9000" in text
+  assert "Reference dataset columns that name no BEANS dataset: hainan_gibons" in text
   assert "Reference datasets with no run here: watkins, bats" in text
   assert "Reference UMAP settings not run here: (50, 0.1), (100, 0.5)" in text
   for n in (1, 2, 3):
