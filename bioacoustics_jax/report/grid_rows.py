@@ -1,5 +1,5 @@
 """The paper grid's rows: results.csv files -> one score per (model, dataset, regime, background,
-reducer setting), and the paper's reference numbers keyed the same way.
+reducer setting); a setting's `paper_key` looks up the paper's numbers (report/reference.py).
 
 Shared by report/paper_grid.py (tables, figures) and report/claims.py (the three claims). A
 reducer setting is read from the row's own columns (reducer + its parameters), so any results
@@ -12,7 +12,6 @@ missing number is "n/a", never 0.
 from __future__ import annotations
 
 import collections
-import csv
 import dataclasses
 import math
 import os
@@ -23,8 +22,6 @@ import numpy as np
 from bioacoustics_jax.report import results as results_lib
 
 METRICS = ("nmi", "ari", "silhouette")
-_PAPER_METRICS = {"NMI": "nmi", "ARI": "ari", "Sil": "silhouette"}
-_REFERENCE_KEYS = ("n_neighbors", "min_dist", "model_folder", "metric")
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -105,51 +102,3 @@ def scores(rows: Iterable[dict], clusterer: str = "kmeans", split: str = "test"
       std = float(finite.std(ddof=1)) if len(finite) > 1 else math.nan
       out[cell][metric] = Score(mean, std, len(finite), picked)
   return out
-
-
-@dataclasses.dataclass
-class Reference:
-  """The paper's numbers: {(n_neighbors, min_dist): {(model, dataset, metric): value}}, plus
-  the reference's model and dataset names (to report those that match nothing here)."""
-
-  values: dict[tuple[int, float], dict[tuple[str, str, str], float]]
-  models: list[str]
-  datasets: list[str]
-  path: str
-
-  def get(self, setting: Setting, model: str, dataset: str, metric: str) -> float:
-    key = setting.paper_key
-    if key is None:
-      return math.nan
-    return self.values.get(key, {}).get((model, dataset, metric), math.nan)
-
-
-def read_reference(path: str) -> Reference:
-  """The reference csv (n_neighbors,min_dist,model_folder,metric,<datasets...>); model folders
-  `npy_<model>` name the paper's models. An empty cell is missing (n/a), never 0."""
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"No paper reference csv at {path}.")
-  values: dict = collections.defaultdict(dict)
-  models = []
-  with open(path, newline="") as f:
-    reader = csv.DictReader(f)
-    fields = list(reader.fieldnames or ())
-    missing = [k for k in _REFERENCE_KEYS if k not in fields]
-    if missing:
-      raise ValueError(f"{path} lacks columns {missing}; expected "
-                       "n_neighbors,min_dist,model_folder,metric,<datasets...>.")
-    datasets = [c for c in fields if c not in _REFERENCE_KEYS]
-    for n, row in enumerate(reader, start=2):
-      metric = _PAPER_METRICS.get(row["metric"])
-      if metric is None:
-        raise ValueError(f"{path}:{n}: metric {row['metric']!r} is not one of "
-                         f"{sorted(_PAPER_METRICS)}")
-      model = row["model_folder"].removeprefix("npy_")
-      if model not in models:
-        models.append(model)
-      key = (int(row["n_neighbors"]), float(row["min_dist"]))
-      for dataset in datasets:
-        text = (row[dataset] or "").strip()
-        if text:
-          values[key][(model, dataset, metric)] = float(text)
-  return Reference(dict(values), models, datasets, path)

@@ -2,8 +2,9 @@
 
 Sections: one summary table per headline metric (NMI, ARI; rows dataset x model x regime x split,
 one column per reducer+clusterer), then every metric per dataset, then (with `paper_csv`) our
-fine-tuned UMAP + k-means scores next to the paper's for runs whose dataset and model names are
-the paper's (real BEANS data; the synthetic suite's names never match), then (with
+fine-tuned UMAP + k-means scores next to the paper's for the UMAP setting each row ran, with
+ours - paper, for runs whose dataset and model names are the paper's (real BEANS data; the
+synthetic suite's names never match), then (with
 `probes_csv`) one probe/kNN/few-shot table per dataset. In every table the best value of each
 column within a dataset is bold; where the rows carry 95 % intervals (`<metric>_lo/_hi`, or a
 probe row's `lo/hi`) a cell reads "value ± half the interval's width" and the best is bold only
@@ -15,13 +16,13 @@ from __future__ import annotations
 
 import collections
 import csv
-import importlib.resources
 import math
 import os
 from typing import Any, Iterable, Sequence
 
 from bioacoustics_jax import paths
 from bioacoustics_jax.report import framework_pairs
+from bioacoustics_jax.report import reference as reference_lib
 from bioacoustics_jax.report import results as results_lib
 
 SUMMARY_METRICS = (("nmi", "NMI"), ("ari", "ARI"))
@@ -150,60 +151,50 @@ def _detail_section(rows: list[dict]) -> list[str]:
   return lines
 
 
-# The paper's UMAP+k-means scores (fine-tuned embeddings), shipped as package data; report.md
-# shows them beside runs on real BEANS data (dataset and model names must be the paper's).
-PAPER_SCORES = str(importlib.resources.files("bioacoustics_jax.report")
-                   / "paper_umap_kmeans_scores.csv")
+PAPER_SCORES = reference_lib.PAPER_SCORES  # the shipped reference csv
 
 
-def read_paper_scores(path: str, n_neighbors: int = 50, min_dist: float = 0.5
-                      ) -> dict[tuple[str, str, str], float]:
-  """{(dataset, model, metric in ari/nmi/silhouette): score} for one UMAP setting of the paper."""
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"No paper reference csv at {path}; the package ships one at "
-                            f"{PAPER_SCORES}.")
-  metric_names = {"ARI": "ari", "NMI": "nmi", "Sil": "silhouette"}
-  scores = {}
-  with open(path, newline="") as f:
-    reader = csv.DictReader(f)
-    required = {"n_neighbors", "min_dist", "model_folder", "metric"}
-    if not required <= set(reader.fieldnames or ()):
-      raise ValueError(f"{path} lacks columns {sorted(required - set(reader.fieldnames or ()))}; "
-                       "expected n_neighbors,min_dist,model_folder,metric,<datasets...>.")
-    datasets = [c for c in reader.fieldnames if c not in required]
-    for row in reader:
-      if int(row["n_neighbors"]) != n_neighbors or float(row["min_dist"]) != min_dist:
-        continue
-      model = row["model_folder"].removeprefix("npy_")
-      metric = metric_names.get(row["metric"])
-      if metric is None:
-        continue
-      for dataset in datasets:
-        if row[dataset] not in ("", None):
-          scores[(dataset, model, metric)] = float(row[dataset])
-  return scores
+def paper_rows(rows: list[dict], reference: reference_lib.Reference
+               ) -> list[tuple[dict, dict[str, float]]]:
+  """Our rows that the paper's reference covers (fine-tuned, UMAP + k-means, a model and dataset
+  the reference names), each with the paper's numbers for that row's own UMAP setting:
+  {metric: value, NaN where the reference has no number}. Shared by report.md and report.html."""
+  out = []
+  for r in rows:
+    umap = reference_lib.umap_key(r)
+    if (umap is None or r["regime"] != "finetuned" or r["clusterer"] != "kmeans"
+        or not reference.names(r["model"], r["dataset"])):
+      continue
+    out.append((r, {m: reference.get(umap, r["model"], r["dataset"], m)
+                    for m, _ in PAPER_METRICS}))
+  return out
 
 
-def _paper_section(rows: list[dict], paper_csv: str, n_neighbors: int, min_dist: float
-                   ) -> list[str]:
-  paper = read_paper_scores(paper_csv, n_neighbors, min_dist)
+def _diff(ours: Any, paper: float) -> float:
+  return ours - paper if _finite(ours) and _finite(paper) else math.nan
+
+
+def _paper_section(rows: list[dict], paper_csv: str) -> list[str]:
+  reference = reference_lib.read_reference(paper_csv)
   lines = ["## Compared with the paper", "",
-           f"Paper: fine-tuned embeddings, UMAP(n_neighbors={n_neighbors}, min_dist={min_dist}) + "
-           "k-means, from its saved notebooks. Ours: regime `finetuned`, reducer `umap`, "
-           "clusterer `kmeans`.", ""]
-  matched = [r for r in rows if r["regime"] == "finetuned" and r["reducer"] == "umap"
-             and r["clusterer"] == "kmeans" and (r["dataset"], r["model"], "nmi") in paper]
+           "Paper: fine-tuned embeddings, UMAP + k-means, from its saved notebooks, for the UMAP "
+           "setting each row of ours ran (n_neighbors, min_dist). Ours: regime `finetuned`, "
+           "reducer `umap`, clusterer `kmeans`. `n/a`: the paper has no number there.", ""]
+  matched = paper_rows(rows, reference)
   if not matched:
     return lines + ["No run here matches the paper's datasets and models (real BEANS data, "
                     "fine-tuned, UMAP + k-means), so there is nothing to compare.", ""]
-  header = ["dataset", "model", "split"] + [f"{h} {who}" for _, h in PAPER_METRICS
-                                            for who in ("ours", "paper")]
+  header = ["dataset", "model", "split", "UMAP"] + [
+      f"{h} {who}" for _, h in PAPER_METRICS for who in ("ours", "paper", "ours - paper")]
   body = []
-  for r in matched:
+  for r, paper in matched:
     cells = []
     for metric, _ in PAPER_METRICS:
-      cells += [_fmt(r[metric]), _fmt(paper.get((r["dataset"], r["model"], metric), math.nan))]
-    body.append([r["dataset"], r["model"], r["split"]] + cells)
+      diff = _diff(r[metric], paper[metric])
+      cells += [_fmt(r[metric]), _fmt(paper[metric]),
+                "n/a" if math.isnan(diff) else f"{diff:+.3f}"]
+    umap = reference_lib.umap_key(r)
+    body.append([r["dataset"], r["model"], r["split"], f"({umap[0]}, {umap[1]:g})"] + cells)
   return lines + _table(header, body) + [""]
 
 
@@ -320,7 +311,6 @@ def probe_section(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def write_report(results_csv: str, out_md: str, paper_csv: str | None = None,
-                 paper_n_neighbors: int = 50, paper_min_dist: float = 0.5,
                  run_id: str | None = None, failures: Sequence[dict] = (),
                  appendix: Sequence[str] = (), probes_csv: str | None = None) -> str:
   """Writes `out_md` from `results_csv` (and the paper's scores if `paper_csv`, the probe
@@ -349,7 +339,7 @@ def write_report(results_csv: str, out_md: str, paper_csv: str | None = None,
     lines += _detail_section(rows)
     lines += framework_pairs.pair_section(rows) + framework_pairs.speed_section(rows)
   if paper_csv and rows:
-    lines += _paper_section(rows, paper_csv, paper_n_neighbors, paper_min_dist)
+    lines += _paper_section(rows, paper_csv)
   if probes_csv:
     probes = read_probe_rows(probes_csv)
     if run_id is not None:

@@ -29,10 +29,11 @@ import numpy as np
 from bioacoustics_jax.data import catalog
 from bioacoustics_jax.report import claims as claims_lib
 from bioacoustics_jax.report import grid_rows
-from bioacoustics_jax.report import markdown
+from bioacoustics_jax.report import paper_figures
+from bioacoustics_jax.report import reference as reference_lib
 from bioacoustics_jax.zoo import presets as zoo_presets
 
-PAPER_SCORES = markdown.PAPER_SCORES  # the shipped reference csv (package data)
+PAPER_SCORES = reference_lib.PAPER_SCORES  # the shipped reference csv (package data)
 MAIN_SETTING = grid_rows.Setting("umap", (50, 0.5))
 # Said in the notes: what the paper mode cannot remove (issue 12, item 8).
 REMAINING_DIFFERENCES = (
@@ -83,14 +84,9 @@ def _order(names, preferred) -> list[str]:
   return [n for n in preferred if n in names] + sorted(names - set(preferred))
 
 
-def _grid(table, setting, regime, background, models, datasets, metric="nmi"):
-  return {(m, d): table[(m, d, regime, background, setting)][metric]
-          for m in models for d in datasets if (m, d, regime, background, setting) in table}
-
-
 def _score_table(table, setting, regime, models, datasets, reference=None, metric="nmi"):
   """Model x dataset; with a reference: 'ours (paper, ours - paper)'."""
-  got = _grid(table, setting, regime, "all", models, datasets, metric)
+  got = paper_figures.grid(table, setting, regime, "all", models, datasets, metric)
   body, diffs = [], []
   for m in models:
     cells = []
@@ -100,7 +96,7 @@ def _score_table(table, setting, regime, models, datasets, reference=None, metri
       ours = got[(m, d)].mean if (m, d) in got else math.nan
       text = _fmt(ours) if (m, d) in got else "—"
       if reference is not None:
-        paper = reference.get(setting, m, d, metric)
+        paper = reference.get(setting.paper_key, m, d, metric)
         diff = ours - paper if math.isfinite(ours) and math.isfinite(paper) else math.nan
         if math.isfinite(diff):
           diffs.append(diff)
@@ -170,7 +166,10 @@ def _unmatched_reference(reference, models, datasets, settings) -> list[str]:
   absent = [m for m in reference.models if m not in models and m in known]
   if absent:
     lines.append(f"- Reference models with no run here: {', '.join(absent)}.")
-  absent = [d for d in reference.datasets if d not in datasets]
+  unknown = [d for d in reference.datasets if d not in catalog.BEANS_ROSTER]
+  if unknown:
+    lines.append(f"- Reference dataset columns that name no BEANS dataset: {', '.join(unknown)}.")
+  absent = [d for d in reference.datasets if d not in datasets and d not in unknown]
   if absent:
     lines.append(f"- Reference datasets with no run here: {', '.join(absent)}.")
   ran = {s.paper_key for s in settings if s.paper_key}
@@ -187,89 +186,6 @@ def _unmatched_reference(reference, models, datasets, settings) -> list[str]:
   return (lines or ["Every reference row matches a model, dataset and setting run here."]) + [""]
 
 
-def _heatmap(table, setting, models, datasets, reference, out_png) -> str | None:
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  got = _grid(table, setting, "finetuned", "all", models, datasets)
-  if not got:
-    return None
-  ours = np.array([[got[(m, d)].mean if (m, d) in got else np.nan for d in datasets]
-                   for m in models])
-  panels = [("ours: NMI, fine-tuned, " + setting.title, ours, "viridis", (0, 1))]
-  if reference is not None and setting.paper_key:
-    paper = np.array([[reference.get(setting, m, d, "nmi") for d in datasets] for m in models])
-    panels.append(("ours - paper", ours - paper, "RdBu", (-0.5, 0.5)))
-  fig, axes = plt.subplots(1, len(panels), figsize=(1 + 0.9 * len(datasets) * len(panels),
-                                                    1 + 0.45 * len(models)), squeeze=False)
-  try:
-    for ax, (title, values, cmap, (lo, hi)) in zip(axes[0], panels):
-      image = ax.imshow(values, cmap=cmap, vmin=lo, vmax=hi, aspect="auto")
-      for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, "n/a" if not np.isfinite(v) else f"{v:.2f}", ha="center", va="center",
-                fontsize=6)
-      ax.set_xticks(range(len(datasets)), datasets, rotation=45, ha="right", fontsize=7)
-      ax.set_yticks(range(len(models)), models, fontsize=7)
-      ax.set_title(title, fontsize=8)
-      fig.colorbar(image, ax=ax, shrink=0.8)
-    fig.savefig(out_png, bbox_inches="tight", dpi=100)
-  finally:
-    plt.close(fig)
-  return out_png
-
-
-def _projection_grid(table, setting, models, datasets, out_png) -> str | None:
-  """Models x datasets scatters of the setting's 2-D projections (fine-tuned, all windows;
-  frozen where a model has no fine-tuned cell), read from each run's projections/ folder."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  found = {}
-  for m in models:
-    for d in datasets:
-      for regime in ("finetuned", "frozen"):
-        cell = table.get((m, d, regime, "all", setting))
-        if not cell:
-          continue
-        row = cell["nmi"].rows[0]
-        path = os.path.join(row["_root"], "projections", f"{row['cell_key']}-{row['eval_key']}.npz")
-        if os.path.exists(path):
-          with np.load(path) as z:
-            if setting.reducer in z:
-              found[(m, d)] = (z[setting.reducer], z["labels"], regime)
-              break
-  if not found:
-    return None
-  rows = [m for m in models if any((m, d) in found for d in datasets)]
-  cols = [d for d in datasets if any((m, d) in found for m in models)]
-  fig, axes = plt.subplots(len(rows), len(cols), figsize=(1.6 * len(cols), 1.6 * len(rows)),
-                           squeeze=False)
-  try:
-    for i, m in enumerate(rows):
-      for j, d in enumerate(cols):
-        ax = axes[i][j]
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if (m, d) in found:
-          xy, labels, regime = found[(m, d)]
-          background = labels == 0
-          ax.scatter(*xy[background].T, s=1, color=(0.6, 0.6, 0.6, 0.4), linewidths=0)
-          ax.scatter(*xy[~background].T, s=1, c=labels[~background], cmap="tab20",
-                     linewidths=0)
-          if regime != "finetuned":
-            ax.set_title("frozen", fontsize=5)
-        if i == 0:
-          ax.set_xlabel(d, fontsize=6)
-          ax.xaxis.set_label_position("top")
-        if j == 0:
-          ax.set_ylabel(m, fontsize=6)
-    fig.suptitle(f"{setting.title}, fine-tuned (label 0 in grey)", fontsize=8)
-    fig.savefig(out_png, bbox_inches="tight", dpi=100)
-  finally:
-    plt.close(fig)
-  return out_png
-
-
 def _setting_order(s: grid_rows.Setting):
   """The paper's order: UMAP (50, 0.5), (50, 0.1), (100, 0.5), then t-SNE by perplexity."""
   if s.reducer == "tsne":
@@ -283,7 +199,7 @@ def write_report(results_csvs: Sequence[str], out_dir: str,
   """Writes `<out_dir>/paper_report.md` and `<out_dir>/figures/paper_*.png`; returns the md."""
   rows = grid_rows.read_rows(results_csvs)
   table = grid_rows.scores(rows)
-  reference = grid_rows.read_reference(paper_csv) if paper_csv else None
+  reference = reference_lib.read_reference(paper_csv) if paper_csv else None
   models = _order({k[0] for k in table}, zoo_presets.PAPER_MODELS)
   datasets = _order({k[1] for k in table}, catalog.BEANS_ROSTER)
   settings = sorted({k[4] for k in table}, key=_setting_order)
@@ -362,10 +278,11 @@ def write_report(results_csvs: Sequence[str], out_dir: str,
 
   figs = []
   if main is not None:
-    figs.append(("UMAP grid", _projection_grid(table, main, models, datasets,
-                                               os.path.join(figures_dir, "paper_umap_grid.png"))))
-    figs.append(("NMI heatmap", _heatmap(table, main, models, datasets, reference,
-                                         os.path.join(figures_dir, "paper_nmi_heatmap.png"))))
+    figs.append(("UMAP grid", paper_figures.projection_grid(
+        table, main, models, datasets, os.path.join(figures_dir, "paper_umap_grid.png"))))
+    figs.append(("NMI heatmap", paper_figures.heatmap(
+        table, main, models, datasets, reference,
+        os.path.join(figures_dir, "paper_nmi_heatmap.png"))))
   figs.append(("Background separation (claim 2)", claims_lib.separation_figure(
       separation, os.path.join(figures_dir, "paper_background_separation.png"))))
   lines = []

@@ -14,7 +14,9 @@ $BIOACOUSTICS_JAX_WEIGHTS (a missing one is reported with its URL), then:
       --workdir=workdir/beans_paper
 
 A root that lacks some of the ten datasets stops at once, naming them; run the others with
-`:datasets=watkins+dcase`. Subsets of the grid: `:models=`, `:regimes=`, `:grid=` (the reducer
+`:datasets=watkins+dcase`. Subsets of the grid: `:models=` (zoo names and the sets `paper`, the
+default, and `extended`, the newer backbones of EXTENDED_MODELS: `models=paper+extended`),
+`:regimes=`, `:grid=` (the reducer
 settings, names of GRID below, e.g. `grid=umap50_05+tsne25`), `:backgrounds=all`,
 `:paper_mode=false` (our defaults instead of BEANS' rules, see PAPER_MODE).
 
@@ -42,6 +44,24 @@ from bioacoustics_jax.zoo import presets
 from experiments.configs import common
 
 PAPER_MODELS = presets.PAPER_MODELS
+# Beyond the paper's 11 (issue 18): today's encoders, pretrained, by preset name. The speech
+# models come from the zoo-speech branch (CLAP joins when its preset lands).
+EXTENDED_MODELS = ("efficientnet_b1p", "efficientnet_b3p", "convnext_tinyp", "vit_b_16p", "cnn14",
+                   "wav2vec2_base", "wavlm_base_plus", "data2vec_audio_base", "whisper_base")
+MODEL_SETS = {"paper": PAPER_MODELS, "extended": EXTENDED_MODELS}
+# The smoke grid: random-init twins (same architecture, no weights file) at tiny widths. Its
+# default pair is the cheapest to compile that covers both regimes: AlexNet (fine-tuned and
+# frozen) and the parameter-free MFCC baseline (frozen).
+SMOKE_MODELS = ("alexnet", "mfcc")
+SMOKE_TWINS = {"alex": "alexnet", "rn18p": "rn18", "rn50p": "rn50", "rn152p": "rn152",
+               "rn18": "rn18", "rn50": "rn50", "rn152": "rn152", "mfcc": "mfcc",
+               "efficientnet_b1p": "efficientnet_b1", "efficientnet_b3p": "efficientnet_b3",
+               "convnext_tinyp": "convnext_tiny", "vit_b_16p": "vit_b_16", "cnn14": "cnn14_random"}
+# One dict for every smoke model: each model takes the keys its module has (experiment.py drops
+# the others with a warning).
+SMOKE_OVERRIDES = dict(width=4, hidden=16, width_mult=0.25, depth_mult=0.3, dims=(8, 16),
+                       depths=(1, 1), patch_size=56, num_layers=1, num_heads=2, hidden_dim=16,
+                       mlp_dim=32)
 BEANS_DATASETS = tuple(catalog.BEANS_ROSTER)  # watkins, bats, cbi, ..., hainan-gibbons
 
 # The notebook's t-SNE call: TSNE(n_components=2, perplexity=p, init='random', n_iter=5000,
@@ -79,7 +99,7 @@ PAPER_AVES_INPUT_RATE = "dataset"
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  arg = common.parse_arg(arg, root="", models=PAPER_MODELS, datasets=BEANS_DATASETS,
+  arg = common.parse_arg(arg, root="", models=("paper",), datasets=BEANS_DATASETS,
                          regimes=("frozen", "finetuned"), grid=tuple(GRID),
                          backgrounds=("all", "fewer"), paper_mode=True, smoke=False)
   unknown = sorted(set(arg.grid) - set(GRID))
@@ -96,8 +116,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       root=arg.root, datasets=("synth_frogs_detection",) if arg.smoke
       else arg.datasets, synthetic_size="tiny" if arg.smoke else "",
       **(PAPER_MODE if arg.paper_mode else OWN_DEFAULTS))
-  config.models = ("rn18",) if arg.smoke else arg.models
-  config.model_overrides = ml_collections.ConfigDict(dict(width=4) if arg.smoke else {})
+  config.models = smoke_models(arg.models) if arg.smoke else expand_models(arg.models)
+  config.model_overrides = ml_collections.ConfigDict(SMOKE_OVERRIDES if arg.smoke else {})
   config.weights_dir = ""
   config.aves_input_rate = PAPER_AVES_INPUT_RATE if arg.paper_mode else "16000"
   # Random-init models beside their torch: twin start from the torch init, ported (cell.py).
@@ -127,6 +147,38 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.train.num_epochs, config.train.learning_rates = 1, (1e-3,)
     config.train.batch_size = config.train.eval_batch_size = 8
   return config.lock()
+
+
+def expand_models(names: tuple[str, ...]) -> tuple[str, ...]:
+  """`models=` names: zoo presets and the sets of MODEL_SETS (`paper`, `extended`,
+  `paper+extended`, `extended+mfcc`), expanded in order, each model once."""
+  out = []
+  for name in names:
+    for model in MODEL_SETS.get(name, (name,)):
+      if model not in out:
+        out.append(model)
+  if not out:
+    raise ValueError(f"Config arg models= is empty; give zoo names or sets ({'+'.join(MODEL_SETS)})")
+  return tuple(out)
+
+
+def smoke_models(names: tuple[str, ...]) -> tuple[str, ...]:
+  """The smoke grid's models: SMOKE_MODELS by default, else the asked-for models' random-init
+  twins (no weights files here; tiny widths from SMOKE_OVERRIDES). A set keeps the members
+  that have a twin; a model named alone without one is an error."""
+  if tuple(names) == ("paper",):
+    return SMOKE_MODELS
+  out = []
+  for name in names:
+    members = MODEL_SETS.get(name)
+    for model in members or (name,):
+      twin = SMOKE_TWINS.get(model, model if model in SMOKE_TWINS.values() else None)
+      if twin is None and members is None:
+        raise ValueError(f"Config arg models={name}: the smoke grid has no random-init twin of "
+                         f"{model!r} (no weights here); twins: {SMOKE_TWINS}")
+      if twin is not None and twin not in out:
+        out.append(twin)
+  return tuple(out)
 
 
 def _check_datasets(root: str, datasets: tuple[str, ...]) -> None:
@@ -165,7 +217,4 @@ def sweep(add):
       add({"data.datasets": (dataset,), "models": (model,)})
 
 
-# Beyond the paper's 11 (issue 18): today's encoders, pretrained, by preset name. The speech
-# models come from the zoo-speech branch (CLAP joins when its preset lands).
-EXTENDED_MODELS = ("efficientnet_b1p", "efficientnet_b3p", "convnext_tinyp", "vit_b_16p", "cnn14",
-                   "wav2vec2_base", "wavlm_base_plus", "data2vec_audio_base", "whisper_base")
+

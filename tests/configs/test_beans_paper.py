@@ -73,3 +73,30 @@ def test_one_evaluator_per_grid_setting_main_first():
   tsne = [e for e in evaluators if e.reducers == ("tsne",)]
   assert sorted(e.reduce_settings.tsne_perplexity for e in tsne) == [25.0, 100.0]
   assert all(e.reduce_settings.tsne_init == "random" for e in tsne)
+
+
+def test_model_sets_paper_and_extended():
+  assert beans_paper.get_config(None).models == beans_paper.PAPER_MODELS
+  extended = beans_paper.get_config("models=extended").models
+  assert extended == beans_paper.EXTENDED_MODELS and "cnn14" in extended
+  both = beans_paper.get_config("models=paper+extended+alex").models  # alex once
+  assert both == beans_paper.PAPER_MODELS + beans_paper.EXTENDED_MODELS
+  assert beans_paper.get_config("models=rn18+extended").models[:2] == ("rn18", "efficientnet_b1p")
+  from bioacoustics_jax.zoo import presets  # pylint: disable=g-import-not-at-top
+  for model in extended + beans_paper.SMOKE_MODELS + tuple(beans_paper.SMOKE_TWINS.values()):
+    presets.get_preset(model)  # every name is a zoo preset
+
+
+def test_smoke_models_are_random_init_twins_at_tiny_width():
+  smoke = beans_paper.get_config("smoke=true")
+  assert smoke.models == ("alexnet", "mfcc") and smoke.regimes == ("frozen", "finetuned")
+  assert smoke.model_overrides.hidden == 16 and smoke.train.num_epochs == 1
+  # The extended set keeps the members with a random-init twin (the speech models need their
+  # checkpoints); a model named alone without one is an error.
+  assert beans_paper.get_config("smoke=true,models=extended").models == (
+      "efficientnet_b1", "efficientnet_b3", "convnext_tiny", "vit_b_16", "cnn14_random")
+  assert beans_paper.get_config("smoke=true,models=alex+rn50p").models == ("alexnet", "rn50")
+  with pytest.raises(ValueError, match="no random-init twin of 'aves'"):
+    beans_paper.get_config("smoke=true,models=aves")
+  from bioacoustics_jax.zoo import presets  # pylint: disable=g-import-not-at-top
+  assert all(presets.get_preset(m).weights is None for m in beans_paper.SMOKE_TWINS.values())

@@ -1,8 +1,12 @@
 """report.md contents: summary tables, bold best per dataset, paper columns."""
 
+import math
+
 import pytest
 
 from bioacoustics_jax.report import markdown
+from bioacoustics_jax.report import paper_grid
+from bioacoustics_jax.report import reference
 from bioacoustics_jax.report import results
 
 PAPER_CSV = markdown.PAPER_SCORES
@@ -53,14 +57,68 @@ def test_paper_columns_side_by_side(results_csv, tmp_path):
   paper_section = open(out).read().split("## Compared with the paper")[1]
   lines = _lines_with(paper_section, "| watkins | rn18 |")
   # Paper (50, 0.5): rn18 on watkins ARI 0.841, NMI 0.91, Sil 0.302.
-  assert lines == ["| watkins | rn18 | test | 0.700 | 0.841 | 0.812 | 0.910 | 0.050 | 0.302 |"]
+  assert lines == ["| watkins | rn18 | test | (50, 0.5) | 0.700 | 0.841 | -0.141 | 0.812 | 0.910 "
+                   "| -0.098 | 0.050 | 0.302 | -0.252 |"]
   assert not _lines_with(paper_section, "synth_birds")  # synthetic names never match
   assert not _lines_with(paper_section, "| alex |")  # frozen runs are not the paper's setting
 
 
-def test_paper_settings_and_no_match_message(tmp_path):
-  scores = markdown.read_paper_scores(PAPER_CSV, n_neighbors=100, min_dist=0.5)
-  assert len({m for _, m, _ in scores}) == 11
+def _edited_reference(tmp_path, edit):
+  lines = open(PAPER_CSV).read().splitlines()
+  header = lines[0].split(",")
+  out = [lines[0]] + [",".join(edit(header, line.split(","))) for line in lines[1:]]
+  path = tmp_path / "reference.csv"
+  path.write_text("\n".join(out) + "\n")
+  return str(path)
+
+
+def test_each_row_is_compared_under_its_own_umap_setting_and_a_missing_number_is_na(tmp_path):
+  path = str(tmp_path / "results.csv")
+  results.append_rows(path, [
+      dict(_row("watkins", "rn18", "finetuned", "umap", "kmeans", 0.8), umap_n_neighbors=100),
+      dict(_row("watkins", "rn18", "finetuned", "umap", "kmeans", 0.9), umap_min_dist=0.1,
+           eval_key="e2"),
+      _row("bats", "rn18", "finetuned", "umap", "kmeans", 0.3, ari=0.2)])
+
+  def drop_bats_nmi(header, cells):  # the reference lacks rn18's bats NMI at (50, 0.5)
+    if cells[:4] == ["50", "0.5", "npy_rn18", "NMI"]:
+      cells[header.index("bats")] = ""
+    return cells
+
+  reference = _edited_reference(tmp_path, drop_bats_nmi)
+  section = open(markdown.write_report(path, str(tmp_path / "r.md"), paper_csv=reference)
+                 ).read().split("## Compared with the paper")[1]
+  # (100, 0.5): paper NMI 0.881; (50, 0.1): 0.925 (not the (50, 0.5) numbers 0.910).
+  assert _lines_with(section, "| watkins | rn18 | test | (100, 0.5) | 0.100 | 0.750 | -0.650 "
+                     "| 0.800 | 0.881 | -0.081 |")
+  assert _lines_with(section, "| watkins | rn18 | test | (50, 0.1) | 0.100 | 0.860 | -0.760 "
+                     "| 0.900 | 0.925 | -0.025 |")
+  # bats ARI is still there (0.235); its NMI is n/a, never 0.
+  assert _lines_with(section, "| bats | rn18 | test | (50, 0.5) | 0.200 | 0.235 | -0.035 "
+                     "| 0.300 | n/a | n/a |")
+
+
+def test_one_reader_of_the_reference_serves_every_report():
+  ref = reference.read_reference(PAPER_CSV)
+  assert markdown.PAPER_SCORES == reference.PAPER_SCORES == paper_grid.PAPER_SCORES
+  assert len(ref.models) == 11 and len(ref.datasets) == 10
+  assert sorted(ref.values) == [(50, 0.1), (50, 0.5), (100, 0.5)]
+  assert ref.get((100, 0.5), "rn18", "watkins", "nmi") == 0.881
+  assert math.isnan(ref.get(None, "rn18", "watkins", "nmi"))  # not a UMAP setting
+
+
+def test_a_bad_reference_names_file_line_and_column(tmp_path):
+  bad_metric = _edited_reference(tmp_path, lambda h, c: c[:3] + ["AMI"] + c[4:]
+                                 if c[2] == "npy_alex" and c[3] == "NMI" else c)
+  with pytest.raises(ValueError, match=r"reference.csv:3: metric 'AMI'"):
+    reference.read_reference(bad_metric)
+  bad_value = _edited_reference(tmp_path, lambda h, c: c[:4] + ["0x"] + c[5:]
+                                if c[2] == "npy_alex" and c[3] == "ARI" and c[0] == "50" else c)
+  with pytest.raises(ValueError, match=r"column watkins: '0x' is not a number"):
+    reference.read_reference(bad_value)
+
+
+def test_no_match_message(tmp_path):
   path = str(tmp_path / "r.csv")
   results.append_rows(path, [_row("synth_birds", "alex", "finetuned", "umap", "kmeans", 0.3)])
   text = open(markdown.write_report(path, str(tmp_path / "r.md"), paper_csv=PAPER_CSV)).read()

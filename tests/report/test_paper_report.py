@@ -15,6 +15,7 @@ from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
 from bioacoustics_jax.report import claims
 from bioacoustics_jax.report import grid_rows
 from bioacoustics_jax.report import paper_grid
+from bioacoustics_jax.report import reference as reference_lib
 from bioacoustics_jax.report import results as results_lib
 
 # model -> how far its classes sit apart (so the claims have something to decide).
@@ -61,6 +62,8 @@ def _reference(tmp_path):
       cells[col] = ""
       lines[i] = ",".join(cells)
   lines.append("50,0.5,npy_resnet9000,NMI," + ",".join(["0.5"] * (len(header) - 4)))
+  # A dataset column that names no BEANS dataset (a typo of hainan-gibbons).
+  lines = [lines[0] + ",hainan_gibons"] + [line + ",0.1" for line in lines[1:]]
   path = tmp_path / "reference.csv"
   path.write_text("\n".join(lines) + "\n")
   return str(path)
@@ -71,17 +74,18 @@ def test_ours_minus_paper_na_unmatched_and_claims(tmp_path):
   reference = _reference(tmp_path)
   md = paper_grid.write_report([results_csv], str(tmp_path / "out"), reference)
   text = open(md).read()
-  ref = grid_rows.read_reference(reference)
+  ref = reference_lib.read_reference(reference)
   table = grid_rows.scores(grid_rows.read_rows([results_csv]))
   main = grid_rows.Setting("umap", (50, 0.5))
   for model in ("alex", "vggish"):
     ours = table[(model, "dcase", "finetuned", "all", main)]["nmi"].mean
-    paper = ref.get(main, model, "dcase", "nmi")
+    paper = ref.get(main.paper_key, model, "dcase", "nmi")
     assert math.isfinite(ours) and math.isfinite(paper)
     assert f"{ours:.3f} ({paper:.3f}, {ours - paper:+.3f})" in text
   rn18 = table[("rn18", "dcase", "finetuned", "all", main)]["nmi"].mean
   assert f"{rn18:.3f} (n/a, n/a)" in text  # a missing reference number is n/a, never 0
-  assert "npy_resnet9000" in text
+  assert "Reference model folders that name no model of the zoo: npy_resnet9000" in text
+  assert "Reference dataset columns that name no BEANS dataset: hainan_gibons" in text
   assert "Reference datasets with no run here: watkins, bats" in text
   assert "Reference UMAP settings not run here: (50, 0.1), (100, 0.5)" in text
   for n in (1, 2, 3):
