@@ -52,6 +52,7 @@ from bioacoustics_jax.report import results
 from bioacoustics_jax.report import tensorboard as report_tensorboard
 from bioacoustics_jax.report import views
 from bioacoustics_jax.train import finetune as finetune_lib
+from bioacoustics_jax.zoo import init_cache
 
 
 def run_experiment(config: ml_collections.ConfigDict, workdir: str,
@@ -338,7 +339,7 @@ def _jax_embeddings(cell: Cell, config: ml_collections.ConfigDict) -> EmbeddingS
     variables = _torch_runner(f"shared init of {cell.model}").shared_init_variables(
         backbone, int(config.seed), sample)
   else:
-    variables = backbone.init_variables(jax.random.key(config.seed), sample)
+    variables = init_cache.init_variables(backbone, jax.random.key(config.seed), sample)
   meta = cell.meta()
   if cell.regime == "finetuned":
     variables, result = finetune_lib.finetune(

@@ -24,7 +24,9 @@ same width) where full size is too slow for the machine.
 
 from __future__ import annotations
 
+import cProfile
 import csv
+import dataclasses
 import json
 import os
 import platform
@@ -45,6 +47,11 @@ _REPEATS = flags.DEFINE_integer("repeats", 3, "timed runs per pipeline (median)"
 _WIDTH = flags.DEFINE_integer("width", 0, "ResNet width override (0 = full size, 64)")
 _BATCH = flags.DEFINE_integer("batch", 32, "extraction and training batch")
 _OUT = flags.DEFINE_string("out", None, "markdown file for the results (printed if unset)")
+_TEST_CLIPS = flags.DEFINE_integer(
+    "test_clips", 0, "test clips (rounded up to a multiple of the 8 classes; 0 = --size's "
+    "count): the issue's regime is 1,000 clips")
+_PROFILE = flags.DEFINE_string(
+    "profile", None, "writes a cProfile of the last warm project run to this file (pstats)")
 _DATASET = "synth_birds"
 
 
@@ -161,6 +168,8 @@ def _timed(fn, *args) -> tuple[float, dict]:
 
 def main(argv):
   del argv
+  from launch import cpu_defaults  # pylint: disable=g-import-not-at-top
+  cpu_defaults.apply()  # what launch/run.py does before JAX starts (one XLA device per core)
   import jax  # pylint: disable=g-import-not-at-top
   import torch  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.data import synthetic  # pylint: disable=g-import-not-at-top
@@ -168,12 +177,22 @@ def main(argv):
 
   scratch = tempfile.mkdtemp(prefix="bench_e2e_data_")
   root = os.path.join(scratch, "data")
-  synthetic.write_suite(root, size=_SIZE.value, seed=0, names=[_DATASET])
+  size = synthetic.SIZES[_SIZE.value]
+  if _TEST_CLIPS.value:  # train/valid stay as small as the frozen regime allows
+    per_class = -(-_TEST_CLIPS.value // len(synthetic.ROSTER[_DATASET].species))
+    size = dataclasses.replace(size, clips_per_class=(*size.clips_per_class[:2], per_class))
+  synthetic.write_suite(root, size=size, seed=0, names=[_DATASET])
   compile_cache.enable(os.path.join(scratch, "xla_cache"))  # cold on the first project run
   args = (root, _REGIME.value, _WIDTH.value, _BATCH.value)
   project, torch_runs = [], []
-  for _ in range(_REPEATS.value + 1):  # run 0: cold compile cache, warm-up for torch
+  for i in range(_REPEATS.value + 1):  # run 0: cold compile cache, warm-up for torch
+    profiler = cProfile.Profile() if _PROFILE.value and i == _REPEATS.value else None
+    if profiler:
+      profiler.enable()
     project.append(_timed(_project_pipeline, *args))
+    if profiler:
+      profiler.disable()
+      profiler.dump_stats(_PROFILE.value)
     torch_runs.append(_timed(_torch_pipeline, *args))
     print({"project_s": project[-1][0], "torch_s": torch_runs[-1][0],
            "project": project[-1][1], "torch": torch_runs[-1][1]}, flush=True)

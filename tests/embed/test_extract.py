@@ -93,3 +93,23 @@ def test_bfloat16_extraction_is_close_to_float32():
   error = np.linalg.norm(out["bfloat16"] - out["float32"]) / np.linalg.norm(out["float32"])
   assert 0 < error <= 2e-2, error
   assert extract_lib.resolve_dtype("auto") == jnp.float32  # CPU
+
+
+def test_extraction_makes_no_implicit_transfer():
+  """The extraction path under jax.transfer_guard("disallow"): variables placed once, every
+  batch placed and every result read back explicitly. The guard is live here: the same jitted
+  function fed host (numpy) variables is refused."""
+  module = _Energy()
+  audio = np.random.default_rng(1).normal(size=(19, 50)).astype(np.float32)
+  variables = jax.device_get(module.init(jax.random.key(0), jnp.zeros((1, 50))))
+  embed_fn, sharding = extract_lib.make_embed_fn(module, _prepare, 16000)
+  batch_size = extract_lib.batch_size_for_devices(8)
+  placed = extract_lib.place_variables(variables)
+  with jax.transfer_guard("disallow"):
+    es = extract_lib.extract(embed_fn, placed, _batches(audio, np.zeros(19, int), batch_size),
+                             task="classification", class_names=["a"])
+    batch = jax.device_put(audio[:batch_size], sharding)
+    with pytest.raises(Exception, match="host-to-device"):
+      embed_fn(variables, batch)  # numpy variables: an implicit copy per call
+  np.testing.assert_allclose(es.embeddings, np.stack([audio.mean(-1), audio.max(-1)], -1) * 2,
+                             rtol=1e-5, atol=1e-6)
