@@ -27,5 +27,5 @@ from bioacoustics_jax.audio.recipes.extended import (
     VIT_IMAGE_SIZE, WAV2VEC2_NORM_EPS, WHISPER_BINS, WHISPER_FRAMES, WHISPER_HOP, WHISPER_N_FFT,
     WHISPER_RATE, WHISPER_SAMPLES, panns_dft_kernels, panns_log_mel, panns_mel_filterbank,
     resize_mel, whisper_filterbank, whisper_frames)
-from bioacoustics_jax.audio.recipes.clap import (CLAP_FRAMES, CLAP_RATE, CLAP_SAMPLES,
-                                                 clap_filterbank, clap_log_mel)
+from bioacoustics_jax.audio.recipes.clap import (CLAP_FRAMES, CLAP_HOP, CLAP_N_FFT, CLAP_RATE,
+                                                 CLAP_SAMPLES, clap_filterbank, clap_log_mel)
