@@ -13,7 +13,8 @@ by embed/extract.py's own `extract` so both frameworks share one definition of a
 How each architecture's reference exposes the paper's embedding is one table, `FAMILIES`: the
 torchvision classifiers give their 1000-d output, VGGish the mean of its per-patch 128-d
 embeddings, HuBERT/AVES (and wav2vec 2.0, WavLM, data2vec-audio) the mean over time of the last
-layer, AST the pooled output, Whisper the mean over the clip's positions of its last layer, CNN14
+layer, AST the pooled output, Whisper the mean over the clip's positions of its last layer, CLAP its
+normalised audio projection (get_audio_features), CNN14
 its `embedding` (fc1) from the raw 32 kHz waveform through its own torchlibrosa front end.
 """
 
@@ -87,6 +88,17 @@ def _whisper_keys(state_dict: Mapping[str, Any]) -> dict[str, Any]:
   return whisper_porting.encoder_state_dict(state_dict)
 
 
+def _clap_audio_features(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+  # ClapAudioModelWithProjection on [B, 1, frames, 64]; normalised as get_audio_features.
+  return torch.nn.functional.normalize(model(x[:, None]).audio_embeds, dim=-1)
+
+
+def _clap_keys(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+  # The hub file is the whole ClapModel; the reference is its audio half.
+  from bioacoustics_jax.porting import clap as clap_porting  # pylint: disable=g-import-not-at-top
+  return {k: v for k, v in state_dict.items() if not k.startswith(clap_porting.TEXT_SIDE)}
+
+
 def _pooled(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
   return model(x).pooler_output  # ASTModel: mean of the cls and distillation tokens
 
@@ -130,6 +142,7 @@ FAMILIES: dict[str, TorchFamily] = {
     "wavlm_base_plus": _WAV2VEC2_FAMILY,
     "data2vec_audio_base": _WAV2VEC2_FAMILY,
     "whisper_base": TorchFamily(_whisper_clip_mean, _whisper_keys, packages=("transformers",)),
+    "clap_htsat": TorchFamily(_clap_audio_features, _clap_keys, packages=("transformers",)),
 }
 
 

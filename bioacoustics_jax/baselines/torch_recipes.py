@@ -21,6 +21,7 @@ PyTorch reference model of the matching zoo preset consumes:
   waveform16k_norm [B, T]              16 kHz audio, each clip zero-mean / unit-variance
   waveform        [B, T]               raw audio at the dataset's rate
   whisper_logmel  [B, 80, frames]      WhisperEncoder's input_features, the clip's frames only
+  clap_logmel     [B, 1001, 64]        CLAP's input_features without their channel axis
 """
 
 from __future__ import annotations
@@ -246,3 +247,27 @@ def whisper_logmel(audio, sample_rate: int) -> torch.Tensor:
   log_spec = torch.clamp(mel, min=1e-10).log10()
   peak = log_spec.amax(dim=(1, 2), keepdim=True)
   return (torch.maximum(log_spec, peak - 8.0) + 4.0) / 4.0
+
+
+# ---------------------------------------------------------------------------------------------
+# clap_logmel: ClapFeatureExtractor's 48 kHz log-mel (rand_trunc / repeatpad), 10 s.
+# ---------------------------------------------------------------------------------------------
+
+
+@_register("clap_logmel")
+def clap_logmel(audio, sample_rate: int) -> torch.Tensor:
+  audio = _as_batch(audio, "clap_logmel")
+  jnp_recipes.require_rate("clap_logmel", jnp_recipes.CLAP_RATE, sample_rate)
+  length = jnp_recipes.CLAP_SAMPLES
+  if audio.shape[-1] >= length:
+    audio = audio[:, :length]  # the first 10 s (the extractor's crop is random)
+  else:  # repeatpad: whole repeats, then zeros
+    audio = audio.repeat(1, length // audio.shape[-1])
+    audio = torch.nn.functional.pad(audio, (0, length - audio.shape[-1]))
+  n_fft = jnp_recipes.CLAP_N_FFT
+  spec = torch.stft(audio, n_fft=n_fft, hop_length=jnp_recipes.CLAP_HOP,
+                    window=_const(frontend.hann_window(n_fft, periodic=True)), center=True,
+                    pad_mode="reflect", return_complex=True)
+  power = (spec.real ** 2 + spec.imag ** 2).transpose(1, 2)  # [B, frames, F]
+  mel = power @ _const(jnp_recipes.clap_filterbank())
+  return 10.0 * torch.clamp(mel, min=1e-10).log10()

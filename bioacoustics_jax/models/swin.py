@@ -121,6 +121,9 @@ class SwinBlock(nn.Module):
   mlp_ratio: float = 4.0
   stochastic_depth_prob: float = 0.0
   dtype: Any = jnp.float32
+  # Dropout on the MLP output, train mode only: 0 in torchvision; transformers' Swin layout
+  # (CLAP's HTS-AT, models/clap.py) applies hidden_dropout_prob there.
+  mlp_dropout: float = 0.0
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
@@ -131,7 +134,7 @@ class SwinBlock(nn.Module):
     x = x + tl.drop_path(self, y, self.stochastic_depth_prob, train)
     y = attn_lib.layer_norm(_LN_EPS, "norm2")(x)
     y = attn_lib.gelu(attn_lib.dense(int(c * self.mlp_ratio), "mlp_0", self.dtype)(y))
-    y = attn_lib.dense(c, "mlp_3", self.dtype)(y)
+    y = attn_lib.dropout(attn_lib.dense(c, "mlp_3", self.dtype)(y), self.mlp_dropout, train)
     return x + tl.drop_path(self, y, self.stochastic_depth_prob, train)
 
 

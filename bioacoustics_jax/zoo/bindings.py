@@ -88,3 +88,18 @@ def whisper_reference(arch: str = "whisper_base", **overrides):
   from bioacoustics_jax.models import whisper  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.porting.references import whisper_torch  # pylint: disable=g-import-not-at-top
   return whisper_torch.transformers_whisper_encoder(**{**whisper.ARCHS[arch], **overrides})
+
+
+def clap_reference(arch: str = "clap_htsat", **overrides):
+  """transformers' `ClapAudioModelWithProjection` with models/clap.py's `arch` hyper-parameters."""
+  from bioacoustics_jax.models import clap  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting.references import clap_torch  # pylint: disable=g-import-not-at-top
+  return clap_torch.transformers_clap_audio(**{**clap.ARCHS[arch], **overrides})
+
+
+def port_clap(state_dict: Mapping[str, Any], target: Any) -> Any:
+  """porting/clap.py's porter, checking the blocks' index buffers against models/swin.py's."""
+  from bioacoustics_jax.models import swin  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting import clap as clap_porting  # pylint: disable=g-import-not-at-top
+  return clap_porting.port_clap(state_dict, target,
+                                relative_position_index=swin.relative_position_index)

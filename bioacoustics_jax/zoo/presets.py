@@ -202,6 +202,30 @@ def _swin(name: str, description: str) -> Preset:
 
 _SEQUENTIAL = _PORTING + "sequential_cnns:port_sequential"
 
+
+def _clap() -> list[Preset]:
+  """CLAP's audio encoder (HTS-AT + audio projection), laion/clap-htsat-unfused's layout."""
+  common = dict(
+      architecture="clap_htsat", module=_MODELS + "clap:build",
+      module_kwargs={"arch": "clap_htsat"}, recipe="clap_logmel", embedding_dim=512,
+      porter=_BINDINGS + "port_clap", reference=_BINDINGS + "clap_reference",
+      reference_kwargs={"arch": "clap_htsat"}, batch_norm=True,
+      embedding="ClapModel.get_audio_features: the 768-d mean over HTS-AT's last-stage tokens "
+                "through the audio projection (Linear-ReLU-Linear), L2-normalised, 512-d",
+      # transformers' ClapAudioConfig: hidden_dropout_prob 0.1 on each MLP output,
+      # drop_path_rate 0.0, attention dropout 0.0.
+      train_kwargs={"mlp_dropout": 0.1})
+  return [
+      Preset(name="clap_htsat", weights="clap-htsat-unfused.safetensors",
+             weights_alternatives=("clap-htsat-unfused.bin",),
+             weights_url=_HF + "laion/clap-htsat-unfused/resolve/main/model.safetensors",
+             description="CLAP audio encoder (HTS-AT, LAION-Audio-630K audio-text contrastive; "
+                         "the hub's ClapModel file, text tower left out)", **common),
+      Preset(name="clap_htsat_random", description="CLAP's HTS-AT audio encoder, random init",
+             **common),
+  ]
+
+
 PRESETS: tuple[Preset, ...] = (
     *_resnets(),
     *_torchvision_pair("alexnet", _MODELS + "alexnet:AlexNet", _SEQUENTIAL,
@@ -269,6 +293,7 @@ PRESETS: tuple[Preset, ...] = (
            weights_url=_AST, embedding="mean of the cls and distillation tokens, 768-d",
            description="AST (AudioSet fine-tuned, 10x10 patches)"),
     *_cnn14(),
+    *_clap(),
     # BEANS' handcrafted baseline: librosa-default MFCCs at the dataset's own rate; frozen only
     # (no parameters to fine-tune).
     Preset(name="mfcc", architecture="mfcc", module=_MODELS + "mfcc:MFCCStats",

@@ -155,6 +155,25 @@ def test_whisper_logmel_matches_whisper_feature_extractor():
     assert np.abs(ours - ref[..., :frames]).max() <= 1e-5
 
 
+def test_clap_logmel_matches_clap_feature_extractor():
+  """clap_logmel equals ClapFeatureExtractor with the hub's settings (rand_trunc, repeatpad,
+  50-14000 Hz) for a short clip (repeat-padded), an exact 10 s one and a longer one (ours: its
+  first 10 s; the extractor's crop is random, so it is given that crop)."""
+  import bioacoustics_jax.torch_compat  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+  from transformers import ClapFeatureExtractor  # pylint: disable=g-import-not-at-top
+  extractor = ClapFeatureExtractor(frequency_min=50, frequency_max=14000, truncation="rand_trunc",
+                                   padding="repeatpad")
+  np.testing.assert_allclose(recipes.clap_filterbank(), extractor.mel_filters_slaney, atol=1e-8)
+  prepare = jax.jit(recipes.get_recipe("clap_logmel").prepare, static_argnums=1)
+  for seconds in (1.3, 10.0, 10.5):
+    audio = 0.1 * _audio(48000, seconds, batch=1)
+    ref = extractor(list(audio[:, :recipes.CLAP_SAMPLES]), sampling_rate=48000,
+                    return_tensors="np")["input_features"]
+    ours = np.asarray(prepare(jnp.asarray(audio), 48000))
+    assert ref.shape == (1, 1, 1001, 64) and ours.shape == (1, 1001, 64)
+    assert np.abs(ours - ref[:, 0]).max() <= 1e-3, seconds  # dB
+
+
 def test_registry_and_errors():
   assert {"paper_mel3", "vggish_logmel", "waveform16k", "waveform", "ast_fbank"} <= set(
       recipes.names())

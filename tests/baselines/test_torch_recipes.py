@@ -23,6 +23,8 @@ CASES = [
     ("waveform16k", 16000, 1000, 0.0),
     ("waveform16k_norm", 16000, 1000, 1e-5),
     ("whisper_logmel", 16000, 16000, 1e-5),
+    ("clap_logmel", 48000, 30000, 1e-3),  # dB; repeat-padded to 10 s
+    ("clap_logmel", 48000, 490000, 1e-3),  # longer than 10 s: the first 10 s
     ("waveform", 8000, 700, 0.0),
 ]
 

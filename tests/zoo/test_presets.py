@@ -36,6 +36,7 @@ PARAMS = {
     # input recipe here, not parameters.
     "cnn14": 80_753_615, "wav2vec2_base": 94_370_816, "wavlm_base_plus": 94_381_040,
     "data2vec_audio_base": 93_163_520, "whisper_base": 20_590_592,
+    "clap_htsat": 28_190_872,
 }
 
 

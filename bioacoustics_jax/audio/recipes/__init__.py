@@ -10,6 +10,7 @@ input pipeline must deliver (None: the dataset's own rate, as BEANS does for its
   mfcc_logmel).
 - extended.py: the recipes of the backbones beyond the paper (paper_mel3_224, waveform16k_norm,
   panns_logmel, whisper_logmel).
+- clap.py: CLAP's clap_logmel (ClapFeatureExtractor at 48 kHz).
 
 Each module's docstring states its recipes against the original's code. Importing this package
 registers all of them.
@@ -26,3 +27,5 @@ from bioacoustics_jax.audio.recipes.extended import (
     VIT_IMAGE_SIZE, WAV2VEC2_NORM_EPS, WHISPER_BINS, WHISPER_FRAMES, WHISPER_HOP, WHISPER_N_FFT,
     WHISPER_RATE, WHISPER_SAMPLES, panns_dft_kernels, panns_log_mel, panns_mel_filterbank,
     resize_mel, whisper_filterbank, whisper_frames)
+from bioacoustics_jax.audio.recipes.clap import (CLAP_FRAMES, CLAP_HOP, CLAP_N_FFT, CLAP_RATE,
+                                                 CLAP_SAMPLES, clap_filterbank, clap_log_mel)
