@@ -6,6 +6,7 @@ import os
 
 import jax
 import numpy as np
+import pytest
 
 from bioacoustics_jax import zoo
 from bioacoustics_jax.zoo import init_cache
@@ -37,6 +38,7 @@ def test_a_second_run_loads_the_same_variables(tmp_path, monkeypatch):
   assert len(keys) == 4
 
 
+@pytest.mark.slow  # a second init compile (~30 s under load) for a two-line branch
 def test_off_writes_nothing(tmp_path, monkeypatch):
   monkeypatch.setenv(init_cache.ENV, "off")
   assert init_cache.cache_dir() is None
