@@ -231,6 +231,7 @@ def resolve(name: str, overrides: Mapping[str, Any] | None = None,
 # The code every embedding goes through besides the family file itself: shared layers, the
 # input recipes and their frontend, extraction. An edit there must not reuse old embeddings.
 _SHARED_CODE = ("bioacoustics_jax.models.torch_layers", "bioacoustics_jax.models.attention",
+                "bioacoustics_jax.models.initialize",
                 "bioacoustics_jax.audio.recipes", "bioacoustics_jax.audio.frontend",
                 "bioacoustics_jax.embed.extract")
 
@@ -242,12 +243,19 @@ def _code_hash(family_module: str) -> str:
 
 def source_hash(modules: tuple[str, ...]) -> str:
   """sha256 (16 hex) of the source files of `modules` (import names), read without importing
-  them; a module that cannot be found contributes its name only."""
+  them; a package contributes every .py file under its folder (sorted by path), so an edit to
+  any of its modules counts; a module that cannot be found contributes its name only."""
   digest = hashlib.sha256()
   for name in modules:
     digest.update(name.encode())
     spec = importlib.util.find_spec(name)
-    if spec is not None and spec.origin and os.path.isfile(spec.origin):
-      with open(spec.origin, "rb") as f:
-        digest.update(f.read())
+    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+      continue
+    origin = pathlib.Path(spec.origin)
+    files = [origin]
+    if spec.submodule_search_locations:  # a package: all of its source files
+      files = sorted(origin.parent.rglob("*.py"))
+    for path in files:
+      digest.update(str(path.relative_to(origin.parent)).encode())
+      digest.update(path.read_bytes())
   return digest.hexdigest()[:16]

@@ -90,8 +90,10 @@ else
   step "train step b256 (host batch in) vs torch eager/AMP" 60 "$PY" -m \
       experiments.perf.bench_models --models=resnet18 --batch=256 --repeats=7 \
       --flax_dtypes=float32 --torch_variants=eager,amp --train --out="$TABLES/train.md"
+  # The image has no librosa (tests/models/test_mfcc.py imports it): without this flag one
+  # collection error stops the whole pytest run before any test.
   step "accelerator-sensitive tests" 90 "$PY" -m pytest -p no:xdist -q -m "not slow" \
-      tests/models tests/launch/test_compile_cache.py tests/parallel/test_step_equivalence.py
+      --continue-on-collection-errors tests/models tests/launch/test_compile_cache.py tests/parallel/test_step_equivalence.py
 fi
 for table in "$TABLES/models.md" "$TABLES/train.md"; do
   [[ -f $table ]] && { echo; echo "---"; cat "$table"; } >> "$RESULT"

@@ -6,6 +6,7 @@ import os
 
 import jax
 import numpy as np
+import pytest
 
 from bioacoustics_jax import zoo
 from bioacoustics_jax.zoo import init_cache
@@ -37,6 +38,7 @@ def test_a_second_run_loads_the_same_variables(tmp_path, monkeypatch):
   assert len(keys) == 4
 
 
+@pytest.mark.slow  # a second init compile (~30 s under load) for a two-line branch
 def test_off_writes_nothing(tmp_path, monkeypatch):
   monkeypatch.setenv(init_cache.ENV, "off")
   assert init_cache.cache_dir() is None
@@ -44,3 +46,18 @@ def test_off_writes_nothing(tmp_path, monkeypatch):
   backbone = zoo.resolve("alexnet", {"hidden": 8, "num_classes": 3})
   init_cache.init_variables(backbone, jax.random.key(0), backbone.sample_input(8000))
   assert os.listdir(tmp_path) == []
+
+
+def test_source_hash_counts_every_file_of_a_package(tmp_path, monkeypatch):
+  """A package's code hash covers its submodules (audio/recipes/ is a package): an edit to any
+  one file changes every cell key that names the package."""
+  from bioacoustics_jax.zoo.backbone import source_hash  # pylint: disable=g-import-not-at-top
+  pkg = tmp_path / "hashpkg"
+  pkg.mkdir()
+  (pkg / "__init__.py").write_text("from hashpkg import inner\n")
+  (pkg / "inner.py").write_text("X = 1\n")
+  monkeypatch.syspath_prepend(str(tmp_path))
+  before = source_hash(("hashpkg",))
+  assert source_hash(("hashpkg",)) == before
+  (pkg / "inner.py").write_text("X = 2\n")
+  assert source_hash(("hashpkg",)) != before
