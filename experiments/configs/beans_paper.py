@@ -44,10 +44,10 @@ from bioacoustics_jax.zoo import presets
 from experiments.configs import common
 
 PAPER_MODELS = presets.PAPER_MODELS
-# Beyond the paper's 11 (issue 18): today's encoders, pretrained, by preset name. The speech
-# models come from the zoo-speech branch (CLAP joins when its preset lands).
+# Beyond the paper's 11 (issue 18): today's encoders, pretrained, by preset name.
 EXTENDED_MODELS = ("efficientnet_b1p", "efficientnet_b3p", "convnext_tinyp", "vit_b_16p", "cnn14",
-                   "wav2vec2_base", "wavlm_base_plus", "data2vec_audio_base", "whisper_base")
+                   "wav2vec2_base", "wavlm_base_plus", "data2vec_audio_base", "whisper_base",
+                   "clap_htsat")
 MODEL_SETS = {"paper": PAPER_MODELS, "extended": EXTENDED_MODELS}
 # The smoke grid: random-init twins (same architecture, no weights file) at tiny widths. Its
 # default pair is the cheapest to compile that covers both regimes: AlexNet (fine-tuned and
