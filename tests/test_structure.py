@@ -169,3 +169,16 @@ def test_a_jax_only_run_never_imports_torch(tmp_path):
   """)
   assert out.splitlines()[-1] == "[]"
   assert (tmp_path / "report.md").exists()
+
+
+def test_every_model_module_a_family_imports_is_in_the_cell_key_code_hash():
+  """A cell key hashes the family's file plus backbone._SHARED_CODE: a shared layer a family
+  imports (attention, swin_layers, ...) must be listed there, or an edit to it would reuse
+  old embeddings."""
+  from bioacoustics_jax.zoo import backbone  # pylint: disable=g-import-not-at-top
+  graph = _graph()
+  families = {p.module.partition(":")[0] for p in presets.PRESETS}
+  shared = set(backbone._SHARED_CODE)  # pylint: disable=protected-access
+  for family in families:
+    used = {t for t in graph[family] if t.startswith("bioacoustics_jax.models.")}
+    assert used <= shared, f"{family} imports {sorted(used - shared)}, not in the code hash"

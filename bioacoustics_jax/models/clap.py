@@ -11,7 +11,7 @@ the `clap_logmel` recipe computes (ClapFeatureExtractor, audio/recipes/clap.py):
      (image row k * 64 + f, column t holds frame k * 256 + t, bin f).
   3. A Swin transformer in transformers' layout: 4x4/4 patch conv + LayerNorm, stages of
      shifted-window blocks (depths 2/2/6/2, heads 4/8/16/32, window 8), patch merging between
-     stages. The blocks and the merging are models/swin.py's: transformers' Swin matches
+     stages. The blocks and the merging are models/swin_layers.py's: transformers' Swin matches
      torchvision's where HTS-AT runs it (patch merging concatenates the 2x2 neighbours in the
      same order (0,0), (1,0), (0,1), (1,1); the same relative-position table and index; the same
      -100 shifted-window mask and padding). The one rule that differs, transformers' "no shift
@@ -43,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bioacoustics_jax.models import attention as attn_lib
-from bioacoustics_jax.models import swin
+from bioacoustics_jax.models import swin_layers as swin
 from bioacoustics_jax.models import torch_layers as tl
 
 _LN_EPS = 1e-5  # ClapAudioConfig.layer_norm_eps; nn.LayerNorm's default for the others

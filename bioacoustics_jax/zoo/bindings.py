@@ -22,10 +22,10 @@ def swin_reference(arch: str = "swin_s", **overrides):
 
 def port_swin(state_dict: Mapping[str, Any], target: Any) -> Any:
   """porting/swin.py's porter, checking torch's index buffers against the Flax model's."""
-  from bioacoustics_jax.models import swin  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.models import swin_layers  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.porting import swin as swin_porting  # pylint: disable=g-import-not-at-top
   return swin_porting.port_swin(state_dict, target,
-                                relative_position_index=swin.relative_position_index)
+                                relative_position_index=swin_layers.relative_position_index)
 
 
 def hubert_reference(arch: str = "hubert_base", **overrides):
@@ -98,8 +98,8 @@ def clap_reference(arch: str = "clap_htsat", **overrides):
 
 
 def port_clap(state_dict: Mapping[str, Any], target: Any) -> Any:
-  """porting/clap.py's porter, checking the blocks' index buffers against models/swin.py's."""
-  from bioacoustics_jax.models import swin  # pylint: disable=g-import-not-at-top
+  """porting/clap.py's porter, checking the blocks' index buffers against swin_layers'."""
+  from bioacoustics_jax.models import swin_layers  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.porting import clap as clap_porting  # pylint: disable=g-import-not-at-top
   return clap_porting.port_clap(state_dict, target,
-                                relative_position_index=swin.relative_position_index)
+                                relative_position_index=swin_layers.relative_position_index)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bioacoustics_jax.models import attention
-from bioacoustics_jax.models import swin
+from bioacoustics_jax.models import swin_layers
 
 
 def _formula(q, k, v, bias=None):
@@ -37,8 +37,8 @@ def _swin_bias(batch, heads, seed=1):
   window, padded, shift = (3, 3), (6, 6), (1, 1)
   n = window[0] * window[1]
   table = np.random.default_rng(seed).normal(0, 1, ((2 * 3 - 1) ** 2, heads)).astype(np.float32)
-  rel = table[swin.relative_position_index(window)].reshape(n, n, heads).transpose(2, 0, 1)
-  mask = swin.shifted_window_mask(padded, window, shift)  # [nW, N, N]
+  rel = table[swin_layers.relative_position_index(window)].reshape(n, n, heads).transpose(2, 0, 1)
+  mask = swin_layers.shifted_window_mask(padded, window, shift)  # [nW, N, N]
   bias = rel[None, None] + mask[None, :, None]
   bias = np.broadcast_to(bias, (batch,) + bias.shape[1:])
   return bias.reshape((-1,) + bias.shape[2:]), n, mask.shape[0]

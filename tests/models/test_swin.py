@@ -9,6 +9,7 @@ import pytest
 
 from bioacoustics_jax import zoo
 from bioacoustics_jax.models import swin
+from bioacoustics_jax.models import swin_layers
 from bioacoustics_jax.zoo import bindings
 from bioacoustics_jax.porting import parity
 from bioacoustics_jax.porting import perturb
@@ -58,7 +59,7 @@ def test_one_axis_shift_mask_matches_torchvision():
 def test_relative_position_index_matches_torch_buffer():
   torch_model = bindings.swin_reference("swin_s", **TINY)
   buf = torch_model.features[1][0].attn.relative_position_index.numpy()
-  np.testing.assert_array_equal(buf, swin.relative_position_index((7, 7)))
+  np.testing.assert_array_equal(buf, swin_layers.relative_position_index((7, 7)))
 
 
 def test_porter_rejects_bad_index_and_missing_keys():
