@@ -23,6 +23,7 @@ from bioacoustics_jax.report import grid_rows
 from bioacoustics_jax.report import paper_grid
 from bioacoustics_jax.report import reference as reference_lib
 from bioacoustics_jax.report import results as results_lib
+from tests.report import paper_reference
 from experiments.configs import beans_paper
 
 SECTIONS = ("Notes", "Table I: t-SNE NMI", "PCA, in the grid slot of UMAP (50, 0.5)",
@@ -147,18 +148,7 @@ def test_named_like_the_paper_ours_minus_paper_and_claims(smoke_run, tmp_path):
 
 def _check_named_like_the_paper(workdir, results_csv, tmp_path, names, regimes=None):
   renamed = _renamed_run(workdir, results_csv, str(tmp_path), names, regimes)
-  # A reference with one number removed, and a row naming no model of the zoo.
-  reference = tmp_path / "reference.csv"
-  lines = open(paper_grid.PAPER_SCORES).read().splitlines()
-  header = lines[0].split(",")
-  col = header.index("dcase")
-  for i, line in enumerate(lines):
-    cells = line.split(",")
-    if cells[:4] == ["50", "0.5", "npy_rn18", "NMI"]:
-      cells[col] = ""
-      lines[i] = ",".join(cells)
-  lines.append("50,0.5,npy_resnet9000,NMI," + ",".join(["0.5"] * (len(header) - 4)))
-  reference.write_text("\n".join(lines) + "\n")
+  reference = paper_reference.edited_reference(tmp_path)  # one number removed, a stray row
   md = paper_grid.write_report([renamed], str(tmp_path / "out"), str(reference))
   text = open(md).read()
   ref = reference_lib.read_reference(str(reference))

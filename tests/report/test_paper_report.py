@@ -17,6 +17,7 @@ from bioacoustics_jax.report import grid_rows
 from bioacoustics_jax.report import paper_grid
 from bioacoustics_jax.report import reference as reference_lib
 from bioacoustics_jax.report import results as results_lib
+from tests.report import paper_reference
 
 # model -> how far its classes sit apart (so the claims have something to decide).
 SEPARATION = {"alex": 4.0, "rn18": 3.0, "vggish": 0.5, "aves": 0.7, "aves_all": 0.6}
@@ -51,27 +52,9 @@ def _results(root):
   return results_lib.append_rows(os.path.join(root, "results.csv"), rows)
 
 
-def _reference(tmp_path):
-  """The shipped reference with rn18's dcase NMI removed and a row naming no model."""
-  lines = open(paper_grid.PAPER_SCORES).read().splitlines()
-  header = lines[0].split(",")
-  col = header.index("dcase")
-  for i, line in enumerate(lines):
-    cells = line.split(",")
-    if cells[:4] == ["50", "0.5", "npy_rn18", "NMI"]:
-      cells[col] = ""
-      lines[i] = ",".join(cells)
-  lines.append("50,0.5,npy_resnet9000,NMI," + ",".join(["0.5"] * (len(header) - 4)))
-  # A dataset column that names no BEANS dataset (a typo of hainan-gibbons).
-  lines = [lines[0] + ",hainan_gibons"] + [line + ",0.1" for line in lines[1:]]
-  path = tmp_path / "reference.csv"
-  path.write_text("\n".join(lines) + "\n")
-  return str(path)
-
-
 def test_ours_minus_paper_na_unmatched_and_claims(tmp_path):
   results_csv = _results(str(tmp_path))
-  reference = _reference(tmp_path)
+  reference = paper_reference.edited_reference(tmp_path, unknown_dataset_column=True)
   md = paper_grid.write_report([results_csv], str(tmp_path / "out"), reference)
   text = open(md).read()
   ref = reference_lib.read_reference(reference)
