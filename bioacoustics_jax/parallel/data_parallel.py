@@ -182,12 +182,15 @@ def make_eval_fn(eval_step: Callable) -> tuple[Callable, Callable]:
   """Jitted eval over the data mesh: returns (run(device_variables, local_batch) -> dict of
   global numpy arrays, put_variables(host_variables) -> replicated device variables).
 
-  Outputs are replicated, i.e. gathered to every process, so every host computes the same
-  validation metrics over the whole split.
+  `eval_step(variables, rows)` runs on each device's rows (shard_map over axis "data", as the
+  train step does); outputs are replicated, i.e. gathered to every process, so every host
+  computes the same validation metrics over the whole split.
   """
   mesh = data_mesh()
   replicated, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-  fn = jax.jit(eval_step, in_shardings=(replicated, batch_sharding), out_shardings=replicated)
+  fn = jax.jit(jax.shard_map(eval_step, mesh=mesh, in_specs=(P(), P("data")),
+                             out_specs=P("data")),
+               out_shardings=replicated)
 
   def put_variables(variables):
     return jax.tree.map(lambda x: _replicate_global(np.asarray(x), replicated), variables)

@@ -64,11 +64,11 @@ def default_train_config() -> ml_collections.ConfigDict:
                                   # 0.05); "off": none of those (modules' own defaults, e.g.
                                   # AlexNet/VGG dropout, stay). Eval mode is the same either way.
       max_steps_per_epoch=0,      # >0: cap steps per epoch (smoke tests)
-      frontend_batch="auto",      # "global": run the input recipe on the all-gathered global
-                                  # batch (each device keeps its rows), so recipes with batch
-                                  # statistics (paper_mel3 divides by the batch max) match a
-                                  # single device; "device": on each device's rows only;
-                                  # "auto": global iff the recipe has uses_batch_statistics.
+      frontend_batch="auto",      # "global": a recipe's batch statistics (paper_mel3 divides
+                                  # by the batch max) over the global batch, reduced across
+                                  # devices, so they match a single device; "device": over each
+                                  # device's rows only; "auto": global iff the recipe has
+                                  # uses_batch_statistics. Each device prepares its own rows.
       bn_recalibration="precise",  # "precise": before each validation (and so before the best
                                   # checkpoint and the fine-tuned embeddings) recompute the
                                   # BatchNorm running stats over the training split (train-mode

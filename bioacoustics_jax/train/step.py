@@ -23,6 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from bioacoustics_jax.audio import recipes
 from bioacoustics_jax.models import torch_layers
 from bioacoustics_jax.train import losses
 from bioacoustics_jax.train.state import TrainState
@@ -41,10 +42,10 @@ def make_train_step(module: nn.Module, prepare: Prepare, sample_rate: int, *, ta
   `compute_dtype` (e.g. bf16): params are cast for the forward pass only (float32 masters get
   float32 gradients); modules with a `dtype` field should be built with it as well.
   `frontend_on_global_batch`: recipes may use batch statistics (the paper's CNN input is
-  divided by the batch maximum), so each device gathers the global batch's audio, runs the
-  recipe on all of it and keeps its own rows: the model sees exactly the input a single device
-  would. The cost is the frontend computed once per device (cheap next to the backbone) and an
-  all-gather of the raw audio. False runs the recipe on the device's rows only.
+  divided by the batch maximum), so each device prepares its own rows with the statistics
+  reduced over all devices (`recipes.on_devices`: a scalar pmax): the model sees exactly the
+  input a single device would, and no device computes another's frontend. False uses each
+  device's own rows for the statistics.
   """
   losses.check_task(task)
 
@@ -139,19 +140,20 @@ def _replica_average(tree: Any, local_count: jnp.ndarray, count: jnp.ndarray,
 
 def _prepare_rows(prepare: Prepare, audio: jnp.ndarray, sample_rate: int, axis_name: str,
                   on_global_batch: bool) -> jnp.ndarray:
-  if not on_global_batch:
-    return prepare(audio, sample_rate)
-  rows = audio.shape[0]
-  everything = prepare(jax.lax.all_gather(audio, axis_name, tiled=True), sample_rate)
-  return jax.lax.dynamic_slice_in_dim(everything, jax.lax.axis_index(axis_name) * rows, rows)
+  if on_global_batch:
+    prepare = recipes.on_devices(prepare, axis_name)
+  return prepare(audio, sample_rate)
 
 
-def make_eval_step(module: nn.Module, prepare: Prepare, sample_rate: int) -> Callable:
-  """`eval_step(variables, batch) -> {"logits" float32, "label", "mask"}` (inference mode).
+def make_eval_step(module: nn.Module, prepare: Prepare, sample_rate: int,
+                   axis_name: str = "data") -> Callable:
+  """`eval_step(variables, batch) -> {"logits" float32, "label", "mask"}` (inference mode), for
+  one device's rows (batch statistics of the recipe over all devices on `axis_name`).
 
   Labels and mask pass through so that a multi-host caller gets them gathered together with
   the logits, in the same row order.
   """
+  prepare = recipes.on_devices(prepare, axis_name)
 
   def eval_step(variables: dict, batch: dict) -> dict:
     logits, _ = module.apply(variables, prepare(batch["audio"], sample_rate), train=False)

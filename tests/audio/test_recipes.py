@@ -189,3 +189,17 @@ def test_registry_and_errors():
     recipes.get_recipe("vggish_logmel").prepare(jnp.zeros((1, 8000)), 16000)
   with pytest.raises(ValueError, match=r"\[batch, samples\]"):
     recipes.get_recipe("paper_mel3").prepare(jnp.zeros(8000), 16000)
+
+
+def test_a_recipe_with_batch_statistics_takes_axis_name():
+  # Data-parallel callers pass axis_name so the statistic covers every device's rows; a recipe
+  # that used batch statistics without taking it would silently differ per device.
+  with pytest.raises(ValueError, match="axis_name"):
+    recipes.InputRecipe(name="t", sample_rate=None, prepare=lambda a, r: a / a.max(),
+                        uses_batch_statistics=True)
+  with pytest.raises(ValueError, match="axis_name"):
+    recipes.InputRecipe(name="t", sample_rate=None, prepare=lambda a, r, axis_name=None: a)
+  per_example = recipes.get_recipe("waveform16k").prepare
+  assert recipes.on_devices(per_example, "data") is per_example
+  batch = recipes.get_recipe("paper_mel3").prepare
+  assert recipes.on_devices(batch, "data").keywords == {"axis_name": "data"}

@@ -127,3 +127,37 @@ def test_every_batch_runs_once_and_speed_is_recorded():
                              task="classification", class_names=["a"])
     assert len(es) == n and len(calls) == calls_expected
     assert es.meta["extract_examples_per_s"] > 0 and es.meta["extract_compile_s"] >= 0
+
+
+def test_each_device_prepares_its_rows_with_the_global_batch_maximum():
+  # paper_mel3 divides by the batch maximum and runs an STFT. Left to jit's partitioner the FFT
+  # was replicated: every device all-gathered the frames and computed the whole batch's STFT.
+  # Per device (shard_map) nothing is gathered, and the maximum is still the global batch's.
+  from bioacoustics_jax.audio import recipes  # pylint: disable=g-import-not-at-top
+  devices = jax.device_count()
+  recipe = recipes.get_recipe("paper_mel3")
+  rate = 8000
+  rng = np.random.default_rng(0)
+  # loudness differs by device so that a per-device maximum would give other features
+  audio = (rng.normal(size=(devices, 2, rate // 2)) * (1 + np.arange(devices))[:, None, None])
+  audio = audio.reshape(2 * devices, -1).astype(np.float32)
+  module = _FlatInput(_Energy())
+  variables = module.init(jax.random.key(0), jnp.zeros((1, 4)))
+  fn, sharding = extract_lib.make_embed_fn(module, recipe.prepare, rate)
+  x = jax.device_put(audio, sharding)
+  hlo = fn.lower(variables, x).compile().as_text()
+  assert "all-gather" not in hlo and "all-reduce" in hlo  # only the scalar maximum crosses
+  features = np.asarray(recipe.prepare(jnp.asarray(audio), rate)).reshape(len(audio), -1)
+  expected = np.stack([features.mean(-1), features.max(-1)], -1)
+  np.testing.assert_allclose(np.asarray(fn(variables, x)), expected, rtol=1e-6, atol=1e-7)
+  if devices > 1:  # the first device's rows alone have a smaller maximum
+    alone = np.asarray(recipe.prepare(jnp.asarray(audio[:2]), rate)).reshape(2, -1)
+    assert not np.allclose(alone.max(-1), expected[:2, 1], rtol=1e-3)
+
+
+class _FlatInput(nn.Module):
+  """Wraps a module that takes [B, F] so that it takes any [B, ...] model input."""
+  inner: nn.Module
+
+  def __call__(self, x, train=False):
+    return self.inner(x.reshape(x.shape[0], -1), train)

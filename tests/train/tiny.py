@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bioacoustics_jax.audio import recipes
 from bioacoustics_jax.models import initialize
 from bioacoustics_jax.models import torch_layers as tl
 from bioacoustics_jax.models.classifier import Classifier
@@ -32,12 +33,12 @@ class TinyCNN(nn.Module):
     return embedding, {"embedding": embedding, "pre_logits": pooled}
 
 
-def prepare(audio, sample_rate):
+def prepare(audio, sample_rate, axis_name=None):
   """[B, T] -> [B, 8, T/8, 1] 'spectrogram', divided by the BATCH maximum like the paper's
   CNN recipe, so data-parallel tests also check that the frontend sees the global batch."""
   del sample_rate
   frames = jnp.log1p(jnp.abs(audio.reshape(audio.shape[0], 8, -1)))
-  return (frames / jnp.maximum(jnp.max(frames), 1e-6))[..., None] * 4.0
+  return (frames / jnp.maximum(recipes.batch_max(frames, axis_name), 1e-6))[..., None] * 4.0
 
 
 def classifier(num_classes: int = 3, bn_axis_name: str | None = "data") -> Classifier:

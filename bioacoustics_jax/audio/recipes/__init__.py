@@ -16,8 +16,9 @@ Each module's docstring states its recipes against the original's code. Importin
 registers all of them.
 """
 
-from bioacoustics_jax.audio.recipes.registry import (InputRecipe, Prepare, as_batch, get_recipe,
-                                                     names, register_recipe, require_rate)
+from bioacoustics_jax.audio.recipes.registry import (InputRecipe, Prepare, as_batch, batch_max,
+                                                     get_recipe, names, on_devices,
+                                                     register_recipe, require_rate)
 from bioacoustics_jax.audio.recipes.paper import (
     AST_BINS, AST_MAX_LENGTH, AST_MEAN, AST_STD, BEANS_FFT_SECONDS, BEANS_HOP_SECONDS,
     BEANS_N_MELS, MFCC_HOP, MFCC_N_FFT, MFCC_N_MELS, VGGISH_BANDS, VGGISH_PATCH_FRAMES,

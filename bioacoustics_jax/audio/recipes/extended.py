@@ -45,8 +45,9 @@ def resize_mel(mel: jax.Array, size: int = VIT_IMAGE_SIZE) -> jax.Array:
   return jnp.einsum("om,bmt,pt->bop", rows, mel, cols, precision=jax.lax.Precision.HIGHEST)
 
 
-def _paper_mel3_224(audio: jax.Array, sample_rate: int) -> jax.Array:
-  mel = resize_mel(batch_max_mel(audio, sample_rate, "paper_mel3_224"))
+def _paper_mel3_224(audio: jax.Array, sample_rate: int,
+                    axis_name: str | None = None) -> jax.Array:
+  mel = resize_mel(batch_max_mel(audio, sample_rate, "paper_mel3_224", axis_name))
   return jnp.repeat(mel[..., None], 3, axis=-1)
 
 

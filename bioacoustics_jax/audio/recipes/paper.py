@@ -31,8 +31,8 @@ import jax
 import jax.numpy as jnp
 
 from bioacoustics_jax.audio import frontend
-from bioacoustics_jax.audio.recipes.registry import (InputRecipe, as_batch, register_recipe,
-                                                     require_rate)
+from bioacoustics_jax.audio.recipes.registry import (InputRecipe, as_batch, batch_max,
+                                                     register_recipe, require_rate)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,15 +66,17 @@ def beans_mel(audio: jax.Array, sample_rate: int) -> jax.Array:
   return mel
 
 
-def batch_max_mel(audio: jax.Array, sample_rate: int, name: str) -> jax.Array:
+def batch_max_mel(audio: jax.Array, sample_rate: int, name: str,
+                  axis_name: str | None = None) -> jax.Array:
+  """beans_mel divided by its maximum over the batch (over all devices on `axis_name`)."""
   mel = beans_mel(as_batch(audio, name), sample_rate)
-  peak = jnp.max(mel)
+  peak = batch_max(mel, axis_name)
   # An all-silent batch would divide 0 by 0 in BEANS; keep it all zeros instead of NaN.
   return mel / jnp.where(peak > 0, peak, 1.0)
 
 
-def _paper_mel3(audio: jax.Array, sample_rate: int) -> jax.Array:
-  mel = batch_max_mel(audio, sample_rate, "paper_mel3")
+def _paper_mel3(audio: jax.Array, sample_rate: int, axis_name: str | None = None) -> jax.Array:
+  mel = batch_max_mel(audio, sample_rate, "paper_mel3", axis_name)
   return jnp.repeat(mel[..., None], 3, axis=-1)
 
 
