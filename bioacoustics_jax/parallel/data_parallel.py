@@ -30,6 +30,14 @@ def data_mesh() -> jax.sharding.Mesh:
                        axis_types=(jax.sharding.AxisType.Auto,))
 
 
+def over_rows(fn: Callable, **jit_kwargs) -> Callable:
+  """Jitted `fn(variables, rows) -> rows`, run by each device on its own rows of a batch
+  sharded over the data mesh (variables replicated): shard_map, so no op of a device's work is
+  left to jit's partitioner, which replicates an FFT even along its batch axis."""
+  return jax.jit(jax.shard_map(fn, mesh=data_mesh(), in_specs=(P(), P("data")),
+                               out_specs=P("data")), **jit_kwargs)
+
+
 def local_batch_size(global_batch: int) -> int:
   """Rows this process feeds per step; the global batch must split evenly over all devices."""
   if global_batch % jax.device_count():
@@ -182,15 +190,13 @@ def make_eval_fn(eval_step: Callable) -> tuple[Callable, Callable]:
   """Jitted eval over the data mesh: returns (run(device_variables, local_batch) -> dict of
   global numpy arrays, put_variables(host_variables) -> replicated device variables).
 
-  `eval_step(variables, rows)` runs on each device's rows (shard_map over axis "data", as the
+  `eval_step(variables, rows)` runs on each device's rows (`over_rows`, as the
   train step does); outputs are replicated, i.e. gathered to every process, so every host
   computes the same validation metrics over the whole split.
   """
   mesh = data_mesh()
   replicated, batch_sharding = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-  fn = jax.jit(jax.shard_map(eval_step, mesh=mesh, in_specs=(P(), P("data")),
-                             out_specs=P("data")),
-               out_shardings=replicated)
+  fn = over_rows(eval_step, out_shardings=replicated)
 
   def put_variables(variables):
     return jax.tree.map(lambda x: _replicate_global(np.asarray(x), replicated), variables)
