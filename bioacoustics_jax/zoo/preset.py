@@ -47,6 +47,10 @@ class Preset:
     train_kwargs: constructor kwargs for fine-tuning only, the original model's train-mode
       regularisation (Swin-S stochastic depth 0.3; AVES dropout/attention dropout/LayerDrop);
       they act only with train=True, so the eval graph (parity, extraction) is unchanged.
+    licence: the licence of the weights file (`Apache-2.0`, `CC BY-NC-SA 4.0`, ...), shown by
+      `python -m bioacoustics_jax.zoo --list` and the README; "" for random-init presets.
+    bioacoustic: the weights were trained on animal sounds (the `bioacoustic` model set of the
+      experiment configs is every such preset, computed from this flag).
   """
 
   name: str
@@ -70,6 +74,8 @@ class Preset:
   # Other names the same weights may have in the weights folder (first existing one wins):
   # AST's hub checkpoint as model.safetensors besides the legacy pytorch_model.bin.
   weights_alternatives: tuple[str, ...] = ()
+  licence: str = ""
+  bioacoustic: bool = False
 
   def __post_init__(self):
     # Read-only views: a preset is shared by every caller and must never be mutated.
