@@ -30,6 +30,7 @@ import bioacoustics_jax.torch_compat  # noqa: F401  (before anything imports tor
 import numpy as np
 import torch
 
+from bioacoustics_jax import registry
 from bioacoustics_jax.baselines import torch_recipes
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.embed import extract as extract_lib
@@ -128,7 +129,7 @@ class TorchFamily:
 
 _IMAGE = TorchFamily(_output, packages=("torchvision",))
 _WAV2VEC2_FAMILY = TorchFamily(_hidden_mean, _wav2vec2_family_keys, packages=("transformers",))
-FAMILIES: dict[str, TorchFamily] = {
+FAMILIES: registry.Registry[TorchFamily] = registry.Registry("PyTorch baseline architecture", {
     "alexnet": _IMAGE, "vgg16": _IMAGE, "efficientnet_b0": _IMAGE, "swin_s": _IMAGE,
     "efficientnet_b1": _IMAGE, "efficientnet_b3": _IMAGE, "convnext_tiny": _IMAGE,
     "vit_b_16": _IMAGE,
@@ -143,14 +144,10 @@ FAMILIES: dict[str, TorchFamily] = {
     "data2vec_audio_base": _WAV2VEC2_FAMILY,
     "whisper_base": TorchFamily(_whisper_clip_mean, _whisper_keys, packages=("transformers",)),
     "clap_htsat": TorchFamily(_clap_audio_features, _clap_keys, packages=("transformers",)),
-}
+}, hint="Add it to FAMILIES in bioacoustics_jax/baselines/torch_embed.py.")
 
 
 def family(architecture: str) -> TorchFamily:
-  if architecture not in FAMILIES:
-    raise KeyError(f"No PyTorch baseline for architecture {architecture!r}; known: "
-                   f"{sorted(FAMILIES)}. Add it to FAMILIES in bioacoustics_jax/baselines/"
-                   "torch_embed.py.")
   return FAMILIES[architecture]
 
 

@@ -33,32 +33,24 @@ import bioacoustics_jax.torch_compat  # noqa: F401  (before anything imports tor
 import numpy as np
 import torch
 
+from bioacoustics_jax import registry
 from bioacoustics_jax.audio import frontend
 from bioacoustics_jax.audio import recipes as jnp_recipes
 
 TorchPrepare = Callable[[torch.Tensor, int], torch.Tensor]
 
-_TORCH_RECIPES: dict[str, TorchPrepare] = {}
-
-
-def get_torch_recipe(name: str) -> TorchPrepare:
-  """The torch `prepare(audio [B, T], sample_rate)` of recipe `name`."""
-  if name not in _TORCH_RECIPES:
-    raise KeyError(f"No PyTorch version of input recipe {name!r}; PyTorch baselines support "
-                   f"{sorted(_TORCH_RECIPES)}. Add one in bioacoustics_jax/baselines/"
-                   "torch_recipes.py (and a test against the jnp recipe).")
-  return _TORCH_RECIPES[name]
-
-
-def names() -> list[str]:
-  return sorted(_TORCH_RECIPES)
+# The torch `prepare(audio [B, T], sample_rate)` of each recipe name.
+TORCH_RECIPES: registry.Registry[TorchPrepare] = registry.Registry(
+    "PyTorch input recipe", hint="Add one in bioacoustics_jax/baselines/torch_recipes.py (and a "
+    "test against the jnp recipe).")
+get_torch_recipe = TORCH_RECIPES.__getitem__
+names = TORCH_RECIPES.names
 
 
 def _register(name: str):
   def wrap(fn: TorchPrepare) -> TorchPrepare:
     jnp_recipes.get_recipe(name)  # a torch twin of a recipe that does not exist is a typo
-    _TORCH_RECIPES[name] = fn
-    return fn
+    return TORCH_RECIPES.register(name, fn)
   return wrap
 
 

@@ -15,6 +15,8 @@ from typing import Callable
 
 import numpy as np
 
+from bioacoustics_jax import registry
+
 
 @dataclasses.dataclass(frozen=True)
 class ClusterSettings:
@@ -28,26 +30,10 @@ class ClusterSettings:
 
 
 Clusterer = Callable[[np.ndarray, int, ClusterSettings], np.ndarray]
-_CLUSTERERS: dict[str, Clusterer] = {}
-
-
-def register_clusterer(name: str) -> Callable[[Clusterer], Clusterer]:
-  def decorator(fn: Clusterer) -> Clusterer:
-    if name in _CLUSTERERS:
-      raise ValueError(f"Clusterer {name!r} is already registered.")
-    _CLUSTERERS[name] = fn
-    return fn
-  return decorator
-
-
-def names() -> list[str]:
-  return sorted(_CLUSTERERS)
-
-
-def get_clusterer(name: str) -> Clusterer:
-  if name not in _CLUSTERERS:
-    raise KeyError(f"Unknown clusterer {name!r}; known clusterers: {names()}.")
-  return _CLUSTERERS[name]
+CLUSTERERS: registry.Registry[Clusterer] = registry.Registry("clusterer")
+register_clusterer = CLUSTERERS.add
+names = CLUSTERERS.names
+get_clusterer = CLUSTERERS.__getitem__
 
 
 def cluster(name: str, points: np.ndarray, n_clusters: int,

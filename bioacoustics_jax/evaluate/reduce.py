@@ -20,6 +20,8 @@ from typing import Callable
 
 import numpy as np
 
+from bioacoustics_jax import registry
+
 
 @dataclasses.dataclass(frozen=True)
 class ReduceSettings:
@@ -40,26 +42,10 @@ class ReduceSettings:
 
 
 Reducer = Callable[[np.ndarray, ReduceSettings], np.ndarray]
-_REDUCERS: dict[str, Reducer] = {}
-
-
-def register_reducer(name: str) -> Callable[[Reducer], Reducer]:
-  def decorator(fn: Reducer) -> Reducer:
-    if name in _REDUCERS:
-      raise ValueError(f"Reducer {name!r} is already registered.")
-    _REDUCERS[name] = fn
-    return fn
-  return decorator
-
-
-def names() -> list[str]:
-  return sorted(_REDUCERS)
-
-
-def get_reducer(name: str) -> Reducer:
-  if name not in _REDUCERS:
-    raise KeyError(f"Unknown reducer {name!r}; known reducers: {names()}.")
-  return _REDUCERS[name]
+REDUCERS: registry.Registry[Reducer] = registry.Registry("reducer")
+register_reducer = REDUCERS.add
+names = REDUCERS.names
+get_reducer = REDUCERS.__getitem__
 
 
 def reduce(name: str, embeddings: np.ndarray, settings: ReduceSettings = ReduceSettings()

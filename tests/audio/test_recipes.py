@@ -179,7 +179,7 @@ def test_registry_and_errors():
       recipes.names())
   assert [n for n in recipes.names() if recipes.get_recipe(n).uses_batch_statistics] == [
       "paper_mel3", "paper_mel3_224"]
-  with pytest.raises(KeyError, match="known recipes.*paper_mel3"):
+  with pytest.raises(KeyError, match="known input recipes.*paper_mel3"):
     recipes.get_recipe("nope")
   with pytest.raises(ValueError, match="already registered"):
     recipes.register_recipe(recipes.get_recipe("waveform"))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bioacoustics_jax import experiment
+from bioacoustics_jax import registry
 from bioacoustics_jax import zoo
 from bioacoustics_jax.baselines import shared_init
 from bioacoustics_jax.baselines import torch_embed
@@ -105,8 +106,9 @@ def test_torch_cells_without_their_package_are_refused_before_any_cell(monkeypat
   # A reference whose package is not installed (the real find_spec lookup, a name that no
   # environment has): resolve_models fails first, naming the cell and the package.
   family = torch_embed.FAMILIES["resnet18"]
-  monkeypatch.setitem(torch_embed.FAMILIES, "resnet18", torch_embed.TorchFamily(
-      family.embed, packages=("torchvision", "no_such_package_for_rn18")))
+  monkeypatch.setattr(torch_embed, "FAMILIES", registry.Registry("architecture", {
+      **torch_embed.FAMILIES, "resnet18": torch_embed.TorchFamily(
+          family.embed, packages=("torchvision", "no_such_package_for_rn18"))}))
   config = ml_collections.ConfigDict(dict(models=("rn18", "torch:rn18"), model_overrides={},
                                           weights_dir=""))
   with pytest.raises(ModuleNotFoundError, match=r"torch:rn18.*no_such_package_for_rn18"):

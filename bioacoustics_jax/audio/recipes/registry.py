@@ -10,6 +10,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from bioacoustics_jax import registry
+
 Prepare = Callable[[jax.Array, int], jax.Array]
 
 
@@ -71,26 +73,15 @@ def on_devices(prepare: Callable, axis_name: str) -> Prepare:
   return functools.partial(prepare, axis_name=axis_name) if takes_axis_name(prepare) else prepare
 
 
-_RECIPES: dict[str, InputRecipe] = {}
+RECIPES: registry.Registry[InputRecipe] = registry.Registry(
+    "input recipe", hint="Register new ones with bioacoustics_jax.audio.recipes.register_recipe.")
+get_recipe = RECIPES.__getitem__
+names = RECIPES.names
 
 
 def register_recipe(recipe: InputRecipe) -> InputRecipe:
   """Adds `recipe`; a second recipe under the same name is an error (no silent overrides)."""
-  if recipe.name in _RECIPES:
-    raise ValueError(f"Input recipe {recipe.name!r} is already registered.")
-  _RECIPES[recipe.name] = recipe
-  return recipe
-
-
-def get_recipe(name: str) -> InputRecipe:
-  if name not in _RECIPES:
-    raise KeyError(f"Unknown input recipe {name!r}; known recipes: {names()}. Register new ones "
-                   "with bioacoustics_jax.audio.recipes.register_recipe.")
-  return _RECIPES[name]
-
-
-def names() -> list[str]:
-  return sorted(_RECIPES)
+  return RECIPES.register(recipe.name, recipe)
 
 
 def require_rate(recipe_name: str, expected: int, sample_rate: int) -> None:
