@@ -9,20 +9,24 @@ from typing import Any, Iterable
 
 import ml_collections
 
+from bioacoustics_jax import dtypes
 from bioacoustics_jax.cell import RANDOM_INITS
 from bioacoustics_jax.cell import REGIMES
 from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.evaluate import cluster as cluster_lib
 from bioacoustics_jax.evaluate import reduce as reduce_lib
+from bioacoustics_jax.parallel import data_parallel
+from bioacoustics_jax.train import config as train_config
+from bioacoustics_jax.train import metrics as metrics_lib
 from bioacoustics_jax.train import optimizer as optimizer_lib
 
 _TRAIN_ENUMS = {
-    "parallel": ("shard_map", "pmap"),
-    "mixed_precision": ("auto", "bf16", "off"),
+    "parallel": data_parallel.MODES,
+    "mixed_precision": dtypes.MIXED_PRECISION,
     "optimizer": optimizer_lib.OPTIMIZERS,
     "schedule": optimizer_lib.SCHEDULES,
-    "select_metric": ("auto", "accuracy", "map", "loss"),
-    "frontend_batch": ("auto", "global", "device"),
+    "select_metric": metrics_lib.SELECT_METRICS,
+    "frontend_batch": train_config.FRONTEND_BATCH,
 }
 
 
@@ -73,7 +77,7 @@ def check(config: ml_collections.ConfigDict) -> None:
     _one_of("random_init", config.random_init, RANDOM_INITS)
   _positive("embed.batch_size", config.embed.batch_size)
   if "dtype" in config.embed:
-    _one_of("embed.dtype", config.embed.dtype, ("auto", "float32", "bfloat16"))
+    _one_of("embed.dtype", config.embed.dtype, dtypes.EMBED_DTYPES)
   if "finetuned" in config.regimes:
     _check_train(config.train)
 

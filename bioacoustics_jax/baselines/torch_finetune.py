@@ -38,6 +38,7 @@ import bioacoustics_jax.torch_compat  # noqa: F401  (before anything imports tor
 import numpy as np
 import torch
 
+from bioacoustics_jax import dtypes
 from bioacoustics_jax.baselines import torch_embed
 from bioacoustics_jax.data import augment as augment_lib
 from bioacoustics_jax.data import pipeline
@@ -162,11 +163,7 @@ class _TrainData:
 def train_dtype(mixed_precision: str, dev: torch.device) -> str:
   """train.mixed_precision -> the compute dtype, as the JAX trainer decides it: bf16 on an
   accelerator under "auto", always under "bf16", never under "off"."""
-  if mixed_precision not in ("auto", "bf16", "off"):
-    raise ValueError(f"train.mixed_precision={mixed_precision!r}; expected 'auto', 'bf16' or "
-                     "'off'.")
-  bf16 = mixed_precision == "bf16" or (mixed_precision == "auto" and dev.type == "cuda")
-  return "bfloat16" if bf16 else "float32"
+  return dtypes.train_dtype(mixed_precision, "gpu" if dev.type == "cuda" else dev.type)
 
 
 def _check_supported(cfg) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 from absl import logging
 from tqdm import tqdm
 
+from bioacoustics_jax import dtypes
 from bioacoustics_jax.audio import recipes
 from bioacoustics_jax.data import windows
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
@@ -70,11 +71,7 @@ def place_variables(variables: Any) -> Any:
 def resolve_dtype(dtype: str) -> Any:
   """`embed.dtype`: "auto" is bfloat16 compute on GPU/TPU and float32 on CPU (where bf16 is not
   faster and paper-exact numbers are the point); "float32" / "bfloat16" force one."""
-  if dtype == "auto":
-    dtype = "bfloat16" if jax.default_backend() in ("gpu", "tpu") else "float32"
-  if dtype not in ("float32", "bfloat16"):
-    raise ValueError(f"embed.dtype={dtype!r}; expected 'auto', 'float32' or 'bfloat16'.")
-  return jnp.dtype(dtype)
+  return jnp.dtype(dtypes.embed_dtype(dtype, jax.default_backend()))
 
 
 def batch_size_for_devices(batch_size: int) -> int:

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import ml_collections
 
+# train.frontend_batch: the input recipe runs on the gathered global batch or on each device's
+# rows ("auto": as the task says, TrainTask.frontend_on_global_batch).
+FRONTEND_BATCH = ("auto", "global", "device")
+
 
 def augment_config() -> ml_collections.ConfigDict:
   """Training-only augmentation (bioacoustics_jax/data/augment.py); all off by default (paper)."""

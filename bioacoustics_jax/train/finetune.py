@@ -26,6 +26,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
+from bioacoustics_jax import dtypes
 from bioacoustics_jax import paths
 from bioacoustics_jax import zoo
 from bioacoustics_jax.data import augment as augment_lib
@@ -198,18 +199,12 @@ def backbone_variables(classifier_variables: dict) -> dict:
 
 def compute_dtype_name(cfg) -> str:
   """The training compute dtype train.mixed_precision gives here: "bfloat16" or "float32"."""
-  use_bf16 = cfg.mixed_precision == "bf16" or (
-      cfg.mixed_precision == "auto" and jax.default_backend() in ("gpu", "tpu"))
-  return "bfloat16" if use_bf16 else "float32"
+  return dtypes.train_dtype(cfg.mixed_precision, jax.default_backend())
 
 
 def _training_backbone(backbone: zoo.Backbone, cfg) -> tuple[Any, Any]:
   """Backbone module for training: cross-replica BN, and bf16 compute on accelerators."""
-  mode = cfg.mixed_precision
-  if mode not in ("auto", "bf16", "off"):
-    raise ValueError(f"train.mixed_precision={mode!r}; expected 'auto', 'bf16' or 'off'.")
-  use_bf16 = mode == "bf16" or (mode == "auto" and jax.default_backend() in ("gpu", "tpu"))
-  dtype = jnp.bfloat16 if use_bf16 else None
+  dtype = jnp.bfloat16 if compute_dtype_name(cfg) == "bfloat16" else None
   if cfg.regularization not in ("original", "off"):
     raise ValueError(f"train.regularization={cfg.regularization!r}; expected 'original' or "
                      "'off'.")

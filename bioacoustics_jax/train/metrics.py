@@ -61,6 +61,9 @@ def validation_metrics(logits: np.ndarray, labels: np.ndarray, task: str,
   return out
 
 
+SELECT_METRICS = ("auto", "accuracy", "map", "loss")  # train.select_metric
+
+
 def select_key(select_metric: str, task: str) -> tuple[str, str]:
   """(metric name, "max"|"min") used to pick the best epoch / learning rate."""
   if select_metric == "auto":
