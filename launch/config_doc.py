@@ -27,6 +27,8 @@ from typing import Any, Iterable
 
 import ml_collections
 
+from launch import config_loader
+
 # Help flags absl answers by printing __main__'s docstring and exiting.
 HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull", "--helpxml")
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -215,20 +217,11 @@ def arg_keys(config_path: str) -> list[tuple[str, str]]:
           for kw in (k for k in call.keywords if k.arg):
             text = ast.unparse(kw.value)
             if isinstance(kw.value, ast.Name):
-              module = module or _load(path)
+              module = module or config_loader.load_module(path)
               text = repr(getattr(module, kw.value.id, text))
             out.append((kw.arg, text))
           return out
   return []
-
-
-def _load(path: str):
-  if _REPO_ROOT not in sys.path:
-    sys.path.insert(0, _REPO_ROOT)
-  spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
 
 
 def _callee(call: ast.Call) -> str:

@@ -1,7 +1,8 @@
 r"""Runs one experiment: `python -m launch.run --config=experiments/configs/X.py[:arg] --workdir=DIR`.
 
 Any config field can be overridden from the command line (`--config.embed.batch_size=64`); a
-misspelled field is an error, because configs are locked. On a Cloud TPU VM every host runs this
+misspelled field is an error, because configs are locked (launch/config_loader.py, the loader
+launch.sweep uses too). On a Cloud TPU VM every host runs this
 same command (see launch/tpu/).
 
 `--print_config` prints every key of the resolved config (overrides applied) with its value and
@@ -21,12 +22,12 @@ cpu_defaults.apply()  # before anything imports jax
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
 from launch import config_doc  # noqa: E402
+from launch import config_loader  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file[:arg].",
-                                          lock_config=True)
+_CONFIG = flags.DEFINE_string("config", None, "Experiment config file[:arg]; override its fields "
+                              "with --config.KEY=VALUE.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for data, embeddings and results.")
 _PRINT_CONFIG = flags.DEFINE_bool(
     "print_config", False, "Print every config key with its value and comment, then exit.")
@@ -34,13 +35,24 @@ flags.mark_flags_as_required(["config"])
 # --workdir is required for a run, not for --print_config.
 flags.register_validator("workdir", lambda value: bool(value) or _PRINT_CONFIG.value,
                          message="--workdir is required (unless --print_config).")
+_CLI_OVERRIDES: dict[str, str] = {}
+
+
+def _flags_parser(argv: list[str]) -> list[str]:
+  rest, overrides = config_loader.split_cli_overrides(argv)
+  _CLI_OVERRIDES.update(overrides)
+  return flags.FLAGS(rest)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  try:
+    config = config_loader.load(_CONFIG.value, _CLI_OVERRIDES)
+  except config_loader.ConfigLoadError as e:
+    raise app.UsageError(str(e)) from None
   if _PRINT_CONFIG.value:
-    print(config_doc.describe(_CONFIG.value, flags.FLAGS["config"].config_filename), end="")
+    print(config_doc.describe(config, _CONFIG.value), end="")
     return
   # A multi-process run (JAX coordinator variables set) joins its peers before any JAX call.
   from bioacoustics_jax.parallel import distributed  # pylint: disable=g-import-not-at-top
@@ -49,12 +61,12 @@ def main(argv):
   logging.info("XLA compilation cache: %s", compile_cache.enable() or "off")
   # torch is imported only by the cells that run a PyTorch model ("torch:<name>").
   from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
-  logging.info("Config:\n%s", _CONFIG.value)
-  results_csv = experiment.run_experiment(_CONFIG.value, _WORKDIR.value)
+  logging.info("Config:\n%s", config)
+  results_csv = experiment.run_experiment(config, _WORKDIR.value)
   print(f"Results: {results_csv}\nReport:  {os.path.join(_WORKDIR.value, 'report.md')}\n"
         f"Page:    {os.path.join(_WORKDIR.value, 'report.html')}")
 
 
 if __name__ == "__main__":
   __doc__ = config_doc.usage(__doc__, sys.argv)  # absl's --help prints __main__.__doc__
-  app.run(main)
+  app.run(main, flags_parser=_flags_parser)

@@ -22,8 +22,8 @@ import os
 from absl import app
 from absl import flags
 
+from launch import config_loader
 from launch.sweeps import aggregate
-from launch.sweeps import plan as plan_lib
 
 _CONFIG = flags.DEFINE_string("config", None, "Config file[:arg] with get_config and sweep(add).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Sweep directory.")
@@ -53,7 +53,7 @@ _CLI_OVERRIDES: dict[str, str] = {}
 
 
 def _flags_parser(argv: list[str]) -> list[str]:
-  rest, overrides = plan_lib.split_cli_overrides(argv)
+  rest, overrides = config_loader.split_cli_overrides(argv)
   _CLI_OVERRIDES.update(overrides)
   return flags.FLAGS(rest)
 

@@ -133,20 +133,15 @@ def _torch_pipeline(root: str, regime: str, width: int, batch: int) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 def _project_config(root: str, regime: str, width: int, batch: int):
-  from experiments.configs import quickstart  # pylint: disable=g-import-not-at-top
-  config = quickstart.get_config(f"models=rn18,datasets={_DATASET},regimes={regime}")
-  with config.unlocked():
-    config.data.root = root
-    config.data.synthetic_size = ""
-    config.model_overrides = {"width": width} if width else {}
-    config.embed.batch_size = batch
-    config.evaluate.reducers = ("none",)
-    config.evaluate.clusterers = ("kmeans",)
-    config.evaluate.probes = ()
-    config.train.num_epochs = 1
-    config.train.learning_rates = (1e-4,)
-    config.train.batch_size = batch
-  return config
+  from launch import config_loader  # pylint: disable=g-import-not-at-top
+  quickstart = os.path.join(os.path.dirname(__file__), "..", "configs", "quickstart.py")
+  config = config_loader.load(f"{quickstart}:models=rn18,datasets={_DATASET},regimes={regime}")
+  return config_loader.apply(config, {
+      "data.root": root, "data.synthetic_size": "",
+      "model_overrides": {"width": width} if width else {}, "embed.batch_size": batch,
+      "evaluate.reducers": ("none",), "evaluate.clusterers": ("kmeans",),
+      "evaluate.probes": (), "train.num_epochs": 1, "train.learning_rates": (1e-4,),
+      "train.batch_size": batch}, "bench_e2e")
 
 
 def _project_pipeline(root: str, regime: str, width: int, batch: int) -> dict:

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from experiments.configs import beans_paper
+from launch import config_loader
 from launch.sweeps import plan as plan_lib
 
 
@@ -58,7 +59,7 @@ def test_sweep_covers_the_grid_one_run_per_dataset_and_model():
   pairs = {(r["data.datasets"], r["models"]) for r in runs}
   assert len(pairs) == len(runs)
   base = beans_paper.get_config(None)
-  config = plan_lib.apply(base, runs[0], where="run 0")
+  config = config_loader.apply(base, runs[0], where="run 0")
   # Each run keeps the whole reducer grid and both regimes / background settings.
   assert set(config.eval_grid) == set(base.eval_grid) and config.backgrounds == base.backgrounds
 

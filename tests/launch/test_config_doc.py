@@ -9,7 +9,7 @@ import ml_collections
 import pytest
 
 from launch import config_doc
-from launch.sweeps import plan as sweep_plan
+from launch import config_loader
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 CONFIG_FILES = sorted(p for p in glob.glob(os.path.join(ROOT, "experiments", "configs", "*.py"))
@@ -27,7 +27,7 @@ def _leaves(config: ml_collections.ConfigDict, prefix: str = ""):
 
 @pytest.mark.parametrize("path", CONFIG_FILES, ids=os.path.basename)
 def test_describe_prints_every_key_with_its_value(path):
-  config = sweep_plan.load_module(path).get_config(None)
+  config = config_loader.load_module(path).get_config(None)
   text = config_doc.describe(config, path)
   lines = {line.split(" = ")[0]: line for line in text.splitlines() if " = " in line}
   leaves = list(_leaves(config))
@@ -52,7 +52,7 @@ def test_print_config_cli_prints_every_key_applies_overrides_and_needs_no_workdi
       cwd=ROOT, capture_output=True, text=True, timeout=120)
   assert out.returncode == 0, out.stderr[-2000:]
   printed = {line.split(" = ")[0] for line in out.stdout.splitlines() if " = " in line}
-  config = sweep_plan.load_module(path).get_config("smoke=true")
+  config = config_loader.load_module(path).get_config("smoke=true")
   assert set(_leaves(config)) <= printed, set(_leaves(config)) - printed
   assert "train.num_epochs = 3  # epochs per learning rate" in out.stdout
 

@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 
+from launch import config_loader
 from launch.sweeps import driver as sweep_main
 from launch.sweeps import aggregate
 from launch.sweeps import engine
@@ -56,7 +57,7 @@ def test_cli_overrides_are_typed_and_apply_to_every_trial(tmp_path):
   assert {t.config.evaluate.seed for t in p.trials} == {7}
   with pytest.raises(plan.SweepError, match="evaluate.seed.*str.*int"):
     plan.make_plan(_write(tmp_path), {"evaluate.seed": "'seven'"})
-  rest, overrides = plan.split_cli_overrides(["prog", "--config.a.b=1", "--workdir=w"])
+  rest, overrides = config_loader.split_cli_overrides(["prog", "--config.a.b=1", "--workdir=w"])
   assert rest == ["prog", "--workdir=w"] and overrides == {"a.b": "1"}
 
 
