@@ -28,7 +28,6 @@ from typing import Any, Callable, Iterable
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 from absl import logging
 from tqdm import tqdm
@@ -37,14 +36,15 @@ from bioacoustics_jax.data import augment as augment_lib
 from bioacoustics_jax.parallel import data_parallel
 from bioacoustics_jax.parallel import preemption
 from bioacoustics_jax.parallel import prefetch as prefetch_lib
-from bioacoustics_jax.train import step as step_lib
 from bioacoustics_jax.train import checkpointing
+from bioacoustics_jax.train import config as config_lib
 from bioacoustics_jax.train import logbook as logbook_lib
-from bioacoustics_jax.train import losses
 from bioacoustics_jax.train import metrics as metrics_lib
 from bioacoustics_jax.train import optimizer as optimizer_lib
 from bioacoustics_jax.train import recalibration
+from bioacoustics_jax.train import step as step_lib
 from bioacoustics_jax.train import timing
+from bioacoustics_jax.train import validation
 from bioacoustics_jax.train.state import TrainState
 
 
@@ -121,246 +121,243 @@ def fit(task: TrainTask, config, workdir: str, *, learning_rate: float) -> tuple
   Resumes from `workdir/checkpoints` when a previous run left one. Raises FloatingPointError
   on a non-finite loss (the last good checkpoint is kept) and Preempted after SIGTERM.
   """
-  spe = int(task.steps_per_epoch)
-  if spe <= 0:
-    raise ValueError("steps_per_epoch is 0: the training split has fewer examples than one "
-                     "batch per process. Lower train.batch_size or add data.")
-  metric, mode = metrics_lib.select_key(config.select_metric, task.task)
-  total_steps = spe * int(config.num_epochs)
-  tx = optimizer_lib.make_optimizer(config, task.variables["params"], total_steps,
-                                    learning_rate, task.frozen_prefixes)
-  state = TrainState.create(task.variables, tx)
-  ckpts = checkpointing.RunCheckpoints(workdir, metric=metric, mode=mode,
-                                       keep=config.keep_checkpoints,
-                                       async_save=config.async_checkpointing)
-  meta = {"learning_rate": learning_rate, "steps_per_epoch": spe, "history": [], "best": None}
-  restored = ckpts.restore_state(jax.tree.map(np.asarray, state.to_checkpoint()))
-  if restored is not None:
-    state = state.from_checkpoint(restored[0])
-    _check_same_run(restored[1], meta, workdir)
-    meta = dict(restored[1])
-  step = int(state.step)
+  return _Fit(task, config, workdir, learning_rate).run()
 
-  global_frontend = _global_frontend(config.frontend_batch, task)
-  per_device = step_lib.make_train_step(
-      task.module, task.prepare, task.sample_rate, task=task.task, num_classes=task.num_classes,
-      compute_dtype=task.compute_dtype, device_augment=augment_lib.device_augment(config.augment),
-      frontend_on_global_batch=global_frontend)
-  runner = data_parallel.DataParallel(per_device, config.parallel)
-  recalibrate = None
-  if recalibration.enabled(config, task.variables):
-    recalibrate = recalibration.Recalibrator(
-        task, runner, compute_dtype=task.compute_dtype, frontend_on_global_batch=global_frontend,
-        max_batches=config.bn_recalibration_batches, seed=config.seed)
-  evaluate = _make_evaluator(task)
-  book = logbook_lib.Logbook(workdir, tensorboard=config.tensorboard)
-  rng = runner.put_rng(jax.random.key(int(config.seed)))
-  dstate = runner.put_state(state)
-  del state  # the runner's copy is donated step by step; never touch the host one again
 
-  last_save = [time.perf_counter()]
-  timer = timing.EpochTimer()
-  epoch_times: list[dict] = []
-  host_copy: list = [None, None]  # (the device state it was copied from, its host copy)
+class _Fit:
+  """One `fit` call. Its state, all of it here:
+    dstate        the train state on the devices (donated step by step; never the host copy)
+    step          steps done so far (a resumed run starts at its checkpoint's)
+    meta          what a checkpoint records beside the state: lr, steps per epoch, the
+                  validation history and the best epoch so far
+    placed        this epoch's device batches kept for BatchNorm recalibration (or None)
+    pending       (step, loss) pairs still on the devices, checked for NaN/inf in one copy
+    last_save     when the last resume point was written
+    epoch_times   one timing.EpochTimer dict per epoch run here
+  Everything else is set once in __init__ and only read: the task and config, the runner of
+  the step, the checkpoint manager, the validation function, the logbook.
+  """
 
-  def host_state():
+  def __init__(self, task: TrainTask, config, workdir: str, learning_rate: float):
+    self.task, self.config, self.workdir, self.learning_rate = task, config, workdir, learning_rate
+    self.spe = int(task.steps_per_epoch)
+    if self.spe <= 0:
+      raise ValueError("steps_per_epoch is 0: the training split has fewer examples than one "
+                       "batch per process. Lower train.batch_size or add data.")
+    self.metric, self.mode = metrics_lib.select_key(config.select_metric, task.task)
+    self.total_steps = self.spe * int(config.num_epochs)
+    tx = optimizer_lib.make_optimizer(config, task.variables["params"], self.total_steps,
+                                      learning_rate, task.frozen_prefixes)
+    state = TrainState.create(task.variables, tx)
+    self.ckpts = checkpointing.RunCheckpoints(workdir, metric=self.metric, mode=self.mode,
+                                              keep=config.keep_checkpoints,
+                                              async_save=config.async_checkpointing)
+    self.meta = {"learning_rate": learning_rate, "steps_per_epoch": self.spe, "history": [],
+                 "best": None}
+    restored = self.ckpts.restore_state(jax.tree.map(np.asarray, state.to_checkpoint()))
+    if restored is not None:
+      state = state.from_checkpoint(restored[0])
+      _check_same_run(restored[1], self.meta, workdir)
+      self.meta = dict(restored[1])
+    self.step = int(state.step)
+
+    global_frontend = _global_frontend(config.frontend_batch, task)
+    per_device = step_lib.make_train_step(
+        task.module, task.prepare, task.sample_rate, task=task.task, num_classes=task.num_classes,
+        compute_dtype=task.compute_dtype, device_augment=augment_lib.device_augment(config.augment),
+        frontend_on_global_batch=global_frontend)
+    self.runner = data_parallel.DataParallel(per_device, config.parallel)
+    self.recalibrate = None
+    if recalibration.enabled(config, task.variables):
+      self.recalibrate = recalibration.Recalibrator(
+          task, self.runner, compute_dtype=task.compute_dtype,
+          frontend_on_global_batch=global_frontend, max_batches=config.bn_recalibration_batches,
+          seed=config.seed)
+    self.evaluate = validation.make_evaluator(task)
+    self.book = logbook_lib.Logbook(workdir, tensorboard=config.tensorboard)
+    self.rng = self.runner.put_rng(jax.random.key(int(config.seed)))
+    self.dstate = self.runner.put_state(state)  # the host `state` is not touched again
+
+    self.last_save = time.perf_counter()
+    self.timer = timing.EpochTimer()
+    self.epoch_times: list[dict] = []
+    self.placed: list | None = None
+    self.pending: list[tuple[int, jax.Array]] = []
+    self._host_copy: tuple[Any, Any] = (None, None)  # (device state it was copied from, copy)
+
+  def run(self) -> tuple[dict, TrainResult]:
+    step, spe, config = self.step, self.spe, self.config
+    # A checkpoint taken at an epoch boundary before that epoch's validation ran (kill in
+    # between): validate now, with exactly the parameters the epoch ended with.
+    if step and step % spe == 0 and len(self.meta["history"]) < step // spe:
+      self.validate(step // spe - 1)
+
+    self.sigterm = preemption.StopFlag()  # SIGTERM on any host: all stop at one step
+    self.throughput = timing.Throughput(config.batch_size)
+    self.bar = tqdm(total=self.total_steps, initial=step, desc=f"train lr={self.learning_rate:g}",
+                    disable=not config.progress_bar or jax.process_index() != 0,
+                    mininterval=2.0, leave=False)
+    try:
+      for epoch in range(step // spe, int(config.num_epochs)):
+        self.timer.start()
+        if self.train_epoch(epoch):
+          self.end_epoch(epoch)
+          if not self.sigterm.raised:
+            continue
+        self.stop_preempted()
+      self.check_finite()
+      self.ckpts.wait()
+      best_checkpoint = self.ckpts.best_dir()
+    finally:
+      self.bar.close()
+      self.sigterm.restore()
+      self.ckpts.wait()
+      self.ckpts.close()
+      self.book.close()
+    final = self.host_state()
+    best = self.meta["best"] or {}
+    result = TrainResult(
+        workdir=self.workdir, learning_rate=self.learning_rate, metric=self.metric,
+        best_metric=best.get("value"), best_epoch=best.get("epoch"),
+        best_checkpoint=best_checkpoint, history=list(self.meta["history"]),
+        final_step=self.step,
+        examples_per_second=self.throughput.overall().get("examples_per_second"),
+        epoch_times=self.epoch_times)
+    return jax.tree.map(np.asarray, final.variables()), result
+
+  def train_epoch(self, epoch: int) -> bool:
+    """Runs epoch `epoch`'s remaining steps; False when SIGTERM stopped it part way."""
+    config, spe = self.config, self.spe
+    skip = self.step - epoch * spe
+    batches = itertools.islice(self.task.train_batches(epoch), skip, spe)
+    # Recalibration reuses this epoch's (unaugmented) device batches when they are all it
+    # needs and fit in a small budget; else it reads the epoch's batches again. Either way
+    # it sees the same rows, so a resumed epoch (skip > 0) recalibrates to the same bits.
+    self.placed = [] if (self.recalibrate is not None and skip == 0
+                         and self.recalibrate.can_reuse(spe)) else None
+    for (i, raw, batch), device_batch in prefetch_lib.prefetch(
+        self.augmented(batches, epoch, skip), lambda item: self.runner.put_batch(item[2]),
+        prefetch_lib.DEFAULT_SIZE):
+      if self.placed is not None:
+        self.placed.append(device_batch if batch is raw else self.runner.put_batch(raw))
+        if not self.recalibrate.fits(self.placed):
+          self.placed = None
+      self.dstate, out = self.runner.step(self.dstate, device_batch, self.rng)
+      self.step += 1
+      stop = self.sigterm.reached(self.step)  # every step, on every host (multi-host agreement)
+      self.pending.append((self.step, out["loss"]))
+      self.throughput.tick()
+      self.bar.update(1)
+      end_of_epoch = i == spe - 1
+      if self.step % max(int(config.log_every_steps), 1) == 0:
+        self.check_finite()
+      if (config.checkpoint_every_steps and self.step % config.checkpoint_every_steps == 0
+          and not end_of_epoch):
+        self.check_finite()
+        self.save(self.step)
+      if stop and not end_of_epoch:
+        return False
+    if self.step != (epoch + 1) * spe:
+      raise ValueError(f"Epoch {epoch} gave {self.step - epoch * spe} batches, expected {spe}; "
+                       "train_batches(epoch) must yield at least steps_per_epoch batches.")
+    return True
+
+  def augmented(self, batches: Iterable[dict], epoch: int, skip: int):
+    """(step in epoch, raw batch, host-augmented batch), seeded by (seed, epoch, step, process)."""
+    config, task = self.config, self.task
+    for i, raw in enumerate(batches, start=skip):
+      yield i, raw, augment_lib.host_augment(
+          raw, augment_lib.batch_rng(config.seed, epoch, i, jax.process_index()),
+          config.augment, task.sample_rate, task.background)
+
+  def end_epoch(self, epoch: int) -> None:
+    self.check_finite()  # blocks on the epoch's last loss: the steps are done
+    self.timer.mark("steps")
+    placed, self.placed = self.placed, None
+    self.validate(epoch, placed)
+    del placed
+    self.save(self.step, epoch_end=True)
+    self.epoch_times.append(self.timer.seconds())
+    self.book.write("epoch_time", self.step, epoch=epoch, **self.epoch_times[-1])
+
+  def stop_preempted(self) -> None:
+    self.check_finite()
+    self.save(self.step, force=True)
+    self.ckpts.wait()
+    logging.warning("Preempted (SIGTERM on a host): saved step %d under %s/checkpoints; "
+                    "exiting.", self.step, self.workdir)
+    raise Preempted(self.step)
+
+  def host_state(self) -> TrainState:
     """The state on the host, copied once per distinct device state (the epoch end's best
     checkpoint and resume point share one copy)."""
-    if host_copy[0] is not dstate:
-      host_copy[:] = [dstate, runner.host_state(dstate)]
-    return host_copy[1]
+    if self._host_copy[0] is not self.dstate:
+      self._host_copy = (self.dstate, self.runner.host_state(self.dstate))
+    return self._host_copy[1]
 
-  def save(at_step: int, *, force: bool = False, epoch_end: bool = False) -> None:
+  def save(self, at_step: int, *, force: bool = False, epoch_end: bool = False) -> None:
     # Epoch-end resume points at most every checkpoint_min_interval_seconds (the last epoch
     # and SIGTERM always): on a small set an orbax save per 1-step epoch is most of the epoch.
-    if (epoch_end and not force and at_step < total_steps
-        and time.perf_counter() - last_save[0] < float(config.checkpoint_min_interval_seconds)):
+    if (epoch_end and not force and at_step < self.total_steps
+        and time.perf_counter() - self.last_save
+        < float(self.config.checkpoint_min_interval_seconds)):
       return
-    with timer.phase("checkpoint"):
-      ckpts.save_state(at_step, host_state().to_checkpoint(), meta, force=force)
-    last_save[0] = time.perf_counter()
+    with self.timer.phase("checkpoint"):
+      self.ckpts.save_state(at_step, self.host_state().to_checkpoint(), self.meta, force=force)
+    self.last_save = time.perf_counter()
 
-  def validate(epoch: int, placed_batches: list | None = None) -> None:
-    nonlocal dstate
-    if recalibrate is not None:
+  def validate(self, epoch: int, placed_batches: list | None = None) -> None:
+    task, spe, metric = self.task, self.spe, self.metric
+    if self.recalibrate is not None:
       # Running statistics of the weights the epoch ended with, before anything reads them
       # (validation, best checkpoint, the resume point saved next).
-      with timer.phase("recalibrate"):
+      with self.timer.phase("recalibrate"):
+        dstate = self.dstate
         if placed_batches is not None:
-          stats = recalibrate(dstate.params, dstate.batch_stats, placed_batches, placed=True)
+          stats = self.recalibrate(dstate.params, dstate.batch_stats, placed_batches, placed=True)
         else:
-          stats = recalibrate(dstate.params, dstate.batch_stats, task.train_batches(epoch))
-        dstate = dstate.replace(batch_stats=runner.put_state(stats))
-    with timer.phase("validate"):
+          stats = self.recalibrate(dstate.params, dstate.batch_stats, task.train_batches(epoch))
+        self.dstate = dstate.replace(batch_stats=self.runner.put_state(stats))
+    with self.timer.phase("validate"):
       # shard_map's state is already replicated on the eval mesh: no host round trip.
-      on_device = runner.mode == "shard_map"
-      variables = dstate.variables() if on_device else host_state().variables()
-      values = evaluate(variables, placed=on_device) if evaluate else {}
+      on_device = self.runner.mode == "shard_map"
+      variables = self.dstate.variables() if on_device else self.host_state().variables()
+      values = self.evaluate(variables, placed=on_device) if self.evaluate else {}
       values = {k: float(v) for k, v in values.items()}
-    meta["history"].append({"epoch": epoch, "step": (epoch + 1) * spe, **values})
-    book.write("valid", (epoch + 1) * spe, epoch=epoch, **values)
-    logbook_lib.log_epoch(epoch, values, learning_rate)
-    if metric in values and _better(values[metric], meta["best"], mode):
-      meta["best"] = {"value": values[metric], "epoch": epoch, "step": (epoch + 1) * spe}
-      with timer.phase("checkpoint"):
-        ckpts.save_best((epoch + 1) * spe, host_state().variables(), values,
-                        {"epoch": epoch, "learning_rate": learning_rate,
-                         metric: values[metric]})
+    self.meta["history"].append({"epoch": epoch, "step": (epoch + 1) * spe, **values})
+    self.book.write("valid", (epoch + 1) * spe, epoch=epoch, **values)
+    logbook_lib.log_epoch(epoch, values, self.learning_rate)
+    if metric in values and _better(values[metric], self.meta["best"], self.mode):
+      self.meta["best"] = {"value": values[metric], "epoch": epoch, "step": (epoch + 1) * spe}
+      with self.timer.phase("checkpoint"):
+        self.ckpts.save_best((epoch + 1) * spe, self.host_state().variables(), values,
+                             {"epoch": epoch, "learning_rate": self.learning_rate,
+                              metric: values[metric]})
 
-  # A checkpoint taken at an epoch boundary before that epoch's validation ran (kill in
-  # between): validate now, with exactly the parameters the epoch ended with.
-  if step and step % spe == 0 and len(meta["history"]) < step // spe:
-    validate(step // spe - 1)
-
-  sigterm = preemption.StopFlag()  # SIGTERM on any host: all stop at one step
-  throughput = timing.Throughput(config.batch_size)
-  pending: list[tuple[int, jax.Array]] = []  # losses not yet pulled to the host
-
-  def check_finite() -> None:
-    values = [(s, float(v)) for s, v in jax.device_get(pending)]  # one explicit copy
-    pending.clear()
+  def check_finite(self) -> None:
+    """Pulls the pending losses in one copy; a non-finite one stops the run with the fix."""
+    values = [(s, float(v)) for s, v in jax.device_get(self.pending)]  # one explicit copy
+    self.pending.clear()
     bad = [(s, v) for s, v in values if not math.isfinite(v)]
     if bad:
-      ckpts.wait()
+      self.ckpts.wait()
       raise FloatingPointError(
-          f"Non-finite training loss {bad[0][1]} at step {bad[0][0]} (lr {learning_rate}). "
-          f"Stopped; the last good checkpoint is step {ckpts.latest_step()} under "
-          f"{workdir}/checkpoints (nothing after the divergence was saved). Lower "
+          f"Non-finite training loss {bad[0][1]} at step {bad[0][0]} (lr {self.learning_rate}). "
+          f"Stopped; the last good checkpoint is step {self.ckpts.latest_step()} under "
+          f"{self.workdir}/checkpoints (nothing after the divergence was saved). Lower "
           "train.learning_rate, set train.grad_clip_norm, or check the inputs for NaN/inf.")
     if values:
-      book.write("train", values[-1][0], loss=float(np.mean([v for _, v in values])),
-                 **throughput.window())
-
-  bar = tqdm(total=total_steps, initial=step, desc=f"train lr={learning_rate:g}",
-             disable=not config.progress_bar or jax.process_index() != 0, mininterval=2.0,
-             leave=False)
-  try:
-    for epoch in range(step // spe, int(config.num_epochs)):
-      timer.start()
-      skip = step - epoch * spe
-      batches = itertools.islice(task.train_batches(epoch), skip, spe)
-      # Recalibration reuses this epoch's (unaugmented) device batches when they are all it
-      # needs and fit in a small budget; else it reads the epoch's batches again. Either way
-      # it sees the same rows, so a resumed epoch (skip > 0) recalibrates to the same bits.
-      placed: list | None = [] if (recalibrate is not None and skip == 0
-                                   and recalibrate.can_reuse(spe)) else None
-      def augmented(batches=batches, epoch=epoch, skip=skip):
-        for i, raw in enumerate(batches, start=skip):
-          yield i, raw, augment_lib.host_augment(
-              raw, augment_lib.batch_rng(config.seed, epoch, i, jax.process_index()),
-              config.augment, task.sample_rate, task.background)
-
-      for (i, raw, batch), device_batch in prefetch_lib.prefetch(
-          augmented(), lambda item: runner.put_batch(item[2]), prefetch_lib.DEFAULT_SIZE):
-        if placed is not None:
-          placed.append(device_batch if batch is raw else runner.put_batch(raw))
-          if not recalibrate.fits(placed):
-            placed = None
-        dstate, out = runner.step(dstate, device_batch, rng)
-        step += 1
-        stop = sigterm.reached(step)  # every step, on every host (multi-host agreement)
-        pending.append((step, out["loss"]))
-        throughput.tick()
-        bar.update(1)
-        end_of_epoch = i == spe - 1
-        if step % max(int(config.log_every_steps), 1) == 0:
-          check_finite()
-        if (config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0
-            and not end_of_epoch):
-          check_finite()
-          save(step)
-        if stop and not end_of_epoch:
-          break
-      else:
-        if step != (epoch + 1) * spe:
-          raise ValueError(f"Epoch {epoch} gave {step - epoch * spe} batches, expected {spe}; "
-                           "train_batches(epoch) must yield at least steps_per_epoch batches.")
-        check_finite()  # blocks on the epoch's last loss: the steps are done
-        timer.mark("steps")
-        validate(epoch, placed)
-        del placed
-        save(step, epoch_end=True)
-        epoch_times.append(timer.seconds())
-        book.write("epoch_time", step, epoch=epoch, **epoch_times[-1])
-        if not sigterm.raised:
-          continue
-      check_finite()
-      save(step, force=True)
-      ckpts.wait()
-      logging.warning("Preempted (SIGTERM on a host): saved step %d under %s/checkpoints; "
-                      "exiting.", step, workdir)
-      raise Preempted(step)
-    check_finite()
-    ckpts.wait()
-    best_checkpoint = ckpts.best_dir()
-  finally:
-    bar.close()
-    sigterm.restore()
-    ckpts.wait()
-    ckpts.close()
-    book.close()
-  final = host_state()
-  best = meta["best"] or {}
-  result = TrainResult(
-      workdir=workdir, learning_rate=learning_rate, metric=metric,
-      best_metric=best.get("value"), best_epoch=best.get("epoch"),
-      best_checkpoint=best_checkpoint, history=list(meta["history"]), final_step=step,
-      examples_per_second=throughput.overall().get("examples_per_second"),
-      epoch_times=epoch_times)
-  return jax.tree.map(np.asarray, final.variables()), result
-
-
-def _make_evaluator(task: TrainTask):
-  if task.valid_batches is None:
-    return None
-  run, put_variables = data_parallel.make_eval_fn(
-      step_lib.make_eval_step(task.module, task.prepare, task.sample_rate))
-
-  cache: list = []  # [batches] once read, when the split is small (see _cached)
-
-  def evaluate(variables: dict, placed: bool = False) -> dict[str, float]:
-    device_vars = variables if placed else put_variables(variables)
-    logits, labels = [], []
-    for batch in _cached(task.valid_batches, cache):
-      out = run(device_vars, batch)
-      keep = out["mask"].astype(bool)
-      logits.append(out["logits"][keep])
-      labels.append(out["label"][keep])
-    if not logits or sum(len(x) for x in logits) == 0:
-      raise ValueError("The validation split gave no examples; cannot select the best epoch.")
-    logits, labels = np.concatenate(logits), np.concatenate(labels)
-    target = losses.targets(jnp.asarray(labels), task.num_classes, task.task)
-    loss = float(jnp.mean(losses.per_example_loss(jnp.asarray(logits), target, task.task)))
-    return metrics_lib.validation_metrics(logits, labels, task.task, loss)
-
-  return evaluate
-
-
-# Validation batches are kept in host memory up to this size: they are the same every epoch,
-# and on a small set rebuilding the input pipeline costs more than the forward pass.
-VALID_CACHE_BYTES = 256 << 20
-
-
-def _cached(make_batches: Callable[[], Iterable[dict]], cache: list) -> Iterable[dict]:
-  if cache:
-    return make_batches() if cache[0] is None else cache[0]
-  kept, size = [], 0
-  for batch in make_batches():
-    size += sum(np.asarray(v).nbytes for v in batch.values())
-    if size > VALID_CACHE_BYTES:
-      cache.append(None)  # too big to keep: read afresh every time (and now)
-      return make_batches()
-    kept.append(batch)
-  cache.append(kept)
-  return kept
+      self.book.write("train", values[-1][0], loss=float(np.mean([v for _, v in values])),
+                      **self.throughput.window())
 
 
 def _global_frontend(setting, task: TrainTask) -> bool:
   if setting == "auto":
     return bool(task.frontend_on_global_batch)
-  if setting in ("global", "device"):
+  if setting in config_lib.FRONTEND_BATCH[1:]:
     return setting == "global"
-  raise ValueError(f"train.frontend_batch={setting!r}; expected 'auto', 'global' or 'device'.")
+  raise ValueError(f"train.frontend_batch={setting!r}; expected one of "
+                   f"{list(config_lib.FRONTEND_BATCH)}.")
 
 
 def _better(value: float, best: dict | None, mode: str) -> bool:
