@@ -45,12 +45,12 @@ from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
 from bioacoustics_jax.parallel import distributed
 from bioacoustics_jax.porting import load as load_lib
 from bioacoustics_jax.report import figures
-from bioacoustics_jax.report import html as html_report
-from bioacoustics_jax.report import markdown
-from bioacoustics_jax.report import paper_grid
-from bioacoustics_jax.report import results
+from bioacoustics_jax.report.html import document as html_report
+from bioacoustics_jax.report.markdown import document as markdown
+from bioacoustics_jax.report.paper_grid import document as paper_grid
+from bioacoustics_jax.results import store as results
 from bioacoustics_jax.report import tensorboard as report_tensorboard
-from bioacoustics_jax.report import views
+from bioacoustics_jax.report.html import views
 from bioacoustics_jax.train import finetune as finetune_lib
 from bioacoustics_jax.zoo import init_cache
 

@@ -30,7 +30,7 @@ def highest_matmul_precision():
 def chromium():
   """Headless Chromium for the report's browser tests; `make test` installs it when absent, so
   its absence is a failure (with the fix), never a skip."""
-  from bioacoustics_jax.report import browser_check  # pylint: disable=g-import-not-at-top
+  from tests.report import browser_check  # pylint: disable=g-import-not-at-top
   path = browser_check.find_chromium()
   if path is None:
     pytest.fail("No Chromium: run `make test` (it installs Debian's chromium when absent) or "

@@ -18,7 +18,7 @@ from bioacoustics_jax import zoo
 from bioacoustics_jax.cell import Cell
 from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
-from bioacoustics_jax.report import results as results_lib
+from bioacoustics_jax.results import store as results_lib
 from experiments.configs import quickstart
 from tests.smoke import smoke_config
 

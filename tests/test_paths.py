@@ -55,7 +55,7 @@ def test_quickstart_smoke_frozen_in_an_in_memory_bucket(tmp_path, monkeypatch):
   knows gs:// but not ram://."""
   from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.embed.embedding_set import EmbeddingSet  # pylint: disable=g-import-not-at-top
-  from bioacoustics_jax.report import results  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.results import store as results  # pylint: disable=g-import-not-at-top
   from tests.smoke import smoke_config  # pylint: disable=g-import-not-at-top
   monkeypatch.chdir(tmp_path)
   workdir = "ram://bucket/quickstart"
@@ -101,7 +101,7 @@ def test_writers_reach_an_in_memory_bucket(tmp_path, monkeypatch):
   """results.csv (append = replace by key), embedding sets, npz, text and glob on ram://."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.embed.embedding_set import EmbeddingSet  # pylint: disable=g-import-not-at-top
-  from bioacoustics_jax.report import results  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.results import store as results  # pylint: disable=g-import-not-at-top
   monkeypatch.chdir(tmp_path)
   root = "ram://writers"
   row = {c: 0 for c in results.RESULT_COLUMNS if c not in results.OPTIONAL_COLUMNS}

@@ -6,7 +6,7 @@ import pytest
 import os
 
 from bioacoustics_jax import experiment
-from bioacoustics_jax.report import results as results_lib
+from bioacoustics_jax.results import store as results_lib
 from tests.smoke import smoke_config
 
 

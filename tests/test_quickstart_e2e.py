@@ -9,7 +9,7 @@ import pytest
 
 from bioacoustics_jax import experiment
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
-from bioacoustics_jax.report import results as results_lib
+from bioacoustics_jax.results import store as results_lib
 from experiments.configs import quickstart
 
 METRICS = ("ari", "nmi", "ami", "accuracy")
@@ -101,7 +101,7 @@ def test_unknown_model_fails_before_any_work(tmp_path):
 
 def test_report_html_renders_in_chromium(finished_run, chromium):  # pylint: disable=unused-argument
   """The demo's report.html in a real browser: no script errors, every figure, sorting, hover."""
-  from bioacoustics_jax.report import browser_check  # pylint: disable=g-import-not-at-top
+  from tests.report import browser_check  # pylint: disable=g-import-not-at-top
   _, workdir, _ = finished_run
   found = browser_check.check(os.path.join(workdir, "report.html"))
   assert browser_check.problems(found) == []

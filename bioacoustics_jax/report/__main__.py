@@ -12,8 +12,8 @@ import os
 from absl import app
 from absl import flags
 
-from bioacoustics_jax.report import html
-from bioacoustics_jax.report import markdown
+from bioacoustics_jax.report.html import document as html
+from bioacoustics_jax.report.markdown import document as markdown
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A run's or a sweep's workdir.")
 _PAPER = flags.DEFINE_string("paper_csv", markdown.PAPER_SCORES,

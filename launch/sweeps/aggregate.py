@@ -18,7 +18,7 @@ import math
 import os
 from typing import Any
 
-from bioacoustics_jax.report import results as results_lib
+from bioacoustics_jax.results import store as results_lib
 from launch.sweeps import ledger
 
 CHOICE = ("reducer", "clusterer")  # settings chosen per row, besides the swept fields

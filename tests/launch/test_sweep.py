@@ -126,7 +126,7 @@ def test_unreachable_ray_address_fails_fast():
 
 def _fake_runner(fail_on=None):
   """Stands in for run_experiment (the Ray tests run the real one): one results row per split."""
-  from bioacoustics_jax.report import results as results_lib
+  from bioacoustics_jax.results import store as results_lib
 
   def run(config, workdir, argv=None, cells_dir=None):
     if config.evaluate.umap_min_dist == fail_on:

@@ -2,7 +2,7 @@
 removed (shown n/a, never 0), a row naming no zoo model (`npy_resnet9000`) and, when asked, a
 dataset column naming no BEANS dataset (`hainan_gibons`, a typo of hainan-gibbons)."""
 
-from bioacoustics_jax.report import paper_grid
+from bioacoustics_jax.report.paper_grid import document as paper_grid
 
 
 def edited_reference(tmp_path, unknown_dataset_column: bool = False) -> str:

@@ -2,9 +2,9 @@
 
 import math
 
-from bioacoustics_jax.report import framework_pairs
-from bioacoustics_jax.report import markdown
-from bioacoustics_jax.report import results
+from bioacoustics_jax.report.markdown import framework_pairs
+from bioacoustics_jax.report.markdown import document as markdown
+from bioacoustics_jax.results import store as results
 
 
 def _row(model, nmi, ari, sd, speed, status="ok", clusterer="kmeans", seeds=5):

@@ -10,10 +10,10 @@ from sklearn.datasets import make_blobs
 
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
 from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
-from bioacoustics_jax.report import browser_check
-from bioacoustics_jax.report import html
-from bioacoustics_jax.report import results
-from bioacoustics_jax.report import views
+from tests.report import browser_check
+from bioacoustics_jax.report.html import document as html
+from bioacoustics_jax.results import store as results
+from bioacoustics_jax.report.html import views
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 

@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from bioacoustics_jax.report import markdown
-from bioacoustics_jax.report import paper_grid
+from bioacoustics_jax.report.markdown import document as markdown
+from bioacoustics_jax.report.paper_grid import document as paper_grid
 from bioacoustics_jax.report import reference
-from bioacoustics_jax.report import results
+from bioacoustics_jax.results import store as results
 
 PAPER_CSV = markdown.PAPER_SCORES
 

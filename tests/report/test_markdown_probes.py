@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import math
 
-from bioacoustics_jax.report import markdown
-from bioacoustics_jax.report import results
+from bioacoustics_jax.report.markdown import document as markdown
+from bioacoustics_jax.results import store as results
 
 COLUMNS = ("dataset", "model", "regime", "split", "task", "setting", "metric", "value", "lo",
            "hi", "n_train", "n_test", "n_classes", "embedding_dim", "seconds", "skipped")

@@ -19,10 +19,10 @@ import pytest
 import threadpoolctl
 
 from bioacoustics_jax import experiment
-from bioacoustics_jax.report import grid_rows
-from bioacoustics_jax.report import paper_grid
+from bioacoustics_jax.report.paper_grid import grid_rows
+from bioacoustics_jax.report.paper_grid import document as paper_grid
 from bioacoustics_jax.report import reference as reference_lib
-from bioacoustics_jax.report import results as results_lib
+from bioacoustics_jax.results import store as results_lib
 from tests.report import paper_reference
 from experiments.configs import beans_paper
 

@@ -12,11 +12,11 @@ import numpy as np
 
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
 from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
-from bioacoustics_jax.report import claims
-from bioacoustics_jax.report import grid_rows
-from bioacoustics_jax.report import paper_grid
+from bioacoustics_jax.report.paper_grid import claims
+from bioacoustics_jax.report.paper_grid import grid_rows
+from bioacoustics_jax.report.paper_grid import document as paper_grid
 from bioacoustics_jax.report import reference as reference_lib
-from bioacoustics_jax.report import results as results_lib
+from bioacoustics_jax.results import store as results_lib
 from tests.report import paper_reference
 
 # model -> how far its classes sit apart (so the claims have something to decide).

@@ -7,8 +7,8 @@ from sklearn.datasets import make_blobs
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
 from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
 from bioacoustics_jax.report import figures
-from bioacoustics_jax.report import markdown
-from bioacoustics_jax.report import results
+from bioacoustics_jax.report.markdown import document as markdown
+from bioacoustics_jax.results import store as results
 
 
 def test_evaluation_to_report(tmp_path):

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from bioacoustics_jax.report import results
+from bioacoustics_jax.results import store as results
 
 
 def make_row(dataset="watkins", model="alex", regime="finetuned", reducer="umap",

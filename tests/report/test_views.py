@@ -5,7 +5,7 @@ from sklearn.datasets import make_blobs
 
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
 from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
-from bioacoustics_jax.report import views
+from bioacoustics_jax.report.html import views
 
 
 def test_save_cell_keeps_scored_clusters_and_intervals(tmp_path):

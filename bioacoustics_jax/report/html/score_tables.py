@@ -13,7 +13,7 @@ import math
 import os
 from typing import Any, Iterable, Sequence
 
-from bioacoustics_jax.report import markdown
+from bioacoustics_jax.report.markdown import document as markdown
 from bioacoustics_jax.report import reference as reference_lib
 
 # The overview and the deltas show one reducer + clusterer: the paper's headline pair if present.

@@ -34,7 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
-from bioacoustics_jax.report import grid_rows
+from bioacoustics_jax.report.paper_grid import grid_rows
 
 AUDIO_MODELS = ("vggish", "aves", "aves_all")
 IMAGENET_FINETUNED = "alex"

@@ -27,9 +27,9 @@ from typing import Sequence
 import numpy as np
 
 from bioacoustics_jax.data import catalog
-from bioacoustics_jax.report import claims as claims_lib
-from bioacoustics_jax.report import grid_rows
-from bioacoustics_jax.report import paper_figures
+from bioacoustics_jax.report.paper_grid import claims as claims_lib
+from bioacoustics_jax.report.paper_grid import grid_rows
+from bioacoustics_jax.report.paper_grid import figures as paper_figures
 from bioacoustics_jax.report import reference as reference_lib
 from bioacoustics_jax.zoo import presets as zoo_presets
 

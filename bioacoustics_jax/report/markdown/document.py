@@ -21,9 +21,9 @@ import os
 from typing import Any, Iterable, Sequence
 
 from bioacoustics_jax import paths
-from bioacoustics_jax.report import framework_pairs
+from bioacoustics_jax.report.markdown import framework_pairs
 from bioacoustics_jax.report import reference as reference_lib
-from bioacoustics_jax.report import results as results_lib
+from bioacoustics_jax.results import store as results_lib
 
 SUMMARY_METRICS = (("nmi", "NMI"), ("ari", "ARI"))
 DETAIL_METRICS = (("ari", "ARI"), ("nmi", "NMI"), ("ami", "AMI"), ("silhouette", "Sil."),

@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 
 from bioacoustics_jax import paths
-from bioacoustics_jax.report import html_figures
-from bioacoustics_jax.report import page_assets
-from bioacoustics_jax.report import results as results_lib
-from bioacoustics_jax.report import score_tables
-from bioacoustics_jax.report import views as views_lib
+from bioacoustics_jax.report.html import figures as html_figures
+from bioacoustics_jax.report.html import page_assets
+from bioacoustics_jax.results import store as results_lib
+from bioacoustics_jax.report.html import score_tables
+from bioacoustics_jax.report.html import views as views_lib
 
 MAX_POINTS = 3000  # per scatter
 # For the whole page: a BEANS-sized grid (220 cells) gets ~300 points a scatter, not 3000, so the

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from bioacoustics_jax.report import results as results_lib
+from bioacoustics_jax.results import store as results_lib
 
 METRICS = ("nmi", "ari", "silhouette")
 
