@@ -31,11 +31,9 @@ from bioacoustics_jax.evaluate import neighbors
 from bioacoustics_jax.evaluate import probe_evaluator
 from bioacoustics_jax.evaluate import reduce as reduce_lib
 from bioacoustics_jax.evaluate import retrieval
+from bioacoustics_jax.results import schema
 
-ROW_KEYS = ("reducer", "clusterer", "ari", "nmi", "ami", "silhouette", "accuracy", "n",
-            "n_classes", "n_clusters", "embedding_dim", "seconds", "status", "note",
-            "umap_n_neighbors", "umap_min_dist", "pca_dim", "tsne_perplexity",
-            "hdbscan_min_cluster_size", "eval_seed", "n_seeds", "ari_sd", "nmi_sd", "eval_key")
+ROW_KEYS = schema.EVALUATOR_COLUMNS  # the results.csv columns the evaluator fills
 SEED_SD = ("ari", "nmi")  # scores whose spread over evaluate.seeds is reported (<score>_sd)
 SCORES = ("ari", "nmi", "ami", "silhouette", "accuracy")
 # Below these, a score is reported but flagged "small" (and never bolded as best): with a

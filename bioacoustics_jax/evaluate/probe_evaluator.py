@@ -32,10 +32,10 @@ from bioacoustics_jax.evaluate import intervals
 from bioacoustics_jax.evaluate import linear_probe
 from bioacoustics_jax.evaluate import probe_metrics
 from bioacoustics_jax.evaluate import retrieval
+from bioacoustics_jax.results import schema
 
 TASKS = ("linear_probe", "knn", "fewshot")
-PROBE_ROW_KEYS = ("task", "setting", "metric", "value", "lo", "hi", "n_train", "n_test",
-                  "n_classes", "embedding_dim", "seconds", "skipped")
+PROBE_ROW_KEYS = schema.PROBE_EVALUATOR_COLUMNS  # the probes.csv columns the evaluator fills
 
 
 class ProbeEvaluator:

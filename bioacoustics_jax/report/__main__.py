@@ -2,7 +2,7 @@
 --workdir=W` (a run: both files; a sweep directory: report.html over its runs/*/ trials).
 
 Nothing is recomputed: results.csv, views/, train/ and runs/*/run.json are read as the run left
-them (see report/html.py), so a page can be rebuilt after the code that draws it changed.
+them (see report/html/document.py), so a page can be rebuilt after the code that draws it changed.
 """
 
 from __future__ import annotations

@@ -55,6 +55,22 @@ def umap_key(row: dict) -> UmapKey | None:
   return int(row["umap_n_neighbors"]), float(row["umap_min_dist"])
 
 
+def paper_rows(rows: list[dict], reference: Reference
+               ) -> list[tuple[dict, dict[str, float]]]:
+  """Our rows that the paper's reference covers (fine-tuned, UMAP + k-means, a model and dataset
+  the reference names), each with the paper's numbers for that row's own UMAP setting:
+  {metric: value, NaN where the reference has no number}. Shared by report.md and report.html."""
+  out = []
+  for r in rows:
+    umap = umap_key(r)
+    if (umap is None or r["regime"] != "finetuned" or r["clusterer"] != "kmeans"
+        or not reference.names(r["model"], r["dataset"])):
+      continue
+    out.append((r, {m: reference.get(umap, r["model"], r["dataset"], m)
+                    for m in sorted(METRICS.values())}))
+  return out
+
+
 def read_reference(path: str = PAPER_SCORES) -> Reference:
   if not os.path.exists(path):
     raise FileNotFoundError(f"No paper reference csv at {path}; the package ships one at "

@@ -1,10 +1,11 @@
-"""results.csv: the results store, one row per cell x evaluation setting x reducer x clusterer.
+"""results.csv: the results store, one row per cell x evaluation setting x reducer x clusterer
+(and probes.csv beside it), in the columns of schema.py.
 
 Each row names the cell key (a content hash of everything that made its embeddings, cell.py),
 the evaluation key (a hash of every evaluator setting) and the run that wrote it
 (runs/<run id>/run.json), plus the settings themselves as columns, so rows computed with
 different settings coexist and each says what it is. Appending is idempotent: a row whose key
-(KEY_COLUMNS) is already in the file replaces the old row, so re-running a finished or
+(schema.KEY_COLUMNS) is already in the file replaces the old row, so re-running a finished or
 half-finished cell after a crash never duplicates it. Writers take an exclusive lock
 (fcntl) on `<results.csv>.lock` around the read-modify-write, so concurrent processes lose no
 rows, and each write goes to a temporary file renamed over the old one, so a killed run leaves
@@ -23,56 +24,19 @@ import os
 from typing import Any, Iterable
 
 from bioacoustics_jax import paths
-
-# The evaluator settings every row records (the keys of config.evaluate that change a score).
-SETTING_COLUMNS = ("embed_batch_size", "umap_n_neighbors", "umap_min_dist", "pca_dim",
-                   "tsne_perplexity", "hdbscan_min_cluster_size", "eval_seed")
-# How the cell's embeddings were computed and how fast (from the embedding set's meta, written
-# when it was computed; NaN / "" where a cell has none, e.g. training speed of a frozen cell):
-# extraction examples/s with compile excluded and the compile seconds apart (embed/extract.py),
-# training examples/s and seconds per epoch (train/timing.py train_speed), the cell's wall
-# seconds (training + extraction), the device and the compute dtypes.
-SPEED_COLUMNS = ("framework", "device_kind", "device_count", "dtype", "train_dtype",
-                 "extract_examples_per_s", "extract_compile_s", "train_examples_per_s",
-                 "train_epoch_s", "wall_s")
-# Seed robustness (evaluate.seeds > 1): the scores are means over that many reducer + clusterer
-# seeds, with their standard deviations here (NaN for one seed).
-SEED_COLUMNS = ("n_seeds", "ari_sd", "nmi_sd")
-RESULT_COLUMNS = ("dataset", "model", "regime", "split", "background", "reducer", "clusterer",
-                  "ari", "nmi", "ami", "silhouette", "accuracy", "n", "n_classes", "n_clusters",
-                  "embedding_dim", "seconds", "skipped_files", "status", "note",
-                  *SETTING_COLUMNS, *SEED_COLUMNS, *SPEED_COLUMNS, "cell_key", "eval_key",
-                  "run_id")
-# Columns added after files were written: a file without them reads with these values, and a
-# writer that does not know them gets them ("background": "fewer" = the paper's fewer-background
-# experiment, detection windows without any label dropped from every split).
-ADDED_COLUMNS = {"background": "all"}
-KEY_COLUMNS = ("dataset", "model", "regime", "split", "reducer", "clusterer", "cell_key",
-               "eval_key")
-FLOAT_COLUMNS = ("ari", "nmi", "ami", "silhouette", "accuracy", "seconds", "umap_min_dist",
-                 "tsne_perplexity", "ari_sd", "nmi_sd", "extract_examples_per_s",
-                 "extract_compile_s", "train_examples_per_s", "train_epoch_s", "wall_s")
-INT_COLUMNS = ("n", "n_classes", "n_clusters", "embedding_dim", "skipped_files",
-               "embed_batch_size", "umap_n_neighbors", "pca_dim", "hdbscan_min_cluster_size",
-               "eval_seed", "n_seeds", "device_count")
-
-
-# Columns a writer may leave out: they mean "not measured" (NaN, 0 or "") when absent.
-OPTIONAL_COLUMNS = SEED_COLUMNS + SPEED_COLUMNS
-
-
-def _absent(column: str) -> Any:
-  return math.nan if column in FLOAT_COLUMNS else 0 if column in INT_COLUMNS else ""
-
-
-def speed_columns(meta: dict[str, Any]) -> dict[str, Any]:
-  """SPEED_COLUMNS from an embedding set's meta (NaN / 0 / "" for what it does not hold)."""
-  return {c: meta.get(c, _absent(c)) for c in SPEED_COLUMNS}
-
-
-def row_key(row: dict[str, Any]) -> tuple[str, ...]:
-  return tuple(str(row[c]) for c in KEY_COLUMNS)
-
+# The one row schema (schema.py); speed_columns and row_key are there too, re-exported for the
+# run that fills rows.
+from bioacoustics_jax.results.schema import ADDED_COLUMNS
+from bioacoustics_jax.results.schema import FLOAT_COLUMNS
+from bioacoustics_jax.results.schema import INT_COLUMNS
+from bioacoustics_jax.results.schema import KEY_COLUMNS
+from bioacoustics_jax.results.schema import OPTIONAL_COLUMNS
+from bioacoustics_jax.results.schema import PROBE_COLUMNS
+from bioacoustics_jax.results.schema import PROBE_KEY_COLUMNS
+from bioacoustics_jax.results.schema import RESULT_COLUMNS
+from bioacoustics_jax.results.schema import absent as _absent
+from bioacoustics_jax.results.schema import row_key  # noqa: F401
+from bioacoustics_jax.results.schema import speed_columns  # noqa: F401
 
 def _format(value: Any) -> str:
   if isinstance(value, float):
@@ -126,15 +90,6 @@ def append_rows(path: str, rows: Iterable[dict[str, Any]]) -> str:
   rows = [{**{c: v for c, v in ADDED_COLUMNS.items() if c not in r},
            **{c: _absent(c) for c in OPTIONAL_COLUMNS if c not in r}, **r} for r in rows]
   return _append(path, rows, RESULT_COLUMNS, KEY_COLUMNS, read_results)
-
-
-# probes.csv: the evaluator's probe rows (linear probe, kNN, few-shot; evaluate/probe_evaluator.py
-# PROBE_ROW_KEYS) with the same identity columns as results.csv.
-PROBE_COLUMNS = ("dataset", "model", "regime", "split", "task", "setting", "metric", "value",
-                 "lo", "hi", "n_train", "n_test", "n_classes", "embedding_dim", "seconds",
-                 "skipped", "cell_key", "eval_key", "run_id")
-PROBE_KEY_COLUMNS = ("dataset", "model", "regime", "split", "task", "setting", "metric",
-                     "cell_key", "eval_key")
 
 
 def _read_probe_text(path: str) -> list[dict[str, Any]]:

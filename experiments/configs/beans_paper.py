@@ -29,7 +29,7 @@ computed once; then one paper report over every trial:
   python -m bioacoustics_jax.report.paper_grid workdir/beans_paper_sweep/runs/*/results.csv \
       --out=workdir/beans_paper_sweep
 
-paper_report.md (report/paper_grid.py) holds Table I (t-SNE NMI), one table per UMAP setting
+paper_report.md (report/paper_grid/) holds Table I (t-SNE NMI), one table per UMAP setting
 beside the paper's numbers (ours, paper, ours - paper), frozen vs fine-tuned and fewer-background
 deltas, the three claims with a verdict each, and the figures.
 """
@@ -140,7 +140,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       else:
         setting["tsne_max_iter"] = 250
   config.eval_grid = ml_collections.ConfigDict(grid)
-  config.paper_report = True  # paper_report.md beside report.md (report/paper_grid.py)
+  config.paper_report = True  # paper_report.md beside report.md (report/paper_grid/document.py)
   config.train = default_train_config()  # Adam, batch 32, lr grid, 50 epochs, best on valid
   if arg.smoke:
     config.embed.batch_size = 16

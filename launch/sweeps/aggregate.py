@@ -18,6 +18,7 @@ import math
 import os
 from typing import Any
 
+from bioacoustics_jax.results import schema
 from bioacoustics_jax.results import store as results_lib
 from launch.sweeps import ledger
 
@@ -65,7 +66,7 @@ def counts(trials: list[dict]) -> dict[str, int]:
 
 def write_results_csv(sweep_dir: str, plan: dict, trials: list[dict]) -> str:
   swept = list(plan["swept"])
-  columns = ["trial_id", "trial_status", *swept, *results_lib.RESULT_COLUMNS, "error"]
+  columns = ["trial_id", "trial_status", *swept, *schema.RESULT_COLUMNS, "error"]
   buf = io.StringIO()
   writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
   writer.writeheader()
@@ -74,7 +75,7 @@ def write_results_csv(sweep_dir: str, plan: dict, trials: list[dict]) -> str:
             "error": ledger.one_line(t["status"].get("error")),
             **{k: _cell(t["swept"].get(k)) for k in swept}}
     for row in t["rows"] or [{}]:
-      writer.writerow({**{c: _cell(row.get(c)) for c in results_lib.RESULT_COLUMNS}, **head})
+      writer.writerow({**{c: _cell(row.get(c)) for c in schema.RESULT_COLUMNS}, **head})
   return _write_atomic(os.path.join(sweep_dir, "sweep_results.csv"), buf.getvalue())
 
 

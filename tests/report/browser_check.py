@@ -1,7 +1,7 @@
 """Loads a report.html in headless Chromium and says what rendered: images, tables, sorting, hover.
 
 The last step of the report's data flow, for tests and CI (and by hand:
-`python -m bioacoustics_jax.report.browser_check W/report.html [--screenshot=out.png]`). A probe
+`python -m tests.report.browser_check W/report.html [--screenshot=out.png]`). A probe
 script is put first in a copy of the page's <head>, so it records every error the page's own
 script raises; after `load` it checks every image decoded, clicks a header of each sortable
 table twice, moves the pointer onto a scatter point, and writes its findings into the DOM, which

@@ -35,9 +35,9 @@ import numpy as np
 from bioacoustics_jax import paths
 from bioacoustics_jax.report.html import figures as html_figures
 from bioacoustics_jax.report.html import page_assets
-from bioacoustics_jax.results import store as results_lib
 from bioacoustics_jax.report.html import score_tables
 from bioacoustics_jax.report.html import views as views_lib
+from bioacoustics_jax.results import store as results_lib
 
 MAX_POINTS = 3000  # per scatter
 # For the whole page: a BEANS-sized grid (220 cells) gets ~300 points a scatter, not 3000, so the
@@ -160,7 +160,7 @@ def _scatter_grid(trials, rows, views, max_points: int, data: dict) -> str:
     cells = {k: v for k, v in views.items() if k[0] == trial}
     if not cells:
       parts.append(f'<p class="note">{_esc(trial or "This run")}: no views saved (runs before '
-                   "report/views.py existed); re-run to draw them.</p>")
+                   "report/html/views.py existed); re-run to draw them.</p>")
       continue
     # The run's own order (results.csv): datasets, then models, frozen before fine-tuned.
     mine = [r for r in rows if r["trial"] == trial]

@@ -1,6 +1,6 @@
 """matplotlib images for report.html, as inline data URIs: scatter panels and fine-tuning curves.
 
-report/html.py asks for them; each scatter panel also returns where its points landed, as
+report/html/document.py asks for them; each scatter panel also returns where its points landed, as
 fractions of the image, so the page's script can find the point under the pointer without a
 plotting library in the browser. Every panel of one cell has the same size, axes box and limits,
 so one list of positions serves the true-label panel and each predicted-cluster panel.
@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 GREY = (0.62, 0.62, 0.62, 0.55)
-# 286 px images, shown 230 px wide (report/html.py): sharp on dense screens, three per cell.
+# 286 px images, shown 230 px wide (document.py): sharp on dense screens, three per cell.
 PANEL_INCHES, PANEL_DPI = 2.6, 110
 _AXES_BOX = (0.06, 0.05, 0.91, 0.84)  # left, bottom, width, height (room for title + labels)
 

@@ -1,9 +1,9 @@
 """The fixed parts of report.html: its skeleton, style sheet and script, inlined into every page.
 
-report/html.py fills `PAGE` (a string.Template) with sections; the script makes every
+report/html/document.py fills `PAGE` (a string.Template) with sections; the script makes every
 `table.sortable` sort on a header click (numbers by `data-v`, n/a as -Infinity) and shows a clip's
 id, label, cluster and file when the pointer is over a point of an `img.scatter`. Point positions
-come precomputed as fractions of the image (report/html_figures.py), so the browser needs no
+come precomputed as fractions of the image (report/html/figures.py), so the browser needs no
 plotting library and the page works offline, from a file:// URL, and inside a mail attachment.
 """
 

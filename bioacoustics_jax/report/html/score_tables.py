@@ -1,9 +1,9 @@
 """The score tables of report.html: which model wins where, all scores, frozen vs fine-tuned, paper.
 
-report/html.py puts them on the page. Rows are results.csv rows (plus the sweep trial's name,
-"" for a run); intervals come from the cell views (report/views.py). Every table is
+document.py puts them on the page. Rows are results.csv rows (plus the sweep trial's name,
+"" for a run); intervals come from the cell views (views.py). Every table is
 `table.sortable`: numbers carry their sort key in `data-v` (n/a as -Infinity) for the page's
-script (report/page_assets.py).
+script (report/html/page_assets.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import math
 import os
 from typing import Any, Iterable, Sequence
 
-from bioacoustics_jax.report.markdown import document as markdown
 from bioacoustics_jax.report import reference as reference_lib
 
 # The overview and the deltas show one reducer + clusterer: the paper's headline pair if present.
@@ -120,7 +119,7 @@ def scores(rows, views) -> str:
     body.append("".join(tds))
   note = ("Every row of results.csv. N = clips (or detection windows) clustered, k = classes "
           "(the k given to k-means), clusters = clusters found. Intervals exist for 2-D "
-          "reductions, whose clusters report/views.py saved; 'none' (clustering the full "
+          "reductions, whose clusters report/html/views.py saved; 'none' (clustering the full "
           "embedding) has none. Silhouette is on the original embedding.")
   return (f'<h2 id="scores">All scores</h2><p class="note">{_esc(note)}</p>'
           + _table(header, body, len(header) - 11, "scores-table"))
@@ -155,7 +154,7 @@ def paper(rows, paper_csv: str | None) -> str:
   title = '<h2 id="paper">Compared with the paper</h2>'
   if not paper_csv or not os.path.exists(paper_csv):
     return title + '<p class="note">No paper reference csv given.</p>'
-  matched = markdown.paper_rows(rows, reference_lib.read_reference(paper_csv))
+  matched = reference_lib.paper_rows(rows, reference_lib.read_reference(paper_csv))
   if not matched:
     return title + ('<p class="note">No run here matches the paper\'s datasets and models (real '
                     "BEANS data, fine-tuned, UMAP + k-means), so there is nothing to compare."

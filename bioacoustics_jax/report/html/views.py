@@ -2,7 +2,7 @@
 
 experiment.py (one call per cell, after evaluation)
   -> `<workdir>/views/<dataset>/<model>/<regime>.npz`
-  -> report/html.py, which can then be rebuilt offline from the workdir alone.
+  -> report/html/document.py, which can then be rebuilt offline from the workdir alone.
 
 The evaluator returns rows and 2-D projections but not its predicted clusters, so `save_cell`
 re-runs each clusterer on each 2-D projection with the evaluator's own settings (same seed: the

@@ -21,8 +21,9 @@ import os
 from typing import Any, Iterable, Sequence
 
 from bioacoustics_jax import paths
-from bioacoustics_jax.report.markdown import framework_pairs
 from bioacoustics_jax.report import reference as reference_lib
+from bioacoustics_jax.report import tables
+from bioacoustics_jax.report.markdown import framework_pairs
 from bioacoustics_jax.results import store as results_lib
 
 SUMMARY_METRICS = (("nmi", "NMI"), ("ari", "ARI"))
@@ -38,11 +39,7 @@ def _fmt(value: Any) -> str:
   return str(value)
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-  lines = ["| " + " | ".join(header) + " |",
-           "|" + "|".join("---" for _ in header) + "|"]
-  lines += ["| " + " | ".join(row) + " |" for row in rows]
-  return lines
+_table = tables.markdown_table
 
 
 def _finite(v: Any) -> bool:
@@ -154,22 +151,6 @@ def _detail_section(rows: list[dict]) -> list[str]:
 PAPER_SCORES = reference_lib.PAPER_SCORES  # the shipped reference csv
 
 
-def paper_rows(rows: list[dict], reference: reference_lib.Reference
-               ) -> list[tuple[dict, dict[str, float]]]:
-  """Our rows that the paper's reference covers (fine-tuned, UMAP + k-means, a model and dataset
-  the reference names), each with the paper's numbers for that row's own UMAP setting:
-  {metric: value, NaN where the reference has no number}. Shared by report.md and report.html."""
-  out = []
-  for r in rows:
-    umap = reference_lib.umap_key(r)
-    if (umap is None or r["regime"] != "finetuned" or r["clusterer"] != "kmeans"
-        or not reference.names(r["model"], r["dataset"])):
-      continue
-    out.append((r, {m: reference.get(umap, r["model"], r["dataset"], m)
-                    for m, _ in PAPER_METRICS}))
-  return out
-
-
 def _diff(ours: Any, paper: float) -> float:
   return ours - paper if _finite(ours) and _finite(paper) else math.nan
 
@@ -180,7 +161,7 @@ def _paper_section(rows: list[dict], paper_csv: str) -> list[str]:
            "Paper: fine-tuned embeddings, UMAP + k-means, from its saved notebooks, for the UMAP "
            "setting each row of ours ran (n_neighbors, min_dist). Ours: regime `finetuned`, "
            "reducer `umap`, clusterer `kmeans`. `n/a`: the paper has no number there.", ""]
-  matched = paper_rows(rows, reference)
+  matched = reference_lib.paper_rows(rows, reference)
   if not matched:
     return lines + ["No run here matches the paper's datasets and models (real BEANS data, "
                     "fine-tuned, UMAP + k-means), so there is nothing to compare.", ""]

@@ -10,7 +10,7 @@ says whether a difference is more than UMAP's or k-means' own seed-to-seed sprea
 |difference| <= 2 x that noise. Rows flagged small or degenerate by the evaluator are listed as
 "not comparable": with a handful of clips per class any two embeddings can score alike.
 Speed ratios are JAX / PyTorch (> 1: JAX faster), from the speed columns of results.csv
-(report/results.py SPEED_COLUMNS).
+(results/schema.py SPEED_COLUMNS).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The paper's three claims as computed checks, each with a verdict line (report/paper_grid.py
+"""The paper's three claims as computed checks, each with a verdict line (document.py
 writes them into paper_report.md).
 
 (1) Frozen audio-pretrained models (vggish, aves, aves_all) cluster worse than a fine-tuned

@@ -13,7 +13,7 @@ top of the file lists them):
   Reference rows that match no model / dataset here.
   Frozen vs fine-tuned: NMI(fine-tuned) - NMI(frozen), main setting.
   Fewer background: NMI(fewer) - NMI(all), detection sets, both regimes.
-  The three claims (report/claims.py), a verdict line each.
+  The three claims (report/paper_grid/claims.py), a verdict line each.
   Figures: a UMAP grid (models x datasets), an NMI heatmap, the background-separation bars.
 """
 
@@ -27,10 +27,11 @@ from typing import Sequence
 import numpy as np
 
 from bioacoustics_jax.data import catalog
-from bioacoustics_jax.report.paper_grid import claims as claims_lib
-from bioacoustics_jax.report.paper_grid import grid_rows
-from bioacoustics_jax.report.paper_grid import figures as paper_figures
 from bioacoustics_jax.report import reference as reference_lib
+from bioacoustics_jax.report import tables
+from bioacoustics_jax.report.paper_grid import claims as claims_lib
+from bioacoustics_jax.report.paper_grid import figures as paper_figures
+from bioacoustics_jax.report.paper_grid import grid_rows
 from bioacoustics_jax.zoo import presets as zoo_presets
 
 PAPER_SCORES = reference_lib.PAPER_SCORES  # the shipped reference csv (package data)
@@ -55,8 +56,7 @@ def _fmt(v: float, signed: bool = False) -> str:
 
 
 def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
-  return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-          + ["| " + " | ".join(map(str, r)) + " |" for r in body] + [""])
+  return tables.markdown_table(header, body) + [""]
 
 
 def _anchor(title: str) -> str:

@@ -1,7 +1,7 @@
 """The paper grid's rows: results.csv files -> one score per (model, dataset, regime, background,
 reducer setting); a setting's `paper_key` looks up the paper's numbers (report/reference.py).
 
-Shared by report/paper_grid.py (tables, figures) and report/claims.py (the three claims). A
+Shared by document.py (tables, figures) and claims.py (the three claims). A
 reducer setting is read from the row's own columns (reducer + its parameters), so any results
 file, from one run or gathered from a sweep, groups the same way. Several rows of one cell and
 setting (other eval seeds) are averaged, and their spread is kept: the seed-noise tolerance
