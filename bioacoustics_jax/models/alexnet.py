@@ -13,7 +13,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from bioacoustics_jax.models import torch_layers as tl
+from bioacoustics_jax.models import torch_compatible_layers as tl
 
 # (torchvision `features` index, out channels, kernel, stride, padding, max-pool after).
 _CONVS = ((0, 64, 11, 4, 2, True), (3, 192, 5, 1, 2, True), (6, 384, 3, 1, 1, False),

@@ -44,7 +44,7 @@ import numpy as np
 
 from bioacoustics_jax.models import attention as attn_lib
 from bioacoustics_jax.models import swin_layers as swin
-from bioacoustics_jax.models import torch_layers as tl
+from bioacoustics_jax.models import torch_compatible_layers as tl
 
 _LN_EPS = 1e-5  # ClapAudioConfig.layer_norm_eps; nn.LayerNorm's default for the others
 _BICUBIC_A = -0.75  # torch's upsample_bicubic2d

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from bioacoustics_jax.models import attention as attn_lib
-from bioacoustics_jax.models import torch_layers as tl
+from bioacoustics_jax.models import torch_compatible_layers as tl
 
 # torch's init_layer: xavier_uniform_ weights, zero biases (the conv blocks have no bias).
 _XAVIER = nn.initializers.xavier_uniform()

@@ -24,7 +24,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from bioacoustics_jax.models import attention as attn_lib
-from bioacoustics_jax.models import torch_layers as tl
+from bioacoustics_jax.models import torch_compatible_layers as tl
 
 _LN_EPS = 1e-6  # torchvision: partial(LayerNorm2d, eps=1e-6) and partial(nn.LayerNorm, eps=1e-6)
 

@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from bioacoustics_jax.models import torch_layers as tl
+from bioacoustics_jax.models import torch_compatible_layers as tl
 
 # (expand ratio, kernel, stride, in channels, out channels, layers): torchvision's B0 table.
 B0_STAGES = ((1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bioacoustics_jax.models import attention as attn_lib
-from bioacoustics_jax.models import torch_layers as tl
+from bioacoustics_jax.models import torch_compatible_layers as tl
 
 LN_EPS = 1e-5  # torchvision builds its Swin norms with partial(nn.LayerNorm, eps=1e-5)
 

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from bioacoustics_jax.models import torch_layers as tl
+from bioacoustics_jax.models import torch_compatible_layers as tl
 
 # torchvision's configuration "D": channels per conv, "M" = max-pool.
 VGG16_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M",

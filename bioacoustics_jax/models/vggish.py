@@ -19,7 +19,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from bioacoustics_jax.models import torch_layers as tl
+from bioacoustics_jax.models import torch_compatible_layers as tl
 
 PATCH_FRAMES, MEL_BANDS = 96, 64
 # Channels per conv, "M" = 2x2 max-pool (torchvggish's Sequential indices count ReLUs too).

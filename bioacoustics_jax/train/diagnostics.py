@@ -9,7 +9,7 @@ at a glance, instead of as "fine-tuning hurts" downstream.
 
 Runs on one device with the plain backbone module (no cross-replica axis): the batches are
 this process's padded, masked training batches in a fixed order. In train mode padded rows are
-kept out of BatchNorm (torch_layers.batch_norm_context) and dropout uses a fixed key.
+kept out of BatchNorm (torch_compatible_layers.batch_norm_context) and dropout uses a fixed key.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 
-from bioacoustics_jax.models import torch_layers
+from bioacoustics_jax.models import torch_compatible_layers
 
 
 def mode_accuracies(module: nn.Module, variables: dict, prepare: Callable, sample_rate: int,
@@ -31,7 +31,7 @@ def mode_accuracies(module: nn.Module, variables: dict, prepare: Callable, sampl
     x = prepare(audio, sample_rate)
     if not train:
       return module.apply(variables, x, train=False)[0].argmax(-1)
-    with torch_layers.batch_norm_context(mask=mask):
+    with torch_compatible_layers.batch_norm_context(mask=mask):
       (logits, _), _ = module.apply(variables, x, train=True, mutable=["batch_stats"],
                                     rngs={"dropout": jax.random.key(0)})
     return logits.argmax(-1)

@@ -7,9 +7,10 @@ Written for ONE device's shard of the global batch, with collectives over `axis_
   the padding, which a pmean of per-device means would not when devices hold unequal real rows.
 - BatchNorm: modules built with `bn_axis_name=axis_name` normalise with global-batch statistics
   (cross-replica BN). Padded rows (mask False) never enter the moments: the forward runs inside
-  `torch_layers.batch_norm_context(mask=...)`. The new batch_stats are averaged over replicas
-  weighted by their real rows, so models without cross-replica BN still keep one identical copy
-  on every replica and a device holding only padding does not pull the statistics to zero.
+  `torch_compatible_layers.batch_norm_context(mask=...)`. The new batch_stats are averaged over
+  replicas weighted by their real rows, so models without cross-replica BN still keep one
+  identical copy on every replica and a device holding only padding does not pull the
+  statistics to zero.
 - `make_bn_moments_step` is the no-gradient train-mode forward that BN recalibration ("precise
   BN", train/recalibration.py) sums over the training split.
 - The input recipe (audio -> mel/image) runs here, on device, inside the compiled step.
@@ -24,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from bioacoustics_jax.audio import recipes
-from bioacoustics_jax.models import torch_layers
+from bioacoustics_jax.models import torch_compatible_layers
 from bioacoustics_jax.train import losses
 from bioacoustics_jax.train.state import TrainState
 
@@ -124,7 +125,7 @@ def _train_forward(module: nn.Module, params: Any, batch_stats: Any, inputs: jnp
   variables = {"params": params}
   if batch_stats:
     variables["batch_stats"] = batch_stats
-  with torch_layers.batch_norm_context(mask=mask, momentum=momentum):
+  with torch_compatible_layers.batch_norm_context(mask=mask, momentum=momentum):
     (logits, _), updates = module.apply(variables, inputs, train=True, mutable=["batch_stats"],
                                         rngs={"dropout": rng})
   return logits, updates.get("batch_stats", {})

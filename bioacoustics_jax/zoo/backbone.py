@@ -230,7 +230,8 @@ def resolve(name: str, overrides: Mapping[str, Any] | None = None,
 
 # The code every embedding goes through besides the family file itself: shared layers, the
 # input recipes and their frontend, extraction. An edit there must not reuse old embeddings.
-_SHARED_CODE = ("bioacoustics_jax.models.torch_layers", "bioacoustics_jax.models.attention",
+_SHARED_CODE = ("bioacoustics_jax.models.torch_compatible_layers",
+                "bioacoustics_jax.models.attention",
                 "bioacoustics_jax.models.initialize", "bioacoustics_jax.models.swin_layers",
                 "bioacoustics_jax.audio.recipes", "bioacoustics_jax.audio.frontend",
                 "bioacoustics_jax.embed.extract")

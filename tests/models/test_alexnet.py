@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bioacoustics_jax import zoo
-from bioacoustics_jax.models import torch_layers
+from bioacoustics_jax.models import torch_compatible_layers
 from bioacoustics_jax.porting import parity
 from tests.models import parity_registry
 
@@ -27,7 +27,7 @@ def test_full_size_eval_parity(size):
 def test_adaptive_avg_pool_matches_torch(in_hw, out):
   import torch  # pylint: disable=g-import-not-at-top
   x = np.random.default_rng(1).standard_normal((2, *in_hw, 3)).astype(np.float32)
-  ours = torch_layers.adaptive_avg_pool(x, out)
+  ours = torch_compatible_layers.adaptive_avg_pool(x, out)
   theirs = torch.nn.AdaptiveAvgPool2d(out)(torch.from_numpy(x).permute(0, 3, 1, 2))
   np.testing.assert_allclose(ours, theirs.permute(0, 2, 3, 1).numpy(), atol=1e-6)
 

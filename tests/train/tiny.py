@@ -9,7 +9,7 @@ import numpy as np
 
 from bioacoustics_jax.audio import recipes
 from bioacoustics_jax.models import initialize
-from bioacoustics_jax.models import torch_layers as tl
+from bioacoustics_jax.models import torch_compatible_layers as tl
 from bioacoustics_jax.models.classifier import Classifier
 
 
