@@ -11,8 +11,9 @@ Public API:
   loop.fit(TrainTask, train_config, workdir, learning_rate=) -> (variables, TrainResult)
       the model/data-agnostic core (any module, frontend and batch factories)
 
-Files: config (keys), loop (epochs, validation, checkpoints, guards), state (TrainState),
-optimizer (optax chain, schedules, freezing), losses, metrics (accuracy, mAP),
+Files: config (keys), loop (epochs, checkpoints, guards: one `_Fit` object per fit() call
+holds the run's state as named attributes), validation (the per-epoch validation pass),
+state (TrainState), optimizer (optax chain, schedules, freezing), losses, metrics (accuracy, mAP),
 checkpointing (orbax managers), logbook (metrics.jsonl, TensorBoard), step (the per-device
 train/eval step), finetune (Backbone + pipeline glue). parallel/ is the mechanism only: mesh,
 multi-host start-up and the pmap / shard_map runners of the step.
