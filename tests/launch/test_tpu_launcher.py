@@ -204,3 +204,21 @@ def test_dry_run_uses_the_saved_create_flags_or_says_what_is_missing(fake):
   assert "tpu-vm delete s --quiet" in done.stdout  # saved: not queued
   assert "tpu-vm create s --accelerator-type=v5litepod-16" in done.stdout
 
+
+
+def test_the_readme_dry_run_line_shows_the_pod_and_its_restart_cycle(fake):
+  """The README's TPU dry-run command, as written there, through run.sh."""
+  readme = open(os.path.join(ROOT, "README.md")).read()
+  (line,) = [l for l in readme.splitlines() if l.startswith("launch/tpu/run.sh run")
+             and "--dry_run" in l]
+  launch, tmp_path = fake
+  done = subprocess.run(["bash", "-c", line], cwd=ROOT, capture_output=True, text=True,
+                        timeout=120, env=dict(os.environ, PYTHON=sys.executable,
+                                              PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+                                              FAKE_DIR=str(tmp_path),
+                                              BIOACOUSTICS_TPU_STATE_DIR=str(tmp_path / "s")))
+  assert done.returncode == 0, done.stderr
+  assert not (tmp_path / "calls.jsonl").exists()  # gcloud never called
+  first, cycle = done.stdout.split("One such cycle")
+  assert _ssh_workers(first) == _ssh_workers(cycle) == ["0", "1", "2", "3"]
+  assert "--accelerator-type=v4-32" in cycle and "--spot" in cycle

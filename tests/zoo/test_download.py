@@ -6,6 +6,7 @@ verified without fetching again; and the command line's one-line errors."""
 import hashlib
 import http.server
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -75,10 +76,13 @@ def _fetch(server, tmp_path, path="/w.pth", digest=DIGEST, **kwargs):
                         backoff_s=0, **kwargs)
 
 
-def test_success_verifies_and_leaves_no_part(server, tmp_path):
-  assert _fetch(server, tmp_path) == DIGEST
+def test_success_verifies_and_leaves_no_part(server, tmp_path, capsys):
+  assert download.fetch(server.url + "/w.pth", tmp_path / "w.pth",
+                        download.Checksum(DIGEST, "the test"), progress=True) == DIGEST
   assert (tmp_path / "w.pth").read_bytes() == PAYLOAD
   assert not (tmp_path / "w.pth.part").exists() and server.requests == [None]
+  bar = capsys.readouterr().err  # the progress bar, on stderr
+  assert "w.pth: 100%" in bar and "293k/293k" in bar
 
 
 def test_wrong_checksum_deletes_the_download(server, tmp_path):
@@ -140,6 +144,26 @@ def test_checksums_come_from_the_table_or_torchvision_names():
   for file, digest in presets.WEIGHTS_SHA256.items():  # a typo in the table fails here
     named = re.search(r"-([0-9a-f]{8})\.pth$", file).group(1)
     assert re.fullmatch(r"[0-9a-f]{64}", digest) and digest.startswith(named), file
+
+
+def test_what_the_readme_says_is_checked_and_how():
+  """README: the whole digest for rn18p, rn50p, alex, vggish; the file-name prefix for the other
+  torchvision files; nothing for the rest, said as NOT verified with the digest printed."""
+  kinds = {}
+  for name in presets.names():
+    preset = presets.get_preset(name)
+    if preset.weights:
+      checksum = download.expected_checksum(preset)
+      kinds[name] = None if checksum is None else ("whole" if checksum.whole else "prefix")
+  assert {n for n, k in kinds.items() if k == "whole"} == {"rn18p", "rn50p", "alex", "vggish"}
+  torchvision = {n for n in kinds if presets.get_preset(n).weights_url.startswith(
+      "https://download.pytorch.org/models/")}
+  assert {n for n, k in kinds.items() if k == "prefix"} == torchvision - set(
+      n for n, k in kinds.items() if k == "whole")
+  assert kinds["aves"] is None and kinds["cnn14"] is None and kinds["whisper_base"] is None
+  line = download.describe(download.Result("aves", pathlib.Path("/w/a.pt"), "ab12",
+                                           None, fetched=True))
+  assert "NOT verified" in line and "ab12" in line
 
 
 def test_paper_set_is_the_presets_paper_models_with_files():
