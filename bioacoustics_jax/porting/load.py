@@ -2,8 +2,9 @@
 
 Weights are never downloaded implicitly: they are looked up by file name (a preset's `weights`,
 bioacoustics_jax/zoo/) in the weights directory, `$BIOACOUSTICS_JAX_WEIGHTS` or
-`~/.cache/bioacoustics_jax/weights`. A missing file is an error that says which file, where to
-fetch it, and where to put it (`missing_weights_message`).
+`~/.cache/bioacoustics_jax/weights`. A missing file is an error that names the command that
+fetches it (`python -m bioacoustics_jax.zoo --download=MODEL`), the URL, and where to put it
+(`missing_weights_message`).
 Checkpoints are read with `torch.load(weights_only=True)`: a file that needs arbitrary pickled
 code is refused, never executed.
 """
@@ -43,9 +44,12 @@ def weights_dir(override: str | os.PathLike | None = None) -> pathlib.Path:
 
 
 def missing_weights_message(model: str, path: pathlib.Path, url: str | None) -> str:
-  return (f"Pretrained weights for model {model!r} not found: {path}. This machine does "
-          f"not download them. Fetch {path.name!r} from {url} and put it in "
-          f"{path.parent}/ (or set ${WEIGHTS_ENV} to the folder that holds it).")
+  """What to run (or do by hand) when a model's weights file is absent; runs never download."""
+  folder = "" if path.parent == weights_dir() else f" --weights_dir={path.parent}"
+  return (f"Pretrained weights for model {model!r} not found: {path}. Fetch them with "
+          f"`python -m bioacoustics_jax.zoo --download={model}{folder}` (checks the sha256), "
+          f"or put {path.name!r} from {url} in {path.parent}/ (or set ${WEIGHTS_ENV} to the "
+          "folder that holds it).")
 
 
 def is_safetensors(path: str | os.PathLike) -> bool:

@@ -7,9 +7,12 @@ writes <out>/variables (orbax) and <out>/porting.json (model, architecture, sour
 sha256). The default --out is `<weights dir>/<model>.ported`, which every later run of that model
 reads instead of porting the .pth again (as long as the .pth in the weights folder, if any, has
 the sha256 recorded there). Without --weights the file is looked up in the weights directory
-($BIOACOUSTICS_JAX_WEIGHTS or ~/.cache/bioacoustics_jax/weights) and, if absent, downloaded
-there with torch.hub (the way torchvision fetches its own weights); offline, it fails saying
-which file to fetch and where to put it.
+($BIOACOUSTICS_JAX_WEIGHTS or ~/.cache/bioacoustics_jax/weights); nothing is downloaded unless
+asked for:
+
+  python -m bioacoustics_jax.zoo --download=rn50p[+vggish...|paper] [--weights_dir=DIR]
+
+fetches each model's file into the weights directory and checks its sha256 (zoo/download.py).
 """
 
 from __future__ import annotations
@@ -30,25 +33,9 @@ _WEIGHTS_DIR = flags.DEFINE_string(
     "weights_dir", None, "Weights directory (default $BIOACOUSTICS_JAX_WEIGHTS or "
     "~/.cache/bioacoustics_jax/weights).")
 _FORCE = flags.DEFINE_bool("force", False, "Overwrite an existing checkpoint in --out.")
-
-
-def download_weights(backbone, directory: pathlib.Path) -> pathlib.Path:
-  """Fetches the preset's weights_url into `directory` with torch.hub; a clear error offline."""
-  from bioacoustics_jax.porting import load  # pylint: disable=g-import-not-at-top
-  preset = backbone.preset
-  path = directory / preset.weights
-  if path.is_file():
-    return path
-  import torch.hub  # pylint: disable=g-import-not-at-top
-  directory.mkdir(parents=True, exist_ok=True)
-  logging.info("Downloading %s to %s", preset.weights_url, path)
-  try:
-    torch.hub.download_url_to_file(preset.weights_url, str(path), progress=False)
-  except OSError as e:  # URLError, HTTPError, socket and ssl errors: not reachable from here
-    raise load.MissingWeightsError(
-        f"Could not download {preset.weights_url} ({type(e).__name__}: {e}). "
-        + load.missing_weights_message(preset.name, path, preset.weights_url)) from e
-  return path
+_DOWNLOAD = flags.DEFINE_string(
+    "download", None, "Fetch these models' weights files into the weights directory and check "
+    "their sha256: model ids and sets (`paper`) joined by `+`, e.g. rn50p+vggish.")
 
 
 def port(model: str, weights: str | None, out: str | None = None,
@@ -72,7 +59,10 @@ def port(model: str, weights: str | None, out: str | None = None,
                      "--weights=FILE to port a checkpoint of its architecture "
                      f"({preset.architecture}).")
   else:
-    source = download_weights(backbone, backbone.weights_dir)
+    source = backbone.weights_path  # never downloaded here: a missing file names --download
+    if not source.is_file():
+      raise load.MissingWeightsError(load.missing_weights_message(preset.name, source,
+                                                                  preset.weights_url))
 
   variables = backbone.port_file(source)
   metadata = {"model": preset.name, "architecture": preset.architecture,
@@ -87,6 +77,14 @@ def port(model: str, weights: str | None, out: str | None = None,
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if _DOWNLOAD.value:
+    from bioacoustics_jax.porting import load  # pylint: disable=g-import-not-at-top
+    from bioacoustics_jax.zoo import download  # pylint: disable=g-import-not-at-top
+    try:
+      download.download(_DOWNLOAD.value, load.weights_dir(_WEIGHTS_DIR.value))
+    except (download.DownloadError, KeyError, ValueError) as e:  # one line, no traceback
+      raise SystemExit(f"ERROR: {e.args[0]}") from None
+    return
   if not _MODEL.value:
     raise app.UsageError("--model is required.")
   out = port(_MODEL.value, _WEIGHTS.value, _OUT.value, _WEIGHTS_DIR.value, _FORCE.value)

@@ -36,7 +36,11 @@ class Preset:
     reference: import path of `reference(**kwargs) -> torch.nn.Module` (random init, the
       checkpoint's key layout); reference_kwargs: its fixed kwargs.
     weights: the pretrained PyTorch file looked up in the weights folder (None: random init).
-    weights_url: where a user gets `weights` (never downloaded by the suite at run time).
+    weights_url: where `python -m bioacoustics_jax.zoo --download=NAME` fetches `weights` from
+      (a run never downloads).
+    sha256: the whole sha256 of `weights` where a public source states it (zoo/download.py
+      checks it; torchvision's files without one are checked by the 8-digit prefix in their
+      name); None: unknown.
     frozen_prefixes: parameter-path prefixes kept frozen when fine-tuning.
     batch_norm: the module has BatchNorm layers and a `bn_axis_name` field (cross-replica BN
       when training data-parallel); every module has a `dtype` field (compute dtype).
@@ -76,6 +80,7 @@ class Preset:
   weights_alternatives: tuple[str, ...] = ()
   licence: str = ""
   bioacoustic: bool = False
+  sha256: str | None = None
 
   def __post_init__(self):
     # Read-only views: a preset is shared by every caller and must never be mutated.

@@ -12,6 +12,8 @@ table's strings. What one preset holds: zoo/preset.py.
 
 from __future__ import annotations
 
+import dataclasses
+
 from bioacoustics_jax.zoo.preset import Preset
 
 _MODELS = "bioacoustics_jax.models."
@@ -226,7 +228,25 @@ def _clap() -> list[Preset]:
   ]
 
 
-PRESETS: tuple[Preset, ...] = (
+# The whole sha256 of a weights file, where public sources state it (each digest below is
+# written out in several unrelated public repositories that pin these files, and its first 8
+# digits are the ones in the file name). Every preset with that file carries it as `sha256`;
+# `python -m bioacoustics_jax.zoo --download=...` checks it (zoo/download.py).
+WEIGHTS_SHA256 = {
+    "resnet18-f37072fd.pth": "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec",
+    "resnet50-11ad3fa6.pth": "11ad3fa62ca79e40addfd354a8ec4b7c75143b3038b8d2a807fbc68deab379ca",
+    "alexnet-owt-7be5be79.pth":
+        "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
+    "vggish-10086976.pth": "10086976245803799d9194e9a73d9b6c1549c71d1b80106f5cade5608a561f4b",
+}
+
+
+def _with_sha256(table) -> tuple[Preset, ...]:
+  return tuple(dataclasses.replace(p, sha256=WEIGHTS_SHA256[p.weights])
+               if p.weights in WEIGHTS_SHA256 else p for p in table)
+
+
+PRESETS: tuple[Preset, ...] = _with_sha256((
     *_resnets(),
     *_torchvision_pair("alexnet", _MODELS + "alexnet:AlexNet", _SEQUENTIAL,
                        _REFS + "torchvision_cnns:alexnet", "alexnet-owt-7be5be79.pth",
@@ -300,7 +320,7 @@ PRESETS: tuple[Preset, ...] = (
            recipe="mfcc_logmel", embedding_dim=40, parity="librosa", trainable=False,
            embedding="mean || std over frames of 20 MFCCs (librosa defaults), 40-d",
            description="handcrafted baseline: MFCC statistics, no parameters"),
-)
+))
 
 
 # The paper's 11 model ids, in its tables' order.

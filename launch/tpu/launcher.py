@@ -7,11 +7,14 @@ r"""Cloud TPU VM launcher: create, set up, run (on every host), delete. Fails lo
         python -m launch.run --config=experiments/configs/quickstart.py --workdir=gs://B/run \
             --config.data.root=/mnt/BUCKET/quickstart_data
     python -m launch.tpu.launcher delete --name=N --zone=Z
-    (any verb) --dry_run  prints every gcloud command instead of running it
+    (any verb) --dry_run  prints every gcloud command instead of running it; `run --dry_run`
+      prints the command for every worker (their number from the accelerator type, given as
+      --accelerator or saved by `create`) and, with --restarts, what a preemption would do
 
-- create: the runtime version comes from the accelerator family (v4, v5e = v5litepod, v5p, v6e;
-  `--version` overrides it); `--queued` asks through queued resources and waits until the slice
-  is ACTIVE; `--spot` makes it a spot (preemptible) slice.
+- create: the runtime version comes from the accelerator family (v2, v3, v4, v5e = v5litepod,
+  v5p, v6e; `--version` overrides it; launch/tpu/slices.py holds these rules and the host
+  count of each type); `--queued` asks through queued resources and waits until the slice is
+  ACTIVE; `--spot` makes it a spot (preemptible) slice.
 - setup: ships the working tree (no .git, .venv, workdir) with a COMMIT file holding the commit
   (and "dirty" if the tree has uncommitted changes; run.json records it), then on every host
   makes a Python >= 3.11 environment (uv installs one when the image's python3 is older) and
@@ -31,7 +34,6 @@ import argparse
 import concurrent.futures
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -39,39 +41,19 @@ import tarfile
 import tempfile
 import time
 
+from launch.tpu import slices
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 JAX_TPU = "jax[tpu]==0.10.2"
 MIN_PYTHON = (3, 11)
 STATE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "bioacoustics_jax", "tpu")
 EXCLUDE = (".git", ".venv", "workdir", "__pycache__", ".pytest_cache")
 
-# Runtime (software) version per accelerator family, from Cloud TPU's "TPU software versions".
-RUNTIME_VERSIONS = {
-    "v4": "tpu-ubuntu2204-base",
-    "v5e": "v2-alpha-tpuv5-lite",
-    "v5p": "v2-alpha-tpuv5",
-    "v6e": "v2-alpha-tpuv6e",
-}
 HEALTHY = ("READY", "ACTIVE")
 
 
 class LaunchError(RuntimeError):
   pass
-
-
-def accelerator_family(accelerator: str) -> str:
-  """v4-8 -> v4, v5litepod-16 / v5e-8 -> v5e, v5p-32 -> v5p, v6e-8 -> v6e."""
-  match = re.fullmatch(r"(v\d+[a-z]*)-(\d+)", accelerator.strip().lower())
-  family = match and {"v5litepod": "v5e"}.get(match.group(1), match.group(1))
-  if not family or family not in RUNTIME_VERSIONS:
-    raise LaunchError(f"Unknown accelerator type {accelerator!r}; expected <family>-<size> with "
-                      f"family one of {sorted(RUNTIME_VERSIONS)} (v5e is also 'v5litepod'), "
-                      "e.g. v4-8, v5litepod-16, v5p-32, v6e-8; or pass --version.")
-  return family
-
-
-def runtime_version(accelerator: str) -> str:
-  return RUNTIME_VERSIONS[accelerator_family(accelerator)]
 
 
 class Gcloud:
@@ -99,7 +81,11 @@ class Gcloud:
 
 def create(g: Gcloud, name: str, accelerator: str, version: str | None, spot: bool,
            queued: bool, wait_seconds: float = 3600) -> None:
-  version = version or runtime_version(accelerator)
+  version = version or slices.runtime_version(accelerator)
+  try:
+    print(f"{accelerator}: {slices.num_hosts(accelerator)} host(s)", file=sys.stderr)
+  except slices.AcceleratorError:  # a type without a host rule, created with --version
+    pass
   _save_state(name, dict(zone=g.zone, project=g.project, accelerator=accelerator,
                          version=version, spot=spot, queued=queued), g.dry_run)
   if queued:
@@ -124,9 +110,8 @@ def create(g: Gcloud, name: str, accelerator: str, version: str | None, spot: bo
           f"--version={version}", *(["--spot"] if spot else []))
 
 
-def delete(g: Gcloud, name: str) -> None:
-  state = _load_state(name)
-  if state.get("queued"):
+def delete(g: Gcloud, name: str, queued: bool | None = None) -> None:
+  if queued if queued is not None else _load_state(name).get("queued"):
     g.run("compute", "tpus", "queued-resources", "delete", name, "--force", "--quiet")
   else:
     g.run("compute", "tpus", "tpu-vm", "delete", name, "--quiet")
@@ -189,9 +174,8 @@ def setup(g: Gcloud, name: str) -> str:
   return line
 
 
-def num_workers(g: Gcloud, name: str, default: int | None) -> int:
-  if g.dry_run:
-    return default or 1
+def num_workers(g: Gcloud, name: str) -> int:
+  """The hosts the live slice reports."""
   info = json.loads(g.run("compute", "tpus", "tpu-vm", "describe", name, "--format=json",
                           capture=True).stdout or "{}")
   endpoints = info.get("networkEndpoints") or []
@@ -217,18 +201,56 @@ def remote_run_script(command: list[str], workers: int) -> str:
 def run_once(g: Gcloud, name: str, command: list[str], workers: int) -> dict[int, int]:
   """Runs `command` on every worker at once; returns {worker: exit code}."""
   script = remote_run_script(command, workers)
+  if g.dry_run:  # printed in worker order (threads would interleave the lines)
+    return {w: g.run("compute", "tpus", "tpu-vm", "ssh", name, f"--worker={w}",
+                     f"--command={script}", check=False).returncode for w in range(workers)}
   with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
     futures = {w: pool.submit(g.run, "compute", "tpus", "tpu-vm", "ssh", name, f"--worker={w}",
                               f"--command={script}", check=False) for w in range(workers)}
     return {w: f.result().returncode for w, f in futures.items()}
 
 
+def dry_run(g: Gcloud, name: str, command: list[str], restarts: int, workers: int | None,
+            flags: dict) -> int:
+  """Prints what `run` would do: the command on every worker and, with restarts, the
+  re-create cycle after a preemption. `flags`: the create flags (saved, or from the command
+  line); the worker count is `workers`, else the accelerator type's host count."""
+  accelerator = flags.get("accelerator")
+  if workers is None and not accelerator:
+    raise LaunchError(f"run --dry_run: {name} has no saved create flags here; pass "
+                      "--accelerator=TYPE (e.g. v4-32) so the dry run can show every worker.")
+  n = workers or slices.num_hosts(accelerator)
+  print(f"DRY RUN: {name} ({accelerator or 'given --workers'}): the command starts on all "
+        f"{n} worker(s) at once:")
+  run_once(g, name, command, n)
+  if not restarts:
+    print("DRY RUN: no --restarts: any failing worker ends the run with exit code 1, naming "
+          "the workers.")
+    return 0
+  if not accelerator:
+    raise LaunchError("run --dry_run --restarts: pass --accelerator=TYPE too (the re-created "
+                      "slice's type).")
+  print(f"DRY RUN: --restarts={restarts}: when a worker fails and {name} is then not "
+        f"{'/'.join(HEALTHY)} (preempted), up to {restarts} time(s): delete it, create it "
+        "again with the same flags, set it up, and run the command again on every worker "
+        "(experiments resume from the workdir's checkpoints and caches). A failure on a "
+        "healthy slice is not retried. One such cycle:")
+  delete(g, name, queued=flags.get("queued", False))
+  create(g, name, accelerator, flags.get("version"), flags.get("spot", False),
+         flags.get("queued", False))
+  setup(g, name)
+  run_once(g, name, command, n)
+  return 0
+
+
 def run(g: Gcloud, name: str, command: list[str], restarts: int,
-        workers: int | None = None) -> int:
+        workers: int | None = None, flags: dict | None = None) -> int:
   if not command:
     raise LaunchError("run needs the command after --, e.g. -- python -m launch.run ...")
+  if g.dry_run:
+    return dry_run(g, name, command, restarts, workers, {**_load_state(name), **(flags or {})})
   for attempt in range(restarts + 1):
-    n = num_workers(g, name, workers)
+    n = num_workers(g, name)
     codes = run_once(g, name, command, n)
     failed = {w: c for w, c in codes.items() if c}
     if not failed:
@@ -282,14 +304,15 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--name", required=True)
   parser.add_argument("--zone", required=True)
   parser.add_argument("--project", default=None)
-  parser.add_argument("--accelerator", default=None, help="e.g. v4-8, v5litepod-16, v6e-8")
+  parser.add_argument("--accelerator", default=None,
+                      help="e.g. v4-8, v5litepod-16, v6e-8 (run --dry_run: the slice's type)")
   parser.add_argument("--version", default=None, help="runtime version (default: per family)")
   parser.add_argument("--spot", action="store_true", help="a spot (preemptible) slice")
   parser.add_argument("--queued", action="store_true", help="create through queued resources")
   parser.add_argument("--restarts", type=int, default=0,
                       help="run: re-create + resume this many times after a preemption")
   parser.add_argument("--workers", type=int, default=None,
-                      help="run --dry_run: number of workers to print commands for")
+                      help="run --dry_run: worker count (default: from the accelerator type)")
   parser.add_argument("--dry_run", action="store_true", help="print gcloud commands only")
   args = parser.parse_args(argv)
   g = Gcloud(args.zone, args.project, args.dry_run)
@@ -301,10 +324,13 @@ def main(argv: list[str] | None = None) -> int:
     elif args.verb == "setup":
       setup(g, args.name)
     elif args.verb == "run":
-      return run(g, args.name, command, args.restarts, args.workers)
+      given = dict(accelerator=args.accelerator, version=args.version,
+                   spot=args.spot or None, queued=args.queued or None)
+      return run(g, args.name, command, args.restarts, args.workers,
+                 {k: v for k, v in given.items() if v is not None})
     else:
       delete(g, args.name)
-  except LaunchError as e:
+  except (LaunchError, slices.AcceleratorError) as e:
     print(f"ERROR: {e}", file=sys.stderr)
     return 1
   return 0

@@ -1,6 +1,7 @@
 """launch/tpu/launcher.py against a fake `gcloud` on PATH: the commands it issues, the runtime
-version per accelerator family, the exit code when one worker fails, the shipped commit, and
-a preempted spot slice re-created and its command re-run."""
+version and host count per accelerator type, a dry run that shows every worker and what
+--restarts would do, the exit code when one worker fails, the shipped commit, and a preempted
+spot slice re-created and its command re-run."""
 
 import json
 import os
@@ -9,6 +10,8 @@ import sys
 import tarfile
 
 import pytest
+
+from launch.tpu import slices
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -76,7 +79,8 @@ def test_runtime_version_per_family_and_dry_run_calls_nothing(fake):
   for accelerator, version in [("v4-8", "tpu-ubuntu2204-base"),
                                ("v5litepod-16", "v2-alpha-tpuv5-lite"),
                                ("v5e-8", "v2-alpha-tpuv5-lite"), ("v5p-32", "v2-alpha-tpuv5"),
-                               ("v6e-8", "v2-alpha-tpuv6e")]:
+                               ("v6e-8", "v2-alpha-tpuv6e"),
+                               ("v3-8", "tpu-ubuntu2204-base")]:
     done, calls = launch("create", "--name=t", "--zone=z", f"--accelerator={accelerator}",
                          "--spot", "--dry_run")
     assert done.returncode == 0, done.stderr
@@ -145,3 +149,76 @@ def test_preempted_spot_slice_is_recreated_and_resumed(fake):
   assert "tpu-vm scp" in verbs[delete_at:]  # set up again before the re-run
   assert sum(1 for c in calls if "ssh" in c and "--worker=0" in c) == 2
   assert "preempted: re-creating it and resuming" in done.stderr
+
+
+@pytest.mark.parametrize("accelerator,hosts", [
+    ("v2-8", 1), ("v3-8", 1), ("v3-32", 4), ("v4-8", 1), ("v4-32", 4), ("v4-2048", 256),
+    ("v5p-8", 1), ("v5p-16", 2), ("v5p-128", 16), ("v5litepod-1", 1), ("v5litepod-4", 1),
+    ("v5litepod-8", 1), ("v5litepod-16", 4), ("v5e-256", 64), ("v6e-8", 1), ("v6e-16", 4),
+    ("v6e-256", 64)])
+def test_hosts_per_accelerator_type(accelerator, hosts):
+  assert slices.num_hosts(accelerator) == hosts
+
+
+def test_impossible_sizes_are_refused():
+  for bad in ("v4-12", "v5litepod-10", "v4-7"):
+    with pytest.raises(slices.AcceleratorError, match="multi-host slice is a multiple of"):
+      slices.num_hosts(bad)
+
+
+def _ssh_workers(stdout):
+  return [line.split("--worker=")[1].split()[0] for line in stdout.splitlines()
+          if "tpu-vm ssh" in line and "--worker=all" not in line]
+
+
+def test_dry_run_shows_every_worker_of_the_readme_pod_and_what_restarts_would_do(fake):
+  launch, _ = fake
+  done, calls = launch("run", "--name=pod", "--zone=z", "--accelerator=v4-32", "--spot",
+                       "--queued", "--dry_run", *COMMAND)
+  assert done.returncode == 0 and calls == [], done.stderr
+  assert _ssh_workers(done.stdout) == ["0", "1", "2", "3"]
+  assert "starts on all 4 worker(s)" in done.stdout and "no --restarts" in done.stdout
+  assert "finished OK" not in done.stdout + done.stderr  # nothing ran
+  done, calls = launch("run", "--name=pod", "--zone=z", "--accelerator=v4-32", "--spot",
+                       "--queued", "--restarts=3", "--dry_run", *COMMAND)
+  assert done.returncode == 0 and calls == [], done.stderr
+  out = done.stdout
+  assert "--restarts=3" in out and "up to 3 time(s)" in out and "not retried" in out
+  cycle = out[out.index("One such cycle"):]
+  assert cycle.index("queued-resources delete pod") < cycle.index(
+      "queued-resources create pod --node-id=pod --accelerator-type=v4-32") < cycle.index(
+      "tpu-vm scp") < cycle.index("--worker=all")
+  assert "--spot" in cycle and _ssh_workers(cycle) == ["0", "1", "2", "3"]
+
+
+def test_dry_run_uses_the_saved_create_flags_or_says_what_is_missing(fake):
+  launch, _ = fake
+  done, _ = launch("run", "--name=s", "--zone=z", "--dry_run", *COMMAND)
+  assert done.returncode == 1 and "pass --accelerator=TYPE" in done.stderr
+  done, _ = launch("create", "--name=s", "--zone=z", "--accelerator=v5litepod-16")
+  assert done.returncode == 0 and "v5litepod-16: 4 host(s)" in done.stderr
+  done, calls = launch("run", "--name=s", "--zone=z", "--dry_run", *COMMAND)
+  assert done.returncode == 0 and calls == [], done.stderr
+  assert _ssh_workers(done.stdout) == ["0", "1", "2", "3"]
+  done, _ = launch("run", "--name=s", "--zone=z", "--restarts=1", "--dry_run", *COMMAND)
+  assert "tpu-vm delete s --quiet" in done.stdout  # saved: not queued
+  assert "tpu-vm create s --accelerator-type=v5litepod-16" in done.stdout
+
+
+
+def test_the_readme_dry_run_line_shows_the_pod_and_its_restart_cycle(fake):
+  """The README's TPU dry-run command, as written there, through run.sh."""
+  readme = open(os.path.join(ROOT, "README.md")).read()
+  (line,) = [l for l in readme.splitlines() if l.startswith("launch/tpu/run.sh run")
+             and "--dry_run" in l]
+  launch, tmp_path = fake
+  done = subprocess.run(["bash", "-c", line], cwd=ROOT, capture_output=True, text=True,
+                        timeout=120, env=dict(os.environ, PYTHON=sys.executable,
+                                              PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+                                              FAKE_DIR=str(tmp_path),
+                                              BIOACOUSTICS_TPU_STATE_DIR=str(tmp_path / "s")))
+  assert done.returncode == 0, done.stderr
+  assert not (tmp_path / "calls.jsonl").exists()  # gcloud never called
+  first, cycle = done.stdout.split("One such cycle")
+  assert _ssh_workers(first) == _ssh_workers(cycle) == ["0", "1", "2", "3"]
+  assert "--accelerator-type=v4-32" in cycle and "--spot" in cycle

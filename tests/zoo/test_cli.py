@@ -4,7 +4,7 @@ run); clear errors when weights are absent."""
 import os
 import subprocess
 import sys
-import urllib.error
+import urllib.request
 
 import flax
 import jax
@@ -43,16 +43,24 @@ def test_port_save_and_load_roundtrip(tmp_path):
     cli.port("rn18p", str(source), str(tmp_path / "out"))
 
 
-def test_offline_without_weights_says_what_to_fetch_and_where(tmp_path, monkeypatch):
-  def offline(url, dst, progress=True):
-    raise urllib.error.URLError("no network")
-  monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+def test_missing_weights_name_the_download_command_and_nothing_is_fetched(tmp_path,
+                                                                         monkeypatch):
+  """Porting (and so a run) never downloads: a missing file is an error naming the
+  `--download` command, the file, its URL and the folder."""
+  def no_download(*args, **kwargs):
+    raise AssertionError("a run tried to download")
+  monkeypatch.setattr(urllib.request, "urlopen", no_download)
+  monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
   folder = tmp_path / "does" / "not" / "exist"
   with pytest.raises(load.MissingWeightsError) as err:
     cli.port("alex", None, str(tmp_path / "out"), weights_dir=str(folder))
   message = str(err.value)
+  assert f"python -m bioacoustics_jax.zoo --download=alex --weights_dir={folder}" in message
   assert "alexnet-owt-7be5be79.pth" in message and str(folder) in message
   assert "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth" in message
+  assert not folder.exists()
+  with pytest.raises(load.MissingWeightsError, match="--download=rn18p "):
+    zoo.resolve("rn18p", weights_dir=folder).check_weights()
 
 
 def test_random_init_model_needs_weights_flag(tmp_path):
