@@ -37,6 +37,8 @@ PARAMS = {
     "cnn14": 80_753_615, "wav2vec2_base": 94_370_816, "wavlm_base_plus": 94_381_040,
     "data2vec_audio_base": 93_163_520, "whisper_base": 20_590_592,
     "clap_htsat": 28_190_872,
+    # BirdAVES large: the AVES README's "~316M parameters" (tests/models/test_birdaves.py).
+    "birdaves_large": 315_427_840,
 }
 
 
@@ -86,6 +88,20 @@ def test_every_preset_is_complete(name):
     assert preset.weights_url.startswith("https://")
   if preset.family in ("resnet", "alexnet", "vgg", "efficientnet"):
     assert preset.weights is None or preset.weights_url.endswith("/" + preset.weights)
+
+
+def test_every_preset_with_weights_states_its_licence():
+  for preset in presets.PRESETS:
+    assert bool(preset.licence) == (preset.weights is not None), preset.name
+    assert not preset.bioacoustic or preset.weights, preset.name
+
+
+def test_bioacoustic_models_are_computed_from_the_flags():
+  models = presets.bioacoustic_models()
+  assert {"aves", "aves_all", "birdaves_biox_base", "birdaves_bioxn_large",
+          "biolingual"} <= set(models)
+  assert "rn18p" not in models and "clap_htsat" not in models
+  assert all(zoo.get_preset(m).bioacoustic for m in models)
 
 
 def test_paper_ids_are_presets():
