@@ -1,4 +1,7 @@
-r"""Port a model's PyTorch weights once to an orbax checkpoint that runs then load directly.
+r"""Port a model's PyTorch weights once to an orbax checkpoint that runs then load directly;
+list the zoo.
+
+  python -m bioacoustics_jax.zoo --list [--weights_dir=DIR]
 
   python -m bioacoustics_jax.zoo --model=rn50p [--weights=~/Downloads/resnet50-11ad3fa6.pth] \
       [--out=DIR]
@@ -21,6 +24,9 @@ from absl import flags
 from absl import logging
 
 _MODEL = flags.DEFINE_string("model", None, "Model id, e.g. rn50p, alex, vggish.")
+_LIST = flags.DEFINE_bool("list", False, "Print every model id (family, input rate, window, "
+                          "embedding dim, licence, weights file, present in the weights "
+                          "folder, parity reference) and exit.")
 _WEIGHTS = flags.DEFINE_string(
     "weights", None, "PyTorch checkpoint (.pth/.pt/.bin/.safetensors). Default: the model's "
     "file in the weights directory, downloaded there if missing.")
@@ -87,8 +93,12 @@ def port(model: str, weights: str | None, out: str | None = None,
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if _LIST.value:
+    from bioacoustics_jax.zoo import listing  # pylint: disable=g-import-not-at-top
+    print(listing.table(_WEIGHTS_DIR.value))
+    return
   if not _MODEL.value:
-    raise app.UsageError("--model is required.")
+    raise app.UsageError("--model is required (or --list).")
   out = port(_MODEL.value, _WEIGHTS.value, _OUT.value, _WEIGHTS_DIR.value, _FORCE.value)
   print(out)
 
