@@ -5,7 +5,9 @@ Each row reuses a family the zoo already has, with the original's weights and in
     ESP's torchaudio files (models/hubert.py, porting/hubert.py; the large ones are the
     `birdaves_large` architecture: HuBERT-large widths on the base layout);
   * BioLingual (Robinson et al. 2023): a transformers ClapModel of laion/clap-htsat-unfused's
-    layout trained on AnimalSpeak (models/clap.py, porting/clap.py; the text tower left out).
+    layout trained on AnimalSpeak (models/clap.py, porting/clap.py; the text tower left out);
+  * BirdSet's ConvNeXt-Base (Rauch et al. 2024): transformers' ConvNext on BirdSet's 1-channel
+    dB mel at 32 kHz (models/convnext.py, porting/convnext.py, audio/recipes/birdset.py).
 zoo/presets.py includes `PRESETS` below in the one table. Licences are those the weights'
 publishers state (README, model card); "not stated" where the card names none.
 """
@@ -61,6 +63,28 @@ def _biolingual() -> Preset:
                   "captions), the hub's ClapModel file")
 
 
+def _birdset_convnext() -> list[Preset]:
+  common = dict(
+      architecture="convnext_base_birdset", module=_MODELS + "convnext:build",
+      module_kwargs={"arch": "convnext_base_birdset"}, recipe="birdset_mel",
+      embedding_dim=1024, porter=_PORTING + "convnext:port_transformers_convnext",
+      reference=_BINDINGS + "convnext_transformers_reference",
+      reference_kwargs={"arch": "convnext_base_birdset"}, window_seconds=5.0,
+      embedding="ConvNextModel's pooler_output: global average pool -> LayerNorm, 1024-d (the "
+                "9736 XCL species logits are the classifier's)")
+  file = "convnext-base-birdset-xcl.safetensors"  # the hub's model.safetensors, renamed
+  return [
+      Preset(name="convnext_base_birdset", weights=file,
+             weights_url=_HF + "DBD-research-group/ConvNeXT-Base-BirdSet-XCL/resolve/main/"
+                               "model.safetensors",
+             licence="not stated (model card)", bioacoustic=True,
+             description="BirdSet ConvNeXt-Base (transformers ConvNext, 1-channel 32 kHz mel, "
+                         "trained on XCL: 9736 Xeno-canto bird species)", **common),
+      Preset(name="convnext_base_birdset_random",
+             description="BirdSet's ConvNeXt-Base, random init", **common),
+  ]
+
+
 PRESETS: tuple[Preset, ...] = (
     _birdaves("birdaves_biox_base", "hubert_base", 768,
               "biox-base (HuBERT-base, AVES-bio + Xeno-canto, 2570 h)"),
@@ -70,4 +94,5 @@ PRESETS: tuple[Preset, ...] = (
     _birdaves("birdaves_bioxn_large", "birdaves_large", 1024,
               "bioxn-large (HuBERT-large widths, + iNaturalist, 3076 h)"),
     _biolingual(),
+    *_birdset_convnext(),
 )

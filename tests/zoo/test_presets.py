@@ -39,6 +39,8 @@ PARAMS = {
     "clap_htsat": 28_190_872,
     # BirdAVES large: the AVES README's "~316M parameters" (tests/models/test_birdaves.py).
     "birdaves_large": 315_427_840,
+    # BirdSet's leaderboard: 97.5M (tests/models/test_convnext_birdset.py).
+    "convnext_base_birdset": 97_541_768,
 }
 
 
