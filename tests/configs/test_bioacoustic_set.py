@@ -30,5 +30,8 @@ def test_random_init_twins_are_computed():
   assert presets.random_init_twin("aves") is None  # no random-init HuBERT preset
   # Only twins of families the smoke grid already runs at its tiny widths join it.
   assert "biolingual" not in beans_paper.SMOKE_TWINS
+  assert beans_paper.SMOKE_TWINS["convnext_base_birdset"] == "convnext_base_birdset_random"
+  assert beans_paper.get_config("smoke=true,models=bioacoustic").models == (
+      "convnext_base_birdset_random",)
   for model, twin in beans_paper.SMOKE_TWINS.items():
     assert presets.get_preset(twin).weights is None, model
