@@ -138,11 +138,14 @@ def test_readme_model_rows_match_the_presets():
   rows = _readme_rows()
   assert {"efficientnet_b1p", "efficientnet_b3p", "convnext_tinyp", "vit_b_16p",
           "cnn14"} <= set(rows)
+  assert set(presets.bioacoustic_models()) - set(PAPER_IDS) <= set(rows)
   for name, row in rows.items():
     preset = zoo.get_preset(name)
     assert f"`{preset.weights}`" in row and f"({preset.weights_url})" in row, name
     assert f"`{preset.recipe}`" in row, name
     rate = zoo.resolve(name).recipe.sample_rate
     assert (f"{rate // 1000} kHz" if rate else "dataset's rate") in row, name
+    if preset.bioacoustic and name not in PAPER_IDS:  # the animal-sound table states licences
+      assert f"| {preset.licence} |" in row, name
     if not name.endswith("_random"):
       assert name.removesuffix("p") in zoo.names(), f"{name}: random-init twin missing"
