@@ -14,6 +14,12 @@ use torch's floor arithmetic (VALID), and the pool averages whatever map is left
 
 As for the paper's other ImageNet models, the embedding is the 1000-d ImageNet output;
 `pre_logits` is the pooled, normalised 768-d feature vector.
+
+transformers' ConvNext (BirdSet's checkpoints) is the same network: `convnext_base_birdset` is
+ConvNeXt-Base on a 1-channel dB mel (`in_channels`), whose final pooled LayerNorm has
+transformers' `layer_norm_eps` 1e-12 (`head_eps`; every other norm keeps 1e-6), with the
+pooled, normalised 1024-d vector as embedding (`embedding="pooled"`: its 9736 bird-species
+logits are the classifier's, not a representation). porting/convnext.py maps its keys.
 """
 
 from __future__ import annotations
@@ -67,6 +73,9 @@ class ConvNeXt(nn.Module):
     stochastic_depth_prob: torchvision's linearly increasing drop-path rate (convnext_tiny: 0.1,
       set by the preset's train_kwargs); 0 by default so eval and parity need no rng.
     layer_scale: initial value of every block's layer scale (torchvision: 1e-6).
+    in_channels: input channels (3: the paper's mel repeated; 1: BirdSet's single dB mel).
+    head_eps: eps of the LayerNorm on the pooled features (transformers: layer_norm_eps).
+    embedding: "logits" (the classifier output) or "pooled" (the normalised pooled features).
     dtype: compute dtype of convs/Linears (norms stay float32).
   """
 
@@ -75,11 +84,17 @@ class ConvNeXt(nn.Module):
   num_classes: int = 1000
   stochastic_depth_prob: float = 0.0
   layer_scale: float = 1e-6
+  in_channels: int = 3
+  head_eps: float = _LN_EPS
+  embedding: str = "logits"
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = False):
-    tl.require_nhwc(x, 3, "ConvNeXt", "paper_mel3")
+    tl.require_nhwc(x, self.in_channels, "ConvNeXt",
+                    "paper_mel3" if self.in_channels == 3 else "birdset_mel")
+    if self.embedding not in ("logits", "pooled"):
+      raise ValueError(f"embedding must be 'logits' or 'pooled', got {self.embedding!r}")
     if len(self.dims) != len(self.depths):
       raise ValueError(f"dims {self.dims} and depths {self.depths} differ in length")
     x = _conv(self.dims[0], 4, 4, 0, "features_0_0", self.dtype)(x.astype(self.dtype))
@@ -97,9 +112,10 @@ class ConvNeXt(nn.Module):
         index += 1
     feature_map = x
     pooled = jnp.mean(x.astype(jnp.float32), axis=(1, 2))
-    pre_logits = attn_lib.layer_norm(_LN_EPS, "classifier_0")(pooled)
+    pre_logits = attn_lib.layer_norm(self.head_eps, "classifier_0")(pooled)
     logits = attn_lib.dense(self.num_classes, "classifier_2", jnp.float32)(pre_logits)
-    return logits, {"feature_map": feature_map, "pre_logits": pre_logits, "embedding": logits}
+    embedding = logits if self.embedding == "logits" else pre_logits
+    return logits, {"feature_map": feature_map, "pre_logits": pre_logits, "embedding": embedding}
 
 
 # Architecture hyper-parameters by name; tests shrink them through `build(**overrides)` and the
@@ -107,6 +123,12 @@ class ConvNeXt(nn.Module):
 ARCHS = {
     "convnext_tiny": dict(dims=(96, 192, 384, 768), depths=(3, 3, 9, 3)),
     "convnext_small": dict(dims=(96, 192, 384, 768), depths=(3, 3, 27, 3)),
+    # DBD-research-group/ConvNeXT-Base-BirdSet-XCL (transformers ConvNextForImageClassification,
+    # from facebook/convnext-base-224-22k): hidden_sizes 128-1024, depths 3/3/27/3, num_channels
+    # 1, 9736 XCL species, layer_norm_eps 1e-12 on the pooled features.
+    "convnext_base_birdset": dict(dims=(128, 256, 512, 1024), depths=(3, 3, 27, 3),
+                                  num_classes=9736, in_channels=1, head_eps=1e-12,
+                                  embedding="pooled"),
 }
 
 

@@ -375,6 +375,10 @@ ARCHS = {
     # convs of kernel 19 (conv_pos_kernel_size) in 16 groups.
     "data2vec_audio_base": dict(_BASE, extractor_mode="layer_norm", pos_conv_kernel=19,
                                 pos_conv_layers=5),
+    # BirdAVES large (earthspecies/aves config/default_cfg_birdaves-biox-large.json): HuBERT-large
+    # widths (1024, 24 layers, 16 heads, 4096) on the *base* layout: group_norm extractor without
+    # conv bias and post-LN layers (encoder_layer_norm_first false), unlike HuBERT-large.
+    "birdaves_large": dict(_BASE, embed_dim=1024, num_layers=24, num_heads=16, ff_dim=4096),
 }
 
 

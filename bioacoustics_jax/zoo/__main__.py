@@ -1,4 +1,7 @@
-r"""Port a model's PyTorch weights once to an orbax checkpoint that runs then load directly.
+r"""Port a model's PyTorch weights once to an orbax checkpoint that runs then load directly;
+list the zoo.
+
+  python -m bioacoustics_jax.zoo --list [--weights_dir=DIR]
 
   python -m bioacoustics_jax.zoo --model=rn50p [--weights=~/Downloads/resnet50-11ad3fa6.pth] \
       [--out=DIR]
@@ -24,9 +27,12 @@ from absl import flags
 from absl import logging
 
 _MODEL = flags.DEFINE_string("model", None, "Model id, e.g. rn50p, alex, vggish.")
+_LIST = flags.DEFINE_bool("list", False, "Print every model id (family, input rate, window, "
+                          "embedding dim, licence, weights file, present in the weights "
+                          "folder, parity reference) and exit.")
 _WEIGHTS = flags.DEFINE_string(
     "weights", None, "PyTorch checkpoint (.pth/.pt/.bin/.safetensors). Default: the model's "
-    "file in the weights directory, downloaded there if missing.")
+    "file in the weights directory (fetch it with --download=MODEL).")
 _OUT = flags.DEFINE_string("out", None, "Output directory (must not hold a checkpoint yet). "
                            "Default: <weights dir>/<model>.ported, where runs look for it.")
 _WEIGHTS_DIR = flags.DEFINE_string(
@@ -77,6 +83,10 @@ def port(model: str, weights: str | None, out: str | None = None,
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if _LIST.value:
+    from bioacoustics_jax.zoo import listing  # pylint: disable=g-import-not-at-top
+    print(listing.table(_WEIGHTS_DIR.value))
+    return
   if _DOWNLOAD.value:
     from bioacoustics_jax.porting import load  # pylint: disable=g-import-not-at-top
     from bioacoustics_jax.zoo import download  # pylint: disable=g-import-not-at-top
@@ -86,7 +96,7 @@ def main(argv):
       raise SystemExit(f"ERROR: {e.args[0]}") from None
     return
   if not _MODEL.value:
-    raise app.UsageError("--model is required.")
+    raise app.UsageError("--model is required (or --list, or --download=MODEL).")
   out = port(_MODEL.value, _WEIGHTS.value, _OUT.value, _WEIGHTS_DIR.value, _FORCE.value)
   print(out)
 

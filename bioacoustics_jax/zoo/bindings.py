@@ -57,6 +57,14 @@ def convnext_reference(arch: str = "convnext_tiny", **overrides):
   return torchvision_cnns.convnext(**{k: v for k, v in kwargs.items() if k != "dtype"})
 
 
+def convnext_transformers_reference(arch: str = "convnext_base_birdset", **overrides):
+  """transformers' ConvNextForImageClassification with models/convnext.py's `arch`
+  hyper-parameters, random init (BirdSet's checkpoint class)."""
+  from bioacoustics_jax.models import convnext  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.porting.references import convnext_transformers  # pylint: disable=g-import-not-at-top
+  return convnext_transformers.transformers_convnext(**{**convnext.ARCHS[arch], **overrides})
+
+
 def vit_reference(arch: str = "vit_b_16", **overrides):
   """torchvision's VisionTransformer with models/vit.py's `arch` hyper-parameters, random init."""
   from bioacoustics_jax.models import vit  # pylint: disable=g-import-not-at-top

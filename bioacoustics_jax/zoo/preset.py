@@ -55,6 +55,9 @@ class Preset:
       `python -m bioacoustics_jax.zoo --list` and the README; "" for random-init presets.
     bioacoustic: the weights were trained on animal sounds (the `bioacoustic` model set of the
       experiment configs is every such preset, computed from this flag).
+    window_seconds: the clip length the original front end pads or crops to, or that the
+      weights were trained on (CLAP 10 s, Whisper 30 s, AST 10.24 s, BirdSet 5 s); None: any
+      length (the dataset's windows), e.g. the paper's CNNs and the waveform models.
   """
 
   name: str
@@ -81,6 +84,7 @@ class Preset:
   licence: str = ""
   bioacoustic: bool = False
   sha256: str | None = None
+  window_seconds: float | None = None
 
   def __post_init__(self):
     # Read-only views: a preset is shared by every caller and must never be mutated.

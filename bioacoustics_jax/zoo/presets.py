@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from bioacoustics_jax.zoo import presets_bioacoustic
 from bioacoustics_jax.zoo.preset import Preset
 
 _MODELS = "bioacoustics_jax.models."
@@ -25,6 +26,10 @@ _TORCHAUDIO = "https://download.pytorch.org/torchaudio/models/"
 _AVES = "https://storage.googleapis.com/esp-public-files/ported_aves/"
 _PANNS = "https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth"
 _AST = "https://huggingface.co/MIT/ast-finetuned-audioset-10-10-0.4593/resolve/main/pytorch_model.bin"
+# Licences of the weights files, as their publishers state them (torchvision's model weights:
+# its BSD-3-Clause licence; Hugging Face files: the model card's licence tag).
+_BSD3 = "BSD-3-Clause"
+_APACHE = "Apache-2.0"
 
 
 # torchvision's ImageNet files. The paper and BEANS load `ResNet50_Weights.DEFAULT` /
@@ -51,13 +56,14 @@ def _resnets() -> list[Preset]:
         Preset(name=f"rn{depth}", description=f"paper id: ResNet-{depth}, random init",
                **common),
         Preset(name=f"rn{depth}p", weights=file, weights_url=_TORCHVISION + file,
-               description=f"paper id: ResNet-{depth}, ImageNet weights {version}", **common),
+               licence=_BSD3, description=f"paper id: ResNet-{depth}, ImageNet weights {version}",
+               **common),
     ]
     if depth in RESNET_V1_WEIGHTS:
       v1 = RESNET_V1_WEIGHTS[depth]
       out.append(Preset(name=f"rn{depth}p_v1", weights=v1, weights_url=_TORCHVISION + v1,
-                        description=f"ResNet-{depth}, ImageNet weights IMAGENET1K_V1 (not the "
-                                    "paper's DEFAULT)", **common))
+                        licence=_BSD3, description=f"ResNet-{depth}, ImageNet weights "
+                        "IMAGENET1K_V1 (not the paper's DEFAULT)", **common))
   return out
 
 
@@ -69,7 +75,7 @@ def _torchvision_pair(arch: str, module: str, porter: str, reference: str, file:
                 embedding="1000-d ImageNet output")
   return [
       Preset(name=random_name, description=f"torchvision {what}, random init", **common),
-      Preset(name=pretrained_name, weights=file, weights_url=_TORCHVISION + file,
+      Preset(name=pretrained_name, weights=file, weights_url=_TORCHVISION + file, licence=_BSD3,
              description=f"torchvision {what}, ImageNet weights", **common),
   ]
 
@@ -89,7 +95,7 @@ def _efficientnet(variant: str, width_mult: float, depth_mult: float, dropout: f
                           "paper's convention for its ImageNet CNNs")
   return [
       Preset(name=arch, description=f"torchvision {arch}, random init", **common),
-      Preset(name=f"{arch}p", weights=file, weights_url=_TORCHVISION + file,
+      Preset(name=f"{arch}p", weights=file, weights_url=_TORCHVISION + file, licence=_BSD3,
              description=f"torchvision {arch}, ImageNet weights (IMAGENET1K_V1)", **common),
   ]
 
@@ -108,7 +114,7 @@ def _convnext() -> list[Preset]:
   return [
       Preset(name="convnext_tiny", description="torchvision convnext_tiny, random init",
              **common),
-      Preset(name="convnext_tinyp", weights=file, weights_url=_TORCHVISION + file,
+      Preset(name="convnext_tinyp", weights=file, weights_url=_TORCHVISION + file, licence=_BSD3,
              description="torchvision convnext_tiny, ImageNet-1k weights (IMAGENET1K_V1)",
              **common),
   ]
@@ -125,7 +131,7 @@ def _vit() -> list[Preset]:
   # torchvision vit_b_16(): dropout 0, attention_dropout 0, so no train-mode regularisation.
   return [
       Preset(name="vit_b_16", description="torchvision vit_b_16, random init", **common),
-      Preset(name="vit_b_16p", weights=file, weights_url=_TORCHVISION + file,
+      Preset(name="vit_b_16p", weights=file, weights_url=_TORCHVISION + file, licence=_BSD3,
              description="torchvision vit_b_16, ImageNet-1k weights (IMAGENET1K_V1)", **common),
   ]
 
@@ -141,14 +147,16 @@ def _cnn14() -> list[Preset]:
       # panns Cnn14: dropout 0.2 after each conv block, 0.5 before and after fc1.
       train_kwargs={"block_dropout": 0.2, "head_dropout": 0.5})
   return [
-      Preset(name="cnn14", weights=file, weights_url=_PANNS,
+      # PANNs (qiuqiangkong/audioset_tagging_cnn): MIT.
+      Preset(name="cnn14", weights=file, weights_url=_PANNS, licence="MIT",
              description="PANNs CNN14 (AudioSet tagging, 32 kHz log-mel), panns_inference "
                          "weights", **common),
       Preset(name="cnn14_random", description="PANNs CNN14, random init", **common),
   ]
 
 
-def _hubert(name: str, file: str, url: str, description: str) -> Preset:
+def _hubert(name: str, file: str, url: str, licence: str, description: str,
+            bioacoustic: bool = False) -> Preset:
   return Preset(
       name=name, architecture="hubert_base", module=_MODELS + "hubert:build",
       module_kwargs={"arch": "hubert_base"}, recipe="waveform16k", embedding_dim=768,
@@ -156,12 +164,9 @@ def _hubert(name: str, file: str, url: str, description: str) -> Preset:
       reference_kwargs={"arch": "hubert_base"}, weights=file, weights_url=url + file,
       # The paper (BEANS/AVES recipe) fine-tunes with the CNN feature encoder frozen.
       frozen_prefixes=("feature_extractor",), embedding="mean over time of the last layer, 768-d",
-      # torchaudio hubert_base() / the AVES model_config: encoder_dropout 0.1,
-      # encoder_attention_dropout 0.1, encoder_projection_dropout 0.1, encoder_layer_drop 0.05
-      # (encoder_ff_interm_dropout 0.0).
-      train_kwargs={"dropout": 0.1, "attention_dropout": 0.1, "projection_dropout": 0.1,
-                    "layer_drop": 0.05},
-      description=description)
+      # torchaudio hubert_base() and the AVES model_config agree (presets_bioacoustic.py).
+      train_kwargs=presets_bioacoustic.AVES_TRAIN, licence=licence,
+      bioacoustic=bioacoustic, description=description)
 
 
 _HF = "https://huggingface.co/"
@@ -172,7 +177,7 @@ _SSL_TRAIN = {"dropout": 0.1, "attention_dropout": 0.1, "projection_dropout": 0.
               "layer_drop": 0.05}
 
 
-def _speech_ssl(name: str, arch: str, family: str, repo: str, recipe: str,
+def _speech_ssl(name: str, arch: str, family: str, repo: str, recipe: str, licence: str,
                 description: str) -> Preset:
   """A transformers wav2vec 2.0-family checkpoint (models/hubert.py, porting/hubert.py)."""
   # The hub's pytorch_model.bin, saved under this name (names in the weights folder are unique).
@@ -186,7 +191,7 @@ def _speech_ssl(name: str, arch: str, family: str, repo: str, recipe: str,
       frozen_prefixes=("feature_extractor",),
       embedding="mean over time of the last layer, 768-d (as AVES in the paper; no attention "
                 "mask: equal-length clips)",
-      train_kwargs=_SSL_TRAIN, description=description)
+      train_kwargs=_SSL_TRAIN, licence=licence, description=description)
 
 
 def _swin(name: str, description: str) -> Preset:
@@ -196,7 +201,7 @@ def _swin(name: str, description: str) -> Preset:
       module_kwargs={"arch": "swin_s"}, recipe="paper_mel3", embedding_dim=1000,
       porter=_BINDINGS + "port_swin", reference=_BINDINGS + "swin_reference",
       reference_kwargs={"arch": "swin_s"}, weights=file, weights_url=_TORCHVISION + file,
-      embedding="1000-d ImageNet head output", description=description,
+      licence=_BSD3, embedding="1000-d ImageNet head output", description=description,
       # torchvision swin_s(): stochastic_depth_prob=0.2 for swin_t, 0.3 for swin_s, 0.5 for
       # swin_b (linearly increasing over the blocks; dropout and attention dropout 0).
       train_kwargs={"stochastic_depth_prob": 0.3})
@@ -211,7 +216,7 @@ def _clap() -> list[Preset]:
       architecture="clap_htsat", module=_MODELS + "clap:build",
       module_kwargs={"arch": "clap_htsat"}, recipe="clap_logmel", embedding_dim=512,
       porter=_BINDINGS + "port_clap", reference=_BINDINGS + "clap_reference",
-      reference_kwargs={"arch": "clap_htsat"}, batch_norm=True,
+      reference_kwargs={"arch": "clap_htsat"}, batch_norm=True, window_seconds=10.0,
       embedding="ClapModel.get_audio_features: the 768-d mean over HTS-AT's last-stage tokens "
                 "through the audio projection (Linear-ReLU-Linear), L2-normalised, 512-d",
       # transformers' ClapAudioConfig: hidden_dropout_prob 0.1 on each MLP output,
@@ -221,6 +226,7 @@ def _clap() -> list[Preset]:
       Preset(name="clap_htsat", weights="clap-htsat-unfused.safetensors",
              weights_alternatives=("clap-htsat-unfused.bin",),
              weights_url=_HF + "laion/clap-htsat-unfused/resolve/main/model.safetensors",
+             licence=_APACHE,
              description="CLAP audio encoder (HTS-AT, LAION-Audio-630K audio-text contrastive; "
                          "the hub's ClapModel file, text tower left out)", **common),
       Preset(name="clap_htsat_random", description="CLAP's HTS-AT audio encoder, random init",
@@ -268,33 +274,35 @@ PRESETS: tuple[Preset, ...] = _with_sha256((
            reference=_REFS + "vggish_torch:vggish", weights="vggish-10086976.pth",
            weights_url="https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
                        "vggish-10086976.pth",
+           licence=_APACHE,  # torchvggish's port of Google's VGGish (tensorflow/models)
            embedding="128-d per 0.96 s patch, mean over patches; no PCA postprocessing",
            description="paper id: VGGish (AudioSet, torchvggish port)"),
     _swin("swin_s", "torchvision swin_s, ImageNet-1k weights (IMAGENET1K_V1)"),
     _swin("swin", "paper id: Swin-S, ImageNet weights"),
-    _hubert("hubert_base", "hubert_fairseq_base_ls960.pth", _TORCHAUDIO,
+    _hubert("hubert_base", "hubert_fairseq_base_ls960.pth", _TORCHAUDIO, "MIT (fairseq)",
             "HuBERT-base (fairseq, LibriSpeech 960 h) via torchaudio's HUBERT_BASE"),
-    _hubert("aves", "aves-base-bio.torchaudio.pt", _AVES,
-            "paper id: AVES-bio (HuBERT-base, 360 h bio audio)"),
-    _hubert("aves_all", "aves-base-all.torchaudio.pt", _AVES,
-            "paper id: AVES-all (HuBERT-base, 5054 h)"),
+    _hubert("aves", "aves-base-bio.torchaudio.pt", _AVES, presets_bioacoustic.AVES_LICENCE,
+            "paper id: AVES-bio (HuBERT-base, 360 h bio audio)", bioacoustic=True),
+    _hubert("aves_all", "aves-base-all.torchaudio.pt", _AVES, presets_bioacoustic.AVES_LICENCE,
+            "paper id: AVES-all (HuBERT-base, 5054 h)", bioacoustic=True),
     # Input normalisation as each checkpoint's preprocessor_config.json (do_normalize).
     _speech_ssl("wav2vec2_base", "wav2vec2_base", "wav2vec2", "facebook/wav2vec2-base",
-                "waveform16k_norm", "wav2vec 2.0 base (LibriSpeech 960 h, self-supervised; "
-                "Wav2Vec2ForPreTraining checkpoint, heads left out)"),
+                "waveform16k_norm", _APACHE, "wav2vec 2.0 base (LibriSpeech 960 h, "
+                "self-supervised; Wav2Vec2ForPreTraining checkpoint, heads left out)"),
     _speech_ssl("wavlm_base_plus", "wavlm_base_plus", "wavlm", "microsoft/wavlm-base-plus",
-                "waveform16k", "WavLM base+ (94k h Libri-Light/GigaSpeech/VoxPopuli, "
-                "gated relative position bias)"),
+                "waveform16k", "MIT (microsoft/unilm)", "WavLM base+ (94k h Libri-Light/"
+                "GigaSpeech/VoxPopuli, gated relative position bias)"),
     _speech_ssl("data2vec_audio_base", "data2vec_audio_base", "data2vec_audio",
-                "facebook/data2vec-audio-base", "waveform16k_norm",
+                "facebook/data2vec-audio-base", "waveform16k_norm", _APACHE,
                 "data2vec-audio base (LibriSpeech 960 h, self-supervised)"),
     Preset(name="whisper_base", architecture="whisper_base", module=_MODELS + "whisper:build",
            module_kwargs={"arch": "whisper_base"}, recipe="whisper_logmel", embedding_dim=512,
            porter=_PORTING + "whisper:port_whisper", reference=_BINDINGS + "whisper_reference",
            reference_kwargs={"arch": "whisper_base"}, weights="whisper-base.safetensors",
            weights_url=_HF + "openai/whisper-base/resolve/main/model.safetensors",
+           licence=_APACHE,
            # transformers keeps the sinusoidal position table fixed (requires_grad False).
-           frozen_prefixes=("embed_positions",),
+           frozen_prefixes=("embed_positions",), window_seconds=30.0,
            embedding="mean over the clip's 20 ms positions of the encoder's last layer (after "
                      "its final LayerNorm; the 30 s padding left out), 512-d",
            # openai/whisper-base config.json: dropout, attention/activation dropout and
@@ -304,13 +312,14 @@ PRESETS: tuple[Preset, ...] = _with_sha256((
     Preset(name="ast", architecture="ast", module=_MODELS + "ast:build",
            module_kwargs={"arch": "ast"}, recipe="ast_fbank", embedding_dim=768,
            porter=_PORTING + "ast:port_ast", reference=_BINDINGS + "ast_reference",
-           reference_kwargs={"arch": "ast"},
+           reference_kwargs={"arch": "ast"}, window_seconds=10.24,  # 1024 frames of 10 ms
            weights="ast-finetuned-audioset-10-10-0.4593.bin",  # the hub's pytorch_model.bin
            # ...or the hub's model.safetensors, renamed or in the hub's folder layout (the file
            # format is read from the content, porting/load.py).
            weights_alternatives=("ast-finetuned-audioset-10-10-0.4593.safetensors",
                                  "ast-finetuned-audioset-10-10-0.4593/model.safetensors"),
-           weights_url=_AST, embedding="mean of the cls and distillation tokens, 768-d",
+           weights_url=_AST, licence=_BSD3,
+           embedding="mean of the cls and distillation tokens, 768-d",
            description="AST (AudioSet fine-tuned, 10x10 patches)"),
     *_cnn14(),
     *_clap(),
@@ -320,6 +329,7 @@ PRESETS: tuple[Preset, ...] = _with_sha256((
            recipe="mfcc_logmel", embedding_dim=40, parity="librosa", trainable=False,
            embedding="mean || std over frames of 20 MFCCs (librosa defaults), 40-d",
            description="handcrafted baseline: MFCC statistics, no parameters"),
+    *presets_bioacoustic.PRESETS,
 ))
 
 
@@ -360,6 +370,21 @@ def get_preset(name: str) -> Preset:
     return _BY_NAME[name]
   except KeyError:
     raise KeyError(f"Unknown model {name!r}. Known models: {', '.join(names())}") from None
+
+
+def bioacoustic_models() -> tuple[str, ...]:
+  """Every preset with weights trained on animal sounds, in table order (the configs'
+  `bioacoustic` model set)."""
+  return tuple(p.name for p in PRESETS if p.bioacoustic and p.weights)
+
+
+def random_init_twin(name: str) -> str | None:
+  """The first random-init preset with `name`'s network and input (same architecture, module
+  kwargs and recipe, no weights): the smoke grid's stand-in for a pretrained model."""
+  preset = get_preset(name)
+  return next((p.name for p in PRESETS if p.weights is None and p.architecture ==
+               preset.architecture and p.recipe == preset.recipe and
+               dict(p.module_kwargs) == dict(preset.module_kwargs)), None)
 
 
 def names() -> list[str]:

@@ -15,7 +15,8 @@ $BIOACOUSTICS_JAX_WEIGHTS (a missing one is reported with its URL), then:
 
 A root that lacks some of the ten datasets stops at once, naming them; run the others with
 `:datasets=watkins+dcase`. Subsets of the grid: `:models=` (zoo names and the sets `paper`, the
-default, and `extended`, the newer backbones of EXTENDED_MODELS: `models=paper+extended`),
+default, `extended`, the newer backbones of EXTENDED_MODELS: `models=paper+extended`, and
+`bioacoustic`, every preset with weights trained on animal sounds),
 `:regimes=`, `:grid=` (the reducer
 settings, names of GRID below, e.g. `grid=umap50_05+tsne25`), `:backgrounds=all`,
 `:paper_mode=false` (our defaults instead of BEANS' rules, see PAPER_MODE).
@@ -48,7 +49,11 @@ PAPER_MODELS = presets.PAPER_MODELS
 EXTENDED_MODELS = ("efficientnet_b1p", "efficientnet_b3p", "convnext_tinyp", "vit_b_16p", "cnn14",
                    "wav2vec2_base", "wavlm_base_plus", "data2vec_audio_base", "whisper_base",
                    "clap_htsat")
-MODEL_SETS = {"paper": PAPER_MODELS, "extended": EXTENDED_MODELS}
+# Every model with weights trained on animal sounds, computed from the presets' `bioacoustic`
+# flag (AVES, BirdAVES, BioLingual, ... and any preset added later with the flag).
+BIOACOUSTIC_MODELS = presets.bioacoustic_models()
+MODEL_SETS = {"paper": PAPER_MODELS, "extended": EXTENDED_MODELS,
+              "bioacoustic": BIOACOUSTIC_MODELS}
 # The smoke grid: random-init twins (same architecture, no weights file) at tiny widths. Its
 # default pair is the cheapest to compile that covers both regimes: AlexNet (fine-tuned and
 # frozen) and the parameter-free MFCC baseline (frozen).
@@ -57,6 +62,12 @@ SMOKE_TWINS = {"alex": "alexnet", "rn18p": "rn18", "rn50p": "rn50", "rn152p": "r
                "rn18": "rn18", "rn50": "rn50", "rn152": "rn152", "mfcc": "mfcc",
                "efficientnet_b1p": "efficientnet_b1", "efficientnet_b3p": "efficientnet_b3",
                "convnext_tinyp": "convnext_tiny", "vit_b_16p": "vit_b_16", "cnn14": "cnn14_random"}
+# The animal-sound models' twins, computed (presets.random_init_twin), where cheap: a twin of a
+# family the grid above already runs at SMOKE_OVERRIDES' tiny widths (BirdSet's ConvNeXt; the
+# HuBERT family has no random-init preset, and CLAP's HTS-AT takes none of those overrides).
+_SMOKE_FAMILIES = {presets.get_preset(t).family for t in SMOKE_TWINS.values()}
+SMOKE_TWINS.update({m: t for m in BIOACOUSTIC_MODELS if (t := presets.random_init_twin(m))
+                    and presets.get_preset(t).family in _SMOKE_FAMILIES})
 # One dict for every smoke model: each model takes the keys its module has (experiment.py drops
 # the others with a warning).
 SMOKE_OVERRIDES = dict(width=4, hidden=16, width_mult=0.25, depth_mult=0.3, dims=(8, 16),
@@ -151,15 +162,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
 def expand_models(names: tuple[str, ...]) -> tuple[str, ...]:
   """`models=` names: zoo presets and the sets of MODEL_SETS (`paper`, `extended`,
-  `paper+extended`, `extended+mfcc`), expanded in order, each model once."""
-  out = []
-  for name in names:
-    for model in MODEL_SETS.get(name, (name,)):
-      if model not in out:
-        out.append(model)
-  if not out:
-    raise ValueError(f"Config arg models= is empty; give zoo names or sets ({'+'.join(MODEL_SETS)})")
-  return tuple(out)
+  `bioacoustic`, `paper+extended`, `extended+mfcc`), expanded in order, each model once."""
+  return common.expand_models(names, MODEL_SETS)
 
 
 def smoke_models(names: tuple[str, ...]) -> tuple[str, ...]:

@@ -37,6 +37,19 @@ def _coerce(value: str, default: Any, key: str) -> Any:
   return value
 
 
+def expand_models(names: tuple[str, ...], sets: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+  """`models=` names: zoo presets and the named sets of `sets` (`bioacoustic`, ...), expanded
+  in order, each model once."""
+  out = []
+  for name in names:
+    for model in sets.get(name, (name,)):
+      if model not in out:
+        out.append(model)
+  if not out:
+    raise ValueError(f"Config arg models= is empty; give zoo names or sets ({'+'.join(sets)})")
+  return tuple(out)
+
+
 def evaluate_config(**overrides: Any) -> ml_collections.ConfigDict:
   """The evaluator section, passed whole to `ClusteringEvaluator(**config.evaluate)`: every
   setting of the evaluator with its default (the clustering protocol of the paper's notebooks,

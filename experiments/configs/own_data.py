@@ -16,7 +16,8 @@ fine-tuned on train, selected on valid, and both regimes are scored on test: the
 brings, or, without any, a stratified split grouped by recording, written to
 <workdir>/cache/own_data/<name>-<hash>/split.csv and reused.
 
-Other arguments: `models` (`+`-separated), `regimes`, `long_files` (crop|split), `channel`
+Other arguments: `models` (`+`-separated zoo names, or `bioacoustic`: every preset with weights
+trained on animal sounds, e.g. `:models=bioacoustic+rn18p`), `regimes`, `long_files` (crop|split), `channel`
 (-1 averages), `skip_bad_audio`, `smoke` (tiny widths, for tests).
 """
 
@@ -25,7 +26,11 @@ import os
 import ml_collections
 
 from bioacoustics_jax.train.config import default_train_config
+from bioacoustics_jax.zoo import presets
 from experiments.configs import common
+
+# Named model sets of `models=` (computed from the presets' `bioacoustic` flag).
+MODEL_SETS = {"bioacoustic": presets.bioacoustic_models()}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -43,7 +48,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       split="test" if "finetuned" in arg.regimes else "all",
       sample_rate=arg.sample_rate, clip_seconds=arg.clip_seconds, long_files=arg.long_files,
       channel=arg.channel, skip_bad_audio=arg.skip_bad_audio)
-  config.models = arg.models
+  config.models = common.expand_models(arg.models, MODEL_SETS)
   config.model_overrides = ml_collections.ConfigDict(dict(width=4) if arg.smoke else {})
   config.weights_dir = ""  # "" = $BIOACOUSTICS_JAX_WEIGHTS or ~/.cache/bioacoustics_jax/weights
   # Random-init models beside their torch: twin start from the torch init, ported (cell.py).

@@ -37,6 +37,10 @@ PARAMS = {
     "cnn14": 80_753_615, "wav2vec2_base": 94_370_816, "wavlm_base_plus": 94_381_040,
     "data2vec_audio_base": 93_163_520, "whisper_base": 20_590_592,
     "clap_htsat": 28_190_872,
+    # BirdAVES large: the AVES README's "~316M parameters" (tests/models/test_birdaves.py).
+    "birdaves_large": 315_427_840,
+    # BirdSet's leaderboard: 97.5M (tests/models/test_convnext_birdset.py).
+    "convnext_base_birdset": 97_541_768,
 }
 
 
@@ -88,6 +92,20 @@ def test_every_preset_is_complete(name):
     assert preset.weights is None or preset.weights_url.endswith("/" + preset.weights)
 
 
+def test_every_preset_with_weights_states_its_licence():
+  for preset in presets.PRESETS:
+    assert bool(preset.licence) == (preset.weights is not None), preset.name
+    assert not preset.bioacoustic or preset.weights, preset.name
+
+
+def test_bioacoustic_models_are_computed_from_the_flags():
+  models = presets.bioacoustic_models()
+  assert {"aves", "aves_all", "birdaves_biox_base", "birdaves_bioxn_large",
+          "biolingual"} <= set(models)
+  assert "rn18p" not in models and "clap_htsat" not in models
+  assert all(zoo.get_preset(m).bioacoustic for m in models)
+
+
 def test_paper_ids_are_presets():
   assert set(PAPER_IDS) <= set(zoo.names())
   assert {"efficientnet_b0p", "vgg16p", "ast", "hubert_base"} <= set(zoo.names())
@@ -120,11 +138,14 @@ def test_readme_model_rows_match_the_presets():
   rows = _readme_rows()
   assert {"efficientnet_b1p", "efficientnet_b3p", "convnext_tinyp", "vit_b_16p",
           "cnn14"} <= set(rows)
+  assert set(presets.bioacoustic_models()) - set(PAPER_IDS) <= set(rows)
   for name, row in rows.items():
     preset = zoo.get_preset(name)
     assert f"`{preset.weights}`" in row and f"({preset.weights_url})" in row, name
     assert f"`{preset.recipe}`" in row, name
     rate = zoo.resolve(name).recipe.sample_rate
     assert (f"{rate // 1000} kHz" if rate else "dataset's rate") in row, name
+    if preset.bioacoustic and name not in PAPER_IDS:  # the animal-sound table states licences
+      assert f"| {preset.licence} |" in row, name
     if not name.endswith("_random"):
       assert name.removesuffix("p") in zoo.names(), f"{name}: random-init twin missing"
