@@ -1,6 +1,7 @@
 r"""An unlabelled archive of long recordings -> an embedding store (bioacoustics_jax/soundscape/).
 
-  python -m launch.embed --config=experiments/configs/archive.py:root=/path/to/recordings,model=rn18 \
+  python -m launch.embed \
+      --config=experiments/configs/archive.py:root=/path/to/recordings,model=rn18 \
       --workdir=workdir/site1
 
 Every recording under `root` (any length, any format soundfile reads, sub-folders included) is
@@ -35,7 +36,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       hop_seconds=arg.hop_seconds,    # 0 = window_seconds
       sample_rate=arg.sample_rate,    # any-rate models only; 0 = most common rate of the files
       channel=arg.channel,            # -1 averages the channels; 0, 1, ... picks one
-      shard_rows=4096,                # commit a shard once finished recordings hold this many windows
+      shard_rows=4096,                # a shard is committed once finished recordings fill it
       log_seconds=30.0,               # progress line (audio hours done, rate) this often
   ))
   config.model = arg.model

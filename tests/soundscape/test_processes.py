@@ -51,7 +51,8 @@ def _child(audio, workdir, delay):
       stderr=subprocess.STDOUT, text=True)
 
 
-@pytest.mark.slow  # 75 s here (2 cores shared by 8 helpers): two child processes, each compiling the model
+# 75 s here (2 cores shared by 8 helpers): two child processes, each compiling the model.
+@pytest.mark.slow
 def test_sigkill_mid_archive_then_resume_gives_the_uninterrupted_store(audio, uninterrupted,
                                                                         tmp_path):
   from bioacoustics_jax.soundscape import store as store_lib  # pylint: disable=g-import-not-at-top
@@ -87,7 +88,8 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-@pytest.mark.slow  # 87 s here (2 cores shared by 8 helpers): two processes joining over jax.distributed
+# 87 s here (2 cores shared by 8 helpers): two processes joining over jax.distributed.
+@pytest.mark.slow
 def test_two_processes_write_the_store_one_process_writes(audio, uninterrupted, tmp_path):
   from bioacoustics_jax.soundscape import store as store_lib  # pylint: disable=g-import-not-at-top
   workdir, port = str(tmp_path / "w"), _free_port()
