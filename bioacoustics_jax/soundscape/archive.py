@@ -17,6 +17,7 @@ Progress (hours of audio done, the rate in audio hours per wall second) goes to 
 from __future__ import annotations
 
 import collections
+import os
 import time
 from typing import Any, Iterator
 
@@ -25,6 +26,7 @@ import ml_collections
 import numpy as np
 from absl import logging
 
+from bioacoustics_jax import provenance
 from bioacoustics_jax.embed import extract as extract_lib
 from bioacoustics_jax.parallel import distributed
 from bioacoustics_jax.soundscape import embedder as embedder_lib
@@ -89,6 +91,12 @@ def embed_archive(config: ml_collections.ConfigDict, workdir: str) -> store_lib.
   distributed.barrier("archive embedded")
   if distributed.is_main():
     store = store_lib.Store.open(workdir, settings, writer=True)  # every process's shards
+    store.manifest.setdefault("runs", []).append(dict(
+        provenance.git_state(os.path.dirname(os.path.abspath(__file__))),
+        versions=provenance.versions(), devices=provenance.devices(),
+        root=config.archive.root, added=[r.name for r in pending],
+        seconds=round(time.perf_counter() - start, 3)))
+    store.write_manifest()
   logging.info("Store %s: %d recordings, %d windows (%.1f s)", workdir, len(store.recordings),
                store.num_windows(), time.perf_counter() - start)
   return store

@@ -59,6 +59,7 @@ class WindowEmbedder:
     self.fn, self.sharding = extract_lib.make_embed_fn(module, per_window(self.backbone.recipe),
                                                        self.rate)
     self._variables = None
+    self._rows = 0  # the first batch's rows: queries reuse that compilation
 
   def settings(self, spec: windows_lib.WindowSpec, channel: int) -> dict[str, Any]:
     """Everything that decides a stored row's numbers (the store's key)."""
@@ -82,6 +83,7 @@ class WindowEmbedder:
 
   def dispatch(self, local_audio: np.ndarray) -> jax.Array:
     """Starts the embedding of this process's rows (async); `local_rows(out)` reads them."""
+    self._rows = self._rows or len(local_audio)
     placed = data_parallel.put_global(self.sharding, local_audio)
     return self.fn(self.variables(local_audio.shape[1]), placed)
 
@@ -89,9 +91,10 @@ class WindowEmbedder:
   def local_rows(out: jax.Array) -> np.ndarray:
     return extract_lib.local_rows(out)
 
-  def embed(self, audio: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """Host rows -> embeddings [N, D] on one process (queries; padded to whole batches)."""
-    batch = extract_lib.batch_size_for_devices(batch_size)
+  def embed(self, audio: np.ndarray) -> np.ndarray:
+    """Host rows -> embeddings [N, D] on one process (queries; padded to whole batches of the
+    archive's batch size when one ran in this process, so nothing compiles again)."""
+    batch = self._rows or extract_lib.batch_size_for_devices(8)
     out = []
     for lo in range(0, len(audio), batch):
       rows = audio[lo:lo + batch]
@@ -104,6 +107,7 @@ class WindowEmbedder:
 def get(model: str, *, overrides: dict | None = None, **kwargs) -> WindowEmbedder:
   """One WindowEmbedder per (model, overrides, weights, seed, dtype, rate) in a process, so
   its compilation and placed variables are shared (an archive, then its queries)."""
+  kwargs["dtype"] = extract_lib.resolve_dtype(kwargs.get("dtype", "auto")).name
   return _cached(model, json.dumps(dict(overrides or {}), sort_keys=True),
                  tuple(sorted(kwargs.items())))
 

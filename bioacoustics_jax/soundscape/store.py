@@ -1,7 +1,8 @@
 """The embedding store of an archive: npz shards of (recording, start, end, embedding) + a manifest.
 
-    W/manifest.json        what made the embeddings (model identity, recipe, input rate, window,
-                           hop, dtype, code hash, commit) and the finished recordings and shards
+    W/manifest.json        what made the embeddings (`settings`: model identity, recipe, input
+                           rate, window, hop, dtype, code hash), the finished recordings and
+                           shards, and each run (`runs`: commit, versions, devices, added)
     W/shards/<id>.npz      recording [N] str, start [N] float64 s, end [N] float64 s,
                            embedding [N, D] float32; every recording whole, in one shard
 

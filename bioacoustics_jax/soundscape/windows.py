@@ -116,21 +116,29 @@ def describe(path: str, name: str) -> Recording:
 
 
 def stream_windows(recording: Recording, spec: WindowSpec, *, channel: int = -1,
-                   block_windows: int = 64) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+                   block_windows: int = 64, span: tuple[float, float] | None = None
+                   ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
   """Yields (starts [n] s, ends [n] s, audio [n, window_samples] float32) blocks of at most
-  `block_windows` windows, in time order. `channel` -1 averages the channels."""
+  `block_windows` windows, in time order. `channel` -1 averages the channels. `span`
+  (start, end) s: the windows of that stretch only (a search query), as if it were the file."""
   if channel >= recording.channels or channel < -1:
     raise audio_io.AudioError(recording.path, f"has {recording.channels} channel(s), channel "
                               f"{channel} was asked for",
                               f"set archive.channel to -1 (average) or 0..{recording.channels - 1}")
   src_rate = recording.sample_rate
   src_window = int(round(spec.window_seconds * src_rate))
-  starts = spec.starts(recording.seconds)
+  begin, end = span if span is not None else (0.0, recording.seconds)
+  end = min(end, recording.seconds)
+  if not 0 <= begin < end:
+    raise ValueError(f"{recording.path}: no audio in {begin}-{end} s (the file is "
+                     f"{recording.seconds:.3f} s long).")
+  last = int(round(end * src_rate))
+  starts = begin + spec.starts(end - begin)
   first_sample = np.round(starts * src_rate).astype(np.int64)
   with sf.SoundFile(recording.path) as f:
     for b in range(0, len(starts), block_windows):
       block = first_sample[b:b + block_windows]
-      lo, hi = int(block[0]), min(int(block[-1]) + src_window, recording.frames)
+      lo, hi = int(block[0]), min(int(block[-1]) + src_window, last)
       f.seek(lo)
       data = f.read(hi - lo, dtype="float32", always_2d=True)
       mono = data.mean(axis=1) if channel < 0 else data[:, channel]
@@ -145,5 +153,5 @@ def stream_windows(recording: Recording, spec: WindowSpec, *, channel: int = -1,
         raise audio_io.AudioError(recording.path, "NaN/inf samples",
                                   "fix the file or move it out of the archive")
       block_starts = starts[b:b + block_windows]
-      ends = np.minimum(block_starts + spec.window_seconds, recording.seconds)
+      ends = np.minimum(block_starts + spec.window_seconds, end)
       yield block_starts, ends, audio
