@@ -108,7 +108,7 @@ def extract(embed_fn: EmbedFn, variables: Any, batches: Iterable[dict[str, np.nd
     put = lambda b: data_parallel.put_global(sharding, b["audio"])  # noqa: E731
   else:
     put = lambda b: np.asarray(b["audio"])  # noqa: E731
-  rows = _local_rows if on_device else np.asarray
+  rows = local_rows if on_device else np.asarray
   chunks, masks, labels, ids = [], [], [], []
   first, steady_start, audio = 0.0, start, None
   for i, (batch, audio) in enumerate(tqdm(prefetch_lib.prefetch(batches, put, prefetch),
@@ -163,7 +163,7 @@ def extract(embed_fn: EmbedFn, variables: Any, batches: Iterable[dict[str, np.nd
   return EmbeddingSet(embeddings, cluster_labels, ids, label_names, meta, targets=targets)
 
 
-def _local_rows(out: jax.Array) -> np.ndarray:
+def local_rows(out: jax.Array) -> np.ndarray:
   """This process's rows of a global [B, D] array, in order (an explicit device-to-host copy)."""
   shards = sorted(out.addressable_shards, key=lambda s: s.index[0].start or 0)
   starts = sorted({s.index[0].start or 0 for s in shards})

@@ -30,7 +30,10 @@ def test_config_loads_locked_with_smoke_variant(path):
     assert isinstance(config, ml_collections.ConfigDict) and config.is_locked
     with pytest.raises(AttributeError):
       config.dat = 1  # a typo must be an error, not a new field
-    assert config.models and config.regimes
+    if "archive" in config:  # an archive config (launch.embed) embeds one model, no regimes
+      assert config.model and "root" in config.archive
+    else:
+      assert config.models and config.regimes
 
 
 def test_parse_arg_types_and_errors():

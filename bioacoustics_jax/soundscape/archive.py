@@ -1,0 +1,212 @@
+"""The archive job: every recording under a folder -> windows -> embeddings on every device and
+host -> the store (store.py). `python -m launch.embed` calls `embed_archive(config, workdir)`.
+
+Work is whole recordings: the ones already in the store are skipped (a resumed run, a grown
+folder), the rest are shared between processes by length (longest first, each to the process
+with the least audio so far), and each process streams its recordings' windows into batches of
+its local rows. All processes run the same number of batches (the jitted extractor is one
+program over every device of every host): a process with fewer windows feeds all-padding
+batches. A process commits a shard whenever it has finished recordings holding at least
+`archive.shard_rows` windows, and at its end; a killed run loses at most the recordings it had
+not committed, and redoes exactly those.
+
+Progress (hours of audio done, the rate in audio hours per wall second) goes to the log every
+`archive.log_seconds`.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from typing import Any, Iterator
+
+import jax
+import ml_collections
+import numpy as np
+from absl import logging
+
+from bioacoustics_jax import provenance
+from bioacoustics_jax.embed import extract as extract_lib
+from bioacoustics_jax.parallel import distributed
+from bioacoustics_jax.soundscape import embedder as embedder_lib
+from bioacoustics_jax.soundscape import store as store_lib
+from bioacoustics_jax.soundscape import windows as windows_lib
+
+
+def make_embedder(config: ml_collections.ConfigDict,
+                  recordings: list[windows_lib.Recording]) -> embedder_lib.WindowEmbedder:
+  """The config's model. An any-rate model (paper_mel3) takes archive.sample_rate, else the
+  most common rate of the recordings."""
+  rate = int(config.archive.sample_rate)
+  if not rate:
+    rates = collections.Counter(r.sample_rate for r in recordings)
+    rate = max(sorted(rates), key=lambda r: rates[r])
+  return embedder_lib.get(config.model, overrides=dict(config.model_overrides),
+                          weights_dir=config.weights_dir, seed=config.seed,
+                          dtype=config.embed.dtype, sample_rate=rate)
+
+
+def window_spec(config: ml_collections.ConfigDict, rate: int) -> windows_lib.WindowSpec:
+  window = float(config.archive.window_seconds)
+  return windows_lib.WindowSpec(window, float(config.archive.hop_seconds) or window, rate)
+
+
+def share(recordings: list[windows_lib.Recording], processes: int) -> list[list]:
+  """Recordings per process, balanced by length (longest first to the least loaded process);
+  each process's list sorted by name. The same on every process (a pure function)."""
+  load, out = [0.0] * processes, [[] for _ in range(processes)]
+  for r in sorted(recordings, key=lambda r: (-r.frames / r.sample_rate, r.name)):
+    p = min(range(processes), key=lambda i: (load[i], i))
+    load[p] += r.seconds
+    out[p].append(r)
+  return [sorted(rs, key=lambda r: r.name) for rs in out]
+
+
+def embed_archive(config: ml_collections.ConfigDict, workdir: str) -> store_lib.Store:
+  """Embeds every recording under config.archive.root not yet in the store at `workdir`."""
+  start = time.perf_counter()
+  recordings = windows_lib.find_recordings(config.archive.root)
+  embedder = make_embedder(config, recordings)
+  spec = window_spec(config, embedder.rate)
+  settings = embedder.settings(spec, int(config.archive.channel))
+  if distributed.is_main():  # creates the store, or recovers it after a killed run
+    store_lib.Store.open(workdir, settings, create=True, writer=True)
+  distributed.barrier("store opened")
+  store = store_lib.Store.open(workdir, settings)
+  _refuse_changed(store, recordings)
+  pending = [r for r in recordings if r.name not in store.recordings]
+  mine = share(pending, jax.process_count())[jax.process_index()]
+  batch = extract_lib.batch_size_for_devices(int(config.embed.batch_size))
+  counts = distributed.all_gather_text("archive windows", str(sum(
+      spec.count(r.seconds) for r in mine)))
+  num_batches = max(-(-int(c) // batch) for c in counts)
+  logging.info("Archive %s: %d recordings, %d in the store, %d to embed (%.2f h of audio, "
+               "this process %d: %d recordings), %d batches of %d rows per process",
+               config.archive.root, len(recordings), len(recordings) - len(pending),
+               len(pending), sum(r.seconds for r in pending) / 3600, jax.process_index(),
+               len(mine), num_batches, batch)
+  if num_batches:
+    _run(embedder, spec, store, mine, batch, num_batches, config)
+  distributed.barrier("archive embedded")
+  if distributed.is_main():
+    store = store_lib.Store.open(workdir, settings, writer=True)  # every process's shards
+    store.manifest.setdefault("runs", []).append(dict(
+        provenance.git_state(os.path.dirname(os.path.abspath(__file__))),
+        versions=provenance.versions(), devices=provenance.devices(),
+        root=config.archive.root, added=[r.name for r in pending],
+        seconds=round(time.perf_counter() - start, 3)))
+    store.write_manifest()
+  logging.info("Store %s: %d recordings, %d windows (%.1f s)", workdir, len(store.recordings),
+               store.num_windows(), time.perf_counter() - start)
+  return store
+
+
+def _refuse_changed(store: store_lib.Store, recordings: list[windows_lib.Recording]) -> None:
+  for r in recordings:
+    done = store.recordings.get(r.name)
+    if done is not None and (done["size"] != r.size or done["frames"] != r.frames):
+      raise ValueError(f"{r.path} changed after it was embedded into {store.path} (size "
+                       f"{done['size']} -> {r.size} bytes): restore it, or give the new version "
+                       "another name, or embed into a new --workdir.")
+
+
+def _batches(embedder, spec, recordings, batch: int, num_batches: int,
+             channel: int) -> Iterator[dict[str, Any]]:
+  """This process's windows as `num_batches` batches of `batch` rows: audio, mask and, per
+  row, the recording index and the window's start/end."""
+  rows = spec.window_samples
+
+  def windows():
+    for index, r in enumerate(recordings):
+      for starts, ends, audio in windows_lib.stream_windows(r, spec, channel=channel):
+        for i in range(len(starts)):
+          yield index, starts[i], ends[i], audio[i]
+
+  stream = windows()
+  for _ in range(num_batches):
+    audio = np.zeros((batch, rows), np.float32)
+    index = np.full(batch, -1, np.int64)
+    starts, ends = np.zeros(batch), np.zeros(batch)
+    for i, (rec, s, e, a) in zip(range(batch), stream):
+      index[i], starts[i], ends[i], audio[i] = rec, s, e, a
+    yield {"audio": audio, "recording": index, "start": starts, "end": ends}
+
+
+def _run(embedder, spec, store, recordings, batch, num_batches, config) -> None:
+  expected = [spec.count(r.seconds) for r in recordings]
+  shard_rows = max(int(config.archive.shard_rows), 1)
+  pending = _Pending(store, recordings, expected)
+  total_hours = sum(r.seconds for r in recordings) / 3600
+  start = last_log = time.perf_counter()
+  previous = None
+  for i, host in enumerate(_batches(embedder, spec, recordings, batch, num_batches,
+                                    int(config.archive.channel))):
+    out = embedder.dispatch(host["audio"])
+    if i == 0:
+      out = jax.block_until_ready(out)
+    if previous is not None:  # read back the last batch while this one runs
+      pending.add(previous[0], embedder.local_rows(previous[1]))
+    previous = (host, out)
+    if pending.ready_rows() >= shard_rows:
+      pending.commit()
+    now = time.perf_counter()
+    if now - last_log >= float(config.archive.log_seconds):
+      last_log = now
+      done = pending.done_seconds / 3600
+      logging.info("process %d: %.3f of %.3f h of audio embedded, %.4f audio h per wall s",
+                   jax.process_index(), done, total_hours, done / (now - start))
+  if previous is not None:
+    pending.add(previous[0], embedder.local_rows(previous[1]))
+  pending.commit()
+  if pending.open_recordings():
+    raise RuntimeError(f"Windows missing for {pending.open_recordings()[:3]} after the last batch "
+                       "(a file shorter than its header says?); nothing of them was stored.")
+
+
+class _Pending:
+  """Rows read back but not yet committed, grouped by recording; whole recordings go to a shard."""
+
+  def __init__(self, store, recordings, expected):
+    self.store, self.recordings, self.expected = store, recordings, expected
+    self.rows: dict[int, list] = collections.defaultdict(list)
+    self.finished: list[int] = []
+    self.done_seconds = 0.0
+
+  def add(self, host: dict[str, np.ndarray], embeddings: np.ndarray) -> None:
+    real = host["recording"] >= 0
+    if not np.all(np.isfinite(embeddings[real])):
+      bad = sorted({self.recordings[r].name for r, ok in zip(
+          host["recording"][real], np.isfinite(embeddings[real]).all(1)) if not ok})
+      raise FloatingPointError(f"Non-finite embeddings for windows of {bad[:3]}; check these "
+                               "recordings (silence, clipping) and the model weights.")
+    for rec, s, e, emb in zip(host["recording"][real], host["start"][real], host["end"][real],
+                              embeddings[real]):
+      self.rows[int(rec)].append((s, e, emb))
+      if len(self.rows[int(rec)]) == self.expected[int(rec)]:
+        self.finished.append(int(rec))
+
+  def ready_rows(self) -> int:
+    return sum(len(self.rows[r]) for r in self.finished)
+
+  def open_recordings(self) -> list[str]:
+    return [self.recordings[r].name for r in self.rows]
+
+  def commit(self) -> None:
+    if not self.finished:
+      return
+    names, starts, ends, embeddings, files = [], [], [], [], {}
+    for r in self.finished:
+      rows, rec = self.rows.pop(r), self.recordings[r]
+      names += [rec.name] * len(rows)
+      starts += [x[0] for x in rows]
+      ends += [x[1] for x in rows]
+      embeddings += [x[2] for x in rows]
+      files[rec.name] = {"size": rec.size, "frames": rec.frames, "sample_rate": rec.sample_rate,
+                         "seconds": rec.seconds, "windows": len(rows)}
+      self.done_seconds += rec.seconds
+    self.finished = []
+    self.store.commit(names, np.array(starts), np.array(ends), np.stack(embeddings), files,
+                      process=jax.process_index())
+    if distributed.is_main():
+      self.store.write_manifest()

@@ -1,0 +1,124 @@
+"""Discovery: cluster a store's windows and write what a person needs to listen to the clusters.
+
+    result = discover.discover(store, out_dir, clusters=8)
+
+Windows' unit vectors -> PCA (evaluate/jax_pca.py, on device) to `dims` components -> the
+project's JAX k-means (evaluate/jax_kmeans.py) with `n_init` seeded restarts; the first two
+components are the 2-D coordinates. Written to `out_dir` (default <store>/discover):
+
+  windows.csv                      recording, start, end, cluster, x, y (one row per window)
+  raven/<recording>.Table.1.selections.txt   a Raven selection table per recording (a
+                                   Cluster column),
+                                   opened beside the recording in Raven Pro or as Audacity labels
+  index.html                       the page (gallery.py): one file, works offline
+
+Every row of the store is clustered (all of it in memory: [N, D] float32; beyond a few million
+windows a sample would be needed, not done here). A cluster's examples on the page are its
+windows nearest its centre, read back from the recordings (their folder from the store's runs,
+or `audio_root`).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+
+import numpy as np
+
+from bioacoustics_jax.evaluate import jax_kmeans
+from bioacoustics_jax.evaluate import jax_pca
+from bioacoustics_jax.soundscape import store as store_lib
+
+RAVEN_HEADER = ("Selection", "View", "Channel", "Begin Time (s)", "End Time (s)",
+                "Low Freq (Hz)", "High Freq (Hz)", "Cluster")
+
+
+@dataclasses.dataclass
+class Discovery:
+  """The clustering of a store: per window its cluster and 2-D coordinates (store row order,
+  sorted by recording then start), and per cluster its example rows nearest the centre."""
+
+  rows: dict[str, np.ndarray]  # store.load_arrays()
+  cluster: np.ndarray  # [N] int
+  coords: np.ndarray  # [N, 2] float32
+  examples: list[np.ndarray]  # per cluster: row indices, nearest the centre first
+  inertia: float
+
+
+def cluster(store: store_lib.Store, clusters: int = 8, dims: int = 32, n_init: int = 4,
+            seed: int = 0, examples: int = 6) -> Discovery:
+  rows = store.load_arrays()
+  x = rows["embedding"] / np.maximum(np.linalg.norm(rows["embedding"], axis=1, keepdims=True),
+                                     1e-12)
+  n = len(x)
+  k = int(min(clusters, n))
+  reduced = jax_pca.pca_fit_transform(x, min(dims, n, x.shape[1]))
+  labels, inertia = jax_kmeans.kmeans(reduced, k, n_init=n_init, seed=seed)
+  coords = np.zeros((n, 2), np.float32)
+  coords[:, :min(2, reduced.shape[1])] = reduced[:, :2]
+  nearest = []
+  for c in range(k):
+    members = np.flatnonzero(labels == c)
+    centre = reduced[members].mean(0)
+    distance = np.linalg.norm(reduced[members] - centre, axis=1)
+    nearest.append(members[np.argsort(distance, kind="stable")[:examples]])
+  return Discovery(rows, labels, coords, nearest, inertia)
+
+
+def write_csv(found: Discovery, path: str) -> None:
+  with open(path, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(("recording", "start", "end", "cluster", "x", "y"))
+    r = found.rows
+    for i in range(len(found.cluster)):
+      writer.writerow((r["recording"][i], f"{r['start'][i]:.6g}", f"{r['end'][i]:.6g}",
+                       int(found.cluster[i]), f"{found.coords[i, 0]:.6g}",
+                       f"{found.coords[i, 1]:.6g}"))
+
+
+def raven_name(recording: str) -> str:
+  """site1/a.wav -> site1__a.Table.1.selections.txt (Raven's own naming, one flat folder)."""
+  return os.path.splitext(recording.replace("/", "__"))[0] + ".Table.1.selections.txt"
+
+
+def write_raven(found: Discovery, folder: str, high_hz: float) -> list[str]:
+  """One Raven selection table per recording: every window, its cluster as the label."""
+  os.makedirs(folder, exist_ok=True)
+  written = []
+  names = found.rows["recording"]
+  for recording in sorted(set(names.tolist())):
+    index = np.flatnonzero(names == recording)
+    path = os.path.join(folder, raven_name(recording))
+    with open(path, "w", newline="") as f:
+      f.write("\t".join(RAVEN_HEADER) + "\n")
+      for n, i in enumerate(index, start=1):
+        f.write("\t".join((str(n), "Spectrogram 1", "1", f"{found.rows['start'][i]:.6f}",
+                           f"{found.rows['end'][i]:.6f}", "0", f"{high_hz:.1f}",
+                           f"c{int(found.cluster[i])}")) + "\n")
+    written.append(path)
+  return written
+
+
+def audio_roots(store: store_lib.Store, audio_root: str = "") -> dict[str, str]:
+  """Recording name -> the folder it was read from (the run that added it), or `audio_root`."""
+  roots = {}
+  for run in store.manifest.get("runs", []):
+    for name in run.get("added", []):
+      roots[name] = run["root"]
+  return {name: audio_root or roots.get(name, "") for name in store.recordings}
+
+
+def discover(store: store_lib.Store, out_dir: str = "", *, clusters: int = 8, dims: int = 32,
+             n_init: int = 4, seed: int = 0, examples: int = 6, audio_root: str = "") -> str:
+  """Clusters `store`, writes windows.csv, raven/ and index.html; returns the page's path."""
+  from bioacoustics_jax.soundscape import gallery  # pylint: disable=g-import-not-at-top
+  out_dir = out_dir or os.path.join(store.path, "discover")
+  os.makedirs(out_dir, exist_ok=True)
+  found = cluster(store, clusters, dims, n_init, seed, examples)
+  write_csv(found, os.path.join(out_dir, "windows.csv"))
+  write_raven(found, os.path.join(out_dir, "raven"), store.settings["input_rate"] / 2)
+  page = os.path.join(out_dir, "index.html")
+  with open(page, "w") as f:
+    f.write(gallery.page(store, found, audio_roots(store, audio_root)))
+  return page

@@ -1,0 +1,46 @@
+r"""Embeds an archive of long recordings into a store: `python -m launch.embed
+--config=experiments/configs/archive.py:root=PATH,model=NAME --workdir=W`.
+
+Any config field can be overridden (`--config.archive.hop_seconds=2.5`). On a pod slice or a
+multi-process run every host runs this same command (jax.distributed starts first) and takes
+its share of the recordings; process 0 keeps the manifest. See bioacoustics_jax/soundscape/.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from launch import cpu_defaults  # noqa: E402
+
+cpu_defaults.apply()  # before anything imports jax
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from launch import config_doc  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Archive config file[:arg].",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "The store's folder (created or resumed).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from bioacoustics_jax.parallel import distributed  # pylint: disable=g-import-not-at-top
+  distributed.maybe_initialize()
+  from launch import compile_cache  # pylint: disable=g-import-not-at-top
+  compile_cache.enable()
+  from bioacoustics_jax.soundscape import archive  # pylint: disable=g-import-not-at-top
+  store = archive.embed_archive(_CONFIG.value, _WORKDIR.value)
+  if distributed.is_main():
+    print(f"Store: {store.path} ({len(store.recordings)} recordings, {store.num_windows()} "
+          "windows)")
+
+
+if __name__ == "__main__":
+  __doc__ = config_doc.usage(__doc__, sys.argv)
+  app.run(main)

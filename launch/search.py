@@ -1,0 +1,52 @@
+r"""Search an embedding store by example: `python -m launch.search --store=W
+--query=clip.wav[@START-END] --k=50 [--out=hits.csv]`.
+
+The query clip (or its START-END seconds) is embedded by the store's own model and window
+settings (bioacoustics_jax/soundscape/search.py); the k most similar stored windows (cosine,
+exact, on device) are printed best first as csv: rank, recording, start, end, score.
+"""
+
+import csv
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from launch import cpu_defaults  # noqa: E402
+
+cpu_defaults.apply()  # before anything imports jax
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+_STORE = flags.DEFINE_string("store", None, "The store's folder (the --workdir of launch.embed).")
+_QUERY = flags.DEFINE_string("query", None, "clip.wav, or clip.wav@START-END in seconds.")
+_K = flags.DEFINE_integer("k", 50, "How many windows to return.")
+_OUT = flags.DEFINE_string("out", "", "Write the hits to this csv (default: print them).")
+_WEIGHTS = flags.DEFINE_string("weights_dir", "", "Where the model's weights are (if any).")
+flags.mark_flags_as_required(["store", "query"])
+
+FIELDS = ("rank", "recording", "start", "end", "score")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  from launch import compile_cache  # pylint: disable=g-import-not-at-top
+  compile_cache.enable()
+  from bioacoustics_jax.soundscape import search  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.soundscape import store as store_lib  # pylint: disable=g-import-not-at-top
+  store = store_lib.Store.open(_STORE.value)
+  hits = search.search(store, _QUERY.value, _K.value, weights_dir=_WEIGHTS.value)
+  out = open(_OUT.value, "w", newline="") if _OUT.value else sys.stdout
+  writer = csv.DictWriter(out, FIELDS)
+  writer.writeheader()
+  for hit in hits:
+    writer.writerow({**hit, "score": f"{hit['score']:.6f}"})
+  if _OUT.value:
+    out.close()
+    print(f"{len(hits)} hits: {_OUT.value}")
+
+
+if __name__ == "__main__":
+  app.run(main)
