@@ -1,7 +1,7 @@
 """Every config value checked before any compute: a typo in an enum or a value out of range
 fails in the first second with a one-line message naming the key, not after hours of frozen
 cells. (Unknown keys are already refused by the locked ConfigDict; missing weights files by
-experiment.resolve_models, also before any data is prepared.)"""
+grid.resolve_models, also before any data is prepared.)"""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any, Iterable
 import ml_collections
 
 from bioacoustics_jax import dtypes
-from bioacoustics_jax.cell import RANDOM_INITS
-from bioacoustics_jax.cell import REGIMES
+from bioacoustics_jax.cells.cell import RANDOM_INITS
+from bioacoustics_jax.cells.cell import REGIMES
 from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.evaluate import cluster as cluster_lib
 from bioacoustics_jax.evaluate import reduce as reduce_lib

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import fcntl
 import fnmatch
 import glob as glob_lib
 import io
@@ -185,3 +186,20 @@ def rmtree(path: str) -> None:
   if _gfile().exists(path):
     _gfile().rmtree(path)
 
+
+
+@contextlib.contextmanager
+def locked(path: str) -> Iterator[None]:
+  """An exclusive lock on `<path>.lock` for the duration of the block (blocks until free): the
+  cell store and the results store hold it around a load-or-compute or a read-modify-write.
+  None for a URI (no file locks there: one writer per file)."""
+  if is_uri(path):
+    yield
+    return
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  with builtins.open(f"{path}.lock", "a") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(lock, fcntl.LOCK_UN)

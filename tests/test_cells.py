@@ -14,8 +14,11 @@ import pytest
 import torch
 
 from bioacoustics_jax import experiment
+from bioacoustics_jax import source_code
 from bioacoustics_jax import zoo
-from bioacoustics_jax.cell import Cell
+from bioacoustics_jax.cells import cell as cell_lib
+from bioacoustics_jax.cells import jax_cell
+from bioacoustics_jax.cells.cell import Cell
 from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
 from bioacoustics_jax.results import store as results_lib
@@ -44,9 +47,9 @@ def _key(root, model="rn18", overrides=TINY, weights_dir=None, regime="frozen", 
   if regime == "finetuned" and train is None:
     train = quickstart.get_config("smoke=true").train.to_dict()
   cell = Cell(dataset="synth_birds", model=model, regime=regime,
-              backbone=zoo.resolve(model, overrides, weights_dir=weights_dir), workdir="/unused",
+              backbone=zoo.resolve(model, overrides, weights_dir=weights_dir), cache_dir="/unused",
               data_root=root, train=train, **fields)
-  return cell.key
+  return cell.opened().key
 
 
 def test_unchanged_inputs_give_the_same_key(suite):
@@ -139,11 +142,11 @@ def _config(**changes):
 def test_rerun_recomputes_nothing_and_a_change_recomputes_its_cell(tmp_path, monkeypatch):
   workdir = str(tmp_path / "w")
   computed = []
-  original = experiment._jax_embeddings  # pylint: disable=protected-access
+  original = jax_cell.embeddings
   def counting(cell, config):
     computed.append((cell.model, cell.regime, cell.key))
     return original(cell, config)
-  monkeypatch.setattr(experiment, "_jax_embeddings", counting)
+  monkeypatch.setattr(jax_cell, "embeddings", counting)
 
   experiment.run_experiment(_config(), workdir)
   assert len(computed) == 1
@@ -165,3 +168,15 @@ def test_rerun_recomputes_nothing_and_a_change_recomputes_its_cell(tmp_path, mon
     assert os.path.exists(os.path.join(workdir, "runs", run, "run.json"))
   report = open(os.path.join(workdir, "report.md")).read()
   assert "PCA dim 3" in report and "embedding batch 16" in report  # the last run's settings
+
+
+def test_a_cell_opens_its_splits_once_and_its_key_hashes_its_code(suite):
+  cell = Cell(dataset="synth_birds", model="rn18", regime="frozen",
+              backbone=zoo.resolve("rn18", TINY), cache_dir="/unused", data_root=suite)
+  with pytest.raises(ValueError, match="not opened"):
+    cell.embeddings_path  # pylint: disable=pointless-statement  (a path lookup opens no data)
+  opened = cell.opened()
+  assert set(opened.splits) == {"test"} and opened.split is opened.splits["test"]
+  assert opened.key_inputs["code"] == source_code.code_hash(
+      cell_lib.code_entries("jax", "frozen", "flax", zoo.get_preset("rn18")))
+  assert opened.embeddings_path.endswith(f"frozen-{opened.key}.npz")

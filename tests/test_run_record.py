@@ -10,6 +10,7 @@ import pytest
 from bioacoustics_jax import config_checks
 from bioacoustics_jax import experiment
 from bioacoustics_jax import provenance
+from bioacoustics_jax.cells import jax_cell
 from bioacoustics_jax.porting import load
 from tests.smoke import smoke_config
 
@@ -68,12 +69,12 @@ def test_missing_weights_fail_before_any_data_is_prepared(tmp_path):
 def test_a_failing_cell_leaves_the_report_of_finished_cells(tmp_path, monkeypatch):
   workdir = str(tmp_path)
   config = _config("smoke=true,datasets=synth_bats+synth_birds")
-  original = experiment._jax_embeddings  # pylint: disable=protected-access
+  original = jax_cell.embeddings
   def fail_on_birds(cell, cfg):
     if cell.dataset == "synth_birds":
       raise RuntimeError("disk full")
     return original(cell, cfg)
-  monkeypatch.setattr(experiment, "_jax_embeddings", fail_on_birds)
+  monkeypatch.setattr(jax_cell, "embeddings", fail_on_birds)
   with pytest.raises(RuntimeError, match="disk full"):
     experiment.run_experiment(config, workdir)
   report = open(os.path.join(workdir, "report.md")).read()

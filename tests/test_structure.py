@@ -24,7 +24,14 @@ FORBIDDEN = (  # (importer prefix, imported prefix)
     ("bioacoustics_jax.", "bioacoustics_jax.experiment"),
     ("bioacoustics_jax.evaluate", "bioacoustics_jax.train"),
     ("bioacoustics_jax.report", "bioacoustics_jax.train"),
+    # The data flows one way: cells hand evaluation their embeddings and never see a score.
+    ("bioacoustics_jax.cells", "bioacoustics_jax.report"),
+    ("bioacoustics_jax.cells", "bioacoustics_jax.evaluate"),
+    ("bioacoustics_jax.evaluate", "bioacoustics_jax.cells"),
+    ("bioacoustics_jax.cells", "bioacoustics_jax.grid"),
 )
+# The entry points that may run an experiment: launch.run (and a sweep's trial), the perf scripts.
+EXPERIMENT_CALLERS = ("launch.run", "launch.sweeps.trial", "experiments.perf.")
 
 
 def _modules() -> dict[str, pathlib.Path]:
@@ -148,7 +155,7 @@ def test_resolving_one_model_imports_only_its_family():
       print("torch" in sys.modules)
   """).splitlines()
   assert out[-2] == ("['bioacoustics_jax.models.initialize', 'bioacoustics_jax.models.resnet', "
-                     "'bioacoustics_jax.models.torch_layers']")
+                     "'bioacoustics_jax.models.torch_compatible_layers']")
   assert out[-1] == "False"
 
 
@@ -171,14 +178,19 @@ def test_a_jax_only_run_never_imports_torch(tmp_path):
   assert (tmp_path / "report.md").exists()
 
 
-def test_every_model_module_a_family_imports_is_in_the_cell_key_code_hash():
-  """A cell key hashes the family's file plus backbone._SHARED_CODE: a shared layer a family
-  imports (attention, swin_layers, ...) must be listed there, or an edit to it would reuse
-  old embeddings."""
-  from bioacoustics_jax.zoo import backbone  # pylint: disable=g-import-not-at-top
-  graph = _graph()
-  families = {p.module.partition(":")[0] for p in presets.PRESETS}
-  shared = set(backbone._SHARED_CODE)  # pylint: disable=protected-access
-  for family in families:
-    used = {t for t in graph[family] if t.startswith("bioacoustics_jax.models.")}
-    assert used <= shared, f"{family} imports {sorted(used - shared)}, not in the code hash"
+def test_only_entry_points_import_the_experiment():
+  importers = sorted(a for a, targets in _graph().items()
+                     if "bioacoustics_jax.experiment" in targets)
+  assert importers and all(a.startswith(EXPERIMENT_CALLERS) for a in importers), importers
+
+
+def test_the_cell_key_reads_the_same_import_graph():
+  """The cell key's code (bioacoustics_jax/source_code.py, which also follows packages'
+  __init__ files) sees every import this test's reader sees: two readers, one graph."""
+  from bioacoustics_jax import source_code  # pylint: disable=g-import-not-at-top
+  ours = {a: t for a, t in _graph().items() if a.startswith("bioacoustics_jax")}
+  theirs = source_code.graph()
+  assert set(ours) <= set(theirs)
+  for name, targets in ours.items():
+    missing = {t for t in targets if t.startswith("bioacoustics_jax")} - theirs[name][1]
+    assert not missing, (name, sorted(missing))

@@ -6,9 +6,9 @@
                   weight file), `torch_embedding_set(backbone, split, ...)` on the JAX path's
                   batches -> EmbeddingSet; `FAMILIES`
   torch_finetune  `torch_finetune(model, train, valid, train_config)`: the BEANS protocol
-  runner          `torch_embeddings(cell, config)` for "torch:<name>" cells, `check_model`
-  shared_init     `torch_init_variables(backbone, seed=...)`: the torch reference's random init
-                  ported into Flax, so "rn18" and "torch:rn18" start as the same network
+
+The "torch:<name>" cells that run them, and the shared random init of "rn18" beside
+"torch:rn18", live in cells/ (torch_cell.py, torch_finetuned.py, shared_init.py).
 
 Importing this package does not import torch; its modules do.
 """

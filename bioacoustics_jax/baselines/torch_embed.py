@@ -120,7 +120,7 @@ def _ast_keys(state_dict: Mapping[str, Any]) -> dict[str, Any]:
 class TorchFamily:
   """embed: (reference, recipe output) -> embedding [B, D]; adapt_keys: checkpoint -> reference
   state_dict keys (identity when the file already has the reference's layout); packages: what
-  its reference imports beyond torch (checked before any cell runs, baselines/runner.py)."""
+  its reference imports beyond torch (checked before any cell runs, cells/torch_cell.py)."""
 
   embed: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor]
   adapt_keys: Callable[[Mapping[str, Any]], dict[str, Any]] = dict

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import importlib.util
 import os
 import pathlib
 from typing import Any, Mapping
@@ -22,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bioacoustics_jax import source_code
 from bioacoustics_jax.audio import recipes
 from bioacoustics_jax.models import initialize
 from bioacoustics_jax.porting import checkpoint
@@ -167,7 +166,7 @@ class Backbone:
   def port_state_dict(self, state_dict: Mapping[str, Any], sample: Any | None = None, *,
                       source: str = "state_dict") -> Any:
     """Variables of this backbone ported from a PyTorch `state_dict` (numpy or tensors), e.g.
-    the torch reference's own random init (baselines/shared_init.py)."""
+    the torch reference's own random init (cells/shared_init.py)."""
     sample = self.sample_input() if sample is None else sample
     target = jax.eval_shape(lambda x: self.module.init(jax.random.PRNGKey(0), x), sample)
     try:
@@ -200,7 +199,8 @@ class Backbone:
     out = {"model": preset.name, "architecture": preset.architecture, "module": preset.module,
            "module_kwargs": dict(preset.module_kwargs), "porter": preset.porter,
            "recipe": self.recipe.name, "overrides": dict(self.overrides), "weights": weights,
-           "code": _code_hash(preset.module.partition(":")[0])}
+           "code": _code_hash(preset.module,
+                              *([preset.porter] if weights and preset.porter else []))}
     if self.rate_rule != "model":
       out["rate_rule"] = self.rate_rule  # absent by default: existing keys stay valid
     return out
@@ -228,35 +228,9 @@ def resolve(name: str, overrides: Mapping[str, Any] | None = None,
                   weights_dir=load_lib.weights_dir(weights_dir or None), rate_rule=rate_rule)
 
 
-# The code every embedding goes through besides the family file itself: shared layers, the
-# input recipes and their frontend, extraction. An edit there must not reuse old embeddings.
-_SHARED_CODE = ("bioacoustics_jax.models.torch_compatible_layers",
-                "bioacoustics_jax.models.attention",
-                "bioacoustics_jax.models.initialize", "bioacoustics_jax.models.swin_layers",
-                "bioacoustics_jax.audio.recipes", "bioacoustics_jax.audio.frontend",
-                "bioacoustics_jax.embed.extract")
-
-
 @functools.lru_cache(maxsize=None)
-def _code_hash(family_module: str) -> str:
-  return source_hash((family_module,) + _SHARED_CODE)
-
-
-def source_hash(modules: tuple[str, ...]) -> str:
-  """sha256 (16 hex) of the source files of `modules` (import names), read without importing
-  them; a package contributes every .py file under its folder (sorted by path), so an edit to
-  any of its modules counts; a module that cannot be found contributes its name only."""
-  digest = hashlib.sha256()
-  for name in modules:
-    digest.update(name.encode())
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
-      continue
-    origin = pathlib.Path(spec.origin)
-    files = [origin]
-    if spec.submodule_search_locations:  # a package: all of its source files
-      files = sorted(origin.parent.rglob("*.py"))
-    for path in files:
-      digest.update(str(path.relative_to(origin.parent)).encode())
-      digest.update(path.read_bytes())
-  return digest.hexdigest()[:16]
+def _code_hash(*entries: str) -> str:
+  """The code a backbone's numbers come from: zoo/backbone.py, the preset's family module (and
+  porter) and every package module they import (layers, recipes, frontend), computed from the
+  imports (source_code.py), never listed by hand."""
+  return source_code.code_hash((__name__,) + entries)

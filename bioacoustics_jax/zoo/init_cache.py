@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from bioacoustics_jax.zoo.backbone import source_hash
+from bioacoustics_jax.source_code import source_hash
 
 ENV = "BIOACOUSTICS_JAX_INIT_CACHE"
 DEFAULT = os.path.join("~", ".cache", "bioacoustics_jax", "init")

@@ -68,7 +68,7 @@ SMOKE_TWINS = {"alex": "alexnet", "rn18p": "rn18", "rn50p": "rn50", "rn152p": "r
 _SMOKE_FAMILIES = {presets.get_preset(t).family for t in SMOKE_TWINS.values()}
 SMOKE_TWINS.update({m: t for m in BIOACOUSTIC_MODELS if (t := presets.random_init_twin(m))
                     and presets.get_preset(t).family in _SMOKE_FAMILIES})
-# One dict for every smoke model: each model takes the keys its module has (experiment.py drops
+# One dict for every smoke model: each model takes the keys its module has (grid.py drops
 # the others with a warning).
 SMOKE_OVERRIDES = dict(width=4, hidden=16, width_mult=0.25, depth_mult=0.3, dims=(8, 16),
                        depths=(1, 1), patch_size=56, num_layers=1, num_heads=2, hidden_dim=16,
@@ -131,7 +131,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.model_overrides = ml_collections.ConfigDict(SMOKE_OVERRIDES if arg.smoke else {})
   config.weights_dir = ""
   config.aves_input_rate = PAPER_AVES_INPUT_RATE if arg.paper_mode else "16000"
-  # Random-init models beside their torch: twin start from the torch init, ported (cell.py).
+  # Random-init models beside their torch: twin start from the torch init, ported (cells/cell.py).
   config.random_init = "auto"  # "auto" | "torch" | "flax"
   config.regimes = arg.regimes
   config.backgrounds = arg.backgrounds

@@ -51,7 +51,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.models = common.expand_models(arg.models, MODEL_SETS)
   config.model_overrides = ml_collections.ConfigDict(dict(width=4) if arg.smoke else {})
   config.weights_dir = ""  # "" = $BIOACOUSTICS_JAX_WEIGHTS or ~/.cache/bioacoustics_jax/weights
-  # Random-init models beside their torch: twin start from the torch init, ported (cell.py).
+  # Random-init models beside their torch: twin start from the torch init, ported (cells/cell.py).
   config.random_init = "auto"  # "auto" | "torch" | "flax"
   config.regimes = arg.regimes
   # dtype: "auto" = bf16 compute on GPU/TPU, float32 on CPU; batch_size: extraction batch.

@@ -1,7 +1,7 @@
 """Model x data compatibility of every trial, before any trial starts.
 
 For each distinct (model, its overrides, dataset, clip length, rate) in the sweep: the model is
-resolved (unknown ids and missing weights fail here, experiment.resolve_models) and its input
+resolved (unknown ids and missing weights fail here, grid.resolve_models) and its input
 recipe is traced on one clip of the dataset at the model's input rate (jax.eval_shape: shapes
 only, no compute), so e.g. VGGish on clips shorter than its 0.975 s window is refused with every
 trial that has the pair named, instead of failing trial after trial mid-sweep.
@@ -46,9 +46,9 @@ def datasets_of(config) -> list[str]:
 def check_compatibility(trials: Iterable[Trial], data_root_of) -> int:
   """Raises SweepError naming every incompatible (trial, model, dataset); returns the number of
   distinct pairs checked. `data_root_of(trial)` is where the trial's data lives."""
-  from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax import grid  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax import zoo  # pylint: disable=g-import-not-at-top
-  from bioacoustics_jax.cell import split_model_name  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.cells.cell import split_model_name  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.porting import load as load_lib  # pylint: disable=g-import-not-at-top
   models_seen: dict[str, dict] = {}
   verdicts: dict[tuple, str] = {}
@@ -60,7 +60,7 @@ def check_compatibility(trials: Iterable[Trial], data_root_of) -> int:
                        config.weights_dir], sort_keys=True, default=str)
     if mkey not in models_seen:
       try:
-        models_seen[mkey] = experiment.resolve_models(config)
+        models_seen[mkey] = grid.resolve_models(config)
       except load_lib.MissingWeightsError as e:  # named below; the inputs are still checked
         missing[mkey] = str(e)
         models_seen[mkey] = {m: zoo.resolve(split_model_name(m)[1]) for m in config.models}

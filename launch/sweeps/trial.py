@@ -22,7 +22,7 @@ import ml_collections
 
 from launch.sweeps import ledger
 
-# experiment.embedding_set logs one of these per cell: counted into status.json ("cells").
+# cells/store.py (load_or_compute) logs one of these per cell: counted into status.json ("cells").
 _COMPUTING = "Cell key %s: computing %s"
 _LOADING = "Cell key %s unchanged: loading %s"
 

@@ -65,8 +65,8 @@ def test_sweep_covers_the_grid_one_run_per_dataset_and_model():
 
 
 def test_one_evaluator_per_grid_setting_main_first():
-  from bioacoustics_jax import axes  # pylint: disable=g-import-not-at-top
-  evaluators = axes.make_evaluators(beans_paper.get_config(None))
+  from bioacoustics_jax import grid  # pylint: disable=g-import-not-at-top
+  evaluators = grid.make_evaluators(beans_paper.get_config(None))
   assert len(evaluators) == 5 and len({e.eval_key for e in evaluators}) == 5
   main = evaluators[0]  # probes, report.html and TensorBoard use the first
   assert main.reducers == ("umap",) and main.clusterers == ("kmeans",)

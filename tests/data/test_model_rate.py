@@ -7,7 +7,7 @@ import pytest
 
 from bioacoustics_jax import zoo
 from bioacoustics_jax.audio import io as audio_io
-from bioacoustics_jax.cell import Cell
+from bioacoustics_jax.cells.cell import Cell
 
 # The tiny HuBERT of tests/models/test_hubert.py: a 16 kHz model on 22.05 kHz synth_birds.
 AVES_TINY = dict(conv_layers=((32, 10, 5), (32, 3, 2), (32, 3, 2)), embed_dim=32, num_layers=2,
@@ -16,8 +16,9 @@ AVES_TINY = dict(conv_layers=((32, 10, 5), (32, 3, 2), (32, 3, 2)), embed_dim=32
 
 def _cell(root, model, overrides, **options):
   return Cell(dataset="synth_birds", model=model, regime="frozen",
-              backbone=zoo.resolve(model, overrides), workdir="/unused", data_root=root,
-              data_options=dict(cache_dir=f"{root}/_cache", **options), embed_batch_size=8)
+              backbone=zoo.resolve(model, overrides), cache_dir="/unused", data_root=root,
+              data_options=dict(cache_dir=f"{root}/_cache", **options),
+              embed_batch_size=8).opened()
 
 
 def _has_py_function(ds) -> bool:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from bioacoustics_jax import cell as cell_lib
+from bioacoustics_jax.cells import cell as cell_lib
 from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import beans_classes
 from bioacoustics_jax.data import catalog

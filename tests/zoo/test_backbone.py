@@ -85,11 +85,11 @@ def test_wrong_checkpoint_names_the_file_and_the_keys(tiny_rn18, tmp_path):
 
 def test_a_run_names_every_missing_weights_file_before_any_data(tmp_path):
   import ml_collections  # pylint: disable=g-import-not-at-top
-  from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax import grid  # pylint: disable=g-import-not-at-top
   config = ml_collections.ConfigDict(dict(models=("rn18", "alex", "torch:vggish"),
                                           model_overrides={}, weights_dir=str(tmp_path)))
   with pytest.raises(load.MissingWeightsError) as err:
-    experiment.resolve_models(config)
+    grid.resolve_models(config)
   message = str(err.value)
   assert "alexnet-owt-7be5be79.pth" in message and "vggish-10086976.pth" in message
   assert not list(tmp_path.iterdir())  # nothing written

@@ -51,7 +51,7 @@ def test_off_writes_nothing(tmp_path, monkeypatch):
 def test_source_hash_counts_every_file_of_a_package(tmp_path, monkeypatch):
   """A package's code hash covers its submodules (audio/recipes/ is a package): an edit to any
   one file changes every cell key that names the package."""
-  from bioacoustics_jax.zoo.backbone import source_hash  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.source_code import source_hash  # pylint: disable=g-import-not-at-top
   pkg = tmp_path / "hashpkg"
   pkg.mkdir()
   (pkg / "__init__.py").write_text("from hashpkg import inner\n")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bioacoustics_jax.cell import TORCH_PREFIX
+from bioacoustics_jax.cells.cell import TORCH_PREFIX
 
 _PAIR_KEY = ("dataset", "split", "regime", "reducer", "clusterer", "eval_key")
 SCORES = ("nmi", "ari")

@@ -10,14 +10,15 @@ import ml_collections
 import numpy as np
 import pytest
 
-from bioacoustics_jax import experiment
+from bioacoustics_jax import grid
 from bioacoustics_jax import registry
 from bioacoustics_jax import zoo
-from bioacoustics_jax.baselines import shared_init
 from bioacoustics_jax.baselines import torch_embed
 from bioacoustics_jax.baselines import torch_finetune
-from bioacoustics_jax.cell import Cell
-from bioacoustics_jax.cell import resolve_init
+from bioacoustics_jax.cells import shared_init
+from bioacoustics_jax.cells import store
+from bioacoustics_jax.cells.cell import Cell
+from bioacoustics_jax.cells.cell import resolve_init
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.train import config as config_lib
 from bioacoustics_jax.train import finetune as finetune_lib
@@ -37,7 +38,7 @@ RN18 = zoo.resolve("rn18", dict(width=4))  # one Backbone: its cells share one j
 
 def _cell(workdir, root, model, init):
   return Cell(dataset="synth_birds", model=model, regime="frozen", backbone=RN18,
-              workdir=workdir, data_root=root, split_name="train", embed_batch_size=8,
+              cache_dir=workdir, data_root=root, split_name="train", embed_batch_size=8,
               seed=SEED, init=init)
 
 
@@ -60,14 +61,15 @@ def test_init_choice():
 @pytest.mark.slow  # 285 s measured on the shared 2-core machine under load (XLA compiles)
 def test_frozen_random_init_is_one_network(tiny_root, tmp_path):
   config, workdir = _config(), str(tmp_path)
-  shared = experiment.embedding_set(_cell(workdir, tiny_root, "rn18", "torch"), config)
-  own = experiment.embedding_set(_cell(workdir, tiny_root, "rn18", "flax"), config)
-  reference = experiment.embedding_set(_cell(workdir, tiny_root, "torch:rn18", "torch"), config)
+  shared = store.load_or_compute(_cell(workdir, tiny_root, "rn18", "torch").opened(), config)
+  own = store.load_or_compute(_cell(workdir, tiny_root, "rn18", "flax").opened(), config)
+  reference = store.load_or_compute(_cell(workdir, tiny_root, "torch:rn18", "torch").opened(),
+                                    config)
   assert shared.ids == reference.ids and len(shared) >= 6
   agreement = _relative(shared.embeddings, reference.embeddings)
   assert agreement <= 1e-5, agreement
   assert _relative(own.embeddings, reference.embeddings) > 0.1  # Flax's own init: another net
-  keys = {c.key for c in (_cell(workdir, tiny_root, "rn18", i) for i in ("torch", "flax"))}
+  keys = {c.key for c in (_cell(workdir, tiny_root, "rn18", i).opened() for i in ("torch", "flax"))}
   assert len(keys) == 2  # the init is part of the cell key
   for es in (shared, reference):
     assert es.meta["extract_examples_per_s"] > 0 and es.meta["extract_compile_s"] >= 0
@@ -112,6 +114,6 @@ def test_torch_cells_without_their_package_are_refused_before_any_cell(monkeypat
   config = ml_collections.ConfigDict(dict(models=("rn18", "torch:rn18"), model_overrides={},
                                           weights_dir=""))
   with pytest.raises(ModuleNotFoundError, match=r"torch:rn18.*no_such_package_for_rn18"):
-    experiment.resolve_models(config)
-  assert set(experiment.resolve_models(ml_collections.ConfigDict(dict(
+    grid.resolve_models(config)
+  assert set(grid.resolve_models(ml_collections.ConfigDict(dict(
       models=("rn18",), model_overrides={}, weights_dir="")))) == {"rn18"}

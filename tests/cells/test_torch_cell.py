@@ -1,4 +1,4 @@
-"""The experiment cell for "torch:<model>" names (frozen and fine-tuned, cached like JAX cells)."""
+"""The PyTorch cells for "torch:<model>" names (frozen and fine-tuned, cached like JAX cells)."""
 
 import json
 import os
@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from bioacoustics_jax import experiment
+from bioacoustics_jax import grid
 from bioacoustics_jax import zoo
-from bioacoustics_jax.baselines import runner
-from bioacoustics_jax.cell import Cell
-from bioacoustics_jax.cell import split_model_name
+from bioacoustics_jax.cells import store
+from bioacoustics_jax.cells import torch_cell
+from bioacoustics_jax.cells.cell import Cell
+from bioacoustics_jax.cells.cell import split_model_name
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.train import config as config_lib
 
@@ -29,29 +30,29 @@ def _config(**train):
 
 def _cell(workdir, root, regime, model=zoo.resolve("rn18", dict(width=4))):
   return Cell(dataset="synth_birds", model="torch:rn18", regime=regime, backbone=model,
-              workdir=workdir, data_root=root, embed_batch_size=8, seed=42,
+              cache_dir=workdir, data_root=root, embed_batch_size=8, seed=42,
               train=_config().train.to_dict() if regime == "finetuned" else None)
 
 
 def test_frozen_and_finetuned_cells(tiny_root, tmp_path):
   config, workdir = _config(), str(tmp_path)
-  frozen = experiment.embedding_set(_cell(workdir, tiny_root, "frozen"), config)
+  frozen = store.load_or_compute(_cell(workdir, tiny_root, "frozen").opened(), config)
   split = pipeline.open_split("synth_birds", "test", data_root=tiny_root)
   assert len(frozen) == split.num_examples and frozen.dim == 1000
   assert frozen.meta["model"] == "torch:rn18" and frozen.meta["framework"] == "torch"
-  cell = _cell(workdir, tiny_root, "frozen")
+  cell = _cell(workdir, tiny_root, "frozen").opened()
   assert cell.embeddings_path.startswith(
       os.path.join(workdir, "embeddings", "synth_birds", "torch-rn18", "frozen-"))
   assert os.path.exists(cell.embeddings_path) and os.path.exists(cell.key_path)
   assert cell.key_inputs["framework"] == "torch"
-  again = experiment.embedding_set(_cell(workdir, tiny_root, "frozen"), config)
+  again = store.load_or_compute(_cell(workdir, tiny_root, "frozen").opened(), config)
   np.testing.assert_array_equal(again.embeddings, frozen.embeddings)  # loaded, not recomputed
 
-  tuned = experiment.embedding_set(_cell(workdir, tiny_root, "finetuned"), config)
+  tuned = store.load_or_compute(_cell(workdir, tiny_root, "finetuned").opened(), config)
   assert tuned.meta["learning_rate"] == 1e-3 and tuned.meta["best_epoch"] in (0, 1)
   assert not np.allclose(tuned.embeddings, frozen.embeddings)
   np.testing.assert_array_equal(tuned.labels, frozen.labels)
-  train_dir = _cell(workdir, tiny_root, "finetuned").train_dir
+  train_dir = _cell(workdir, tiny_root, "finetuned").opened().train_dir
   with open(os.path.join(train_dir, "torch_sweep.json")) as f:
     sweep = json.load(f)
   assert sweep["selected_learning_rate"] == 1e-3 and len(sweep["runs"][0]["history"]) == 2
@@ -62,9 +63,9 @@ def test_frozen_and_finetuned_cells(tiny_root, tmp_path):
 def test_names_are_checked():
   assert split_model_name("torch:vggish") == ("torch", "vggish")
   assert split_model_name("rn18") == ("jax", "rn18")
-  runner.check_model(zoo.resolve("vggish"))
+  torch_cell.check_model(zoo.resolve("vggish"))
   with pytest.raises(KeyError, match="Known models"):
-    experiment.resolve_models(ml_collections.ConfigDict(dict(
+    grid.resolve_models(ml_collections.ConfigDict(dict(
         models=("torch:nope",), model_overrides={}, weights_dir="")))
   with pytest.raises(ValueError, match="Unknown regime"):
     _cell("/tmp/unused", "/tmp/unused", "thawed")

@@ -8,8 +8,10 @@ baseline builds its reference at `torch.manual_seed(seed)` (baselines/torch_embe
 exactly that module and ports its state_dict with the preset's porter (the same strict rules that
 port pretrained files), so the JAX cell starts from the same weights bit for bit.
 
-experiment.py asks for it through `config.random_init` (cell.resolve_init: "torch", or "auto"
-when the run holds the model's `torch:` twin); the cell key records which init a cell used.
+It lives in cells/, beside both cells: the JAX cell (jax_cell.py) imports it by name
+(cell.SHARED_INIT) when `config.random_init` says so (cell.resolve_init: "torch", or "auto" when
+the run holds the model's `torch:` twin); the cell key records which init a cell used and hashes
+this code (and the torch reference's) into that cell's key only.
 """
 
 from __future__ import annotations

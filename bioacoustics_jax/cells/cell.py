@@ -1,22 +1,26 @@
-"""One experiment cell, resolved: (dataset split, Backbone, regime, framework), its key, its files.
+"""One experiment cell: (dataset split, Backbone, regime, framework), its key and its files.
 
-experiment.py builds a Cell for every dataset x model x regime and hands it to the JAX path or
-the PyTorch baseline (baselines/runner.py); both read the same splits at the same input rate
-and batch size, write to the same cache layout and put the same provenance in the embedding
-set's metadata, so the two frameworks differ only in the network code that runs.
+grid.py builds a Cell for every dataset x model x regime; `cell.opened()` opens its splits once
+(the evaluated split, and train and valid for fine-tuning: the data work is there and only
+there) and computes its key from them; store.py loads or computes its embedding set with the
+module `RUNNERS` names for its framework and regime. The JAX and PyTorch cells read the same
+splits at the same input rate and batch size, write to the same cache layout and put the same
+provenance in the embedding set's metadata, so the two frameworks differ only in the network code
+that runs.
 
 The cell key is a content hash of everything that changes the cell's embeddings (`key_inputs`):
 the split's data fingerprint (its annotation file or audio listing, the class list, the
 preparation options such as skip_bad_audio), the Backbone's identity (preset, overrides,
-weights file by content hash, code hash), the input rate, the embedding batch size (paper_mel3
-divides by the batch maximum) and compute dtype, background handling, the regime, the seed where it matters, and
-for fine-tuning the whole training config, the train/valid data and the trainer's code. Caches
-live under the key, so a changed input never reuses a cached result and an unchanged one always
-does:
+weights file by content hash), the input rate, the embedding batch size (paper_mel3 divides by
+the batch maximum) and compute dtype, background handling, the regime, the seed where it
+matters, for fine-tuning the whole training config and the train/valid data, and the code: every
+package module upstream of the embeddings, computed from the imports of the cell's runner and the
+preset's import paths (`code_entries`, source_code.py), never listed by hand. Caches live under
+the key, so a changed input never reuses a cached result and an unchanged one always does:
 
-    <workdir>/embeddings/<dataset>/<model dir>/<regime>-<key>.npz    the cell's embedding set
-    <workdir>/embeddings/<dataset>/<model dir>/<regime>-<key>.json   what the key was made of
-    <workdir>/train/<dataset>/<model dir>/<key>/                     its fine-tuning runs
+    <cache_dir>/embeddings/<dataset>/<model dir>/<regime>-<key>.npz    the cell's embedding set
+    <cache_dir>/embeddings/<dataset>/<model dir>/<regime>-<key>.json   what the key was made of
+    <cache_dir>/train/<dataset>/<model dir>/<key>/                     its fine-tuning runs
 """
 
 from __future__ import annotations
@@ -30,23 +34,43 @@ from typing import Any
 
 import bioacoustics_jax
 from bioacoustics_jax import paths
+from bioacoustics_jax import source_code
 from bioacoustics_jax import zoo
 from bioacoustics_jax.data import catalog
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.embed import extract as extract_lib
-from bioacoustics_jax.zoo.backbone import source_hash
 
 REGIMES = ("frozen", "finetuned")
 TORCH_PREFIX = "torch:"
 RANDOM_INITS = ("auto", "torch", "flax")  # config.random_init
-# Code a fine-tuned cell's numbers also depend on (beside the backbone's, see zoo.Backbone).
-_TRAIN_CODE = ("bioacoustics_jax.train.step", "bioacoustics_jax.train.loop",
-               "bioacoustics_jax.train.finetune", "bioacoustics_jax.train.losses",
-               "bioacoustics_jax.train.optimizer", "bioacoustics_jax.train.state",
-               "bioacoustics_jax.parallel.data_parallel", "bioacoustics_jax.data.augment",
-               "bioacoustics_jax.data.pipeline", "bioacoustics_jax.models.classifier")
-_TORCH_CODE = ("bioacoustics_jax.baselines.torch_embed", "bioacoustics_jax.baselines.torch_recipes",
-               "bioacoustics_jax.baselines.torch_finetune")
+_CELLS = "bioacoustics_jax.cells."
+# The module that computes each kind of cell, one interface: `embeddings(cell, config)` and
+# `COLLECTIVE` (every process takes part, or process 0 alone). Named here, imported by store.py
+# only when such a cell runs (a JAX-only run never imports torch); the cell key hashes the code
+# upstream of it.
+RUNNERS = {("jax", "frozen"): _CELLS + "jax_cell", ("jax", "finetuned"): _CELLS + "jax_finetuned",
+           ("torch", "frozen"): _CELLS + "torch_cell",
+           ("torch", "finetuned"): _CELLS + "torch_finetuned"}
+# A JAX cell's random init shared with its torch: twin (init "torch"), imported by name only for
+# such cells: its torch code enters their keys and no other's.
+SHARED_INIT = _CELLS + "shared_init:torch_init_variables"
+STORE = _CELLS + "store"  # loads, computes and saves every cell: its code is upstream of all
+
+
+def code_entries(framework: str, regime: str, init: str, preset: zoo.Preset) -> tuple[str, ...]:
+  """Where a cell's code starts: its runner, the store and the code its preset names by import
+  path (module, porter, reference) that this cell runs. source_code.upstream walks the imports
+  from here."""
+  entries = [RUNNERS[framework, regime], STORE]
+  if framework == "jax":
+    entries.append(preset.module)
+    if preset.porter and (preset.weights is not None or init == "torch"):
+      entries.append(preset.porter)
+  if init == "torch":
+    entries.append(SHARED_INIT)
+  if preset.reference and (framework == "torch" or init == "torch"):
+    entries.append(preset.reference)
+  return tuple(entries)
 
 
 def split_model_name(model: str) -> tuple[str, str]:
@@ -78,13 +102,17 @@ def resolve_init(setting: str, model: str, models, backbone: zoo.Backbone) -> st
 
 @dataclasses.dataclass(eq=False)
 class Cell:
-  """A cell of the grid. `model` is the name as written in the config (`rn18`, `torch:rn18`)."""
+  """A cell of the grid. `model` is the name as written in the config (`rn18`, `torch:rn18`).
+
+  Built without touching data; `opened()` returns the cell with its splits open and its key
+  computed from them. The key, the paths under it and the batches exist on an opened cell only.
+  """
 
   dataset: str
   model: str
   regime: str
   backbone: zoo.Backbone
-  workdir: str
+  cache_dir: str  # embeddings/ and train/ live here (a sweep's trials share one)
   data_root: str
   split_name: str = "test"
   data_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # open_split kwargs
@@ -94,19 +122,41 @@ class Cell:
   seed: int = 42
   train: dict[str, Any] | None = None  # config.train as a dict (fine-tuned cells)
   init: str = "flax"  # resolve_init: "weights", "torch" (shared with torch: cells) or "flax"
+  # The opened splits (`opened()`): the evaluated one, and train and valid for fine-tuning.
+  splits: dict[str, pipeline.SplitData] | None = dataclasses.field(default=None, repr=False)
 
   def __post_init__(self):
     if self.regime not in REGIMES:
       raise ValueError(f"Unknown regime {self.regime!r}; known: {list(REGIMES)}")
+    if self.regime == "finetuned" and self.train is None:
+      raise ValueError(f"{self.desc}: a fine-tuned cell needs the training config.")
 
   @property
   def framework(self) -> str:
     return split_model_name(self.model)[0]
 
   @property
+  def runner(self) -> str:
+    """The module that computes this cell's embeddings (RUNNERS)."""
+    return RUNNERS[self.framework, self.regime]
+
+  @property
   def model_dir(self) -> str:
     """Folder name for the model's files: "torch:rn18" -> "torch-rn18" (no ':' in paths)."""
     return self.model.replace(":", "-")
+
+  def opened(self) -> Cell:
+    """This cell with its splits opened, each once (the tfds builder prepares a split the first
+    time, at the model's input rate): the evaluated split, and train and valid for fine-tuning.
+    A missing split raises here (KeyError, ValueError or FileNotFoundError, naming it)."""
+    names = [self.split_name] + (["train", "valid"] if self.regime == "finetuned" else [])
+    return dataclasses.replace(self, splits={n: self.open(n) for n in dict.fromkeys(names)})
+
+  def _opened_split(self, name: str) -> pipeline.SplitData:
+    if self.splits is None:
+      raise ValueError(f"{self.desc}: the cell is not opened; its key and files come from its "
+                       "splits: use cell.opened().")
+    return self.splits[name]
 
   @functools.cached_property
   def key_inputs(self) -> dict[str, Any]:
@@ -120,20 +170,17 @@ class Cell:
         "embed_batch_size": self.batch_size,
         "embed_dtype": self.embed_dtype,
         "regime": self.regime,
+        "code": source_code.code_hash(code_entries(self.framework, self.regime, self.init,
+                                                   self.backbone.preset)),
     }
-    if self.framework == "torch":
-      inputs["torch_code"] = source_hash(_TORCH_CODE)
     if self.backbone.preset.weights is None or self.regime == "finetuned":
       inputs["seed"] = int(self.seed)  # random init and training draw from it
     if self.framework == "jax" and self.init == "torch":
-      # The torch reference's init, ported (absent: Flax's own, so older keys stay valid).
-      inputs["init"] = {"from": "torch", "code": source_hash(_TORCH_CODE)}
+      inputs["init"] = "torch"  # the torch reference's init, ported (absent: Flax's own)
     if self.regime == "finetuned":
-      if self.train is None:
-        raise ValueError(f"{self.desc}: a fine-tuned cell needs the training config.")
       inputs["train"] = self.train
-      inputs["train_data"] = {s: _split_identity(self.open(s), False) for s in ("train", "valid")}
-      inputs["train_code"] = source_hash(_TRAIN_CODE)
+      inputs["train_data"] = {s: _split_identity(self._opened_split(s), False)
+                              for s in ("train", "valid")}
     return inputs
 
   @functools.cached_property
@@ -144,7 +191,7 @@ class Cell:
 
   @property
   def embeddings_path(self) -> str:
-    return os.path.join(self.workdir, "embeddings", self.dataset, self.model_dir,
+    return os.path.join(self.cache_dir, "embeddings", self.dataset, self.model_dir,
                         f"{self.regime}-{self.key}.npz")
 
   @property
@@ -159,7 +206,7 @@ class Cell:
     training = {k: v for k, v in self.key_inputs.items()
                 if k not in ("data", "embed_batch_size", "embed_dtype")}
     key = hashlib.sha256(json.dumps(training, sort_keys=True, default=str).encode()).hexdigest()
-    return os.path.join(self.workdir, "train", self.dataset, self.model_dir, key[:16])
+    return os.path.join(self.cache_dir, "train", self.dataset, self.model_dir, key[:16])
 
   def write_key(self) -> None:
     """Writes what the key was made of beside the embedding set (atomic)."""
@@ -183,10 +230,10 @@ class Cell:
     source = pipeline.resolve_source(self.dataset, data_root=self.data_root, **options)
     return int(source.info.sample_rate)
 
-  @functools.cached_property
+  @property
   def split(self) -> pipeline.SplitData:
-    """The split whose embeddings are evaluated."""
-    return self.open(self.split_name)
+    """The split whose embeddings are evaluated (opened)."""
+    return self._opened_split(self.split_name)
 
   @property
   def rate(self) -> int:
