@@ -99,8 +99,8 @@ def test_evaluation_and_the_run_are_downstream_of_every_cell(root):
 # its computed set.
 _OLD_SHARED = ("bioacoustics_jax.models.initialize", "bioacoustics_jax.audio.recipes",
                "bioacoustics_jax.audio.frontend", "bioacoustics_jax.embed.extract")
-_OLD_SHARED_LAYERS = ("bioacoustics_jax.models.torch_compatible_layers", "bioacoustics_jax.models.attention",
-                      "bioacoustics_jax.models.swin_layers")
+_OLD_SHARED_LAYERS = ("bioacoustics_jax.models.torch_compatible_layers",
+                      "bioacoustics_jax.models.attention", "bioacoustics_jax.models.swin_layers")
 _OLD_TRAIN = ("bioacoustics_jax.train.step", "bioacoustics_jax.train.loop",
               "bioacoustics_jax.train.finetune", "bioacoustics_jax.train.losses",
               "bioacoustics_jax.train.optimizer", "bioacoustics_jax.train.state",
