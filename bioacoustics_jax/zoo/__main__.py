@@ -26,7 +26,7 @@ from absl import logging
 _MODEL = flags.DEFINE_string("model", None, "Model id, e.g. rn50p, alex, vggish.")
 _WEIGHTS = flags.DEFINE_string(
     "weights", None, "PyTorch checkpoint (.pth/.pt/.bin/.safetensors). Default: the model's "
-    "file in the weights directory, downloaded there if missing.")
+    "file in the weights directory (fetch it with --download=MODEL first).")
 _OUT = flags.DEFINE_string("out", None, "Output directory (must not hold a checkpoint yet). "
                            "Default: <weights dir>/<model>.ported, where runs look for it.")
 _WEIGHTS_DIR = flags.DEFINE_string(
