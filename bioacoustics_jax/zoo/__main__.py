@@ -32,7 +32,7 @@ _LIST = flags.DEFINE_bool("list", False, "Print every model id (family, input ra
                           "folder, parity reference) and exit.")
 _WEIGHTS = flags.DEFINE_string(
     "weights", None, "PyTorch checkpoint (.pth/.pt/.bin/.safetensors). Default: the model's "
-    "file in the weights directory (fetch it with --download=MODEL).")
+    "file in the weights directory (fetch it with --download=MODEL first).")
 _OUT = flags.DEFINE_string("out", None, "Output directory (must not hold a checkpoint yet). "
                            "Default: <weights dir>/<model>.ported, where runs look for it.")
 _WEIGHTS_DIR = flags.DEFINE_string(

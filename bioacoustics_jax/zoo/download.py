@@ -174,11 +174,11 @@ def models_to_download(spec: str) -> list[str]:
   return out
 
 
-def download_model(name: str, weights_dir: pathlib.Path, *, progress: bool = True,
+def download_model(preset: Preset, weights_dir: pathlib.Path, *, progress: bool = True,
                    **fetch_kwargs) -> Result | None:
-  """Fetches model `name`'s weights file into `weights_dir` unless it is there already; a file
+  """Fetches the preset's weights file into `weights_dir` unless it is there already; a file
   already there is checked too. None for a random-init model (nothing to fetch)."""
-  preset = presets.get_preset(name)
+  name = preset.name
   if not preset.weights:
     return None
   if not preset.weights_url:
@@ -223,7 +223,7 @@ def download(spec: str, weights_dir: pathlib.Path, *, progress: bool = True,
     if preset.weights in seen:  # e.g. `swin` and `swin_s` share one file
       continue
     seen.add(preset.weights)
-    result = download_model(name, weights_dir, progress=progress, **fetch_kwargs)
+    result = download_model(preset, weights_dir, progress=progress, **fetch_kwargs)
     print(describe(result), flush=True)
     results.append(result)
   return results

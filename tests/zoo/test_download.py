@@ -3,6 +3,7 @@ support and a handler that drops the connection mid-file): success, a wrong chec
 file, a dropped connection resumed in the same call and by a second call, a whole `.part`
 verified without fetching again; and the command line's one-line errors."""
 
+import dataclasses
 import hashlib
 import http.server
 import os
@@ -133,6 +134,23 @@ def test_http_error_and_unreachable_server(server, tmp_path):
     download.fetch("http://127.0.0.1:9/w.pth", tmp_path / "x.pth", None, progress=False,
                    retries=1, backoff_s=0, timeout=5)
   assert list(tmp_path.iterdir()) == []
+
+
+def test_a_preset_is_fetched_under_its_file_name_and_checked_again_when_there(server,
+                                                                            tmp_path):
+  """download_model with rn18p's row pointed at the local server (its sha256 set to the
+  payload's): the file lands under the preset's name, and a second call finds and checks it."""
+  preset = dataclasses.replace(presets.get_preset("rn18p"), sha256=DIGEST,
+                               weights_url=server.url + "/w.pth")
+  result = download.download_model(preset, tmp_path, progress=False, backoff_s=0)
+  assert result.fetched and result.path == tmp_path / "resnet18-f37072fd.pth"
+  assert "rn18p: fetched" in download.describe(result) and "sha256 matches" in \
+      download.describe(result)
+  again = download.download_model(preset, tmp_path, progress=False)
+  assert not again.fetched and again.sha256 == DIGEST and server.requests == [None]
+  unknown = dataclasses.replace(preset, name="x", weights="x.pt", sha256=None)
+  line = download.describe(download.download_model(unknown, tmp_path, progress=False))
+  assert "NOT verified" in line and DIGEST in line
 
 
 def test_checksums_come_from_the_table_or_torchvision_names():

@@ -167,17 +167,20 @@ def _scatter_grid(trials, rows, views, max_points: int, data: dict) -> str:
     datasets = list(dict.fromkeys([r["dataset"] for r in mine] + [k[1] for k in sorted(cells)]))
     lines = list(dict.fromkeys([(r["model"], r["regime"]) for r in mine]
                                + [(k[2], k[3]) for k in sorted(cells)]))
-    head = "".join(f"<th>{_esc(d)}</th>" for d in datasets)
+    # One row per model and regime; its datasets wrap onto the next line when the window is
+    # narrower than the row (page_assets.STYLE), so no dataset is ever off-screen.
     body = []
     for model, regime in lines:
       tds = []
       for d in datasets:
         view = cells.get((trial, d, model, regime))
-        key = f"{trial}|{d}|{model}|{regime}"
-        tds.append(f"<td>{_cell_figures(view, key, max_points, data) if view else ''}</td>")
-      body.append(f"<tr><th>{_esc(model)}<br>{_esc(regime)}</th>{''.join(tds)}</tr>")
-    grid = (f'<div class="scroll"><table class="grid"><thead><tr><th></th>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table></div>")
+        if view:
+          key = f"{trial}|{d}|{model}|{regime}"
+          tds.append(f'<div class="grid-cell"><div class="where">{_esc(d)}</div>'
+                     f"{_cell_figures(view, key, max_points, data)}</div>")
+      body.append(f'<div class="grid-row"><h4>{_esc(model)} {_esc(regime)}</h4>'
+                  f'<div class="grid-cells">{"".join(tds)}</div></div>')
+    grid = f'<div class="grid">{"".join(body)}</div>'
     parts.append(f"<details open><summary>{_esc(trial)}</summary>{grid}</details>" if trial
                  else grid)
   return "\n".join(parts)
@@ -191,10 +194,14 @@ def _curves(trials) -> str:
   parts = []
   for trial, trial_dir in trials:
     train_dir = os.path.join(trial_dir, "train")
+    # A fine-tuning's folder holds sweep.json and, with several learning rates, one lr_<value>
+    # folder per rate (train/finetune.py); any folders above it (dataset, model, training key)
+    # name it.
     groups = collections.defaultdict(list)
     for path in paths.glob(os.path.join(train_dir, "**", "metrics.jsonl")):
       rel = os.path.relpath(os.path.dirname(path), train_dir).split(os.sep)
-      groups[tuple(rel[:2])].append((rel[2] if len(rel) > 2 else "", path))
+      sub = rel.pop() if rel[-1].startswith("lr_") else ""
+      groups[tuple(rel)].append((sub, path))
     for group, files in sorted(groups.items()):
       sweep_path = os.path.join(train_dir, *group, "sweep.json")
       sweep = json.loads(paths.read_text(sweep_path)) if paths.exists(sweep_path) else {}
@@ -227,7 +234,8 @@ def _curves(trials) -> str:
         chosen_text += (f"; train-clip accuracy eval mode {train_acc['eval_mode']:.3f} vs "
                         f"train mode {train_acc['train_mode']:.3f}")
       parts.append(f'<figure><img class="curve" src="{uri}" alt="{_esc(title)} curves">'
-                   f"<figcaption>{_esc(title)}: {_esc(chosen_text)} (dashed line)</figcaption>"
+                   f"<figcaption>{_esc(title)}: {_esc(chosen_text)} (dashed line); lines: "
+                   f"{_esc(', '.join(f'lr {lr}' for lr in sorted(series)))}</figcaption>"
                    "</figure>")
   body = "".join(parts) or ('<p class="note">No fine-tuning in this run (regime frozen only).'
                             "</p>")
