@@ -15,7 +15,8 @@ torchvision classifiers give their 1000-d output, VGGish the mean of its per-pat
 embeddings, HuBERT/AVES (and wav2vec 2.0, WavLM, data2vec-audio) the mean over time of the last
 layer, AST the pooled output, Whisper the mean over the clip's positions of its last layer, CLAP its
 normalised audio projection (get_audio_features), CNN14
-its `embedding` (fc1) from the raw 32 kHz waveform through its own torchlibrosa front end.
+its `embedding` (fc1) from the raw 32 kHz waveform through its own torchlibrosa front end,
+BirdSet's ConvNeXt its pooled, normalised features.
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ def _clap_keys(state_dict: Mapping[str, Any]) -> dict[str, Any]:
   return {k: v for k, v in state_dict.items() if not k.startswith(clap_porting.TEXT_SIDE)}
 
 
+def _convnext_pooled(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+  # ConvNextForImageClassification on [B, 1, 128, frames]: its backbone's pooler_output
+  # (global average pool -> LayerNorm), the embedding; the species logits are left out.
+  return model.convnext(x).pooler_output
+
+
 def _pooled(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
   return model(x).pooler_output  # ASTModel: mean of the cls and distillation tokens
 
@@ -144,6 +151,8 @@ FAMILIES: registry.Registry[TorchFamily] = registry.Registry("PyTorch baseline a
     "data2vec_audio_base": _WAV2VEC2_FAMILY,
     "whisper_base": TorchFamily(_whisper_clip_mean, _whisper_keys, packages=("transformers",)),
     "clap_htsat": TorchFamily(_clap_audio_features, _clap_keys, packages=("transformers",)),
+    "birdaves_large": TorchFamily(_time_mean),  # as hubert_base: ESP's torchaudio layout
+    "convnext_base_birdset": TorchFamily(_convnext_pooled, packages=("transformers",)),
 }, hint="Add it to FAMILIES in bioacoustics_jax/baselines/torch_embed.py.")
 
 

@@ -263,3 +263,26 @@ def clap_logmel(audio, sample_rate: int) -> torch.Tensor:
   power = (spec.real ** 2 + spec.imag ** 2).transpose(1, 2)  # [B, frames, F]
   mel = power @ _const(jnp_recipes.clap_filterbank())
   return 10.0 * torch.clamp(mel, min=1e-10).log10()
+
+
+# ---------------------------------------------------------------------------------------------
+# birdset_mel: BirdSet's ConvNeXt input (torchaudio Spectrogram + MelScale, PowerToDB, Normalize).
+# ---------------------------------------------------------------------------------------------
+
+
+@_register("birdset_mel")
+def birdset_mel(audio, sample_rate: int) -> torch.Tensor:
+  """[B, 1, 128, frames]: power mel (HTK, no norm), dB floored 80 below each clip's peak,
+  (x - mean) / std with BirdSet's constants."""
+  audio = _as_batch(audio, "birdset_mel")
+  jnp_recipes.require_rate("birdset_mel", jnp_recipes.BIRDSET_RATE, sample_rate)
+  n_fft = jnp_recipes.BIRDSET_N_FFT
+  spec = torch.stft(audio, n_fft=n_fft, hop_length=jnp_recipes.BIRDSET_HOP,
+                    window=_const(frontend.hann_window(n_fft, periodic=True)), center=True,
+                    pad_mode="reflect", return_complex=True)
+  fb = _const(frontend.mel_filterbank(sample_rate, n_fft, jnp_recipes.BIRDSET_N_MELS, htk=True,
+                                      norm=None, bin_freqs="linspace"))
+  mel = torch.einsum("bft,fm->bmt", spec.real ** 2 + spec.imag ** 2, fb)
+  db = 10.0 * torch.clamp(mel, min=1e-10).log10()
+  db = torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - jnp_recipes.BIRDSET_TOP_DB)
+  return ((db - jnp_recipes.BIRDSET_MEAN) / jnp_recipes.BIRDSET_STD)[:, None]

@@ -37,8 +37,9 @@ def _birdaves(name: str, arch: str, dim: int, data: str) -> Preset:
       name=name, architecture=arch, module=_MODELS + "hubert:build",
       module_kwargs={"arch": arch}, recipe="waveform16k", embedding_dim=dim,
       porter=_PORTING + "hubert:port_hubert",
-      reference=_BINDINGS + "wav2vec2_family_reference",
-      reference_kwargs={"family": "hubert", "arch": arch}, weights=file,
+      # As `aves`: a torch model in torchaudio's layout, so the PyTorch baseline loads ESP's file
+      # as it is (parity against transformers' HubertModel: tests/models/test_birdaves.py).
+      reference=_BINDINGS + "hubert_reference", reference_kwargs={"arch": arch}, weights=file,
       weights_url=_BIRDAVES + file,
       # As AVES in the paper (BEANS recipe): the CNN feature encoder stays frozen.
       frozen_prefixes=("feature_extractor",),

@@ -87,6 +87,15 @@ def _inputs(spec, batch: int, frames: int, patches: int, seconds: float, overrid
     shape = (batch, overrides.get("max_length", 1024), overrides.get("num_mel_bins", 128))
     x = rng.normal(-4, 3, shape).astype(np.float32)
     return x, torch.from_numpy, lambda out: out.pooler_output
+  if spec.recipe == "clap_logmel":  # 10 s of CLAP's log-mel, [B, 1001, 64] (torch: [B, 1, ...])
+    x = rng.normal(-30, 12, (batch, 1001, overrides.get("num_mel_bins", 64))).astype(np.float32)
+    to_torch = lambda a: torch.from_numpy(a[:, None])  # noqa: E731
+    return x, to_torch, lambda out: torch.nn.functional.normalize(out.audio_embeds, dim=-1)
+  if spec.recipe == "birdset_mel":  # BirdSet's 1-channel dB mel, `frames` frames of 10 ms
+    x = rng.normal(0, 1, (batch, 128, frames, 1)).astype(np.float32)
+    to_torch = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))  # noqa: E731
+    # The classifier's logits (the pooled embedding is not in the output): no diff column.
+    return x, to_torch, lambda out: out.logits
   if spec.recipe.startswith("waveform"):
     x = rng.normal(0, 0.3, (batch, int(seconds * 16000))).astype(np.float32)
     last = lambda out: getattr(out, "last_hidden_state", out)  # noqa: E731

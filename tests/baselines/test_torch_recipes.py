@@ -26,6 +26,7 @@ CASES = [
     ("clap_logmel", 48000, 30000, 1e-3),  # dB; repeat-padded to 10 s
     ("clap_logmel", 48000, 490000, 1e-3),  # longer than 10 s: the first 10 s
     ("waveform", 8000, 700, 0.0),
+    ("birdset_mel", 32000, 16000, 1e-3),  # normalised dB
 ]
 
 
@@ -38,7 +39,7 @@ def _audio(samples, batch=3, seed=0):
 
 def _jnp_in_torch_layout(name, out):
   out = np.asarray(out)
-  if name in ("paper_mel3", "paper_mel3_224"):
+  if name in ("paper_mel3", "paper_mel3_224", "birdset_mel"):
     return out.transpose(0, 3, 1, 2)  # NHWC -> NCHW
   if name == "vggish_logmel":
     return out.transpose(0, 1, 4, 2, 3)  # [B, P, 96, 64, 1] -> [B, P, 1, 96, 64]

@@ -1,8 +1,9 @@
 """BirdAVES (zoo/presets_bioacoustic.py): HuBERT at large widths on AVES' base layout.
 
-The reference is transformers' `HubertModel` (code this project did not write) at random init
-with every parameter perturbed; the porter is also run on ESP's torchaudio key layout (the
-`.torchaudio.pt` files), reproduced by porting/references/wav2vec2_torch.py's state_dict.
+The parity reference is transformers' `HubertModel` (code this project did not write) at random
+init with every parameter perturbed; the porter is also run on ESP's torchaudio key layout (the
+`.torchaudio.pt` files), reproduced by porting/references/wav2vec2_torch.py's state_dict (the
+presets' `reference`, as for `aves`, so the PyTorch baseline loads ESP's files as they are).
 Tiny widths in the default suite (the large structure: post-LN, group-norm extractor without
 conv bias, more heads than base per width); full size in slow tests.
 """
@@ -49,11 +50,15 @@ def _check(name, torch_model, overrides, x, rel=1e-5):
   return variables, inter
 
 
-def test_tiny_parity_with_transformers_hubert():
+def _transformers(**overrides):
   torch.manual_seed(0)
-  name = "birdaves_biox_large"  # bioxn-large: the same architecture
-  reference = perturb.perturb_parameters(zoo.get_preset(name).torch_reference(**TINY), seed=1)
-  _, inter = _check(name, reference, TINY, _wave())
+  return perturb.perturb_parameters(
+      bindings.hubert_transformers_reference("birdaves_large", **overrides), seed=1)
+
+
+def test_tiny_parity_with_transformers_hubert():
+  # bioxn-large: the same architecture
+  _, inter = _check("birdaves_biox_large", _transformers(**TINY), TINY, _wave())
   assert inter["embedding"].shape == (2, 32)
 
 
@@ -91,9 +96,7 @@ def test_torchaudio_file_loads_through_the_zoo(tmp_path):
 @pytest.mark.slow
 def test_full_size_large_parity_and_count():
   """Full BirdAVES-large vs transformers' HubertModel: 1 s of audio, parameter count."""
-  torch.manual_seed(0)
-  reference = perturb.perturb_parameters(
-      zoo.get_preset("birdaves_biox_large").torch_reference(), seed=1)
+  reference = _transformers()
   variables, inter = _check("birdaves_biox_large", reference, {}, _wave(1, 16000))
   assert inter["last_hidden_state"].shape == (1, 49, 1024)
   assert sum(np.size(v) for v in jax.tree_util.tree_leaves(variables)) == LARGE_PARAMS

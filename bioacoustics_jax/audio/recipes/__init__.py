@@ -31,5 +31,6 @@ from bioacoustics_jax.audio.recipes.extended import (
     resize_mel, whisper_filterbank, whisper_frames)
 from bioacoustics_jax.audio.recipes.clap import (CLAP_FRAMES, CLAP_HOP, CLAP_N_FFT, CLAP_RATE,
                                                  CLAP_SAMPLES, clap_filterbank, clap_log_mel)
-from bioacoustics_jax.audio.recipes.birdset import (BIRDSET_MEAN, BIRDSET_RATE, BIRDSET_STD,
-                                                    birdset_mel)
+from bioacoustics_jax.audio.recipes.birdset import (BIRDSET_HOP, BIRDSET_MEAN, BIRDSET_N_FFT,
+                                                    BIRDSET_N_MELS, BIRDSET_RATE, BIRDSET_STD,
+                                                    BIRDSET_TOP_DB, birdset_mel)
