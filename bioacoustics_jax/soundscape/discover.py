@@ -6,7 +6,8 @@ Windows' unit vectors -> PCA (evaluate/jax_pca.py, on device) to `dims` componen
 project's JAX k-means (evaluate/jax_kmeans.py) with `n_init` seeded restarts; the first two
 components are the 2-D coordinates. Written to `out_dir` (default <store>/discover):
 
-  windows.csv                      recording, start, end, cluster, x, y (one row per window)
+  windows.csv                      recording, start, end, cluster, x, y, label (one row per
+                                   window; label from a table beside the recording, if any)
   raven/<recording>.Table.1.selections.txt   a Raven selection table per recording (a
                                    Cluster column),
                                    opened beside the recording in Raven Pro or as Audacity labels
@@ -69,12 +70,12 @@ def cluster(store: store_lib.Store, clusters: int = 8, dims: int = 32, n_init: i
 def write_csv(found: Discovery, path: str) -> None:
   with open(path, "w", newline="") as f:
     writer = csv.writer(f)
-    writer.writerow(("recording", "start", "end", "cluster", "x", "y"))
+    writer.writerow(("recording", "start", "end", "cluster", "x", "y", "label"))
     r = found.rows
     for i in range(len(found.cluster)):
       writer.writerow((r["recording"][i], f"{r['start'][i]:.6g}", f"{r['end'][i]:.6g}",
                        int(found.cluster[i]), f"{found.coords[i, 0]:.6g}",
-                       f"{found.coords[i, 1]:.6g}"))
+                       f"{found.coords[i, 1]:.6g}", r["label"][i]))
 
 
 def raven_name(recording: str) -> str:

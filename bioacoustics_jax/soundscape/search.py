@@ -100,10 +100,11 @@ def exact(store: store_lib.Store, queries: np.ndarray, k: int = 50,
       real = np.isfinite(scores[q])
       merged = np.concatenate([kept, scores[q][real]])
       meta = meta + [(str(block["recording"][i]), float(block["start"][i]),
-                      float(block["end"][i])) for i in index[q][real]]
+                      float(block["end"][i]), str(block["label"][i])) for i in index[q][real]]
       order = np.argsort(-merged, kind="stable")[:k]  # ties: the earlier row first
       best[q] = (merged[order], [meta[i] for i in order])
-  return [[{"rank": r + 1, "recording": m[0], "start": m[1], "end": m[2], "score": float(s)}
+  return [[{"rank": r + 1, "recording": m[0], "start": m[1], "end": m[2], "score": float(s),
+            "label": m[3]}
            for r, (s, m) in enumerate(zip(*b))] for b in best]
 
 
