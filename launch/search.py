@@ -3,8 +3,8 @@ r"""Search an embedding store by example: `python -m launch.search --store=W
 
 The query clip (or its START-END seconds) is embedded by the store's own model and window
 settings (bioacoustics_jax/soundscape/search.py); the k most similar stored windows (cosine,
-exact, on device) are printed best first as csv: rank, recording, start, end, score, label (from a table beside
-the recording, if any).
+exact, on device) are printed best first as csv: rank, recording, start, end, score, label
+(from a table beside the recording, if any).
 """
 
 import csv
