@@ -209,7 +209,8 @@ class _Pending:
       table = labels_lib.table_for(rec.path)
       window_labels += labels_lib.window_labels(table, np.array([x[0] for x in rows]),
                                                 self.window_seconds)
-      files[rec.name] = {"size": rec.size, "frames": rec.frames, "sample_rate": rec.sample_rate,
+      files[rec.name] = {"path": rec.path, "size": rec.size, "frames": rec.frames,
+                         "sample_rate": rec.sample_rate,
                          "seconds": rec.seconds, "windows": len(rows),
                          "labels_table": os.path.basename(table) if table else None}
       self.done_seconds += rec.seconds
