@@ -3,7 +3,8 @@ r"""Search an embedding store by example: `python -m launch.search --store=W
 
 The query clip (or its START-END seconds) is embedded by the store's own model and window
 settings (bioacoustics_jax/soundscape/search.py); the k most similar stored windows (cosine,
-exact, on device) are printed best first as csv: rank, recording, start, end, score.
+exact, on device) are printed best first as csv: rank, recording, start, end, score, label
+(from a table beside the recording, if any).
 """
 
 import csv
@@ -26,7 +27,7 @@ _OUT = flags.DEFINE_string("out", "", "Write the hits to this csv (default: prin
 _WEIGHTS = flags.DEFINE_string("weights_dir", "", "Where the model's weights are (if any).")
 flags.mark_flags_as_required(["store", "query"])
 
-FIELDS = ("rank", "recording", "start", "end", "score")
+FIELDS = ("rank", "recording", "start", "end", "score", "label")
 
 
 def main(argv):

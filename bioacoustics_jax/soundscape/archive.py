@@ -10,6 +10,8 @@ batches. A process commits a shard whenever it has finished recordings holding a
 `archive.shard_rows` windows, and at its end; a killed run loses at most the recordings it had
 not committed, and redoes exactly those.
 
+Labels are optional: a csv or Raven table beside a recording labels its windows (labels.py).
+
 Progress (hours of audio done, the rate in audio hours per wall second) goes to the log every
 `archive.log_seconds`.
 """
@@ -30,6 +32,7 @@ from bioacoustics_jax import provenance
 from bioacoustics_jax.embed import extract as extract_lib
 from bioacoustics_jax.parallel import distributed
 from bioacoustics_jax.soundscape import embedder as embedder_lib
+from bioacoustics_jax.soundscape import labels as labels_lib
 from bioacoustics_jax.soundscape import store as store_lib
 from bioacoustics_jax.soundscape import windows as windows_lib
 
@@ -136,7 +139,7 @@ def _batches(embedder, spec, recordings, batch: int, num_batches: int,
 def _run(embedder, spec, store, recordings, batch, num_batches, config) -> None:
   expected = [spec.count(r.seconds) for r in recordings]
   shard_rows = max(int(config.archive.shard_rows), 1)
-  pending = _Pending(store, recordings, expected)
+  pending = _Pending(store, recordings, expected, spec.window_seconds)
   total_hours = sum(r.seconds for r in recordings) / 3600
   start = last_log = time.perf_counter()
   previous = None
@@ -167,8 +170,9 @@ def _run(embedder, spec, store, recordings, batch, num_batches, config) -> None:
 class _Pending:
   """Rows read back but not yet committed, grouped by recording; whole recordings go to a shard."""
 
-  def __init__(self, store, recordings, expected):
+  def __init__(self, store, recordings, expected, window_seconds):
     self.store, self.recordings, self.expected = store, recordings, expected
+    self.window_seconds = window_seconds
     self.rows: dict[int, list] = collections.defaultdict(list)
     self.finished: list[int] = []
     self.done_seconds = 0.0
@@ -195,18 +199,23 @@ class _Pending:
   def commit(self) -> None:
     if not self.finished:
       return
-    names, starts, ends, embeddings, files = [], [], [], [], {}
+    names, starts, ends, embeddings, window_labels, files = [], [], [], [], [], {}
     for r in self.finished:
       rows, rec = self.rows.pop(r), self.recordings[r]
       names += [rec.name] * len(rows)
       starts += [x[0] for x in rows]
       ends += [x[1] for x in rows]
       embeddings += [x[2] for x in rows]
-      files[rec.name] = {"size": rec.size, "frames": rec.frames, "sample_rate": rec.sample_rate,
-                         "seconds": rec.seconds, "windows": len(rows)}
+      table = labels_lib.table_for(rec.path)
+      window_labels += labels_lib.window_labels(table, np.array([x[0] for x in rows]),
+                                                self.window_seconds)
+      files[rec.name] = {"path": rec.path, "size": rec.size, "frames": rec.frames,
+                         "sample_rate": rec.sample_rate,
+                         "seconds": rec.seconds, "windows": len(rows),
+                         "labels_table": os.path.basename(table) if table else None}
       self.done_seconds += rec.seconds
     self.finished = []
     self.store.commit(names, np.array(starts), np.array(ends), np.stack(embeddings), files,
-                      process=jax.process_index())
+                      process=jax.process_index(), labels=window_labels)
     if distributed.is_main():
       self.store.write_manifest()

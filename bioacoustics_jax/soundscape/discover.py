@@ -6,7 +6,8 @@ Windows' unit vectors -> PCA (evaluate/jax_pca.py, on device) to `dims` componen
 project's JAX k-means (evaluate/jax_kmeans.py) with `n_init` seeded restarts; the first two
 components are the 2-D coordinates. Written to `out_dir` (default <store>/discover):
 
-  windows.csv                      recording, start, end, cluster, x, y (one row per window)
+  windows.csv                      recording, start, end, cluster, x, y, label (one row per
+                                   window; label from a table beside the recording, if any)
   raven/<recording>.Table.1.selections.txt   a Raven selection table per recording (a
                                    Cluster column),
                                    opened beside the recording in Raven Pro or as Audacity labels
@@ -14,8 +15,8 @@ components are the 2-D coordinates. Written to `out_dir` (default <store>/discov
 
 Every row of the store is clustered (all of it in memory: [N, D] float32; beyond a few million
 windows a sample would be needed, not done here). A cluster's examples on the page are its
-windows nearest its centre, read back from the recordings (their folder from the store's runs,
-or `audio_root`).
+windows nearest its centre, read back from the recordings (their paths in the manifest, or
+under `audio_root`).
 """
 
 from __future__ import annotations
@@ -69,12 +70,12 @@ def cluster(store: store_lib.Store, clusters: int = 8, dims: int = 32, n_init: i
 def write_csv(found: Discovery, path: str) -> None:
   with open(path, "w", newline="") as f:
     writer = csv.writer(f)
-    writer.writerow(("recording", "start", "end", "cluster", "x", "y"))
+    writer.writerow(("recording", "start", "end", "cluster", "x", "y", "label"))
     r = found.rows
     for i in range(len(found.cluster)):
       writer.writerow((r["recording"][i], f"{r['start'][i]:.6g}", f"{r['end'][i]:.6g}",
                        int(found.cluster[i]), f"{found.coords[i, 0]:.6g}",
-                       f"{found.coords[i, 1]:.6g}"))
+                       f"{found.coords[i, 1]:.6g}", r["label"][i]))
 
 
 def raven_name(recording: str) -> str:
@@ -101,12 +102,13 @@ def write_raven(found: Discovery, folder: str, high_hz: float) -> list[str]:
 
 
 def audio_roots(store: store_lib.Store, audio_root: str = "") -> dict[str, str]:
-  """Recording name -> the folder it was read from (the run that added it), or `audio_root`."""
-  roots = {}
-  for run in store.manifest.get("runs", []):
-    for name in run.get("added", []):
-      roots[name] = run["root"]
-  return {name: audio_root or roots.get(name, "") for name in store.recordings}
+  """Recording name -> the archive folder it was read from (its path in the manifest less its
+  name), or `audio_root` when the recordings moved."""
+  out = {}
+  for name, info in store.recordings.items():
+    path = info.get("path", "")
+    out[name] = audio_root or (path[:-len(name)].rstrip("/") if path.endswith(name) else "")
+  return out
 
 
 def discover(store: store_lib.Store, out_dir: str = "", *, clusters: int = 8, dims: int = 32,

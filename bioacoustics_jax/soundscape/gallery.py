@@ -5,7 +5,8 @@ of every window in the first two principal components, coloured by cluster; a ta
 clusters (size, share, recordings); then per cluster a strip of where in time its windows fall
 (window starts across the recordings) and in which recordings, and a gallery of its windows
 nearest the centre, each a spectrogram thumbnail (PNG) with a playable snippet (WAV) of exactly
-the audio the model saw, its recording and times. No script, no external file: it works from a
+the audio the model saw, its recording, times and label (when a table beside the recording
+gives one). No script, no external file: it works from a
 file:// URL, offline.
 """
 
@@ -60,9 +61,11 @@ def wav_bytes(audio: np.ndarray, rate: int) -> bytes:
   return buffer.getvalue()
 
 
-def _example(store, roots, recording: str, start: float, end: float) -> str:
+def _example(store, roots, recording: str, start: float, end: float, label: str) -> str:
   settings = store.settings
   caption = f"{html.escape(recording)} {start:.2f}-{end:.2f} s"
+  if label:
+    caption += f" <b>{html.escape(label)}</b>"
   path = os.path.join(roots.get(recording, ""), recording)
   if not os.path.isfile(path):
     return (f"<figure><figcaption>{caption}<br>audio not found at {html.escape(path)} "
@@ -116,14 +119,18 @@ def page(store, found, roots: dict[str, str]) -> str:
            f"{k} k-means clusters of the windows' principal components.</p>",
            "<h2>Map</h2>", _scatter(found.coords, labels),
            "<h2>Clusters</h2><table><thead><tr><th>cluster</th><th>windows</th><th>share</th>"
-           "<th>recordings</th><th class=t>most windows in</th></tr></thead><tbody>"]
+           "<th>recordings</th><th class=t>most windows in</th><th class=t>labels (from "
+           "tables beside the audio)</th></tr></thead><tbody>"]
   for c in range(k):
     members = labels == c
     per_recording = collections.Counter(rows["recording"][members].tolist())
     top = ", ".join(f"{html.escape(r)} ({n})" for r, n in per_recording.most_common(3))
+    labelled = collections.Counter(x for x in rows["label"][members].tolist() if x)
+    tags = ", ".join(f"{html.escape(x)} ({n})" for x, n in labelled.most_common(3))
     parts.append(f'<tr><td><a href="#c{c}" style="color:{colour(c)}">c{c}</a></td>'
                  f"<td>{int(members.sum())}</td><td>{members.mean():.1%}</td>"
-                 f"<td>{len(per_recording)}</td><td class=t>{top}</td></tr>")
+                 f"<td>{len(per_recording)}</td><td class=t>{top}</td>"
+                 f"<td class=t>{tags}</td></tr>")
   parts.append("</tbody></table>")
   for c in range(k):
     members = labels == c
@@ -137,7 +144,7 @@ def page(store, found, roots: dict[str, str]) -> str:
                  "</tbody></table><div class=gallery>")
     for i in found.examples[c]:
       parts.append(_example(store, roots, str(rows["recording"][i]), float(rows["start"][i]),
-                            float(rows["end"][i])))
+                            float(rows["end"][i]), str(rows["label"][i])))
     parts.append("</div>")
   return ("<!DOCTYPE html><html><head><meta charset=utf-8><title>Soundscape clusters</title>"
           f"<style>{_STYLE}</style></head><body>" + "\n".join(parts) + "</body></html>")

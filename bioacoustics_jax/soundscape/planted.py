@@ -33,9 +33,11 @@ def render(kind: str, rate: int, rng: np.random.Generator) -> np.ndarray:
 
 def write_archive(folder: str, *, recordings: int = 3, seconds: float = 20.0, rate: int = 16000,
                   window_seconds: float = 1.0, calls_per_recording: int = 4,
-                  kinds: tuple[str, ...] = KINDS, seed: int = 0,
-                  noise_level: float = 0.01) -> list[dict]:
-  """Writes rec000.wav ... into `folder`; returns the planted calls."""
+                  kinds: tuple[str, ...] = KINDS, seed: int = 0, noise_level: float = 0.01,
+                  tables: str = "") -> list[dict]:
+  """Writes rec000.wav ... into `folder`; returns the planted calls. `tables` writes them
+  beside each recording too (labels.py): "raven" (recNNN.Table.1.selections.txt), "csv"
+  (recNNN.csv) or "mixed" (Raven for even recordings, csv for odd)."""
   rng = np.random.default_rng(seed)
   os.makedirs(folder, exist_ok=True)
   planted = []
@@ -53,6 +55,19 @@ def write_archive(folder: str, *, recordings: int = 3, seconds: float = 20.0, ra
       planted.append({"recording": name, "start": start / rate,
                       "end": (start + len(call)) / rate, "kind": kind})
     audio_io.write_wav(os.path.join(folder, name), x, rate)
+    mine = [p for p in planted if p["recording"] == name]
+    kind = {"mixed": ("raven", "csv")[r % 2]}.get(tables, tables)
+    if kind == "raven":
+      with open(os.path.join(folder, f"rec{r:03d}.Table.1.selections.txt"), "w") as f:
+        f.write("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tSpecies\n")
+        f.writelines(f"{i}\tSpectrogram 1\t1\t{p['start']}\t{p['end']}\t{p['kind']}\n"
+                     for i, p in enumerate(mine, start=1))
+    elif kind == "csv":
+      with open(os.path.join(folder, f"rec{r:03d}.csv"), "w") as f:
+        f.write("start,end,label\n")
+        f.writelines(f"{p['start']},{p['end']},{p['kind']}\n" for p in mine)
+    elif kind:
+      raise ValueError(f"tables={tables!r}: expected '', 'raven', 'csv' or 'mixed'.")
   return planted
 
 

@@ -90,20 +90,24 @@ def exact(store: store_lib.Store, queries: np.ndarray, k: int = 50,
   """The k nearest windows (cosine) of each unit query [Q, D], best first, by a full scan."""
   queries = jnp.asarray(np.atleast_2d(queries), jnp.float32)
   best = [(np.zeros(0, np.float32), []) for _ in range(queries.shape[0])]
+  largest = max((s["rows"] for s in store.manifest["shards"].values()), default=1)
+  block_rows = int(min(block_rows, largest))  # a small store is not padded to a large block
   top = int(min(k, block_rows))
   for block in store.blocks(block_rows):
-    n = len(block["start"])
-    padded = np.zeros((block_rows, block["embedding"].shape[1]), np.float32)
-    padded[:n] = block["embedding"]
-    scores, index = jax.device_get(_block_top(queries, jnp.asarray(padded), n, top))
+    n, rows = len(block["start"]), block["embedding"]
+    if n < block_rows:  # one shape for every block: the program compiles once
+      rows = np.zeros((block_rows, rows.shape[1]), np.float32)
+      rows[:n] = block["embedding"]
+    scores, index = jax.device_get(_block_top(queries, jnp.asarray(rows), n, top))
     for q, (kept, meta) in enumerate(best):
       real = np.isfinite(scores[q])
       merged = np.concatenate([kept, scores[q][real]])
       meta = meta + [(str(block["recording"][i]), float(block["start"][i]),
-                      float(block["end"][i])) for i in index[q][real]]
+                      float(block["end"][i]), str(block["label"][i])) for i in index[q][real]]
       order = np.argsort(-merged, kind="stable")[:k]  # ties: the earlier row first
       best[q] = (merged[order], [meta[i] for i in order])
-  return [[{"rank": r + 1, "recording": m[0], "start": m[1], "end": m[2], "score": float(s)}
+  return [[{"rank": r + 1, "recording": m[0], "start": m[1], "end": m[2], "score": float(s),
+            "label": m[3]}
            for r, (s, m) in enumerate(zip(*b))] for b in best]
 
 

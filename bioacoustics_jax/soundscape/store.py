@@ -4,7 +4,8 @@
                            rate, window, hop, dtype, code hash), the finished recordings and
                            shards, and each run (`runs`: commit, versions, devices, added)
     W/shards/<id>.npz      recording [N] str, start [N] float64 s, end [N] float64 s,
-                           embedding [N, D] float32; every recording whole, in one shard
+                           embedding [N, D] float32, label [N] str ("" = none; labels.py);
+                           every recording whole, in one shard
 
 Readable without this package: `json.load(manifest)` and `numpy.load(W/shards/<file>)` for each
 `manifest["shards"]` entry (`load_arrays` does that and sorts rows by recording, then start).
@@ -34,7 +35,7 @@ import numpy as np
 FORMAT = "bioacoustics_jax.soundscape.store/1"
 MANIFEST = "manifest.json"
 SHARDS = "shards"
-COLUMNS = ("recording", "start", "end", "embedding")
+COLUMNS = ("recording", "start", "end", "embedding", "label")
 
 
 class SettingsMismatch(ValueError):
@@ -147,16 +148,19 @@ class Store:
   # --- writing ---------------------------------------------------------------------------------
 
   def commit(self, recordings: list[str], starts: np.ndarray, ends: np.ndarray,
-             embeddings: np.ndarray, files: dict[str, dict[str, Any]], process: int = 0) -> str:
+             embeddings: np.ndarray, files: dict[str, dict[str, Any]], process: int = 0,
+             labels: list[str] | None = None) -> str:
     """Writes one shard of whole recordings (row i belongs to `recordings[i]`) and returns its
-    file name; `files` describes each recording (size, seconds, windows)."""
+    file name; `files` describes each recording (size, seconds, windows, labels table)."""
     recordings = np.asarray(recordings, dtype=str)
-    if not len(recordings) == len(starts) == len(ends) == len(embeddings):
+    labels = np.asarray(labels if labels is not None else [""] * len(recordings), dtype=str)
+    if not len(recordings) == len(starts) == len(ends) == len(embeddings) == len(labels):
       raise ValueError("A shard's columns differ in length.")
     name = f"{time.time_ns():020d}-p{process:04d}.npz"
     buffer = io.BytesIO()
     np.savez(buffer, recording=recordings, start=np.asarray(starts, np.float64),
              end=np.asarray(ends, np.float64), embedding=np.asarray(embeddings, np.float32),
+             label=labels,
              files=np.asarray(json.dumps(files, sort_keys=True)))
     _write_atomic(os.path.join(self.path, SHARDS, name), buffer.getvalue())
     self._add(name, recordings, files)

@@ -21,7 +21,6 @@ cannot know the peak before reading the file).
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from typing import Iterator
 
@@ -30,6 +29,7 @@ import soundfile as sf
 
 from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import catalog
+from bioacoustics_jax.data import windows as detection_windows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,15 +69,14 @@ class WindowSpec:
   def window_samples(self) -> int:
     return int(round(self.window_seconds * self.sample_rate))
 
-  def count(self, seconds: float) -> int:
-    """Windows of a recording `seconds` long (the tail window zero-padded)."""
-    if seconds <= self.window_seconds:
-      return 1
-    return 1 + math.ceil((seconds - self.window_seconds) / self.hop_seconds - 1e-9)
-
   def starts(self, seconds: float) -> np.ndarray:
-    """Start times (s) of the windows of a recording `seconds` long."""
-    return np.arange(self.count(seconds), dtype=np.float64) * self.hop_seconds
+    """Start times (s) of the windows of a recording `seconds` long: the detection windows'
+    "cover_tail" rule (data/windows.py), the tail window zero-padded."""
+    return detection_windows.window_starts(seconds, self.window_seconds, self.hop_seconds,
+                                           rule="cover_tail")
+
+  def count(self, seconds: float) -> int:
+    return len(self.starts(seconds))
 
 
 def find_recordings(root: str) -> list[Recording]:

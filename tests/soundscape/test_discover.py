@@ -25,12 +25,15 @@ def test_clusters_csv_raven_tables_and_page(archived, tmp_path):
   out = str(tmp_path / "discover")
   page = discover.discover(store, out, clusters=4, examples=3)
   rows = list(csv.DictReader(open(os.path.join(out, "windows.csv"))))
-  assert len(rows) == 60 and list(rows[0]) == ["recording", "start", "end", "cluster", "x", "y"]
+  assert len(rows) == 60
+  assert list(rows[0]) == ["recording", "start", "end", "cluster", "x", "y", "label"]
   # 3 kinds of planted call + quiet noise, 4 clusters: each kind is one cluster, noise another
   kind_of = {(c["recording"], float(np.floor(c["start"]))): c["kind"] for c in calls}
   groups = collections.defaultdict(set)
   for r in rows:
-    groups[kind_of.get((r["recording"], float(r["start"])), "noise")].add(r["cluster"])
+    kind = kind_of.get((r["recording"], float(r["start"])), "")
+    groups[kind or "noise"].add(r["cluster"])
+    assert r["label"] == kind  # from the Raven tables and csvs beside the audio
   assert all(len(g) == 1 for g in groups.values()), dict(groups)
   assert len(set.union(*groups.values())) == 4
 

@@ -19,6 +19,7 @@ def test_exact_search_returns_the_planted_calls_of_the_query_kind_first(archived
     assert len(want) >= 3
     hits = search.search(store, query, k=len(want) + 5)
     assert {(h["recording"], h["start"]) for h in hits[:len(want)]} == want, kind
+    assert {h["label"] for h in hits[:len(want)]} == {kind}  # the tables beside the audio
     assert hits[len(want) - 1]["score"] > hits[len(want)]["score"]
     assert [h["rank"] for h in hits] == list(range(1, len(want) + 6))
 
