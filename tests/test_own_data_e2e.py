@@ -21,16 +21,16 @@ def _wav(path, freq, seconds=0.5, seed=0, sr=SR):
   sf.write(path, h.tone(sr, seconds, freq=freq, seed=seed), sr, subtype="PCM_16")
 
 
-def _label_folder(root, n=4):
+def _label_folder(root, n=4, seed=0):
   for label, freq in (("great_tit", 600.0), ("blue_tit", 2400.0)):
     for i in range(n):
-      _wav(os.path.join(root, label, f"{label}_{i}.wav"), freq, seed=i)
+      _wav(os.path.join(root, label, f"{label}_{i}.wav"), freq, seed=seed + i)
   return root
 
 
 def _split_folder(root):
-  for split in ("train", "valid", "test"):
-    _label_folder(os.path.join(root, split), n=2)
+  for k, split in enumerate(("train", "valid", "test")):  # no file in two splits
+    _label_folder(os.path.join(root, split), n=2, seed=10 * k)
   return root
 
 
@@ -110,11 +110,14 @@ def test_warnings_reach_report_and_data_is_not_altered(tmp_path):
             os.path.join(root, "blue_tit", "blue_tit_0 .wav"))
   os.makedirs(os.path.join(root, "blue_tit "))  # a second spelling of the label
   _wav(os.path.join(root, "blue_tit ", "x.wav"), 2400.0, seconds=2.0)
+  with open(os.path.join(root, "blue_tit", "notes.txt"), "w") as f:
+    f.write("recorded at dawn")
   config = own_data.get_config(f"root={root},smoke=true")
   experiment.run_experiment(config, str(tmp_path / "work"))
   report = open(tmp_path / "work" / "report.md").read()
   assert "label spellings 'blue_tit' x4, 'blue_tit ' x1 were merged into class 'blue_tit'" in report
   assert "1 files are longer than the 0.5 s clip; only their first 0.5 s was used (25%" in report
+  assert f"{root}: 1 files not used: 1 other extensions [.txt x1]: blue_tit/notes.txt" in report
   with open(tmp_path / "work" / "results.csv", newline="") as f:
     assert {r["n_classes"] for r in csv.DictReader(f)} == {"2"}
 

@@ -52,6 +52,7 @@ ALL = "all"
 SPLIT_ALIASES = {"train": "train", "valid": "valid", "val": "valid", "validation": "valid",
                  "dev": "valid", "test": "test"}
 DETECTION_WINDOW = 2.0
+_SAID: set[str] = set()  # warnings already logged by this process
 LAYOUTS = ("label folders", "split folders", "csv", "BEANS csv folder", "BEANS jsonl folder",
            "Raven tables")
 _LAYOUT_HELP = (
@@ -123,7 +124,7 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
     splits.update(own_splits.assign_splits(splits[ALL], task, out_dir, seed))
   else:
     splits[ALL] = [r for s in catalog.SPLITS for r in splits.get(s, [])]
-  rates, durations = _scan(root, splits[ALL], task)
+  rates, durations = _scan(path, root, splits[ALL], task)
   top = max(rates.values())
   rate = int(sample_rate or max(r for r, n in rates.items() if n == top))  # ties: the higher
   found = ", ".join(f"{r} Hz x{n}" for r, n in sorted(rates.items()))
@@ -145,8 +146,10 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
             + ("given" if given_splits else
                f"made per recording (seed {seed}), {os.path.join(out_dir, 'split.csv')}"))
   _log.info("%s; manifests in %s", origin, out_dir)
-  for n in notes:
-    _log.warning("%s", n["message"])
+  for n in notes:  # once per process: a run resolves a dataset several times
+    if n["message"] not in _SAID:
+      _SAID.add(n["message"])
+      _log.warning("%s", n["message"])
   empty = sorted(s for s in catalog.SPLITS if not splits.get(s))
   if empty:  # e.g. no class has the 3 recordings a valid split needs
     notes.append(dict(kind="split_empty", count=len(empty), files=[path], message=(
@@ -372,8 +375,10 @@ def _full(root: str, p: str) -> str:
 # ---- inference, splits, manifests ----------------------------------------------------------
 
 
-def _scan(root: str, rows: list[dict], task: str) -> tuple[collections.Counter, list[float]]:
-  """Sample rates (counted) and file durations, from the headers only."""
+def _scan(where: str, root: str, rows: list[dict], task: str
+          ) -> tuple[collections.Counter, list[float]]:
+  """Sample rates (counted) and file durations, from the headers only (`where`: the folder or
+  table the user gave, named when nothing can be read)."""
   rates, durations = collections.Counter(), []
   for row in rows:
     try:
@@ -386,7 +391,7 @@ def _scan(root: str, rows: list[dict], task: str) -> tuple[collections.Counter, 
       if task == "detection" and not row.get("length"):
         row["length"] = info.frames / info.samplerate
   if not rates:
-    raise ValueError(f"{root}: none of the {len(rows)} audio files could be read; check them "
+    raise ValueError(f"{where}: none of the {len(rows)} audio files could be read; check them "
                      "with `python -c \"import soundfile; print(soundfile.info('FILE'))\"`")
   return rates, durations
 
