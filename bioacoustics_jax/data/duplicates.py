@@ -45,10 +45,11 @@ def _identities(paths: list[str]) -> dict[str, str]:
   return {p: same.get(r, r) for p, r in real.items()}
 
 
-def dedupe(splits: dict[str, list[dict]], full, duplicates: str = "stop"
+def dedupe(splits: dict[str, list[dict]], full, duplicates: str = "stop", where: str = ""
            ) -> tuple[dict[str, list[dict]], list[dict]]:
   """(the rows with repeats removed, warnings) of classification rows {"path", "label",
-  "where"} per split; `full(row_path)` is the file's path on disk (see module doc)."""
+  "where"} per split; `full(row_path)` is the file's path on disk; `where` (the dataset)
+  starts the warnings (see module doc)."""
   order = [(s, i, r) for s, rows in splits.items() for i, r in enumerate(rows)]
   ids = _identities(sorted({full(r["path"]) for _, _, r in order}))
   groups = collections.defaultdict(list)
@@ -86,16 +87,18 @@ def dedupe(splits: dict[str, list[dict]], full, duplicates: str = "stop"
       same = os.path.realpath(full(a["path"])) == os.path.realpath(full(b["path"]))
       return "same file as" if same else "same content as"
     named = ", ".join(f"{b['where']} ({how(a, b)} {a['where']})" for a, b in repeated[:MAX_NAMED])
-    warnings.append(dict(kind="duplicates", count=len(repeated),
-                         files=[b["path"] for _, b in repeated[:MAX_NAMED]], message=(
-        f"{len(repeated)} rows list a file already used with the same label and were left out "
-        f"(each file is used once): {named}")))
+    warnings.append(dict(
+        kind="duplicates", count=len(repeated),
+        files=[b["path"] for _, b in repeated[:MAX_NAMED]], message=(
+            f"{where}: {len(repeated)} rows list a file already used with the same label and "
+            f"were left out (each file is used once): {named}")))
   if both:
     named = ", ".join(f"{rows[0]['path']} (" + ", ".join(repr(r["label"]) for r in rows) + ")"
                       for rows in both[:MAX_NAMED])
-    warnings.append(dict(kind="duplicate_labels_kept", count=len(both),
-                         files=[rows[0]["path"] for rows in both[:MAX_NAMED]], message=(
-        f"{len(both)} files are used under several labels, once per label (data.duplicates="
-        f"keep, multi-label use; the clustering scores count each such file once per label): "
-        f"{named}")))
+    warnings.append(dict(
+        kind="duplicate_labels_kept", count=len(both),
+        files=[rows[0]["path"] for rows in both[:MAX_NAMED]], message=(
+            f"{where}: {len(both)} files are used under several labels, once per label "
+            "(data.duplicates=keep, multi-label use; the clustering scores count each such file "
+            f"once per label): {named}")))
   return out, warnings

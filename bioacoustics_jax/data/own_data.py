@@ -117,7 +117,7 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
   if not label_set.names:
     raise ValueError(f"{path}: no labels found ({layout}); {_LAYOUT_HELP}")
   if task == "classification":
-    splits, found = duplicates.dedupe(splits, lambda p: _full(root, p), rules.duplicates)
+    splits, found = duplicates.dedupe(splits, lambda p: _full(root, p), rules.duplicates, path)
     notes += found
   given_splits = not (ALL in splits and len(splits) == 1)
   if not given_splits:
