@@ -352,3 +352,15 @@ def test_audio_error_fix_in_the_syntax_of_the_command(tmp_path, keys, fix):
     with pytest.raises(audio_io.AudioError) as e:
       _open(tmp_path / "ds")
   assert e.value.path == bad and str(e.value).endswith(f"Fix: re-download or regenerate it, {fix}")
+
+
+@pytest.mark.parametrize("arg, message", [
+    ("labels=exakt", "--config.data.labels='exakt' is not one of ['merge', 'exact']."),
+    ("duplicates=drop", "--config.data.duplicates='drop' is not one of ['stop', 'keep']."),
+    ("empty_labels=skip", "--config.data.empty_labels='skip' is not one of ['stop', 'drop'].")])
+def test_input_rule_typos_stop_before_any_work(arg, message):
+  from experiments.configs import own_data as own_data_config  # pylint: disable=g-import-not-at-top
+  config = own_data_config.get_config(f"root=/data/birds,{arg}")
+  with pytest.raises(config_checks.ConfigError) as e:
+    config_checks.check(config)
+  assert str(e.value) == message
