@@ -21,27 +21,45 @@ from bioacoustics_jax import option_syntax
 MAX_NAMED = 10
 
 
-def _content_hash(path: str) -> str:
-  h = hashlib.sha1()
-  with open(path, "rb") as f:
-    for chunk in iter(lambda: f.read(1 << 20), b""):
-      h.update(chunk)
-  return h.hexdigest()
+_SAMPLE = 4096  # bytes read at the start and the middle of a file for the quick digest
+_DIGESTS: dict[tuple, str] = {}  # (real path, size, mtime, quick): a run resolves data repeatedly
+
+
+def _digest(path: str, quick: bool) -> str:
+  """sha1 of the file (quick: of its first and middle _SAMPLE bytes only), memoised."""
+  st = os.stat(path)
+  key = (path, st.st_size, st.st_mtime_ns, quick)
+  if key not in _DIGESTS:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+      if quick:
+        h.update(f.read(_SAMPLE))
+        f.seek(st.st_size // 2)
+        h.update(f.read(_SAMPLE))
+      else:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+          h.update(chunk)
+    _DIGESTS[key] = h.hexdigest()
+  return _DIGESTS[key]
 
 
 def _identities(paths: list[str]) -> dict[str, str]:
-  """full path -> identity: the real path, or the first real path with the same bytes."""
+  """full path -> identity: the real path, or the first real path with the same bytes (files of
+  one size are told apart by a quick digest first; only those it cannot split are read whole:
+  clips of one length all have one size)."""
   real = {p: os.path.realpath(p) for p in paths}
-  by_size = collections.defaultdict(set)
+  groups = collections.defaultdict(set)
   for r in set(real.values()):
     if os.path.isfile(r) and os.path.getsize(r) > 0:  # empty files: the reader's error
-      by_size[os.path.getsize(r)].add(r)
-  same = {}
-  for group in by_size.values():
-    if len(group) > 1:
-      first_of = {}
-      for r in sorted(group):
-        same[r] = first_of.setdefault(_content_hash(r), r)
+      groups[os.path.getsize(r)].add(r)
+  for quick in (True, False):
+    split = collections.defaultdict(set)
+    for size, group in groups.items():
+      if len(group) > 1:
+        for r in group:
+          split[(size, _digest(r, quick))].add(r)
+    groups = split
+  same = {r: min(group) for group in groups.values() if len(group) > 1 for r in group}
   return {p: same.get(r, r) for p, r in real.items()}
 
 

@@ -80,6 +80,17 @@ def test_copy_and_link_of_one_recording_are_used_once(tmp_path):
   assert _ids(s) == ["a/a0.wav", "a/a1.wav", "b/b0.wav", "b/b1.wav"]
 
 
+def test_files_alike_at_start_and_middle_but_not_the_same_are_both_used(tmp_path):
+  _label_folder(tmp_path / "ds", n=2)
+  _wav(str(tmp_path / "ds" / "a" / "long.wav"), seconds=2.0, seed=9)  # 32 KB: past 2 samples
+  data = bytearray(open(tmp_path / "ds" / "a" / "long.wav", "rb").read())
+  data[-2] ^= 0xFF  # one sample at the end differs: the quick digest alone would merge them
+  (tmp_path / "ds" / "a" / "late.wav").write_bytes(bytes(data))
+  s = _open(tmp_path / "ds")
+  assert not [w for w in s.warnings if w["kind"] == "duplicates"]
+  assert _ids(s) == ["a/a0.wav", "a/a1.wav", "a/late.wav", "a/long.wav", "b/b0.wav", "b/b1.wav"]
+
+
 def test_file_under_two_labels_stops_naming_both(tmp_path):
   table = _csv_of(tmp_path, [(0, "B32"), (1, "B32"), (2, "SW83"), (3, "SW83"), (1, "SW83")])
   with pytest.raises(ValueError) as e:
