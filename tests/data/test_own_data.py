@@ -315,7 +315,7 @@ def case_stereo_in_antiphase_is_warned(d):
   _wav(str(d / "ds" / "a" / "anti.wav"), np.stack([x, -x], axis=1))
   s = _open(d / "ds")
   w = _warning(s, "antiphase")
-  assert "anti.wav" in w["message"] and "data.channel" in w["message"]
+  assert "anti.wav" in w["message"] and "set channel=0 (or 1, ...)" in w["message"]
   assert np.all(_audio_of(s, "anti.wav") == 0)  # the average, as stated, not altered
 
 
@@ -356,7 +356,7 @@ def case_long_file_crop_reports_use(d):
   s = _open(d / "ds", clip_seconds=CLIP)
   w = _warning(s, "long")
   assert "only their first 0.5 s was used (25% of their audio)" in w["message"]
-  assert "data.long_files=split" in w["message"] and w["used_fraction"] == 0.25
+  assert "set long_files='split' to cut" in w["message"] and w["used_fraction"] == 0.25
   assert s.num_examples == 5
 
 
