@@ -131,3 +131,26 @@ def test_finetuning_uses_a_split_by_recording(tmp_path):
   split_csv = [os.path.join(r, f) for r, _, fs in os.walk(os.path.join(workdir, "cache"))
                for f in fs if f == "split.csv"]
   assert len(split_csv) == 1 and "made per recording" in report
+
+
+@pytest.mark.slow
+def test_command_line_fix_in_config_arg_syntax(tmp_path):
+  """launch.run spells fixes for its own command line (option_syntax): a label folder of .m4a
+  files stops the run with `:empty_labels=drop` (a key of own_data.py's :arg), not Python's."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  root = _label_folder(str(tmp_path / "data" / "birds"), n=2)
+  os.makedirs(os.path.join(root, "Wren"))
+  with open(os.path.join(root, "Wren", "w.m4a"), "wb") as f:
+    f.write(b"\0\0\0 ftypM4A ")
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  done = subprocess.run(
+      [sys.executable, "-m", "launch.run",
+       f"--config=experiments/configs/own_data.py:root={root},smoke=true",
+       f"--workdir={tmp_path / 'work'}"], cwd=repo, capture_output=True, text=True, timeout=600,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert done.returncode != 0
+  last = done.stderr.strip().splitlines()[-1]
+  assert last.startswith(f"ValueError: {root}: 1 label folder(s) with no usable audio file "
+                         "('Wren': 1 audio in a format"), last
+  assert last.endswith("or set `:empty_labels=drop` in --config to leave the label out"), last
