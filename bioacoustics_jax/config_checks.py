@@ -5,13 +5,18 @@ grid.resolve_models, also before any data is prepared.)"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any, Iterable
 
 import ml_collections
 
 from bioacoustics_jax import dtypes
+from bioacoustics_jax import option_syntax
+from bioacoustics_jax import paths
 from bioacoustics_jax.cells.cell import RANDOM_INITS
 from bioacoustics_jax.cells.cell import REGIMES
+from bioacoustics_jax.data import rules as data_rules
 from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.evaluate import cluster as cluster_lib
 from bioacoustics_jax.evaluate import reduce as reduce_lib
@@ -73,6 +78,10 @@ def check(config: ml_collections.ConfigDict) -> None:
     _positive("evaluate.umap_min_dist", config.evaluate.umap_min_dist, strict=False)
   if config.data.synthetic_size:
     _one_of("data.synthetic_size", config.data.synthetic_size, ["", *sorted(synthetic.SIZES)])
+  for key, allowed in (("labels", data_rules.LABELS), ("duplicates", data_rules.DUPLICATES),
+                       ("empty_labels", data_rules.EMPTY_LABELS)):
+    if key in config.data:
+      _one_of(f"data.{key}", config.data[key], allowed)
   if "random_init" in config:
     _one_of("random_init", config.random_init, RANDOM_INITS)
   _positive("embed.batch_size", config.embed.batch_size)
@@ -94,3 +103,24 @@ def _check_train(train: ml_collections.ConfigDict) -> None:
     if not lr > 0:
       raise ConfigError(f"--config.train.learning_rates has {lr!r}; every learning rate must "
                         "be > 0.")
+
+
+def check_writable(workdir: str, cache_dir: str = "") -> None:
+  """The workdir (and data.cache_dir, when set) can be written, checked before any work: a
+  read-only place fails here with the fix, not later in a TensorFlow traceback."""
+  for what, path in (("--workdir", workdir), ("data.cache_dir", cache_dir)):
+    if not path or paths.is_uri(path):
+      continue
+    path = paths.absolute(path)
+    try:
+      os.makedirs(path, exist_ok=True)
+      with tempfile.TemporaryFile(dir=path):
+        pass
+    except OSError as e:
+      fix = ("pass --workdir= a folder you can write to (everything the run writes goes there; "
+             f"{option_syntax.spell('data.cache_dir', '/writable/folder')} moves the prepared "
+             "data alone)" if what == "--workdir" else
+             f"set {option_syntax.spell('data.cache_dir', '/writable/folder')}, or leave it "
+             "empty for <workdir>/cache")
+      raise ConfigError(f"{what}={path}: cannot write there ({type(e).__name__}: "
+                        f"{e.strerror or e}). Fix: {fix}.") from e

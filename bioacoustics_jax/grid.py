@@ -88,7 +88,9 @@ def background_axis(config, dataset: str, data_root: str, data_options: dict) ->
     raise ValueError(f"--config.backgrounds has unknown value(s) {bad}; known: all, fewer")
   source = pipeline.resolve_source(dataset, data_root=data_root,
                                    cache_dir=data_options.get("cache_dir"),
-                                   class_order=data_options.get("class_order", "sorted"))
+                                   class_order=data_options.get("class_order", "sorted"),
+                                   skip_bad_audio=data_options.get("skip_bad_audio", False),
+                                   rules=data_options.get("rules"))
   if source.info.task != "detection":
     return [False] if "all" in axis else []
   return [b == "fewer" for b in axis]

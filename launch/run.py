@@ -54,6 +54,10 @@ def main(argv):
   if _PRINT_CONFIG.value:
     print(config_doc.describe(config, _CONFIG.value), end="")
     return
+  # Fixes in errors are spelled for this command line (`:key=value` or --config.x.key=value).
+  from bioacoustics_jax import option_syntax  # pylint: disable=g-import-not-at-top
+  option_syntax.use_command_line(
+      k for k, _ in config_doc.arg_keys(flags.FLAGS["config"].config_filename))
   # A multi-process run (JAX coordinator variables set) joins its peers before any JAX call.
   from bioacoustics_jax.parallel import distributed  # pylint: disable=g-import-not-at-top
   distributed.maybe_initialize()

@@ -21,16 +21,16 @@ def _wav(path, freq, seconds=0.5, seed=0, sr=SR):
   sf.write(path, h.tone(sr, seconds, freq=freq, seed=seed), sr, subtype="PCM_16")
 
 
-def _label_folder(root, n=4):
+def _label_folder(root, n=4, seed=0):
   for label, freq in (("great_tit", 600.0), ("blue_tit", 2400.0)):
     for i in range(n):
-      _wav(os.path.join(root, label, f"{label}_{i}.wav"), freq, seed=i)
+      _wav(os.path.join(root, label, f"{label}_{i}.wav"), freq, seed=seed + i)
   return root
 
 
 def _split_folder(root):
-  for split in ("train", "valid", "test"):
-    _label_folder(os.path.join(root, split), n=2)
+  for k, split in enumerate(("train", "valid", "test")):  # no file in two splits
+    _label_folder(os.path.join(root, split), n=2, seed=10 * k)
   return root
 
 
@@ -110,11 +110,14 @@ def test_warnings_reach_report_and_data_is_not_altered(tmp_path):
             os.path.join(root, "blue_tit", "blue_tit_0 .wav"))
   os.makedirs(os.path.join(root, "blue_tit "))  # a second spelling of the label
   _wav(os.path.join(root, "blue_tit ", "x.wav"), 2400.0, seconds=2.0)
+  with open(os.path.join(root, "blue_tit", "notes.txt"), "w") as f:
+    f.write("recorded at dawn")
   config = own_data.get_config(f"root={root},smoke=true")
   experiment.run_experiment(config, str(tmp_path / "work"))
   report = open(tmp_path / "work" / "report.md").read()
   assert "label spellings 'blue_tit' x4, 'blue_tit ' x1 were merged into class 'blue_tit'" in report
   assert "1 files are longer than the 0.5 s clip; only their first 0.5 s was used (25%" in report
+  assert f"{root}: 1 files not used: 1 other extensions [.txt x1]: blue_tit/notes.txt" in report
   with open(tmp_path / "work" / "results.csv", newline="") as f:
     assert {r["n_classes"] for r in csv.DictReader(f)} == {"2"}
 
@@ -128,3 +131,26 @@ def test_finetuning_uses_a_split_by_recording(tmp_path):
   split_csv = [os.path.join(r, f) for r, _, fs in os.walk(os.path.join(workdir, "cache"))
                for f in fs if f == "split.csv"]
   assert len(split_csv) == 1 and "made per recording" in report
+
+
+@pytest.mark.slow
+def test_command_line_fix_in_config_arg_syntax(tmp_path):
+  """launch.run spells fixes for its own command line (option_syntax): a label folder of .m4a
+  files stops the run with `:empty_labels=drop` (a key of own_data.py's :arg), not Python's."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  root = _label_folder(str(tmp_path / "data" / "birds"), n=2)
+  os.makedirs(os.path.join(root, "Wren"))
+  with open(os.path.join(root, "Wren", "w.m4a"), "wb") as f:
+    f.write(b"\0\0\0 ftypM4A ")
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  done = subprocess.run(
+      [sys.executable, "-m", "launch.run",
+       f"--config=experiments/configs/own_data.py:root={root},smoke=true",
+       f"--workdir={tmp_path / 'work'}"], cwd=repo, capture_output=True, text=True, timeout=600,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert done.returncode != 0
+  last = done.stderr.strip().splitlines()[-1]
+  assert last.startswith(f"ValueError: {root}: 1 label folder(s) with no usable audio file "
+                         "('Wren': 1 audio in a format"), last
+  assert last.endswith("or set `:empty_labels=drop` in --config to leave the label out"), last

@@ -2,7 +2,9 @@
 
 Every loader in the suite (tfds builders, baselines, notebooks) goes through `load_audio`, so bad
 files fail the same way everywhere: an `AudioError` that names the file, says what is wrong and
-what to do about it. Builders catch `AudioError` (and only that) when `skip_bad_audio=True`.
+what to do about it. Builders catch `AudioError` (and only that) when `skip_bad_audio=True`;
+`skip_fix` spells that option the way the user's command does (option_syntax.py). Which files
+it can open is `readable_extensions()`, asked of libsndfile, not a list kept by hand.
 
 Nothing is changed silently: `read_audio` returns, beside the waveform, the `AudioNote`s of what
 it had to do or found (float audio beyond [-1, 1] peak-normalised, channels that cancel when
@@ -21,6 +23,8 @@ import re
 import numpy as np
 import soundfile as sf
 from scipy import signal
+
+from bioacoustics_jax import option_syntax
 
 _log = logging.getLogger(__name__)
 
@@ -77,7 +81,26 @@ class LoadedAudio:
 _WAV_DATA_SHORT = re.compile(r"data\s*:\s*(\d+)\s*\(should be (\d+)\)")
 # A downmix quieter than this fraction of its loudest channel (RMS) is "cancelled".
 ANTIPHASE_RATIO = 0.05
-_BAD_FILE_FIX = "re-download or regenerate it, or pass skip_bad_audio=True to skip it"
+# soundfile (libsndfile) format -> the file extensions it reads under it.
+_FORMAT_EXTENSIONS = {"WAV": (".wav",), "WAVEX": (".wav",), "RF64": (".rf64",), "W64": (".w64",),
+                      "FLAC": (".flac",), "OGG": (".ogg", ".oga", ".opus"), "MP3": (".mp3",),
+                      "AIFF": (".aiff", ".aif", ".aifc"), "CAF": (".caf",), "AU": (".au", ".snd")}
+# Audio extensions libsndfile has no decoder for (AAC, WMA, ...): named and counted when left out.
+UNREADABLE_AUDIO = (".m4a", ".aac", ".mp4", ".wma", ".amr", ".3gp", ".ape", ".wv", ".mka")
+CONVERT_FIX = ("convert them to wav or flac (e.g. `ffmpeg -i in.m4a out.wav`); this suite reads "
+               "audio through libsndfile, which has no AAC/WMA decoder")
+
+
+def readable_extensions() -> tuple[str, ...]:
+  """The file extensions `read_audio` opens: those of the formats this libsndfile reads."""
+  found = sf.available_formats()
+  return tuple(sorted({e for fmt, exts in _FORMAT_EXTENSIONS.items() if fmt in found
+                       for e in exts}))
+
+
+def skip_fix(what: str) -> str:
+  """The fix of a bad file, in the syntax of the command the user typed (option_syntax.py)."""
+  return f"{what}, or set {option_syntax.spell('data.skip_bad_audio', True)} to skip it"
 
 
 def _fraction_present(path: str) -> float | None:
@@ -123,25 +146,29 @@ def read_audio(
       than `expected_sample_rate`.
   """
   path = os.fspath(path)
+  if os.path.islink(path) and not os.path.exists(path):
+    raise AudioError(path, f"is a broken symbolic link (to {os.readlink(path)}, which does not "
+                     "exist)", skip_fix("point the link at the file, or copy the file there"))
   if not os.path.exists(path):
-    raise AudioError(path, "file does not exist",
-                     "check the path in the annotation file (relative paths are resolved against "
-                     "the dataset folder and its parent) or regenerate/re-download the data")
+    raise AudioError(path, "file does not exist", skip_fix(
+        "check the path in the annotation file (relative paths are resolved against "
+        "the dataset folder and its parent) or regenerate/re-download the data"))
   if os.path.isdir(path):
     raise AudioError(path, "is a directory, not an audio file", "point to a file")
   if os.path.getsize(path) == 0:
-    raise AudioError(path, "file is empty (0 bytes)", _BAD_FILE_FIX)
+    raise AudioError(path, "file is empty (0 bytes)", skip_fix("re-download or regenerate it"))
   try:
     # always_2d gives one code path for mono and multi-channel files.
     data, sr = sf.read(path, dtype="float32", always_2d=True)
   except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
-    raise AudioError(path, f"unreadable or corrupt audio ({e})", _BAD_FILE_FIX) from e
+    raise AudioError(path, f"unreadable or corrupt audio ({e})",
+                     skip_fix("re-download or regenerate it")) from e
   if data.shape[0] == 0:
-    raise AudioError(path, "audio has no samples", _BAD_FILE_FIX)
+    raise AudioError(path, "audio has no samples", skip_fix("re-download or regenerate it"))
   if not np.all(np.isfinite(data)):
     bad = int(np.sum(~np.isfinite(data)))
     raise AudioError(path, f"{bad} NaN/inf samples",
-                     "fix or remove the file, or pass skip_bad_audio=True to skip it")
+                     skip_fix("fix or remove the file"))
   notes = []
   fraction = _fraction_present(path)
   if fraction is not None and fraction < 1.0:
@@ -151,7 +178,8 @@ def read_audio(
   if channel is not None and channels > 1:
     if not 0 <= channel < channels:
       raise AudioError(path, f"has {channels} channels, channel {channel} was asked for",
-                       f"set data.channel to 0..{channels - 1}, or leave it unset to average")
+                       f"set {option_syntax.spell('data.channel', 0)} (0..{channels - 1}), or "
+                       "leave it unset to average")
     wav = data[:, channel]
   elif channels > 1:
     if not downmix:

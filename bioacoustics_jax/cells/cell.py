@@ -266,7 +266,8 @@ class Cell:
 
 
 # The open_split options that say which source (and so which rate) a dataset is.
-_SOURCE_OPTIONS = ("cache_dir", "sample_rate", "clip_seconds", "shift_seconds", "seed")
+_SOURCE_OPTIONS = ("cache_dir", "sample_rate", "clip_seconds", "shift_seconds", "seed",
+                   "skip_bad_audio", "rules")
 _TFDS_CONFIG_FIELDS = ("name", "version", "release_notes", "supported_versions", "description",
                        "tags", "source")
 

@@ -12,12 +12,14 @@ Everything downstream (builders, pipeline) sees only `DatasetInfo` + `DatasetSou
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 import logging
 import os
 from typing import Any
 
+from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import annotations
 from bioacoustics_jax.data import beans_classes
 from bioacoustics_jax.data import labels as labels_lib
@@ -28,7 +30,7 @@ TASKS = ("classification", "detection")
 SPLITS = ("train", "valid", "test")
 FORMATS = ("beans_classification", "beans_detection", "audio_folder")
 DATASET_JSON = "dataset.json"
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
+AUDIO_EXTENSIONS = audio_io.readable_extensions()  # what libsndfile here opens
 
 BEANS_HELP = (
     "BEANS data is not downloaded by this suite (about 300 GB). Get it with the scripts of "
@@ -91,6 +93,7 @@ class DatasetSource:
       dicts {"kind", "count", "files", "message"} like the builders' per-split ones.
     origin: one sentence on where the dataset came from and what was inferred (layout, rate,
       clip length), for the log and report.md; "" for dataset.json and BEANS sources.
+    labels: the label rule of labels.py ("merge" | "exact") the builders match labels by.
   """
 
   info: DatasetInfo
@@ -102,6 +105,7 @@ class DatasetSource:
   fingerprint: str
   warnings: tuple[dict, ...] = ()
   origin: str = ""
+  labels: str = "merge"
 
   def resolve_audio_path(self, path: str) -> str:
     """First existing candidate for an annotation's audio path (else the first candidate)."""
@@ -174,7 +178,7 @@ def fingerprint_files(paths: list[str], extra: Any = None) -> str:
 
 def read_annotation_labels(path: str, task: str) -> list[str]:
   """All label strings in one BEANS annotation file (csv `label` column or jsonl annotations),
-  in canonical form (labels.canonical)."""
+  as written (a labels.LabelSet makes them classes)."""
   found = []
   if task == "classification":
     found = [r["label"] for r in annotations.read_rows(path, ("path", "label"))]
@@ -188,7 +192,7 @@ def read_annotation_labels(path: str, task: str) -> list[str]:
           except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"{path}:{n}: not a BEANS detection record "
                              f'{{"path","length","annotations":[{{"st","ed","label"}}]}} ({e})')
-  return [labels_lib.canonical(x) for x in found]
+  return found
 
 
 def _visible(name: str) -> bool:
@@ -224,9 +228,8 @@ def list_split(split_path: str) -> list[tuple[str, str]]:
                           f"a csv with columns path,label, or list the splits in dataset.json")
 
 
-def discover_class_names(split_files: dict[str, str]) -> list[str]:
-  """Sorted union of the canonical labels over all existing audio-folder splits."""
-  found = labels_lib.LabelSet()
+def discover_class_names(split_files: dict[str, str], found: labels_lib.LabelSet) -> list[str]:
+  """Sorted class names over all existing audio-folder splits (labels collected in `found`)."""
   for p in split_files.values():
     if os.path.exists(p):
       for _, label in list_split(p):
@@ -243,7 +246,7 @@ _DATASET_JSON_SCHEMA = (
     "unknown_label (README, 'Own data'). Or delete it and let the layout be inferred")
 
 
-def _from_dataset_json(name: str, folder: str) -> DatasetSource:
+def _from_dataset_json(name: str, folder: str, labels: str) -> DatasetSource:
   path = os.path.join(folder, DATASET_JSON)
   try:
     with open(path) as f:
@@ -266,13 +269,16 @@ def _from_dataset_json(name: str, folder: str) -> DatasetSource:
                                     if fmt == "audio_folder" else "annotation files") +
         ". Fix: list the splits that exist under \"splits\" in dataset.json, or delete "
         "dataset.json and let the layout be inferred (README, 'Own data')")
+  found = labels_lib.LabelSet(labels)
   try:
     class_names = meta.get("class_names")
     if not class_names and fmt == "audio_folder":
-      class_names = discover_class_names(split_files)
+      class_names = discover_class_names(split_files, found)
     elif not class_names:  # BEANS-format files without a class list: the labels they use
-      class_names = sorted({lbl for p in split_files.values() if os.path.isfile(p)
-                            for lbl in read_annotation_labels(p, task)})
+      for lbl in (x for p in split_files.values() if os.path.isfile(p)
+                  for x in read_annotation_labels(p, task)):
+        found.add(lbl)
+      class_names = found.names
   except annotations.TableError:
     raise
   except ValueError as e:
@@ -289,14 +295,16 @@ def _from_dataset_json(name: str, folder: str) -> DatasetSource:
   return DatasetSource(
       info=info, format=fmt, root=folder, split_files=split_files,
       search_dirs=(folder, os.path.dirname(folder), os.path.dirname(os.path.dirname(folder))),
-      unknown_label=meta.get("unknown_label"),
-      fingerprint=fingerprint_files([path] + files))
+      unknown_label=meta.get("unknown_label"), labels=labels,
+      fingerprint=fingerprint_files([path] + files, extra=None if labels == "merge" else labels),
+      warnings=tuple(found.merge_warnings(folder)))
 
 
 CLASS_ORDERS = ("sorted", "beans")
 
 
-def _from_beans_roster(name: str, data_root: str, class_order: str = "sorted") -> DatasetSource:
+def _from_beans_roster(name: str, data_root: str, class_order: str = "sorted",
+                       labels: str = "merge") -> DatasetSource:
   spec = BEANS_ROSTER[name]
   folder = os.path.join(data_root, spec["folder"])
   split_files = {s: os.path.join(folder, p) for s, p in spec["files"].items()}
@@ -305,16 +313,17 @@ def _from_beans_roster(name: str, data_root: str, class_order: str = "sorted") -
     raise FileNotFoundError(
         f"BEANS dataset {name!r}: missing {', '.join(missing)} (expected the BEANS layout "
         f"{data_root}/{spec['folder']}/...). {BEANS_HELP}")
+  found = labels_lib.LabelSet(labels)  # read in every mode: merged spellings are warned
+  for p in split_files.values():
+    for label in read_annotation_labels(p, spec["task"]):
+      found.add(label)
   if class_order == "beans":
     # BEANS' own list and order (beans_classes.py): the index of a class is its position there.
     class_names = beans_classes.BEANS_CLASSES[name]
   elif "labels" in spec:
     class_names = tuple(spec["labels"])
   else:
-    found = set()
-    for p in split_files.values():
-      found.update(read_annotation_labels(p, spec["task"]))
-    class_names = tuple(sorted(found))
+    class_names = tuple(found.names)
     if len(class_names) != spec["classes"]:
       _log.warning("BEANS %s: the annotation files have %d classes, the roster says %d",
                    name, len(class_names), spec["classes"])
@@ -328,17 +337,19 @@ def _from_beans_roster(name: str, data_root: str, class_order: str = "sorted") -
   return DatasetSource(
       info=info, format=fmt, root=folder, split_files=split_files,
       search_dirs=(folder, data_root, os.path.dirname(os.path.abspath(data_root))),
-      unknown_label=spec.get("unknown"),
-      fingerprint=fingerprint_files(sorted(split_files.values()),
-                                    extra=name if class_order == "sorted" else [name, class_order]))
+      unknown_label=spec.get("unknown"), labels=labels,
+      warnings=tuple(found.merge_warnings(folder)),
+      fingerprint=fingerprint_files(sorted(split_files.values()), extra=(
+          name if (class_order, labels) == ("sorted", "merge") else [name, class_order, labels])))
 
 
-def resolve(dataset: str, data_root: str, class_order: str = "sorted") -> DatasetSource:
+def resolve(dataset: str, data_root: str, class_order: str = "sorted",
+            labels: str = "merge") -> DatasetSource:
   """Finds `dataset` under `data_root`: a folder with dataset.json, else a BEANS roster entry.
 
   `class_order` (BEANS roster entries only; a dataset.json lists its own classes): "sorted" reads
   the class names from the annotation files and sorts them as strings; "beans" takes BEANS'
-  fixed list in BEANS' order (beans_classes.py, the paper mode).
+  fixed list in BEANS' order (beans_classes.py, the paper mode). `labels`: the rule of labels.py.
 
   Raises:
     FileNotFoundError: nothing usable there; the message lists known names and how to get data.
@@ -346,19 +357,37 @@ def resolve(dataset: str, data_root: str, class_order: str = "sorted") -> Datase
   data_root = os.path.abspath(os.path.expanduser(data_root))
   folder = os.path.join(data_root, dataset)
   if os.path.isfile(os.path.join(folder, DATASET_JSON)):
-    return _from_dataset_json(dataset, folder)
+    return _from_dataset_json(dataset, folder, labels)
   if class_order not in CLASS_ORDERS:
     raise ValueError(f"data.class_order must be one of {CLASS_ORDERS}, got {class_order!r}")
   if dataset in BEANS_ROSTER:
-    return _from_beans_roster(dataset, data_root, class_order)
-  known = sorted(d for d in (os.listdir(data_root) if os.path.isdir(data_root) else [])
-                 if os.path.isfile(os.path.join(data_root, d, DATASET_JSON)))
+    return _from_beans_roster(dataset, data_root, class_order, labels)
   missing = "" if os.path.exists(folder) else f"{folder} does not exist; "
   raise FileNotFoundError(
       f"Unknown dataset {dataset!r} under {data_root}: {missing}no {folder}/{DATASET_JSON} and "
-      f"not a BEANS name ({', '.join(BEANS_ROSTER)}). Datasets found there: {known or 'none'}. "
+      f"not a BEANS name ({', '.join(BEANS_ROSTER)}). {whats_there(data_root, [dataset])} "
       f"Own recordings (a folder of label sub-folders, a csv, ...): pass that folder or csv "
       f"itself (README, 'Own data'). {BEANS_HELP}")
+
+
+def whats_there(data_root: str, names: list[str]) -> str:
+  """What is under `data_root` (BEANS datasets by name, other entries as they are) and, for each
+  of `names` that is not there, the nearest name (difflib): for errors about missing datasets."""
+  if not os.path.isdir(data_root):
+    parent = os.path.dirname(os.path.abspath(data_root.rstrip(os.sep)))
+    while parent and not os.path.isdir(parent):
+      parent = os.path.dirname(parent)
+    return f"{data_root} does not exist (nearest existing folder: {parent})."
+  entries = sorted(e for e in os.listdir(data_root) if _visible(e))
+  beans = [n for n, spec in BEANS_ROSTER.items() if spec["folder"] in entries]
+  others = [e for e in entries if e not in {BEANS_ROSTER[n]["folder"] for n in beans}]
+  listed = ", ".join(beans + others[:20]) + (f" and {len(others) - 20} more"
+                                             if len(others) > 20 else "")
+  near = {n: difflib.get_close_matches(n, list(BEANS_ROSTER) + entries, n=1, cutoff=0.6)
+          for n in names}
+  guesses = "; ".join(f"{g[0]!r} for {n!r}" for n, g in near.items() if g)
+  return (f"Found under {data_root}: {listed or 'nothing'}."
+          + (f" Did you mean {guesses}?" if guesses else ""))
 
 
 def dataset_info(dataset: str, data_root: str) -> DatasetInfo:

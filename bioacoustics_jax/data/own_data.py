@@ -15,11 +15,11 @@ data"):
                                      Begin File / Begin Path column), for detection
 
 Every layout is written out as manifests under `<cache_dir>/own_data/<name>-<hash>/`, one per
-split (tfds's split "all", their union, is every file). The suite never writes into the data
-folder, so a read-only copy works. Without given splits, `split.csv` there holds a deterministic split stratified by label
-and grouped by source recording (a csv's `group` column, else the file), so clips or windows of
-one recording never straddle train and test; an existing split.csv that lists the same files is
-reused as it is (edit it to move files by hand).
+split (tfds's split "all", their union, is every file); without given splits own_splits.py makes
+one. The suite never writes into the data folder, so a read-only copy works. Before any audio is
+read: every file under the folder is used or counted as left out by reason (inventory.py), the
+labels' spellings are merged as labels.py says, and a file listed twice is used once
+(duplicates.py); a path problem in a table names the table and its line.
 
 The sample rate (the most common one among the files) and the clip length (classification: the
 median file length; detection: 2 s windows, hop half a window) are inferred and logged;
@@ -29,7 +29,6 @@ arguments override them.
 from __future__ import annotations
 
 import collections
-import csv
 import hashlib
 import json
 import logging
@@ -38,17 +37,22 @@ import statistics
 
 import soundfile as sf
 
+from bioacoustics_jax import option_syntax
 from bioacoustics_jax.data import annotations
 from bioacoustics_jax.data import catalog
+from bioacoustics_jax.data import duplicates
+from bioacoustics_jax.data import inventory
 from bioacoustics_jax.data import labels as labels_lib
+from bioacoustics_jax.data import own_splits
+from bioacoustics_jax.data import rules as rules_lib
 
 _log = logging.getLogger(__name__)
 
 ALL = "all"
 SPLIT_ALIASES = {"train": "train", "valid": "valid", "val": "valid", "validation": "valid",
                  "dev": "valid", "test": "test"}
-SPLIT_FRACTIONS = {"valid": 0.2, "test": 0.2}  # the rest is train
 DETECTION_WINDOW = 2.0
+_SAID: set[str] = set()  # warnings already logged by this process
 LAYOUTS = ("label folders", "split folders", "csv", "BEANS csv folder", "BEANS jsonl folder",
            "Raven tables")
 _LAYOUT_HELP = (
@@ -60,45 +64,67 @@ _LAYOUT_HELP = (
 
 def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
             clip_seconds: float | None = None, shift_seconds: float | None = None,
-            seed: int = 0) -> catalog.DatasetSource:
+            seed: int = 0, skip_missing: bool = False,
+            rules: rules_lib.InputRules | None = None) -> catalog.DatasetSource:
   """Infers the layout of `path` and returns its DatasetSource (manifests under cache_dir).
+
+  `skip_missing`: csv rows whose file does not exist are left out and listed (skip_bad_audio);
+  `rules`: labels, duplicate files and empty label folders (rules.py).
 
   Raises:
     FileNotFoundError: `path` does not exist.
-    ValueError / annotations.TableError: no accepted layout, or a malformed table; the message
-      names the file and the fix.
+    ValueError / annotations.TableError: no accepted layout, a malformed table, a name the suite
+      cannot index, a file under two labels, a label folder without audio; the message names the
+      file (a csv: its line) and the fix.
   """
+  rules = rules or rules_lib.InputRules()
   path = os.path.abspath(os.path.expanduser(path))
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path}: does not exist; {_LAYOUT_HELP}")
+  notes: list[dict] = []
   if os.path.isfile(path):
     name = os.path.splitext(os.path.basename(path))[0]
     root = os.path.dirname(path)
-    layout, splits = "csv", {ALL: _csv_rows(path, root)}
-    task, notes = "classification", []
+    inv = inventory.scan(root, skip=cache_dir)
+    layout, task, tables = "csv", "classification", [path]
+    splits = {ALL: _csv_rows(path, root, notes=notes, skip_missing=skip_missing)}
   else:
     name, root = os.path.basename(path), path
-    layout, task, splits = _folder_layout(path)
-    notes = _unused_recordings(path, splits) if layout == "Raven tables" else []
+    inv = inventory.scan(root, skip=cache_dir)
+    layout, task, splits, tables = _folder_layout(path, inv, rules, notes, skip_missing)
+    if layout == "Raven tables":
+      notes += _unused_recordings(path, splits)
+  used = {os.path.relpath(_full(root, r["path"]), root) for rows in splits.values() for r in rows}
+  used |= {os.path.relpath(t, root) for t in tables}
+  if layout == "Raven tables":  # recordings without a table have their own warning
+    used |= set(inv.candidates)
+  notes += inv.left_out(used, "outside_labels" if "folders" in layout else "not_listed")
   out_dir = os.path.join(cache_dir, "own_data",
                          f"{name}-{hashlib.sha1(path.encode()).hexdigest()[:8]}")
   os.makedirs(out_dir, exist_ok=True)
-  label_set = labels_lib.LabelSet()
+  label_set = labels_lib.LabelSet(rules.labels)
+  for rows in splits.values():
+    for row in rows:
+      for a in (row["annotations"] if task == "detection" else [row]):
+        label_set.add(a["label"])
   for rows in splits.values():
     for row in rows:
       if task == "classification":
-        row["label"] = label_set.add(row["label"])
+        row["label"] = label_set.name(row["label"])
       else:
-        row["annotations"] = [dict(a, label=label_set.add(a["label"]))
+        row["annotations"] = [dict(a, label=label_set.name(a["label"]))
                               for a in row["annotations"]]
   if not label_set.names:
     raise ValueError(f"{path}: no labels found ({layout}); {_LAYOUT_HELP}")
+  if task == "classification":
+    splits, found = duplicates.dedupe(splits, lambda p: _full(root, p), rules.duplicates, path)
+    notes += found
   given_splits = not (ALL in splits and len(splits) == 1)
   if not given_splits:
-    splits.update(_assign_splits(splits[ALL], task, out_dir, seed))
+    splits.update(own_splits.assign_splits(splits[ALL], task, out_dir, seed))
   else:
     splits[ALL] = [r for s in catalog.SPLITS for r in splits.get(s, [])]
-  rates, durations = _scan(root, splits[ALL], task)
+  rates, durations = _scan(path, root, splits[ALL], task)
   top = max(rates.values())
   rate = int(sample_rate or max(r for r, n in rates.items() if n == top))  # ties: the higher
   found = ", ".join(f"{r} Hz x{n}" for r, n in sorted(rates.items()))
@@ -111,19 +137,26 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
     shift = shift_seconds or clip / 2  # half a window, as BEANS' 2/1, 4/2, 10/5 s
     length = (f"window {clip:g} s ({'data.clip_seconds' if clip_seconds else 'default'}), "
               f"shift {shift:g} s ({'data.shift_seconds' if shift_seconds else 'half a window'})")
+  left_out = sum(n["count"] for n in notes if n["kind"] == "left_out")
   origin = (f"{layout} at {path}: {task}, {len(splits[ALL])} files, {len(label_set.names)} "
-            f"classes; {rate} Hz ({'data.sample_rate' if sample_rate else 'most common'}; "
+            f"classes" + (f" ({left_out} other files under it not used: see below)" if left_out
+                          else "") +
+            f"; {rate} Hz ({'data.sample_rate' if sample_rate else 'most common'}; "
             f"files: {found}); {length}; splits: "
             + ("given" if given_splits else
                f"made per recording (seed {seed}), {os.path.join(out_dir, 'split.csv')}"))
   _log.info("%s; manifests in %s", origin, out_dir)
+  for n in notes:  # once per process: a run resolves a dataset several times
+    if n["message"] not in _SAID:
+      _SAID.add(n["message"])
+      _log.warning("%s", n["message"])
   empty = sorted(s for s in catalog.SPLITS if not splits.get(s))
   if empty:  # e.g. no class has the 3 recordings a valid split needs
     notes.append(dict(kind="split_empty", count=len(empty), files=[path], message=(
         f"{path}: split(s) {', '.join(empty)} would be empty and are not offered (a class needs "
         "2 recordings for a test split, 3 for a valid split); add recordings or give splits")))
-  split_files = {s: _write_manifest(out_dir, s, rows, task) for s, rows in splits.items()
-                 if rows and s != ALL}
+  split_files = {s: own_splits.write_manifest(out_dir, s, rows, task)
+                 for s, rows in splits.items() if rows and s != ALL}
   info = catalog.DatasetInfo(name=name, task=task, sample_rate=rate, clip_seconds=float(clip),
                              shift_seconds=shift, class_names=tuple(label_set.names))
   listing = [(r["path"], os.path.getsize(p), os.stat(p).st_mtime_ns)
@@ -131,43 +164,73 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
   return catalog.DatasetSource(
       info=info, format="audio_folder" if task == "classification" else "beans_detection",
       root=root, split_files=split_files, search_dirs=(root,), unknown_label=None,
-      fingerprint=catalog.fingerprint_files(sorted(split_files.values()),
-                                            extra=[layout, rate, clip, shift, listing]),
-      warnings=tuple(label_set.merge_warnings(path) + notes), origin=origin)
+      fingerprint=catalog.fingerprint_files(sorted(split_files.values()), extra=[
+          layout, rate, clip, shift, listing]),
+      warnings=tuple(label_set.merge_warnings(path) + notes), origin=origin, labels=rules.labels)
 
 
 # ---- layouts -------------------------------------------------------------------------------
 
 
-def _folder_layout(path: str) -> tuple[str, str, dict[str, list[dict]]]:
+def _folder_layout(path: str, inv: inventory.Inventory, rules: rules_lib.InputRules,
+                   notes: list[dict], skip_missing: bool
+                   ) -> tuple[str, str, dict[str, list[dict]], list[str]]:
+  """(layout, task, rows per split, table files used) of a folder."""
   entries = sorted(e for e in os.listdir(path) if not e.startswith(("_", ".")))
   files = [e for e in entries if os.path.isfile(os.path.join(path, e))]
   dirs = [e for e in entries if os.path.isdir(os.path.join(path, e))]
+  read = dict(notes=notes, skip_missing=skip_missing)
   beans_csv = {s: f"annotations.{s}.csv" for s in catalog.SPLITS if f"annotations.{s}.csv" in files}
   if beans_csv:
     return "BEANS csv folder", "classification", {
         s: _csv_rows(os.path.join(path, f), path,  # BEANS paths start at its checkout
-                     search=(path, os.path.dirname(path), os.path.dirname(os.path.dirname(path))))
-        for s, f in beans_csv.items()}
+                     search=(path, os.path.dirname(path), os.path.dirname(os.path.dirname(path))),
+                     **read)
+        for s, f in beans_csv.items()}, [os.path.join(path, f) for f in beans_csv.values()]
   jsonl = {s: f"{s}.jsonl" for s in catalog.SPLITS if f"{s}.jsonl" in files}
   if jsonl:
     return "BEANS jsonl folder", "detection", {
-        s: _jsonl_rows(os.path.join(path, f), path) for s, f in jsonl.items()}
+        s: _jsonl_rows(os.path.join(path, f), path, **read) for s, f in jsonl.items()}, [
+            os.path.join(path, f) for f in jsonl.values()]
   tables = [os.path.join(path, f) for f in files if annotations.is_raven_table(
       os.path.join(path, f))]
   if tables:
-    return "Raven tables", "detection", {ALL: [_raven_record(t, path) for t in tables]}
+    return "Raven tables", "detection", {ALL: [_raven_record(t, path) for t in tables]}, tables
   split_dirs = {SPLIT_ALIASES[d.lower()]: d for d in dirs if d.lower() in SPLIT_ALIASES}
   if split_dirs and len(split_dirs) == len(dirs):
-    return "split folders", "classification", {
-        s: _folder_rows(os.path.join(path, d), path) for s, d in split_dirs.items()}
+    return "split folders", "classification", _label_rows(
+        path, {s: os.path.join(path, d) for s, d in split_dirs.items()}, inv, rules, notes), []
   if dirs:
-    return "label folders", "classification", {ALL: _folder_rows(path, path)}
+    return "label folders", "classification", _label_rows(path, {ALL: path}, inv, rules,
+                                                          notes), []
   tables_csv = [f for f in files if f.lower().endswith(".csv")]
   if len(tables_csv) == 1:
-    return "csv", "classification", {ALL: _csv_rows(os.path.join(path, tables_csv[0]), path)}
+    table = os.path.join(path, tables_csv[0])
+    return "csv", "classification", {ALL: _csv_rows(table, path, **read)}, [table]
   raise ValueError(f"{path}: no layout recognised (found {len(files)} files, {len(dirs)} "
                    f"folders); {_LAYOUT_HELP}")
+
+
+def _label_rows(path: str, split_dirs: dict[str, str], inv: inventory.Inventory,
+                rules: rules_lib.InputRules, notes: list[dict]) -> dict[str, list[dict]]:
+  """Rows of label sub-folders per split; a label with no usable file in any split stops the
+  run, or is dropped with a warning (rules.empty_labels)."""
+  splits, empty = {}, {}
+  for split in sorted(split_dirs, key=((ALL,) + catalog.SPLITS).index):  # train first
+    d = split_dirs[split]
+    pairs, no_audio = inventory.label_folders(inv, d)
+    splits[split] = [dict(path=p, label=label, group=p, where=os.path.join(path, p))
+                     for p, label in pairs]
+    for label, held in no_audio.items():
+      empty.setdefault(label, f"{os.path.relpath(d, path)}/{label}/: {held}"
+                       if split != ALL else held)
+  empty = {k: v for k, v in empty.items()
+           if not any(r["label"] == k for rows in splits.values() for r in rows)}
+  if empty and rules.empty_labels != "drop":
+    raise inventory.empty_labels_error(path, empty)
+  if empty:
+    notes.append(inventory.dropped_warning(path, empty))
+  return splits
 
 
 def _unused_recordings(path: str, splits: dict[str, list[dict]]) -> list[dict]:
@@ -183,16 +246,50 @@ def _unused_recordings(path: str, splits: dict[str, list[dict]]) -> list[dict]:
       "add a table (an empty one makes the recording all background) or move them"))]
 
 
-def _folder_rows(split_dir: str, root: str) -> list[dict]:
-  return [dict(path=os.path.relpath(p, root), label=label, group=os.path.relpath(p, root))
-          for p, label in catalog.list_split(split_dir)]
+def _locate(rel: str, candidates: list[str], where: str,
+            missing: list[tuple[str, str]]) -> str | None:
+  """The file a table row names (first existing candidate); a Windows path (backslashes) is read
+  with forward slashes. A missing file is recorded in `missing` (where, why) and None returned."""
+  inventory.refuse_bad_name(rel, where)
+  found = next((c for c in candidates if os.path.exists(c)), None)
+  windows = "\\" in rel
+  if found is None and windows:
+    found = next((c.replace("\\", "/") for c in candidates
+                  if os.path.exists(c.replace("\\", "/"))), None)
+  if found is None:
+    link = next((c for c in candidates if os.path.islink(c)), None)
+    why = (f"{link} is a broken symbolic link (to {os.readlink(link)})" if link else
+           f"{candidates[0]} does not exist")
+    missing.append((where, why + (" (a Windows path: write it with forward slashes /)"
+                                  if windows else "")))
+  return found
 
 
-def _csv_rows(csv_path: str, root: str, search: tuple[str, ...] = ()) -> list[dict]:
+def _missing_rows(table: str, missing: list[tuple[str, str]], skip_missing: bool,
+                  notes: list[dict]) -> None:
+  """Stops at the first row whose file is missing (naming the table and line), or with
+  skip_missing leaves them out with a warning."""
+  if not missing:
+    return
+  more = f" (and {len(missing) - 1} more rows: lines " + ", ".join(
+      w.rpartition(":")[2] for w, _ in missing[1:11]) + ")" if len(missing) > 1 else ""
+  if not skip_missing:
+    raise annotations.TableError(
+        missing[0][0], missing[0][1] + more, "correct the path (relative paths are resolved "
+        f"against the table's folder) or delete the row, or set "
+        f"{option_syntax.spell('data.skip_bad_audio', True)} to leave such rows out")
+  notes.append(dict(kind="missing_rows", count=len(missing), files=[table], message=(
+      f"{table}: {len(missing)} rows name a file that is not there and were left out "
+      f"(skip_bad_audio): " + "; ".join(f"line {w.rpartition(':')[2]}: {why}"
+                                         for w, why in missing[:10]))))
+
+
+def _csv_rows(csv_path: str, root: str, search: tuple[str, ...] = (), *, notes: list[dict],
+              skip_missing: bool = False) -> list[dict]:
   """path,label[,group] rows with paths made relative to `root` (or absolute outside it)."""
   rows = annotations.read_rows(csv_path, ("path", "label"))
   base = os.path.dirname(csv_path)
-  out = []
+  out, missing, windows = [], [], []
   for n, row in enumerate(rows, start=2):
     rel = row["path"].strip()
     if not rel or not row["label"].strip():
@@ -200,14 +297,25 @@ def _csv_rows(csv_path: str, root: str, search: tuple[str, ...] = ()) -> list[di
                                    "fill it in or delete the row")
     candidates = [rel] if os.path.isabs(rel) else [os.path.join(d, rel)
                                                    for d in (base,) + tuple(search)]
-    full = next((c for c in candidates if os.path.exists(c)), candidates[0])
+    full = _locate(rel, candidates, f"{csv_path}:{n}", missing)
+    if full is None:
+      continue
+    if "\\" in rel and not any(os.path.exists(c) for c in candidates):
+      windows.append(n)
     p = _relative(full, root)
-    out.append(dict(path=p, label=row["label"], group=(row.get("group") or "").strip() or p))
+    out.append(dict(path=p, label=row["label"], group=(row.get("group") or "").strip() or p,
+                    where=f"{csv_path}:{n}"))
+  _missing_rows(csv_path, missing, skip_missing, notes)
+  if windows:
+    notes.append(dict(kind="windows_paths", count=len(windows), files=[csv_path], message=(
+        f"{csv_path}: {len(windows)} rows give Windows paths (backslashes), read with forward "
+        f"slashes: lines {', '.join(map(str, windows[:10]))}")))
   return out
 
 
-def _jsonl_rows(jsonl_path: str, root: str) -> list[dict]:
-  out = []
+def _jsonl_rows(jsonl_path: str, root: str, *, notes: list[dict],
+                skip_missing: bool = False) -> list[dict]:
+  out, missing = [], []
   with open(jsonl_path, encoding="utf-8-sig") as f:
     for n, line in enumerate(f, start=1):
       if not line.strip():
@@ -223,9 +331,11 @@ def _jsonl_rows(jsonl_path: str, root: str) -> list[dict]:
             'write {"path": ..., "length": seconds, "annotations": [{"st", "ed", "label"}]}')
       candidates = [rel] if os.path.isabs(rel) else [
           os.path.join(d, rel) for d in (root, os.path.dirname(root))]
-      full = next((c for c in candidates if os.path.exists(c)), candidates[0])
-      out.append(dict(path=_relative(full, root), length=rec.get("length"), annotations=anns,
-                      group=_relative(full, root)))
+      full = _locate(rel, candidates, f"{jsonl_path}:{n}", missing)
+      if full is not None:
+        out.append(dict(path=_relative(full, root), length=rec.get("length"), annotations=anns,
+                        group=_relative(full, root)))
+  _missing_rows(jsonl_path, missing, skip_missing, notes)
   return out
 
 
@@ -265,8 +375,10 @@ def _full(root: str, p: str) -> str:
 # ---- inference, splits, manifests ----------------------------------------------------------
 
 
-def _scan(root: str, rows: list[dict], task: str) -> tuple[collections.Counter, list[float]]:
-  """Sample rates (counted) and file durations, from the headers only."""
+def _scan(where: str, root: str, rows: list[dict], task: str
+          ) -> tuple[collections.Counter, list[float]]:
+  """Sample rates (counted) and file durations, from the headers only (`where`: the folder or
+  table the user gave, named when nothing can be read)."""
   rates, durations = collections.Counter(), []
   for row in rows:
     try:
@@ -279,79 +391,8 @@ def _scan(root: str, rows: list[dict], task: str) -> tuple[collections.Counter, 
       if task == "detection" and not row.get("length"):
         row["length"] = info.frames / info.samplerate
   if not rates:
-    raise ValueError(f"{root}: none of the {len(rows)} audio files could be read; check them "
+    raise ValueError(f"{where}: none of the {len(rows)} audio files could be read; check them "
                      "with `python -c \"import soundfile; print(soundfile.info('FILE'))\"`")
   return rates, durations
 
 
-def _group_label(row: dict, task: str) -> str:
-  if task == "classification":
-    return row["label"]
-  found = collections.Counter(a["label"] for a in row["annotations"])
-  return found.most_common(1)[0][0] if found else ""
-
-
-def _assign_splits(rows: list[dict], task: str, out_dir: str, seed: int) -> dict[str, list]:
-  """train/valid/test by group (recording), stratified by the group's majority label."""
-  split_csv = os.path.join(out_dir, "split.csv")
-  keys = sorted((r["path"], str(_group_label(r, task))) for r in rows)
-  previous = _read_split_csv(split_csv)
-  if previous is not None and sorted(previous) == keys:
-    _log.info("reusing the split in %s", split_csv)
-    by_path = {p: s for (p, _), s in previous.items()}
-  else:
-    groups = collections.defaultdict(list)
-    for r in rows:
-      groups[r["group"]].append(r)
-    per_label = collections.defaultdict(list)
-    for g, members in groups.items():
-      label = collections.Counter(_group_label(m, task) for m in members).most_common(1)[0][0]
-      per_label[label].append(g)
-    split_of = {}
-    for label, gs in per_label.items():
-      gs.sort(key=lambda g: hashlib.sha1(f"{seed}:{g}".encode()).hexdigest())
-      n = len(gs)
-      n_test = max(1, round(SPLIT_FRACTIONS["test"] * n)) if n >= 2 else 0
-      n_valid = max(1, round(SPLIT_FRACTIONS["valid"] * n)) if n >= 3 else 0
-      for i, g in enumerate(gs):
-        split_of[g] = "test" if i < n_test else "valid" if i < n_test + n_valid else "train"
-    by_path = {r["path"]: split_of[r["group"]] for r in rows}
-    with open(split_csv, "w", newline="", encoding="utf-8") as f:
-      w = csv.writer(f)
-      w.writerow(["path", "label", "group", "split"])
-      for r in sorted(rows, key=lambda r: r["path"]):
-        w.writerow([r["path"], _group_label(r, task), r["group"], by_path[r["path"]]])
-    _log.info("wrote a stratified split grouped by recording (seed %d) to %s", seed, split_csv)
-  return {s: [r for r in rows if by_path[r["path"]] == s] for s in catalog.SPLITS}
-
-
-def _read_split_csv(path: str) -> dict | None:
-  if not os.path.isfile(path):
-    return None
-  try:
-    rows = annotations.read_rows(path, ("path", "label", "split"))
-  except annotations.TableError:
-    return None
-  if any(r["split"] not in catalog.SPLITS for r in rows):
-    return None
-  return {(r["path"], r["label"]): r["split"] for r in rows}
-
-
-def _write_manifest(out_dir: str, split: str, rows: list[dict], task: str) -> str:
-  """The split as a file the builders read: csv path,label (classification) or BEANS jsonl."""
-  if task == "classification":
-    path = os.path.join(out_dir, f"{split}.csv")
-    with open(path, "w", newline="", encoding="utf-8") as f:
-      w = csv.writer(f)
-      w.writerow(["path", "label"])
-      w.writerows((r["path"], r["label"]) for r in rows)
-  else:
-    path = os.path.join(out_dir, f"{split}.jsonl")
-    with open(path, "w", encoding="utf-8") as f:
-      for r in rows:
-        rec = {"path": r["path"], "annotations": [
-            {"st": a["st"], "ed": a["ed"], "label": a["label"]} for a in r["annotations"]]}
-        if r.get("length"):
-          rec["length"] = float(r["length"])
-        f.write(json.dumps(rec) + "\n")
-  return path

@@ -44,7 +44,8 @@ from bioacoustics_jax import paths
 from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import builders
 from bioacoustics_jax.data import catalog
-from bioacoustics_jax.data import own_data
+from bioacoustics_jax.data import rules as rules_lib
+from bioacoustics_jax.data import sources
 from bioacoustics_jax.data.builders import base
 
 _log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ except (RuntimeError, ValueError):  # pragma: no cover
 
 ALL = "all"  # tfds's union of every split of a dataset
 _SHUFFLE_BYTES = 1 << 30  # shuffle buffer budget: the whole split when it fits in ~1 GB
+# Resolving a name is sources.py's; these two are asked of pipeline by cells, axes and sweeps.
+resolve_source = sources.resolve_source
+default_cache_dir = sources.default_cache_dir
 
 
 def _default_process() -> tuple[int, int]:
@@ -216,78 +220,28 @@ def _empty_batch(batch_size: int, num_samples: int, info: catalog.DatasetInfo) -
           "mask": tf.zeros([batch_size], tf.bool), "id": tf.fill([batch_size], "")}
 
 
-def default_cache_dir() -> str:
-  """$BIOACOUSTICS_JAX_CACHE, else ~/.cache/bioacoustics_jax."""
-  return os.environ.get("BIOACOUSTICS_JAX_CACHE") or os.path.join(
-      os.path.expanduser("~"), ".cache", "bioacoustics_jax")
-
-
-def resolve_source(dataset: str, *, data_root: str, cache_dir: str | None = None,
-                   sample_rate: int | None = None, clip_seconds: float | None = None,
-                   shift_seconds: float | None = None, seed: int = 0,
-                   class_order: str = "sorted") -> catalog.DatasetSource:
-  """The DatasetSource of `dataset` under `data_root` (see module doc), with overrides applied."""
-  data_root = paths.require_local(data_root, "data_root", "the audio is read as local files")
-  path = os.path.join(data_root, dataset)
-  source = None
-  if os.path.isfile(os.path.join(path, catalog.DATASET_JSON)) or not os.path.exists(path):
-    source = catalog.resolve(dataset, data_root, class_order)
-  elif dataset in catalog.BEANS_ROSTER:
-    try:
-      source = catalog.resolve(dataset, data_root, class_order)
-    except FileNotFoundError:  # a user's own folder that shares the name, unless it holds
-      spec = catalog.BEANS_ROSTER[dataset]  # some of BEANS' files (a partial download)
-      if any(os.path.exists(os.path.join(data_root, spec["folder"], f))
-             for f in spec["files"].values()):
-        raise
-  if source is None:
-    cache_dir = paths.require_local(cache_dir or default_cache_dir(), "data.cache_dir",
-                                    f"{path} is a folder of your own audio, whose index is "
-                                    "written as local files (data/own_data.py)")
-    return own_data.resolve(path, cache_dir=cache_dir,
-                            sample_rate=sample_rate, clip_seconds=clip_seconds,
-                            shift_seconds=shift_seconds, seed=seed)
-  changes = {k: v for k, v in dict(sample_rate=sample_rate, clip_seconds=clip_seconds,
-                                   shift_seconds=shift_seconds).items() if v}
-  if not changes:
-    return source
-  info = dataclasses.replace(source.info, **changes)
-  _log.info("%s: %s set by the config (the dataset says %s)", dataset, changes,
-            {k: getattr(source.info, k) for k in changes})
-  fingerprint = catalog.fingerprint_files([], extra=[source.fingerprint, sorted(changes.items())])
-  return dataclasses.replace(source, info=info, fingerprint=fingerprint)
-
-
-def _tfds_dir(source: catalog.DatasetSource, cache_dir: str | None) -> str:
-  if cache_dir:
-    return os.path.join(cache_dir, "tfds")
-  legacy = os.path.join(source.root, "_tfds")
-  if os.access(source.root, os.W_OK) or os.access(legacy, os.W_OK):
-    return legacy
-  return os.path.join(default_cache_dir(), "tfds")
-
-
 def prepare(dataset: str, *, data_root: str, skip_bad_audio: bool = False,
             tfds_dir: str | None = None, downmix: bool = True,
             resample_mismatched: bool = True, cache_dir: str | None = None,
             channel: int | None = None, long_files: str = "crop",
             sample_rate: int | None = None, clip_seconds: float | None = None,
             shift_seconds: float | None = None, seed: int = 0, class_order: str = "sorted",
-            window_rule: str = "cover_tail",
-            overlap_tolerance: float = 1e-9) -> tfds.core.DatasetBuilder:
+            window_rule: str = "cover_tail", overlap_tolerance: float = 1e-9,
+            rules: rules_lib.InputRules | None = None) -> tfds.core.DatasetBuilder:
   """Builds (once) and returns the tfds builder of `dataset` under `data_root`.
 
   Args (beyond open_split's): see `open_split`.
   """
   source = resolve_source(dataset, data_root=data_root, cache_dir=cache_dir,
                           sample_rate=sample_rate, clip_seconds=clip_seconds,
-                          shift_seconds=shift_seconds, seed=seed, class_order=class_order)
+                          shift_seconds=shift_seconds, seed=seed, class_order=class_order,
+                          skip_bad_audio=skip_bad_audio, rules=rules)
   config = base.make_config(source, skip_bad_audio=skip_bad_audio, downmix=downmix,
                             resample_mismatched=resample_mismatched, channel=channel,
                             long_files=long_files, window_rule=window_rule,
                             overlap_tolerance=overlap_tolerance)
   builder_cls = builders.BUILDERS[source.format]
-  data_dir = tfds_dir or _tfds_dir(source, cache_dir)
+  data_dir = tfds_dir or sources.tfds_dir(source, cache_dir)
   tfds.display_progress_bar(False)  # per-example progress bars drown the run's own log
   if paths.is_uri(data_dir):  # gs://: tfds writes there itself; no file locks on a bucket
     return _prepare_at_uri(lambda: builder_cls(config=config, data_dir=data_dir))
@@ -339,7 +293,8 @@ def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool
                channel: int | None = None, long_files: str = "crop",
                sample_rate: int | None = None, clip_seconds: float | None = None,
                shift_seconds: float | None = None, seed: int = 0, class_order: str = "sorted",
-               window_rule: str = "cover_tail", overlap_tolerance: float = 1e-9) -> SplitData:
+               window_rule: str = "cover_tail", overlap_tolerance: float = 1e-9,
+               rules: rules_lib.InputRules | None = None) -> SplitData:
   """Opens one split of a dataset (synthetic suite folder, BEANS folder or own recordings).
 
   Args:
@@ -355,6 +310,7 @@ def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool
     seed: seed of the split made for own data without splits.
     class_order, window_rule, overlap_tolerance: the paper-mode switches ("beans", "beans",
       0.0 reproduce BEANS; catalog.resolve and windows.py say what each changes).
+    rules: labels, duplicate files, empty label folders (rules.py; default InputRules()).
 
   Raises:
     FileNotFoundError: unknown dataset or missing BEANS folder (the message says what to get).
@@ -366,7 +322,7 @@ def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool
                     cache_dir=cache_dir, channel=channel, long_files=long_files,
                     sample_rate=sample_rate, clip_seconds=clip_seconds,
                     shift_seconds=shift_seconds, seed=seed, class_order=class_order,
-                    window_rule=window_rule, overlap_tolerance=overlap_tolerance)
+                    window_rule=window_rule, overlap_tolerance=overlap_tolerance, rules=rules)
   splits = builder.info.splits
   if split not in splits and split != ALL:
     raise ValueError(f"dataset {dataset!r} has no split {split!r}; it has {sorted(splits)} "
@@ -374,7 +330,9 @@ def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool
   names = sorted(splits) if split == ALL else [split]
   skipped = builder.info.metadata.get(base.SKIPPED_KEY, {})
   found = builder.info.metadata.get(base.WARNINGS_KEY, {})
-  warnings = [dict(w) for s in ["*"] + names for w in found.get(s, [])]
+  # The dataset's own warnings from this resolve (fresh: files added since preparing count).
+  warnings = [dict(w) for w in builder.builder_config.source.warnings] + [
+      dict(w) for s in names for w in found.get(s, [])]
   return SplitData(info=builder.builder_config.source.info, split=split,
                    num_examples=sum(int(splits[s].num_examples) for s in names),
                    skipped=[dict(x) for s in names for x in skipped.get(s, [])], builder=builder,
@@ -395,4 +353,7 @@ def config_options(data_config: Any, workdir: str) -> dict[str, Any]:
               shift_seconds=get("shift_seconds") or None, seed=int(get("split_seed", 0) or 0),
               class_order=get("class_order", "sorted") or "sorted",
               window_rule=get("window_rule", "cover_tail") or "cover_tail",
-              overlap_tolerance=float(get("overlap_tolerance", 1e-9)))
+              overlap_tolerance=float(get("overlap_tolerance", 1e-9)),
+              rules=rules_lib.InputRules(labels=get("labels", "merge") or "merge",
+                                         duplicates=get("duplicates", "stop") or "stop",
+                                         empty_labels=get("empty_labels", "stop") or "stop"))

@@ -19,7 +19,8 @@ default, `extended`, the newer backbones of EXTENDED_MODELS: `models=paper+exten
 `bioacoustic`, every preset with weights trained on animal sounds),
 `:regimes=`, `:grid=` (the reducer
 settings, names of GRID below, e.g. `grid=umap50_05+tsne25`), `:backgrounds=all`,
-`:paper_mode=false` (our defaults instead of BEANS' rules, see PAPER_MODE).
+`:paper_mode=false` (our defaults instead of BEANS' rules, see PAPER_MODE), `:labels=exact`
+(labels that differ in case or leading zeros stay apart; by default they merge, with a warning).
 
 The same grid as a Ray Tune sweep (a local Ray, or a cluster with --ray_address=HOST:PORT): one
 trial per dataset x model, each with the whole reducer grid, so every embedding is still
@@ -112,7 +113,8 @@ PAPER_AVES_INPUT_RATE = "dataset"
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   arg = common.parse_arg(arg, root="", models=("paper",), datasets=BEANS_DATASETS,
                          regimes=("frozen", "finetuned"), grid=tuple(GRID),
-                         backgrounds=("all", "fewer"), paper_mode=True, smoke=False)
+                         backgrounds=("all", "fewer"), paper_mode=True, labels="merge",
+                         smoke=False)
   unknown = sorted(set(arg.grid) - set(GRID))
   if unknown:
     raise ValueError(f"Config arg grid={'+'.join(arg.grid)}: unknown setting(s) {unknown}; "
@@ -125,7 +127,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # background settings), tiny widths, for tests.
   config.data = common.data_config(
       root=arg.root, datasets=("synth_frogs_detection",) if arg.smoke
-      else arg.datasets, synthetic_size="tiny" if arg.smoke else "",
+      else arg.datasets, synthetic_size="tiny" if arg.smoke else "", labels=arg.labels,
       **(PAPER_MODE if arg.paper_mode else OWN_DEFAULTS))
   config.models = smoke_models(arg.models) if arg.smoke else expand_models(arg.models)
   config.model_overrides = ml_collections.ConfigDict(SMOKE_OVERRIDES if arg.smoke else {})
@@ -192,10 +194,14 @@ def _check_datasets(root: str, datasets: tuple[str, ...]) -> None:
     present = [d for d in datasets if d not in missing]
     rest = f"run the others with :datasets={'+'.join(present)}" if present else (
         "none of the asked-for datasets is there")
+    found = catalog.whats_there(root, missing)
+    # A typo or a partial download is not told to fetch 300 GB: the help only when nothing is.
+    help_text = "" if any(_present(root, d) for d in catalog.BEANS_ROSTER) else (
+        " " + catalog.BEANS_HELP)
     raise FileNotFoundError(
         f"BEANS root {root} lacks {len(missing)} of {len(datasets)} datasets: "
         f"{', '.join(missing)} (expected {', '.join(_expected(d) for d in missing)}); {rest}. "
-        f"{catalog.BEANS_HELP}")
+        f"{found}{help_text}")
 
 
 def _present(root: str, dataset: str) -> bool:

@@ -81,6 +81,10 @@ def data_config(**overrides: Any) -> ml_collections.ConfigDict:
       class_order="sorted",   # BEANS sets: "sorted" label strings | "beans" (datasets.yml order)
       window_rule="cover_tail",  # detection: "cover_tail" (+1 padded tail window) | "beans"
       overlap_tolerance=1e-9,  # added to the > 0.2 overlap rule; 0.0 = BEANS' raw float compare
+      # Input rules (data/rules.py), each said in a warning when it applies:
+      labels="merge",         # "merge": case, spacing, 01/1, 2.0/2 variants are one class | "exact"
+      duplicates="stop",      # own data: one file under two labels: "stop" | "keep" (multi-label)
+      empty_labels="stop",    # own data: a label folder with no usable audio: "stop" | "drop"
   ))
   config.update(overrides)
   return config

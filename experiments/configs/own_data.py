@@ -17,8 +17,10 @@ brings, or, without any, a stratified split grouped by recording, written to
 <workdir>/cache/own_data/<name>-<hash>/split.csv and reused.
 
 Other arguments: `models` (`+`-separated zoo names, or `bioacoustic`: every preset with weights
-trained on animal sounds, e.g. `:models=bioacoustic+rn18p`), `regimes`, `long_files` (crop|split), `channel`
-(-1 averages), `skip_bad_audio`, `smoke` (tiny widths, for tests).
+trained on animal sounds, e.g. `:models=bioacoustic+rn18p`), `regimes`, `long_files`
+(crop|split), `channel` (-1 averages), `skip_bad_audio`, `labels` (merge|exact: keep case and leading zeros apart),
+`duplicates` (stop|keep: a file under two labels), `empty_labels` (stop|drop: a label folder
+with no usable audio), `smoke` (tiny widths, for tests).
 """
 
 import os
@@ -36,7 +38,7 @@ MODEL_SETS = {"bioacoustic": presets.bioacoustic_models()}
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   arg = common.parse_arg(arg, root="", models=("rn18",), regimes=("frozen",), sample_rate=0,
                          clip_seconds=0.0, long_files="crop", channel=-1, skip_bad_audio=False,
-                         smoke=False)
+                         labels="merge", duplicates="stop", empty_labels="stop", smoke=False)
   # Without root the config still loads (tests, --help); the run then stops at "No datasets".
   path = os.path.abspath(os.path.expanduser(arg.root)).rstrip(os.sep) if arg.root else ""
   config = ml_collections.ConfigDict()
@@ -47,7 +49,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       root=os.path.dirname(path), datasets=(os.path.basename(path),) if path else (),
       split="test" if "finetuned" in arg.regimes else "all",
       sample_rate=arg.sample_rate, clip_seconds=arg.clip_seconds, long_files=arg.long_files,
-      channel=arg.channel, skip_bad_audio=arg.skip_bad_audio)
+      channel=arg.channel, skip_bad_audio=arg.skip_bad_audio, labels=arg.labels,
+      duplicates=arg.duplicates, empty_labels=arg.empty_labels)
   config.models = common.expand_models(arg.models, MODEL_SETS)
   config.model_overrides = ml_collections.ConfigDict(dict(width=4) if arg.smoke else {})
   config.weights_dir = ""  # "" = $BIOACOUSTICS_JAX_WEIGHTS or ~/.cache/bioacoustics_jax/weights

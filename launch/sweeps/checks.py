@@ -32,7 +32,9 @@ def dataset_clip(config, data_root: str, dataset: str) -> tuple[int, float]:
   source = pipeline.resolve_source(dataset, data_root=data_root, cache_dir=options["cache_dir"],
                                    sample_rate=options["sample_rate"],
                                    clip_seconds=options["clip_seconds"],
-                                   shift_seconds=options["shift_seconds"], seed=options["seed"])
+                                   shift_seconds=options["shift_seconds"], seed=options["seed"],
+                                   skip_bad_audio=options["skip_bad_audio"],
+                                   rules=options["rules"])
   return int(source.info.sample_rate), float(source.info.clip_seconds)
 
 

@@ -22,6 +22,7 @@ from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import annotations
 from bioacoustics_jax.data import labels
 from bioacoustics_jax.data import pipeline
+from bioacoustics_jax.data import rules
 from tests.data import helpers_audio as h
 
 SR = 8000
@@ -35,10 +36,10 @@ def _wav(path, x=None, sr=SR, subtype="PCM_16", seconds=CLIP, seed=0, fmt=None):
   return x
 
 
-def _label_folder(root, labels=("a", "b"), n=3, **kwargs):
-  for label in labels:
+def _label_folder(root, labels=("a", "b"), n=3, seed=0, **kwargs):
+  for k, label in enumerate(labels):  # every file its own noise: no two files the same
     for i in range(n):
-      _wav(os.path.join(root, label, f"{label}{i}.wav"), seed=i, **kwargs)
+      _wav(os.path.join(root, label, f"{label}{i}.wav"), seed=seed + 100 * k + i, **kwargs)
   return root
 
 
@@ -77,7 +78,7 @@ def _write_csv(path, rows, delimiter=",", bom=False):
 
 def case_label_folder_nested(d):
   _label_folder(d / "birds")
-  _wav(str(d / "birds" / "a" / "deeper" / "x.wav"))  # recursive
+  _wav(str(d / "birds" / "a" / "deeper" / "x.wav"), seed=7)  # recursive
   s = _open(d / "birds")
   assert s.num_examples == 7 and s.info.class_names == ("a", "b") and s.warnings == []
   assert s.info.sample_rate == SR and s.info.clip_seconds == CLIP
@@ -85,8 +86,8 @@ def case_label_folder_nested(d):
 
 
 def case_split_folders(d):
-  for split, n in (("train", 3), ("valid", 1), ("test", 2)):
-    _label_folder(d / "ds" / split, n=n)
+  for k, (split, n) in enumerate((("train", 3), ("valid", 1), ("test", 2))):
+    _label_folder(d / "ds" / split, n=n, seed=1000 * k)
   assert _open(d / "ds", "train").num_examples == 6
   assert _open(d / "ds", "test").num_examples == 4
   assert _open(d / "ds").num_examples == 12
@@ -111,8 +112,8 @@ def case_unknown_dataset_points_to_own_data(d):
 
 
 def case_split_folder_aliases(d):
-  for split in ("train", "val", "test"):
-    _label_folder(d / "ds" / split, n=1)
+  for k, split in enumerate(("train", "val", "test")):
+    _label_folder(d / "ds" / split, n=1, seed=1000 * k)
   assert _open(d / "ds", "valid").num_examples == 2
 
 
@@ -167,11 +168,12 @@ def case_csv_group_column_keeps_a_recording_together(d):
 
 
 def case_beans_csv_folder_not_on_the_roster(d):
-  for split in ("train", "valid", "test"):
-    _wav(str(d / "ds" / "wav" / f"{split}.wav"))
+  for k, split in enumerate(("train", "valid", "test")):
+    for label in ("x", "y"):
+      _wav(str(d / "ds" / "wav" / f"{split}{label}.wav"), seed=2 * k + (label == "y"))
     _write_csv(str(d / "ds" / f"annotations.{split}.csv"),
-               [["path", "label", "extra"], [f"wav/{split}.wav", "x", "1"],
-                [f"wav/{split}.wav", "y", "2"]])
+               [["path", "label", "extra"], [f"wav/{split}x.wav", "x", "1"],
+                [f"wav/{split}y.wav", "y", "2"]])
   assert _open(d / "ds", "test").num_examples == 2
   assert "BEANS csv folder" in _open(d / "ds", "test").origin
 
@@ -313,7 +315,7 @@ def case_stereo_in_antiphase_is_warned(d):
   _wav(str(d / "ds" / "a" / "anti.wav"), np.stack([x, -x], axis=1))
   s = _open(d / "ds")
   w = _warning(s, "antiphase")
-  assert "anti.wav" in w["message"] and "data.channel" in w["message"]
+  assert "anti.wav" in w["message"] and "set channel=0 (or 1, ...)" in w["message"]
   assert np.all(_audio_of(s, "anti.wav") == 0)  # the average, as stated, not altered
 
 
@@ -354,7 +356,7 @@ def case_long_file_crop_reports_use(d):
   s = _open(d / "ds", clip_seconds=CLIP)
   w = _warning(s, "long")
   assert "only their first 0.5 s was used (25% of their audio)" in w["message"]
-  assert "data.long_files=split" in w["message"] and w["used_fraction"] == 0.25
+  assert "set long_files='split' to cut" in w["message"] and w["used_fraction"] == 0.25
   assert s.num_examples == 5
 
 
@@ -439,7 +441,7 @@ def case_text_saved_as_wav(d):
 def case_missing_file_in_csv(d):
   _wav(str(d / "x.wav"))
   _write_csv(str(d / "ds"), [["path", "label"], ["x.wav", "a"], ["gone.wav", "b"]])
-  with pytest.raises(audio_io.AudioError, match="gone.wav: file does not exist. Fix:"):
+  with pytest.raises(annotations.TableError, match="/ds:3: .*/gone.wav does not exist. Fix:"):
     _open(d / "ds")
 
 
@@ -545,7 +547,8 @@ def test_config_args_reach_open_split():
   assert pipeline.config_options(config.data, "/w") == dict(
       skip_bad_audio=False, cache_dir="/w/cache", channel=0, long_files="split",
       sample_rate=16000, clip_seconds=3.0, shift_seconds=None, seed=0,
-      class_order="sorted", window_rule="cover_tail", overlap_tolerance=1e-9)  # not paper mode
+      class_order="sorted", window_rule="cover_tail", overlap_tolerance=1e-9,  # not paper mode
+      rules=rules.InputRules())
   config = own_data_config.get_config("root=/data/lab/tits.csv,regimes=frozen+finetuned")
   assert config.data.split == "test" and pipeline.config_options(config.data, "/w")[
       "channel"] is None

@@ -185,12 +185,13 @@ class AudioBuilderBase(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             for i in starts]
 
   def class_index(self, label: Any, where: str) -> int:
-    """Index of a label (in canonical form, labels.canonical); labels outside the list go to the
-    unknown class if there is one."""
+    """Index of a label among the classes, matched by the source's label rule (labels.py);
+    labels outside the list go to the unknown class if there is one."""
     names = self.source.info.class_names
+    index = labels_lib.index_of(label, names, self.source.labels)
+    if index is not None:
+      return index
     label = labels_lib.canonical(label)
-    if label in names:
-      return names.index(label)
     if self.source.unknown_label is not None:
       return names.index(labels_lib.canonical(self.source.unknown_label))
     raise ValueError(f"{where}: label {label!r} is not one of the {len(names)} classes of "

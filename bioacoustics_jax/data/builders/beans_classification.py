@@ -18,8 +18,10 @@ from bioacoustics_jax.data.builders import base
 class BeansClassification(base.AudioBuilderBase):
   """Clips + class labels from a csv per split (columns `path,label`; extra columns ignored)."""
 
-  VERSION = tfds.core.Version("1.1.0")
+  VERSION = tfds.core.Version("1.2.0")
   RELEASE_NOTES = {
+      "1.2.0": "labels that differ only in case or leading zeros are one class (rule 'merge'; "
+               "'exact' keeps them apart).",
       "1.1.0": "labels canonical (stripped, NFC, 2.0 == 2); float audio beyond [-1, 1] "
                "peak-normalised, not clipped; input-check warnings in the metadata.",
       "1.0.0": "int16 clips at the dataset rate, class index, path as id."}

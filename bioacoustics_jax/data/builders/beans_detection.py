@@ -21,8 +21,10 @@ from bioacoustics_jax.data.builders import base
 class BeansDetection(base.AudioBuilderBase):
   """Windows of long recordings with multi-hot labels from a jsonl per split."""
 
-  VERSION = tfds.core.Version("1.1.0")
+  VERSION = tfds.core.Version("1.2.0")
   RELEASE_NOTES = {
+      "1.2.0": "labels that differ only in case or leading zeros are one class (rule 'merge'; "
+               "'exact' keeps them apart).",
       "1.1.0": "labels canonical (stripped, NFC, 2.0 == 2); float audio beyond [-1, 1] "
                "peak-normalised, not clipped; input-check warnings in the metadata.",
       "1.0.0": "int16 windows, multi-hot float32 labels, path@start ids; windows "

@@ -12,6 +12,8 @@ from __future__ import annotations
 import collections
 import os
 
+from bioacoustics_jax import option_syntax
+
 MAX_FILES = 10
 SHORT_FRACTION = 0.1  # a file shorter than this fraction of the clip gets a warning
 
@@ -60,7 +62,8 @@ class SplitChecks:
         "peak_normalized": "float files with samples beyond [-1, 1] were peak-normalised to 1 "
                            "(not clipped)",
         "antiphase": "multi-channel files are near silent once their channels are averaged "
-                     "(channels in anti-phase); set data.channel=0 (or 1, ...) to use one channel",
+                     "(channels in anti-phase); set "
+                     f"{option_syntax.spell('data.channel', 0)} (or 1, ...) to use one channel",
         "truncated": "files are shorter than their header says (truncated copy?); they were "
                      "read as far as they go and zero-padded; re-copy them if that is wrong",
         "short": f"files are shorter than {SHORT_FRACTION:.0%} of the {clip} clip and were "
@@ -84,8 +87,9 @@ class SplitChecks:
                 f"{self._clips_from_long} clips ({used:.0%} of their audio used)")
       else:
         text = (f"{len(items)} files are longer than the {clip} clip; only their first {clip} "
-                f"was used ({used:.0%} of their audio); set data.long_files=split to cut them "
-                "into several clips, or data.clip_seconds")
+                f"was used ({used:.0%} of their audio); set "
+                f"{option_syntax.spell('data.long_files', 'split')} to cut them into several "
+                "clips, or data.clip_seconds")
       out.append(self._warning("long", items, f"{where}: {text}: {_names(items)}",
                                used_fraction=round(used, 4)))
     return out
