@@ -115,6 +115,9 @@ class Store:
     """Removes temp files of a killed run; adds shards committed after the last manifest."""
     folder = os.path.join(self.path, SHARDS)
     os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(self.path):  # a manifest half written when the run was killed
+      if name.startswith(MANIFEST) and name.endswith(".tmp"):
+        os.remove(os.path.join(self.path, name))
     for name in sorted(os.listdir(folder)):
       full = os.path.join(folder, name)
       if name.endswith(".tmp"):

@@ -83,9 +83,11 @@ def test_resume_counts_shards_committed_after_the_last_manifest(audio, tmp_path)
   assert len(manifest["recordings"]) < 4
   (work / "manifest.json").write_text(json.dumps(manifest))
   (work / "shards" / "123-p0000.npz.77.tmp").write_bytes(b"half a shard")
+  (work / "manifest.json.77.tmp").write_text("{half a manif")
   shards = sorted(os.listdir(work / "shards"))
   resumed = archive.embed_archive(tiny_config(audio), str(work))
   assert sorted(os.listdir(work / "shards")) == [s for s in shards if not s.endswith(".tmp")]
+  assert sorted(os.listdir(work)) == ["manifest.json", "shards"]
   assert len(resumed.recordings) == 4
   got = resumed.load_arrays()
   assert got["recording"].tolist() == expected["recording"].tolist()
