@@ -77,7 +77,7 @@ def embed_cell(cell: Cell, config: ml_collections.ConfigDict, *,
   """The opened cell's embedding set and, with `probe_train`, the train split's for the probes
   (None without a train split; `probes=False` when they cannot run)."""
   es = load_or_compute(cell, config)
-  if not probe_train:
+  if not probe_train or es is None:  # None: a cell this process takes no part in
     return CellEmbeddings(es)
   if cell.framework == "torch" and cell.regime == "finetuned":
     if distributed.is_main():
