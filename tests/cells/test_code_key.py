@@ -145,7 +145,7 @@ def test_a_preset_path_outside_the_package_is_refused():
     source_code.upstream(("bioacoustics_jax.models.no_such_family:build",))
 
 
-@pytest.mark.slow  # 76 s on the shared 2-core machine under load (imports jax, tfds, torch)
+@pytest.mark.slow  # 28-76 s on the shared 2-core machine (imports jax, tfds, torch)
 def test_every_module_a_cell_loads_is_in_its_computed_set():
   """The static graph misses nothing: importing a fine-tuned JAX cell with a shared torch init
   (and the preset's module, porter and reference, loaded by name) loads only modules in it."""
