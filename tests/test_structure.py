@@ -29,6 +29,12 @@ FORBIDDEN = (  # (importer prefix, imported prefix)
     ("bioacoustics_jax.cells", "bioacoustics_jax.evaluate"),
     ("bioacoustics_jax.evaluate", "bioacoustics_jax.cells"),
     ("bioacoustics_jax.cells", "bioacoustics_jax.grid"),
+    # The results store and its schema sit below report/ and evaluate/: written by runs and
+    # sweeps, read by reports; the evaluator fills rows of the schema and never writes the store.
+    ("bioacoustics_jax.results", "bioacoustics_jax.report"),
+    ("bioacoustics_jax.results", "bioacoustics_jax.evaluate"),
+    ("bioacoustics_jax.evaluate", "bioacoustics_jax.results.store"),
+    ("bioacoustics_jax.evaluate", "bioacoustics_jax.report"),
 )
 # The entry points that may run an experiment: launch.run (and a sweep's trial), the perf scripts.
 EXPERIMENT_CALLERS = ("launch.run", "launch.sweeps.trial", "experiments.perf.")
@@ -194,3 +200,148 @@ def test_the_cell_key_reads_the_same_import_graph():
   for name, targets in ours.items():
     missing = {t for t in targets if t.startswith("bioacoustics_jax")} - theirs[name][1]
     assert not missing, (name, sorted(missing))
+
+
+def _package_imports(name: str, path: pathlib.Path, known: dict) -> set[str]:
+  """Like _imports, but a package's __init__ counts too (`from bioacoustics_jax import results`
+  imports the results package): the edges _imports leaves out for the cycle check."""
+  found = set()
+  for node in ast.walk(ast.parse(path.read_text())):
+    if isinstance(node, ast.Import):
+      found |= {a.name for a in node.names}
+    elif isinstance(node, ast.ImportFrom) and not node.level:
+      found |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module
+                for a in node.names}
+  return {t for t in found if t in known and t != name}
+
+
+def test_the_results_store_imports_only_paths_and_report_reads_it():
+  known = _modules()
+  for name, path in known.items():
+    targets = _package_imports(name, path, known)
+    if name.startswith("bioacoustics_jax.results"):
+      outside = {t for t in targets if t.startswith("bioacoustics_jax")
+                 and not t.startswith("bioacoustics_jax.results")} - {"bioacoustics_jax.paths"}
+      assert not outside, f"{name} imports {sorted(outside)}; the store sits below them all"
+    if name.startswith("bioacoustics_jax.evaluate"):
+      results = {t for t in targets if t.startswith("bioacoustics_jax.results")}
+      assert results <= {"bioacoustics_jax.results.schema"}, (name, sorted(results))
+  readers = {n for n, p in known.items() if n.startswith("bioacoustics_jax.report")
+             and any(t.startswith("bioacoustics_jax.results")
+                     for t in _package_imports(n, p, known))}
+  assert readers, "report/ reads results.csv through bioacoustics_jax.results"
+
+
+def test_the_evaluator_fills_the_schema_columns_the_run_does_not():
+  from bioacoustics_jax.evaluate import evaluator, probe_evaluator  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.results import schema  # pylint: disable=g-import-not-at-top
+  assert evaluator.ROW_KEYS is schema.EVALUATOR_COLUMNS
+  assert probe_evaluator.PROBE_ROW_KEYS is schema.PROBE_EVALUATOR_COLUMNS
+  assert set(schema.EVALUATOR_COLUMNS) | set(schema.CELL_COLUMNS) == set(schema.RESULT_COLUMNS)
+  assert not set(schema.EVALUATOR_COLUMNS) & set(schema.CELL_COLUMNS)
+
+
+def _string_literals(tree) -> list[tuple[frozenset, int]]:
+  """(set of strings, line) of every tuple/list/set literal made only of string constants."""
+  out = []
+  for node in ast.walk(tree):
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)) and len(node.elts) >= 2 and all(
+        isinstance(e, ast.Constant) and isinstance(e.value, str) for e in node.elts):
+      out.append((frozenset(e.value for e in node.elts), node.lineno))
+  return out
+
+
+def _config_enums() -> dict[str, tuple]:
+  """The values config_checks.py allows for each single-choice key, evaluated in its own
+  namespace: the _TRAIN_ENUMS table and the third argument of every _one_of call. A literal
+  there (a copy of the owner's list) is a failure of its own. (_all_of keys such as regimes
+  are sets a config picks from; a config writing out all of them is a value, not a copy.)"""
+  from bioacoustics_jax import config_checks  # pylint: disable=g-import-not-at-top
+  path = ROOT / "bioacoustics_jax" / "config_checks.py"
+  enums = {f"train.{k}": v for k, v in config_checks._TRAIN_ENUMS.items()}  # pylint: disable=protected-access
+  for node in ast.walk(ast.parse(path.read_text())):
+    if (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "_one_of"
+        and len(node.args) == 3 and isinstance(node.args[0], ast.Constant)):
+      allowed = node.args[2]
+      assert not _string_literals(allowed), (
+          f"config_checks.py:{node.lineno} copies the values of {node.args[0].value}; import "
+          "them from the module that owns them")
+      enums[node.args[0].value] = eval(compile(ast.Expression(allowed), str(path), "eval"),  # pylint: disable=eval-used
+                                       vars(config_checks))
+  return enums
+
+
+def test_every_config_enum_has_one_home_and_no_copies():
+  """config_checks imports every enum from the module that owns it, and no other module writes
+  the same list out again (as `x in ("auto", "bf16", "off")` or an error message's tuple)."""
+  from bioacoustics_jax import dtypes  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.parallel import data_parallel  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.train import config as train_config  # pylint: disable=g-import-not-at-top
+  enums = _config_enums()
+  assert enums["train.mixed_precision"] is dtypes.MIXED_PRECISION
+  assert enums["embed.dtype"] is dtypes.EMBED_DTYPES
+  assert enums["train.parallel"] is data_parallel.MODES
+  assert enums["train.frontend_batch"] is train_config.FRONTEND_BATCH
+  wanted = {frozenset(v): k for k, v in enums.items()
+            if isinstance(v, (tuple, list)) and all(isinstance(x, str) for x in v)}
+  # The bf16-on-accelerators rule: its backends are written once too.
+  wanted[frozenset(dtypes.ACCELERATORS)] = "dtypes.ACCELERATORS"
+  seen: dict[str, list[str]] = {}
+  for path in _modules().values():
+    for values, line in _string_literals(ast.parse(path.read_text())):
+      if values in wanted:
+        seen.setdefault(wanted[values], []).append(f"{path.relative_to(ROOT)}:{line}")
+  copies = {k: v for k, v in seen.items() if len(v) > 1}
+  assert not copies, f"enum values written out in more than one place: {copies}"
+
+
+def _hand_rolled_registries(source: str) -> set[str]:
+  """Module-level dicts used as a registry without the Registry type: written into by a
+  function (register), or looked up by one that raises KeyError for a name not in it."""
+  tree = ast.parse(source)
+  dicts = set()
+  for node in tree.body:
+    target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else (
+        node.target if isinstance(node, ast.AnnAssign) else None)
+    value = getattr(node, "value", None)
+    if isinstance(target, ast.Name) and (isinstance(value, ast.Dict) or isinstance(
+        value, ast.Call) and getattr(value.func, "id", "") == "dict"):
+      dicts.add(target.id)
+  found = set()
+  for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+    for node in ast.walk(fn):
+      if isinstance(node, ast.Assign):
+        found |= {t.value.id for t in node.targets if isinstance(t, ast.Subscript)
+                  and isinstance(t.value, ast.Name) and t.value.id in dicts}
+      if (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+          and isinstance(node.test.ops[0], ast.NotIn)
+          and isinstance(node.test.comparators[0], ast.Name)
+          and node.test.comparators[0].id in dicts
+          and any(isinstance(r, ast.Raise) and isinstance(r.exc, ast.Call)
+                  and getattr(r.exc.func, "id", "") == "KeyError" for r in ast.walk(node))):
+        found.add(node.test.comparators[0].id)
+  return found
+
+
+def test_the_registry_finder_finds_hand_rolled_registries():
+  assert _hand_rolled_registries(textwrap.dedent("""
+      _THINGS = {}
+      def register(name, fn):
+        _THINGS[name] = fn
+      TABLE: dict = dict(a=1)
+      def get(name):
+        if name not in TABLE:
+          raise KeyError(f"unknown {name}")
+        return TABLE[name]
+  """)) == {"_THINGS", "TABLE"}
+
+
+def test_every_registry_is_the_one_registry_type():
+  from bioacoustics_jax import registry  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.audio import recipes  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.evaluate import cluster, reduce  # pylint: disable=g-import-not-at-top
+  found = {f"{name}: {sorted(names)}" for name, path in _modules().items()
+           if (names := _hand_rolled_registries(path.read_text()))}
+  assert not found, f"registries not built on bioacoustics_jax.registry.Registry: {found}"
+  for table in (cluster.CLUSTERERS, reduce.REDUCERS, recipes.registry.RECIPES):
+    assert isinstance(table, registry.Registry) and len(table) > 1
