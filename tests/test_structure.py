@@ -310,7 +310,8 @@ def _hand_rolled_registries(source: str) -> set[str]:
   found = set()
   for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
     for node in ast.walk(fn):
-      if isinstance(node, ast.Assign):
+      # Written by a register function (a memo cache filled by a lookup is not a registry).
+      if isinstance(node, ast.Assign) and fn.name.startswith("register"):
         found |= {t.value.id for t in node.targets if isinstance(t, ast.Subscript)
                   and isinstance(t.value, ast.Name) and t.value.id in dicts}
       if (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
@@ -328,6 +329,11 @@ def test_the_registry_finder_finds_hand_rolled_registries():
       _THINGS = {}
       def register(name, fn):
         _THINGS[name] = fn
+      _MEMO = {}
+      def digest(key):
+        if key not in _MEMO:
+          _MEMO[key] = len(key)
+        return _MEMO[key]
       TABLE: dict = dict(a=1)
       def get(name):
         if name not in TABLE:
