@@ -301,7 +301,8 @@ def write_report(results_csvs: Sequence[str], out_dir: str,
 
 
 def main(argv: Sequence[str] | None = None) -> str:
-  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser = argparse.ArgumentParser(prog="python -m bioacoustics_jax.report.paper_grid",
+                                   description=__doc__.split("\n\n")[0])
   parser.add_argument("results", nargs="+", help="results.csv file(s)")
   parser.add_argument("--out", required=True, help="folder for paper_report.md and figures/")
   parser.add_argument("--paper", default=PAPER_SCORES, help="reference csv ('' = none)")
