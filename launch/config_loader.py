@@ -76,6 +76,17 @@ def split_cli_overrides(argv: list[str]) -> tuple[list[str], dict[str, str]]:
   return rest, overrides
 
 
+def absl_flags_parser(overrides: dict[str, str]):
+  """absl's `app.run(main, flags_parser=...)` for every entry point: `--config.KEY=VALUE` go
+  into `overrides` (read by `load`), the rest are parsed as absl flags."""
+  def parse(argv: list[str]) -> list[str]:
+    from absl import flags  # pylint: disable=g-import-not-at-top
+    rest, found = split_cli_overrides(argv)
+    overrides.update(found)
+    return flags.FLAGS(rest)
+  return parse
+
+
 def parse_text(key: str, text: str, current: Any) -> Any:
   """A command-line value in the type of the field it overrides (str fields take it as is)."""
   if isinstance(current, str):

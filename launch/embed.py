@@ -17,25 +17,30 @@ cpu_defaults.apply()  # before anything imports jax
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
 from launch import config_doc  # noqa: E402
+from launch import config_loader  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Archive config file[:arg].",
-                                          lock_config=True)
+_CONFIG = flags.DEFINE_string("config", None, "Archive config file[:arg]; override its fields "
+                              "with --config.KEY=VALUE.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "The store's folder (created or resumed).")
 flags.mark_flags_as_required(["config", "workdir"])
+_CLI_OVERRIDES: dict[str, str] = {}
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  try:
+    config = config_loader.load(_CONFIG.value, _CLI_OVERRIDES)
+  except config_loader.ConfigLoadError as e:
+    raise app.UsageError(str(e)) from None
   from bioacoustics_jax.parallel import distributed  # pylint: disable=g-import-not-at-top
   distributed.maybe_initialize()
   from launch import compile_cache  # pylint: disable=g-import-not-at-top
   compile_cache.enable()
   from bioacoustics_jax.soundscape import archive  # pylint: disable=g-import-not-at-top
-  store = archive.embed_archive(_CONFIG.value, _WORKDIR.value)
+  store = archive.embed_archive(config, _WORKDIR.value)
   if distributed.is_main():
     print(f"Store: {store.path} ({len(store.recordings)} recordings, {store.num_windows()} "
           "windows)")
@@ -43,4 +48,4 @@ def main(argv):
 
 if __name__ == "__main__":
   __doc__ = config_doc.usage(__doc__, sys.argv)
-  app.run(main)
+  app.run(main, flags_parser=config_loader.absl_flags_parser(_CLI_OVERRIDES))

@@ -38,11 +38,6 @@ flags.register_validator("workdir", lambda value: bool(value) or _PRINT_CONFIG.v
 _CLI_OVERRIDES: dict[str, str] = {}
 
 
-def _flags_parser(argv: list[str]) -> list[str]:
-  rest, overrides = config_loader.split_cli_overrides(argv)
-  _CLI_OVERRIDES.update(overrides)
-  return flags.FLAGS(rest)
-
 
 def main(argv):
   if len(argv) > 1:
@@ -57,7 +52,7 @@ def main(argv):
   # Fixes in errors are spelled for this command line (`:key=value` or --config.x.key=value).
   from bioacoustics_jax import option_syntax  # pylint: disable=g-import-not-at-top
   option_syntax.use_command_line(
-      k for k, _ in config_doc.arg_keys(flags.FLAGS["config"].config_filename))
+      k for k, _ in config_doc.arg_keys(_CONFIG.value))
   # A multi-process run (JAX coordinator variables set) joins its peers before any JAX call.
   from bioacoustics_jax.parallel import distributed  # pylint: disable=g-import-not-at-top
   distributed.maybe_initialize()
@@ -73,4 +68,4 @@ def main(argv):
 
 if __name__ == "__main__":
   __doc__ = config_doc.usage(__doc__, sys.argv)  # absl's --help prints __main__.__doc__
-  app.run(main, flags_parser=_flags_parser)
+  app.run(main, flags_parser=config_loader.absl_flags_parser(_CLI_OVERRIDES))

@@ -52,11 +52,6 @@ _REUSE = flags.DEFINE_bool("reuse_workers", False, "Let a Ray worker process run
 _CLI_OVERRIDES: dict[str, str] = {}
 
 
-def _flags_parser(argv: list[str]) -> list[str]:
-  rest, overrides = config_loader.split_cli_overrides(argv)
-  _CLI_OVERRIDES.update(overrides)
-  return flags.FLAGS(rest)
-
 
 def main(argv):
   if len(argv) > 1:
@@ -86,4 +81,4 @@ if __name__ == "__main__":
   from launch import cpu_defaults  # pylint: disable=g-import-not-at-top
   cpu_defaults.apply()  # before anything imports jax
   flags.mark_flags_as_required(["workdir"])
-  app.run(main, flags_parser=_flags_parser)
+  app.run(main, flags_parser=config_loader.absl_flags_parser(_CLI_OVERRIDES))

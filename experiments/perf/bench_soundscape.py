@@ -38,9 +38,9 @@ RATE = 16000
 
 def project_run(root: str, work: str) -> int:
   from bioacoustics_jax.soundscape import archive  # pylint: disable=g-import-not-at-top
-  from experiments.configs import archive as archive_config  # pylint: disable=g-import-not-at-top
-  config = archive_config.get_config(f"root={root},model={_MODEL.value},"
-                                     f"window_seconds={_WINDOW.value},batch_size={_BATCH.value}")
+  from launch import config_loader  # pylint: disable=g-import-not-at-top
+  config = config_loader.load(f"experiments/configs/archive.py:root={root},model={_MODEL.value},"
+                              f"window_seconds={_WINDOW.value},batch_size={_BATCH.value}")
   return archive.embed_archive(config, work).num_windows()
 
 
