@@ -21,13 +21,13 @@ import numpy as np
 from bioacoustics_jax import zoo
 from bioacoustics_jax.embed import extract as extract_lib
 from bioacoustics_jax.parallel import data_parallel
+from bioacoustics_jax import source_code
 from bioacoustics_jax.soundscape import windows as windows_lib
 from bioacoustics_jax.zoo import init_cache
-from bioacoustics_jax.zoo.backbone import source_hash
 
-# The code that turns a recording into a stored row, beside the Backbone's own (identity()).
-_CODE = ("bioacoustics_jax.soundscape.windows", "bioacoustics_jax.soundscape.embedder",
-         "bioacoustics_jax.audio.io")
+# The code that turns a recording into a stored row, beside the Backbone's own (identity()):
+# this module and every package module it imports, computed (source_code.py), never listed.
+_CODE = ("bioacoustics_jax.soundscape.embedder",)
 
 
 def per_window(recipe) -> Any:
@@ -67,7 +67,7 @@ class WindowEmbedder:
            "window_seconds": spec.window_seconds, "hop_seconds": spec.hop_seconds,
            "channel": int(channel), "dtype": self.dtype,
            "statistics": "per window" if self.backbone.recipe.uses_batch_statistics else "none",
-           "code": source_hash(_CODE)}
+           "code": source_code.code_hash(_CODE)}
     if self.backbone.preset.weights is None:
       out["random_init_seed"] = self.seed  # random weights: the seed decides them
     return out
