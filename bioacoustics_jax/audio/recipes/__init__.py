@@ -11,6 +11,7 @@ input pipeline must deliver (None: the dataset's own rate, as BEANS does for its
 - extended.py: the recipes of the backbones beyond the paper (paper_mel3_224, waveform16k_norm,
   panns_logmel, whisper_logmel).
 - clap.py: CLAP's clap_logmel (ClapFeatureExtractor at 48 kHz).
+- perch.py: the Perch models' chirp front ends at 32 kHz (perch_logmel, perch_pcen).
 
 Each module's docstring states its recipes against the original's code. Importing this package
 registers all of them.
@@ -30,3 +31,5 @@ from bioacoustics_jax.audio.recipes.extended import (
     resize_mel, whisper_filterbank, whisper_frames)
 from bioacoustics_jax.audio.recipes.clap import (CLAP_FRAMES, CLAP_HOP, CLAP_N_FFT, CLAP_RATE,
                                                  CLAP_SAMPLES, clap_filterbank, clap_log_mel)
+from bioacoustics_jax.audio.recipes.perch import (PERCH_RATE, PERCH_WINDOW, chirp_mel,
+                                                  perch_logmel, perch_pcen, tf_mel_matrix)
