@@ -13,6 +13,7 @@ table's strings. What one preset holds: zoo/preset.py.
 from __future__ import annotations
 
 from bioacoustics_jax.zoo.preset import Preset
+from bioacoustics_jax.zoo.presets_perch import PERCH_PRESETS
 
 _MODELS = "bioacoustics_jax.models."
 _PORTING = "bioacoustics_jax.porting."
@@ -300,6 +301,7 @@ PRESETS: tuple[Preset, ...] = (
            recipe="mfcc_logmel", embedding_dim=40, parity="librosa", trainable=False,
            embedding="mean || std over frames of 20 MFCCs (librosa defaults), 40-d",
            description="handcrafted baseline: MFCC statistics, no parameters"),
+    *PERCH_PRESETS,
 )
 
 
