@@ -30,6 +30,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from bioacoustics_jax import zoo  # noqa: E402
 from bioacoustics_jax.models import efficientnet  # noqa: E402
 from bioacoustics_jax.porting import efficientnet_tf  # noqa: E402
 from bioacoustics_jax.porting import load  # noqa: E402
@@ -150,10 +151,19 @@ def _round_trip(tmp_path, graph):
 
 
 def test_porter_round_trips_a_chirp_export(tmp_path):
-  _round_trip(tmp_path, graph=False)
-  assert load.weights_present(tmp_path / "perch")
-  assert load.weights_sha256(tmp_path / "perch") == savedmodel.sha256_of_bundle(
-      tmp_path / "perch")
+  _, ported, _ = _round_trip(tmp_path, graph=False)
+  # The zoo's own path: preset perch2 (chirp's settings, as TINY) finds the folder by its
+  # weights name, ports it in init_variables and keys cells on the variables' sha256.
+  (tmp_path / "perch").rename(tmp_path / "perch_v2")
+  backbone = zoo.resolve("perch2", {"width_mult": 0.25, "depth_mult": 0.34},
+                         weights_dir=tmp_path)
+  backbone.check_weights()
+  jax.tree.map(np.testing.assert_array_equal,
+               jax.tree.map(np.asarray, backbone.init_variables(jax.random.key(0))), ported)
+  weights = backbone.identity()["weights"]
+  assert weights["sha256"] == savedmodel.sha256_of_bundle(tmp_path / "perch_v2")
+  with pytest.raises(load.MissingWeightsError, match="perch_v2"):
+    zoo.resolve("perch2", weights_dir=tmp_path / "elsewhere").check_weights()
 
 
 @pytest.mark.slow  # jax2tf conversion, saving and loading the XLA graph: minutes on 2 cores
