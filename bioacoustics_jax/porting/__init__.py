@@ -6,7 +6,10 @@ zoo's presets table (bioacoustics_jax/zoo/).
 - naming: Flax module names <-> torch keys (`layer1_0` <-> `layer1.0`), `dotted_rule`.
 - resnet, efficientnet, convnext, sequential_cnns, cnn14 (CNNs); swin, vit, hubert, ast
   (transformers): porters `port(state_dict, target) -> variables`.
-- load: `weights_dir()`, `load_state_dict(path)` (weights_only), `MissingWeightsError`.
+- efficientnet_tf: TF-convention EfficientNet layouts (chirp's Perch exports, Keras) -> ours.
+- savedmodel: a TF SavedModel folder's variables by name, read without loading its graph.
+- load: `weights_dir()`, `load_state_dict(path)` (weights_only; a SavedModel folder too),
+  `MissingWeightsError`.
 - checkpoint: `save_variables` / `load_variables(dir)` / `load_metadata(dir)` / `cached_sha256`.
 - parity: comparing a ported model with its torch reference (tests, benchmarks).
 - references/: independent torch definitions where the source library is not a dependency.

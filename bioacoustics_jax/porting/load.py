@@ -6,7 +6,8 @@ bioacoustics_jax/zoo/) in the weights directory, `$BIOACOUSTICS_JAX_WEIGHTS` or
 fetches it (`python -m bioacoustics_jax.zoo --download=MODEL`), the URL, and where to put it
 (`missing_weights_message`).
 Checkpoints are read with `torch.load(weights_only=True)`: a file that needs arbitrary pickled
-code is refused, never executed.
+code is refused, never executed. A preset's weights may also be a TF SavedModel folder (the
+Perch models): its variables are read without loading its graph (porting/savedmodel.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from bioacoustics_jax.porting import checkpoint
+from bioacoustics_jax.porting import savedmodel
 from bioacoustics_jax.porting import torch_to_flax
 
 WEIGHTS_ENV = "BIOACOUSTICS_JAX_WEIGHTS"
@@ -64,8 +67,27 @@ def is_safetensors(path: str | os.PathLike) -> bool:
   return 0 < int.from_bytes(head[:8], "little") <= path.stat().st_size - 8
 
 
+def weights_present(path: str | os.PathLike) -> bool:
+  """A weights file, or a SavedModel folder with its variables, is at `path`."""
+  return pathlib.Path(path).is_file() or savedmodel.is_savedmodel(path)
+
+
+def weights_sha256(path: str | os.PathLike) -> str:
+  """sha256 of a weights file, or of a SavedModel folder's variable files."""
+  if pathlib.Path(path).is_dir():
+    return savedmodel.sha256_of_bundle(path)
+  return checkpoint.cached_sha256(path)
+
+
+def weights_size(path: str | os.PathLike) -> int:
+  if pathlib.Path(path).is_dir():
+    return sum(f.stat().st_size for f in savedmodel.bundle_files(path))
+  return pathlib.Path(path).stat().st_size
+
+
 def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
-  """A PyTorch checkpoint (.pth/.pt/.bin or .safetensors) -> {key: numpy array}.
+  """A PyTorch checkpoint (.pth/.pt/.bin or .safetensors) -> {key: numpy array}; a SavedModel
+  folder -> {variable path: numpy array} (porting/savedmodel.py, graph never loaded).
 
   Raises:
     FileNotFoundError: no such file.
@@ -73,6 +95,8 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     ValueError: the file holds something other than a (possibly wrapped) state_dict.
   """
   path = pathlib.Path(path).expanduser()
+  if path.is_dir():
+    return savedmodel.read_variables(path)
   if not path.is_file():
     raise FileNotFoundError(f"No checkpoint file at {path}.")
   if is_safetensors(path):  # by content: the hub's model.safetensors under any name

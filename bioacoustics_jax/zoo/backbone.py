@@ -127,8 +127,8 @@ class Backbone:
     if not self.preset.weights:
       return None
     for name in self.preset.weights_alternatives:
-      if (self.weights_dir / name).is_file() and not (self.weights_dir /
-                                                      self.preset.weights).is_file():
+      if (self.weights_dir / name).is_file() and not load_lib.weights_present(
+          self.weights_dir / self.preset.weights):
         return self.weights_dir / name
     return self.weights_dir / self.preset.weights
 
@@ -142,7 +142,7 @@ class Backbone:
     """Raises MissingWeightsError (file, URL, folder) unless the weights are on disk."""
     if self.preset.weights is None or self._usable_ported_dir() is not None:
       return
-    if not self.weights_path.is_file():
+    if not load_lib.weights_present(self.weights_path):
       raise load_lib.MissingWeightsError(load_lib.missing_weights_message(
           self.name, self.weights_path, self.preset.weights_url))
 
@@ -191,9 +191,9 @@ class Backbone:
       ported = self._usable_ported_dir()
       if ported is not None:
         weights = {"ported_from_sha256": checkpoint.load_metadata(ported).get("sha256")}
-      elif self.weights_path.is_file():
-        weights = {"file": preset.weights, "size": self.weights_path.stat().st_size,
-                   "sha256": checkpoint.cached_sha256(self.weights_path)}
+      elif load_lib.weights_present(self.weights_path):  # a file or a SavedModel folder
+        weights = {"file": preset.weights, "size": load_lib.weights_size(self.weights_path),
+                   "sha256": load_lib.weights_sha256(self.weights_path)}
       else:
         weights = {"file": preset.weights, "missing": True}
     out = {"model": preset.name, "architecture": preset.architecture, "module": preset.module,
@@ -214,8 +214,8 @@ class Backbone:
     meta = checkpoint.load_metadata(self.ported_dir)
     if meta.get("architecture") != self.architecture:
       return None
-    if self.weights_path.is_file() and meta.get("sha256") != checkpoint.cached_sha256(
-        self.weights_path):
+    if load_lib.weights_present(self.weights_path) and meta.get(
+        "sha256") != load_lib.weights_sha256(self.weights_path):
       return None
     return self.ported_dir
 

@@ -45,8 +45,9 @@ class Preset:
     batch_norm: the module has BatchNorm layers and a `bn_axis_name` field (cross-replica BN
       when training data-parallel); every module has a `dtype` field (compute dtype).
     embedding: what the embedding is (which layer, which pooling), for the README and reports.
-    parity: what the architecture's numbers are tested against: "torch" (its PyTorch reference)
-      or "librosa" (the handcrafted MFCC baseline, which has no network to port).
+    parity: what the architecture's numbers are tested against: "torch" (its PyTorch reference),
+      "keras" (a Keras application: the TF-convention EfficientNets of the Perch models, whose
+      porter reads a SavedModel) or "librosa" (the MFCC baseline, no network to port).
     trainable: has parameters to fine-tune (the MFCC baseline has none: frozen only).
     train_kwargs: constructor kwargs for fine-tuning only, the original model's train-mode
       regularisation (Swin-S stochastic depth 0.3; AVES dropout/attention dropout/LayerDrop);

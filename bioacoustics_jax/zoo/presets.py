@@ -16,6 +16,7 @@ import dataclasses
 
 from bioacoustics_jax.zoo import presets_bioacoustic
 from bioacoustics_jax.zoo.preset import Preset
+from bioacoustics_jax.zoo.presets_perch import PERCH_PRESETS
 
 _MODELS = "bioacoustics_jax.models."
 _PORTING = "bioacoustics_jax.porting."
@@ -330,6 +331,7 @@ PRESETS: tuple[Preset, ...] = _with_sha256((
            embedding="mean || std over frames of 20 MFCCs (librosa defaults), 40-d",
            description="handcrafted baseline: MFCC statistics, no parameters"),
     *presets_bioacoustic.PRESETS,
+    *PERCH_PRESETS,
 ))
 
 

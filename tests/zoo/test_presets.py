@@ -41,6 +41,11 @@ PARAMS = {
     "birdaves_large": 315_427_840,
     # BirdSet's leaderboard: 97.5M (tests/models/test_convnext_birdset.py).
     "convnext_base_birdset": 97_541_768,
+    # chirp's EfficientNets on a 1-channel spectrogram (the Perch models), trainable parameters:
+    # Keras's no-top B3 10,783,535 / B1 6,575,239 (3 channels) less its input Normalization (7),
+    # 18 x the stem's output channels (2 input channels fewer) and the BN moving statistics
+    # (87,296 / 62,048, batch_stats here).
+    "chirp_efficientnet_b3": 10_695_512, "chirp_efficientnet_b1": 6_512_608,
 }
 
 
@@ -81,9 +86,12 @@ def test_full_size_parameter_count(architecture):
 def test_every_preset_is_complete(name):
   preset = zoo.get_preset(name)
   assert preset.recipe and preset.embedding and callable(preset_lib.load_attr(preset.module))
-  assert preset.parity in ("torch", "librosa")
+  assert preset.parity in ("torch", "keras", "librosa")
   if preset.parity == "torch":
     assert preset.porter and preset.reference and callable(preset_lib.load_attr(preset.porter))
+  elif preset.parity == "keras":  # the reference is Keras in the test, the porter reads TF
+    assert preset.porter and preset.reference is None
+    assert callable(preset_lib.load_attr(preset.porter))
   else:
     assert preset.weights is None and preset.reference is None
   if preset.weights is not None:

@@ -12,6 +12,7 @@ input pipeline must deliver (None: the dataset's own rate, as BEANS does for its
   panns_logmel, whisper_logmel).
 - clap.py: CLAP's clap_logmel (ClapFeatureExtractor at 48 kHz).
 - birdset.py: BirdSet's birdset_mel (its ConvNeXt's dB mel at 32 kHz).
+- perch.py: the Perch models' chirp front ends at 32 kHz (perch_logmel, perch_pcen).
 
 Each module's docstring states its recipes against the original's code. Importing this package
 registers all of them.
@@ -34,3 +35,5 @@ from bioacoustics_jax.audio.recipes.clap import (CLAP_FRAMES, CLAP_HOP, CLAP_N_F
 from bioacoustics_jax.audio.recipes.birdset import (BIRDSET_HOP, BIRDSET_MEAN, BIRDSET_N_FFT,
                                                     BIRDSET_N_MELS, BIRDSET_RATE, BIRDSET_STD,
                                                     BIRDSET_TOP_DB, birdset_mel)
+from bioacoustics_jax.audio.recipes.perch import (PERCH_RATE, PERCH_WINDOW, chirp_mel,
+                                                  perch_logmel, perch_pcen, tf_mel_matrix)
