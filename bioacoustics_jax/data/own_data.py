@@ -33,6 +33,7 @@ import csv
 import hashlib
 import json
 import logging
+import math
 import os
 import statistics
 
@@ -43,6 +44,10 @@ from bioacoustics_jax.data import catalog
 from bioacoustics_jax.data import labels as labels_lib
 
 _log = logging.getLogger(__name__)
+# Below this many clips of a class in the test or valid split, a run says so when its data is
+# resolved (before any fine-tuning): the evaluator flags such sets "small"
+# (evaluate/evaluator.py MIN_PER_CLASS) and a paired test has too few clips to detect anything.
+MIN_CLIPS_PER_CLASS = 3
 
 ALL = "all"
 SPLIT_ALIASES = {"train": "train", "valid": "valid", "val": "valid", "validation": "valid",
@@ -122,6 +127,8 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
     notes.append(dict(kind="split_empty", count=len(empty), files=[path], message=(
         f"{path}: split(s) {', '.join(empty)} would be empty and are not offered (a class needs "
         "2 recordings for a test split, 3 for a valid split); add recordings or give splits")))
+  if task == "classification":
+    notes += _thin_splits(path, splits, label_set.names)
   split_files = {s: _write_manifest(out_dir, s, rows, task) for s, rows in splits.items()
                  if rows and s != ALL}
   info = catalog.DatasetInfo(name=name, task=task, sample_rate=rate, clip_seconds=float(clip),
@@ -134,6 +141,27 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
       fingerprint=catalog.fingerprint_files(sorted(split_files.values()),
                                             extra=[layout, rate, clip, shift, listing]),
       warnings=tuple(label_set.merge_warnings(path) + notes), origin=origin)
+
+
+def _thin_splits(path: str, splits: dict[str, list[dict]], names) -> list[dict]:
+  """Warns now, before any fine-tuning, about evaluated splits with fewer than
+  MIN_CLIPS_PER_CLASS clips of some class (their scores are flagged "small", and no paired test
+  can tell two models apart on them)."""
+  notes = []
+  for split in ("test", "valid"):
+    counts = collections.Counter(r["label"] for r in splits.get(split, []))
+    thin = [f"{name} ({counts.get(name, 0)})" for name in names
+            if counts.get(name, 0) < MIN_CLIPS_PER_CLASS]
+    if thin and splits.get(split):
+      needed = math.ceil((MIN_CLIPS_PER_CLASS - 0.5) / SPLIT_FRACTIONS[split])  # round() >= MIN
+      message = (f"{path}: the {split} split has fewer than {MIN_CLIPS_PER_CLASS} clips of "
+                 f"{', '.join(thin)}; its clustering scores will be flagged small and cannot "
+                 f"separate models. Add recordings ({needed} per class give a made split "
+                 f"{MIN_CLIPS_PER_CLASS} or more) or give split folders "
+                 "PATH/{train,valid,test}/<label>/")
+      _log.warning("%s", message)
+      notes.append(dict(kind="split_small", count=len(thin), files=[path], message=message))
+  return notes
 
 
 # ---- layouts -------------------------------------------------------------------------------
