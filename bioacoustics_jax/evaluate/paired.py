@@ -84,6 +84,20 @@ def compare_rows(a: dict, b: dict, score: str = "nmi") -> Comparison:
   return Comparison(**base, lo=lo, hi=hi, verdict=verdict)
 
 
+def winner(rows: list[dict], score: str = "nmi") -> dict | None:
+  """The row whose `score` is highest AND detected better than every other row by
+  `compare_rows`; None when any comparison says no detectable difference or cannot be paired
+  (what a report may bold or colour)."""
+  finite = [r for r in rows if math.isfinite(float(r[score]))]
+  if len(finite) < 2:
+    return None
+  best = max(finite, key=lambda r: float(r[score]))
+  others = [r for r in finite if r is not best]
+  if all(compare_rows(best, r, score).verdict == A_BETTER for r in others):
+    return best
+  return None
+
+
 def _unpaired(a: dict, b: dict, score: str) -> str:
   """Why two rows cannot be compared pairwise ("" when they can)."""
   for key, what in (("clips_key", "the same clips"), ("eval_key", "the same settings"),

@@ -46,3 +46,15 @@ def test_refuses_different_clips_and_unpaired_rows():
              nmi_halves="0.5 0.4")
   other = dict(row, clips_key="y")
   assert paired.compare_rows(row, other).verdict == paired.NOT_PAIRED
+
+
+def test_winner_only_when_detected_against_every_other_row():
+  def row(model, nmi, halves):
+    return dict(model=model, reducer="pca", clusterer="kmeans", nmi=nmi, n=60, clips_key="c",
+                eval_key="e", nmi_halves=" ".join(map(str, halves)))
+  good = row("good", 0.9, [0.9, 0.88, 0.92, 0.91])
+  close = row("close", 0.89, [0.92, 0.86, 0.9, 0.9])
+  poor = row("poor", 0.3, [0.3, 0.32, 0.28, 0.31])
+  assert paired.winner([poor, good]) is good
+  assert paired.winner([poor, good, close]) is None  # good vs close: not detectable
+  assert paired.winner([good, dict(poor, clips_key="other")]) is None  # other clips: no claim
