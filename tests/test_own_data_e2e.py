@@ -154,3 +154,21 @@ def test_command_line_fix_in_config_arg_syntax(tmp_path):
   assert last.startswith(f"ValueError: {root}: 1 label folder(s) with no usable audio file "
                          "('Wren': 1 audio in a format"), last
   assert last.endswith("or set `:empty_labels=drop` in --config to leave the label out"), last
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("per_class", [3, 5, 10])
+def test_small_folders_run_frozen_and_finetuned_with_umap_to_the_end(tmp_path, per_class):
+  # 3 files per class once gave a 2-clip test split on which UMAP's spectral init crashed
+  # ("Cannot use scipy.linalg.eigh for sparse A with k >= N") and no results.csv was written.
+  root = _label_folder(str(tmp_path / "data" / "birds"), n=per_class)
+  config = own_data.get_config(f"root={root},smoke=true,regimes=frozen+finetuned")
+  config.evaluate.reducers = ("umap", "pca")
+  results_csv = experiment.run_experiment(config, str(tmp_path / "work"))
+  with open(results_csv, newline="") as f:
+    rows = list(csv.DictReader(f))
+  assert {(r["regime"], r["reducer"]) for r in rows} == {
+      (g, r) for g in ("frozen", "finetuned") for r in ("umap", "pca")}
+  assert all(r["status"] in ("ok", "small", "degenerate") for r in rows)
+  umap = [r for r in rows if r["reducer"] == "umap" and r["status"] != "degenerate"]
+  assert all("umap n_neighbors 50 ->" in r["note"] for r in umap)

@@ -155,6 +155,8 @@ def resolve(path: str, *, cache_dir: str, sample_rate: int | None = None,
     notes.append(dict(kind="split_empty", count=len(empty), files=[path], message=(
         f"{path}: split(s) {', '.join(empty)} would be empty and are not offered (a class needs "
         "2 recordings for a test split, 3 for a valid split); add recordings or give splits")))
+  if task == "classification":
+    notes += own_splits.thin_splits(path, splits, label_set.names)
   split_files = {s: own_splits.write_manifest(out_dir, s, rows, task)
                  for s, rows in splits.items() if rows and s != ALL}
   info = catalog.DatasetInfo(name=name, task=task, sample_rate=rate, clip_seconds=float(clip),

@@ -14,6 +14,7 @@ import csv
 import hashlib
 import json
 import logging
+import math
 import os
 
 from bioacoustics_jax.data import annotations
@@ -22,6 +23,10 @@ from bioacoustics_jax.data import catalog
 _log = logging.getLogger(__name__)
 
 SPLIT_FRACTIONS = {"valid": 0.2, "test": 0.2}  # the rest is train
+# Below this many clips of a class in the test or valid split, a run says so when its data is
+# resolved (before any fine-tuning): the evaluator flags such sets "small"
+# (evaluate/evaluator.py MIN_PER_CLASS) and a paired test has too few clips to detect anything.
+MIN_CLIPS_PER_CLASS = 3
 
 
 def _group_label(row: dict, task: str) -> str:
@@ -95,3 +100,24 @@ def write_manifest(out_dir: str, split: str, rows: list[dict], task: str) -> str
           rec["length"] = float(r["length"])
         f.write(json.dumps(rec) + "\n")
   return path
+
+
+def thin_splits(path: str, splits: dict[str, list[dict]], names) -> list[dict]:
+  """Warns now, before any fine-tuning, about evaluated splits with fewer than
+  MIN_CLIPS_PER_CLASS clips of some class (their scores are flagged "small", and no paired test
+  can tell two models apart on them)."""
+  notes = []
+  for split in ("test", "valid"):
+    counts = collections.Counter(r["label"] for r in splits.get(split, []))
+    thin = [f"{name} ({counts.get(name, 0)})" for name in names
+            if counts.get(name, 0) < MIN_CLIPS_PER_CLASS]
+    if thin and splits.get(split):
+      needed = math.ceil((MIN_CLIPS_PER_CLASS - 0.5) / SPLIT_FRACTIONS[split])  # round() >= MIN
+      message = (f"{path}: the {split} split has fewer than {MIN_CLIPS_PER_CLASS} clips of "
+                 f"{', '.join(thin)}; its clustering scores will be flagged small and cannot "
+                 f"separate models. Add recordings ({needed} per class give a made split "
+                 f"{MIN_CLIPS_PER_CLASS} or more) or give split folders "
+                 "PATH/{train,valid,test}/<label>/")
+      _log.warning("%s", message)
+      notes.append(dict(kind="split_small", count=len(thin), files=[path], message=message))
+  return notes

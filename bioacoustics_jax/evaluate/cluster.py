@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from bioacoustics_jax import registry
+from bioacoustics_jax.evaluate import small_sets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,13 +39,14 @@ get_clusterer = CLUSTERERS.__getitem__
 
 def cluster(name: str, points: np.ndarray, n_clusters: int,
             settings: ClusterSettings = ClusterSettings()) -> np.ndarray:
-  """Cluster labels [N] (int64) for [N, d] points; k is clipped to N."""
+  """Cluster labels [N] (int64) for [N, d] points; k and HDBSCAN's minimum cluster size are
+  adapted to N (evaluate/small_sets.py)."""
   points = np.asarray(points, dtype=np.float64)  # float64: stable distances, sklearn's own dtype
   if points.ndim != 2 or len(points) < 2:
     raise ValueError(f"cluster({name!r}) needs [N >= 2, d] points, got shape {points.shape}.")
   if n_clusters < 1:
     raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
-  k = min(int(n_clusters), len(points))
+  settings, k, _ = small_sets.clusterer_settings(name, len(points), int(n_clusters), settings)
   return np.asarray(get_clusterer(name)(points, k, settings), dtype=np.int64)
 
 
@@ -62,10 +64,8 @@ def _kmeans(points: np.ndarray, k: int, settings: ClusterSettings) -> np.ndarray
 def _hdbscan(points: np.ndarray, k: int, settings: ClusterSettings) -> np.ndarray:
   del k  # HDBSCAN decides the number of clusters itself
   from sklearn.cluster import HDBSCAN
-  # On tiny sets a minimum cluster size of 10 would call everything noise; never ask for
-  # clusters bigger than half the set (and at least 2, sklearn's minimum).
-  min_size = max(2, min(settings.hdbscan_min_cluster_size, len(points) // 2))
-  return HDBSCAN(min_cluster_size=min_size, copy=True).fit_predict(points)
+  # min_cluster_size <= N / 2 on tiny sets (small_sets.py), else everything is noise.
+  return HDBSCAN(min_cluster_size=settings.hdbscan_min_cluster_size, copy=True).fit_predict(points)
 
 
 @register_clusterer("gmm")

@@ -5,9 +5,22 @@ Every model, dataset and regime goes through the same object, so their rows diff
 embeddings. `evaluate(test_es)` gives the clustering rows (ROW_KEYS, plus INTERVAL_KEYS when
 `cluster_intervals`); `evaluate_probes(train_es, test_es)` the probe rows (PROBE_ROW_KEYS), and
 `needs_train` says whether the train split must be extracted for them. Rows carry the wall time
-of reduce + cluster + score; the reduction is computed once per reducer and shared by its
-clusterers (its time is added to each of their rows), and the exact silhouettes of all rows come
-from one pass over the pairwise distances (its time is split evenly over the rows).
+of reduce + cluster + score; the reduction is computed once per reducer and seed and shared by
+its clusterers (its time is added to each of their rows), and the exact silhouettes of all rows
+and seeds come from one pass over the pairwise distances (its time is split evenly over the rows).
+
+What makes a row's numbers comparable (DESIGN.md, "Comparisons"):
+- order: every step sees the rows sorted by clip id (canonical.py), with seeds from the
+  evaluation settings (`seed`, `seed + 1`, ...), so permuting the input rows leaves every score
+  bit-identical; projections and predicted clusters come back in the caller's order.
+- seeds: `seeds` (default 5) repeats of reduce + cluster; the row holds the mean, the sd and
+  every seed's NMI and ARI (`nmi_by_seed`, `ari_by_seed`).
+- intervals: `nmi_lo/hi`, `ari_lo/hi` by half-sampling (half_samples.py; `interval_draws`
+  halves, reduce + cluster re-run on each), an interval that contains its estimate; the halves'
+  scores (`nmi_halves`, `ari_halves`) and the clips' hash (`clips_key`) let paired.py compare
+  two rows of the same clips from results.csv alone.
+- small sets: settings that need more points than the set has are adapted (small_sets.py) and the
+  row's note says how.
 """
 
 from __future__ import annotations
@@ -23,11 +36,15 @@ from typing import Callable, Sequence
 import numpy as np
 
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
+from bioacoustics_jax.evaluate import canonical
 from bioacoustics_jax.evaluate import cluster as cluster_lib
 from bioacoustics_jax.evaluate import cluster_intervals
+from bioacoustics_jax.evaluate import half_samples
 from bioacoustics_jax.evaluate import intervals
 from bioacoustics_jax.evaluate import metrics
 from bioacoustics_jax.evaluate import neighbors
+from bioacoustics_jax.evaluate import paired
+from bioacoustics_jax.evaluate import passes
 from bioacoustics_jax.evaluate import probe_evaluator
 from bioacoustics_jax.evaluate import reduce as reduce_lib
 from bioacoustics_jax.evaluate import retrieval
@@ -40,7 +57,8 @@ SCORES = ("ari", "nmi", "ami", "silhouette", "accuracy")
 # handful of points per class any embedding can cluster perfectly by chance.
 MIN_EXAMPLES = 10
 MIN_PER_CLASS = 3
-INTERVAL_KEYS = cluster_intervals.INTERVAL_KEYS  # ari_lo, ari_hi, nmi_lo, ... accuracy_hi
+# With `cluster_intervals`: the other scores' intervals (ami_lo, ..., accuracy_hi).
+INTERVAL_KEYS = tuple(k for k in cluster_intervals.INTERVAL_KEYS if k not in ROW_KEYS)
 PROBE_ROW_KEYS = probe_evaluator.PROBE_ROW_KEYS
 BACKENDS = ("sklearn", "jax")
 _TSNE_DEFAULTS = dict(tsne_init="pca", tsne_max_iter=1000, tsne_learning_rate="auto")
@@ -48,13 +66,16 @@ _TSNE_DEFAULTS = dict(tsne_init="pca", tsne_max_iter=1000, tsne_learning_rate="a
 
 @dataclasses.dataclass
 class EvaluationResult:
-  """Rows (one per reducer x clusterer, keys ROW_KEYS) and the 2-D projections for figures.
+  """Rows (one per reducer x clusterer, keys ROW_KEYS) and the first seed's per-row outputs, in
+  the caller's row order.
 
   `projections` holds every reducer's output that is 2-D (UMAP, t-SNE, PCA-2); "none" is absent.
+  `predictions[(reducer, clusterer)]` are the first seed's clusters (`nmi_by_seed`'s first value).
   """
 
   rows: list[dict]
   projections: dict[str, np.ndarray]
+  predictions: dict[tuple[str, str], np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 class ClusteringEvaluator:
@@ -65,15 +86,17 @@ class ClusteringEvaluator:
       (PCA and k-means on the device; the choice for BEANS-scale sets, 100,000 x 1,024).
     umap_fit_max_points: fit UMAP on a seeded sample of this many points, transform the rest.
     silhouette_max_points: None (default) = exact silhouette; an int = a seeded subsample.
-    n_boot: bootstrap resamples for every interval (clustering and probes); 0 = none.
-    cluster_intervals: add INTERVAL_KEYS to the clustering rows (off by default until the results
-      store has those columns).
+    n_boot: bootstrap resamples for the probes' intervals and the silhouette's; 0 = none.
+    interval_draws: halves for the NMI / ARI intervals (half_samples.py); < 2 = no intervals.
+    cluster_intervals: add INTERVAL_KEYS (AMI, accuracy: half-sampled; silhouette: bootstrap of
+      the per-clip silhouettes) to the clustering rows (off: the results store lacks them).
     probes: probe tasks for evaluate_probes, any of probe_evaluator.TASKS; () = none.
     knn_ks, fewshot_shots, fewshot_draws, probe_c, probe_steps, knn_max_queries, map_r_max: the
       probe settings (probe_evaluator.ProbeEvaluator).
     seeds: repeat reduce + cluster + score with seeds seed, seed + 1, ...; the row's scores are
-      the means, `ari_sd` / `nmi_sd` their standard deviations (UMAP and k-means turn 1e-7
-      embedding differences into visible score changes: compare models beyond this noise).
+      the means, `ari_sd` / `nmi_sd` their standard deviations, `*_by_seed` each seed's value
+      (UMAP and k-means turn 1e-7 embedding differences into visible score changes: compare
+      models with evaluate/paired.py, never by eye).
   """
 
   def __init__(self, reducers: Sequence[str] = ("umap", "pca", "none"),
@@ -89,7 +112,8 @@ class ClusteringEvaluator:
                probes: Sequence[str] = (), knn_ks: Sequence[int] = retrieval.DEFAULT_KS,
                fewshot_shots: Sequence[int] = (1, 5, 10), fewshot_draws: int = 5,
                probe_c: float = 1.0, probe_steps: int = 100,
-               knn_max_queries: int | None = None, map_r_max: int = 1000, seeds: int = 1):
+               knn_max_queries: int | None = None, map_r_max: int = 1000, seeds: int = 5,
+               interval_draws: int = half_samples.DEFAULT_DRAWS):
     # Fail at construction, not after an hour of extraction, on a misspelt name.
     for name in reducers:
       reduce_lib.get_reducer(name)
@@ -103,6 +127,7 @@ class ClusteringEvaluator:
     if int(seeds) < 1:
       raise ValueError(f"evaluate.seeds={seeds!r} must be >= 1.")
     self.seeds = int(seeds)
+    self.interval_draws = int(interval_draws)
     self.reducers = tuple(reducers)
     self.clusterers = tuple(clusterers)
     self.seed = seed
@@ -131,8 +156,9 @@ class ClusteringEvaluator:
     keyed = dict(self.settings, backend=backend, umap_fit_max_points=umap_fit_max_points,
                  silhouette_max_points=silhouette_max_points,
                  n_boot=int(n_boot) if cluster_intervals else 0)
-    if self.seeds > 1:  # one seed keeps the keys of rows written before this setting existed
-      keyed["seeds"] = self.seeds
+    # Canonical row order and half-sample intervals (protocol 2) changed every score: rows made
+    # before them never share a key with rows made after.
+    keyed.update(seeds=self.seeds, interval_draws=self.interval_draws, protocol=2)
     tsne = dict(tsne_init=tsne_init, tsne_max_iter=int(tsne_max_iter),
                 tsne_learning_rate=tsne_learning_rate)
     # Keyed only when not sklearn's defaults, so the keys of earlier rows stay valid.
@@ -166,77 +192,78 @@ class ClusteringEvaluator:
     name = _check(es, min_examples=0)
     n_classes = es.n_classes
     status, note = _check_labels(es)
-    identity = dict(status=status, note=note, **self.settings, n_seeds=self.seeds,
-                    ari_sd=math.nan, nmi_sd=math.nan, eval_key=self.eval_key)
+    identity = dict(status=status, **self.settings, n_seeds=self.seeds, eval_key=self.eval_key,
+                    clips_key=paired.clips_key(es.ids, es.labels))
+    keys = ROW_KEYS + (INTERVAL_KEYS if self.cluster_intervals else ())
     if status == "degenerate":
       self.log(f"{name}: not scored: {note}")
-      keys = ROW_KEYS + (INTERVAL_KEYS if self.cluster_intervals else ())
       rows = [{k: dict(reducer=r, clusterer=c, n=len(es), n_classes=n_classes, n_clusters=0,
-                       embedding_dim=es.dim, seconds=0.0, **identity).get(k, math.nan)
+                       embedding_dim=es.dim, seconds=0.0, note=note, **identity,
+                       **{f"{s}_{t}": "" for s in SEED_SD for t in ("by_seed", "halves")}
+                       ).get(k, math.nan)
                for k in keys} for r in self.reducers for c in self.clusterers]
-      return EvaluationResult(rows=rows, projections={})
-    runs = [self._evaluate_seed(es, embeddings, identity, self.seed + i)
-            for i in range(self.seeds)]
-    if self.seeds == 1:
-      return runs[0]
+      return EvaluationResult(rows=rows, projections={}, predictions={})
+    # Every step sees the rows in canonical order (canonical.py); per-row outputs go back.
+    order = canonical.order(es.ids, es.labels, embeddings)
+    x, y = embeddings[order], np.asarray(es.labels)[order]
+    runs = [passes.run(x, y, self.reducers, self.clusterers, self.reduce_settings,
+                       self.cluster_settings, self.seed + i) for i in range(self.seeds)]
+    pairs = list(runs[0].predicted)
+    start = time.perf_counter()
+    silhouettes = self._silhouettes(x, [run.predicted[p] for run in runs for p in pairs])
+    shared_seconds = (time.perf_counter() - start) / len(pairs)
+    start = time.perf_counter()
+    draws, sizes = self._half_sample_scores(x, y)
+    shared_seconds += (time.perf_counter() - start) / len(pairs)
     rows = []
-    for per_seed in zip(*(r.rows for r in runs)):
-      row = dict(per_seed[0])  # intervals, n_clusters and the like: of the first seed
+    for i, pair in enumerate(pairs):
+      start = time.perf_counter()
+      per_point = [silhouettes[s * len(pairs) + i] for s in range(self.seeds)]
+      per_seed = [metrics.clustering_scores(
+          x, y, run.predicted[pair], seed=self.seed,
+          silhouette_value=math.nan if p is None else float(p.mean()))
+          for run, p in zip(runs, per_point)]
+      row = dict(reducer=pair[0], clusterer=pair[1], n=len(es), n_classes=n_classes,
+                 embedding_dim=es.dim, n_clusters=per_seed[0]["n_clusters"], **identity,
+                 note="; ".join(filter(None, [note, *runs[0].notes[pair]])))
       for score in SCORES:
         row[score] = float(np.mean([r[score] for r in per_seed]))
       for score in SEED_SD:
-        row[f"{score}_sd"] = float(np.std([r[score] for r in per_seed], ddof=1))
-      row["seconds"] = float(sum(r["seconds"] for r in per_seed))
-      rows.append(row)
-      self.log(f"{name} {row['reducer']}+{row['clusterer']} over {self.seeds} seeds: "
-               f"ARI={row['ari']:.3f}±{row['ari_sd']:.3f} NMI={row['nmi']:.3f}"
-               f"±{row['nmi_sd']:.3f}")
-    return EvaluationResult(rows=rows, projections=runs[0].projections)
-
-  def _evaluate_seed(self, es: EmbeddingSet, embeddings: np.ndarray, identity: dict,
-                     seed: int) -> EvaluationResult:
-    """Every reducer x clusterer row with the reducers and clusterers seeded by `seed`."""
-    name, n_classes = _describe(es), es.n_classes
-    reduce_settings = dataclasses.replace(self.reduce_settings, seed=seed)
-    cluster_settings = dataclasses.replace(self.cluster_settings, seed=seed)
-    pending, projections = [], {}
-    for reducer in self.reducers:
-      start = time.perf_counter()
-      projected = reduce_lib.reduce(reducer, embeddings, reduce_settings)
-      reduce_seconds = time.perf_counter() - start
-      if reducer != "none" and projected.shape[1] == 2:
-        projections[reducer] = projected
-      for clusterer in self.clusterers:
-        start = time.perf_counter()
-        predicted = cluster_lib.cluster(clusterer, projected, n_classes, cluster_settings)
-        pending.append((reducer, clusterer, predicted,
-                        reduce_seconds + time.perf_counter() - start))
-    start = time.perf_counter()
-    silhouettes = self._silhouettes(embeddings, [p[2] for p in pending])
-    shared_seconds = (time.perf_counter() - start) / len(pending)
-    rows = []
-    for (reducer, clusterer, predicted, seconds), per_point in zip(pending, silhouettes):
-      start = time.perf_counter()
-      scores = metrics.clustering_scores(
-          embeddings, es.labels, predicted, seed=self.seed,
-          silhouette_value=math.nan if per_point is None else float(per_point.mean()))
-      row = dict(reducer=reducer, clusterer=clusterer, **scores, n=len(es),
-                 n_classes=n_classes, embedding_dim=es.dim, **identity)
-      keys = ROW_KEYS
+        values = [r[score] for r in per_seed]
+        row[f"{score}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+        row[f"{score}_by_seed"] = " ".join(repr(float(v)) for v in values)
+      for score in SEED_SD:
+        row[f"{score}_halves"] = paired.halves_text(draws.get(pair, {}).get(score, []))
+      for score, values in draws.get(pair, {}).items():
+        row[f"{score}_lo"], row[f"{score}_hi"] = half_samples.interval(
+            row[score], half_samples.standard_error(values, sizes, len(es)),
+            self.interval_draws, score)
       if self.cluster_intervals:
-        # The silhouette's interval resamples the points it was computed on.
-        row.update(cluster_intervals.clustering_intervals(
-            es.labels, predicted, None, self.n_boot, self.seed))
-        if per_point is not None:
-          row["silhouette_lo"], row["silhouette_hi"] = intervals.mean_interval(
-              per_point, self.n_boot, self.seed)
-        keys = ROW_KEYS + INTERVAL_KEYS
-      row["seconds"] = seconds + shared_seconds + time.perf_counter() - start
-      rows.append({key: row[key] for key in keys})
-      self.log(f"{name} {reducer}+{clusterer}: ARI={row['ari']:.3f} NMI={row['nmi']:.3f} "
-               f"AMI={row['ami']:.3f} sil={row['silhouette']:.3f} acc={row['accuracy']:.3f} "
-               f"({row['n_clusters']} clusters, {row['seconds']:.1f} s)")
-    return EvaluationResult(rows=rows, projections=projections)
+        defined = [p for p in per_point if p is not None]
+        row["silhouette_lo"], row["silhouette_hi"] = (intervals.mean_interval(
+            np.mean(defined, axis=0), self.n_boot, self.seed) if defined else (math.nan,) * 2)
+      row["seconds"] = (sum(run.seconds[pair] for run in runs) + shared_seconds
+                        + time.perf_counter() - start)
+      row = {key: row.get(key, math.nan) for key in keys}
+      rows.append(row)
+      self.log(f"{name} {pair[0]}+{pair[1]} ({self.seeds} seed(s)): ARI={row['ari']:.3f}"
+               f"±{row['ari_sd']:.3f} [{row['ari_lo']:.3f}, {row['ari_hi']:.3f}] "
+               f"NMI={row['nmi']:.3f}±{row['nmi_sd']:.3f} [{row['nmi_lo']:.3f}, "
+               f"{row['nmi_hi']:.3f}] sil={row['silhouette']:.3f} ({row['n_clusters']} "
+               f"clusters, {row['seconds']:.1f} s)")
+    projections = {r: canonical.restore(p, order) for r, p in runs[0].projections.items()
+                   if r != "none" and p.shape[1] == 2}
+    predictions = {p: canonical.restore(runs[0].predicted[p], order) for p in pairs}
+    return EvaluationResult(rows=rows, projections=projections, predictions=predictions)
+
+  def _half_sample_scores(self, x: np.ndarray, y: np.ndarray):
+    """Scores of every pair on `interval_draws` halves (half_samples.py); ({}, []) when off."""
+    if self.interval_draws < 2:
+      return {}, []
+    scores = ("nmi", "ari") + (("ami", "accuracy") if self.cluster_intervals else ())
+    return half_samples.score_halves(x, y, self.reducers, self.clusterers, self.reduce_settings,
+                                     self.cluster_settings, self.interval_draws, self.seed,
+                                     scores)
 
   def _silhouettes(self, embeddings: np.ndarray, labelings: list[np.ndarray]
                    ) -> list[np.ndarray | None]:

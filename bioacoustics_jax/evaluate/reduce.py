@@ -2,8 +2,9 @@
 
 The paper's notebooks feed the raw embeddings to UMAP (no standardisation), so no reducer here
 scales its input; a reducer sees exactly the extracted embedding. Every reducer is seeded, and
-sizes that the libraries reject on small sets (UMAP's n_neighbors, t-SNE's perplexity, PCA's
-component count) are clipped to what N allows, so tiny smoke runs still go through.
+sizes that the libraries reject on small sets (UMAP's n_neighbors and spectral init, t-SNE's
+perplexity, PCA's component count) are adapted to what N allows by evaluate/small_sets.py, which
+also says what changed (the evaluator writes it into the row's note).
 
 `backend="jax"` runs PCA on the device (evaluate/jax_pca.py, equal to sklearn to 1e-5). UMAP stays
 umap-learn on the CPU: its cost grows ~N log N in the neighbour graph plus 200-500 epochs over
@@ -21,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from bioacoustics_jax import registry
+from bioacoustics_jax.evaluate import small_sets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +41,7 @@ class ReduceSettings:
   tsne_learning_rate: str | float = "auto"
   backend: str = "sklearn"  # "jax": PCA on the device
   umap_fit_max_points: int | None = None  # fit UMAP on a sample of this many, transform the rest
+  umap_init: str = "spectral"  # umap-learn's default; small_sets.py switches tiny sets to random
 
 
 Reducer = Callable[[np.ndarray, ReduceSettings], np.ndarray]
@@ -55,6 +58,7 @@ def reduce(name: str, embeddings: np.ndarray, settings: ReduceSettings = ReduceS
   if embeddings.ndim != 2 or len(embeddings) < 3:
     raise ValueError(f"reduce({name!r}) needs [N >= 3, D] embeddings, got shape "
                      f"{embeddings.shape}.")
+  settings, _ = small_sets.reducer_settings(name, *embeddings.shape, settings)
   return np.asarray(get_reducer(name)(embeddings, settings), dtype=np.float32)
 
 
@@ -67,7 +71,7 @@ def _identity(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
 @register_reducer("pca")
 def _pca(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
   from sklearn.decomposition import PCA
-  n_components = min(settings.pca_dim, x.shape[0], x.shape[1])
+  n_components = settings.pca_dim  # <= min(N, D): small_sets.py
   if settings.backend == "jax":
     from bioacoustics_jax.evaluate import jax_pca
     return jax_pca.pca_fit_transform(x, n_components)
@@ -107,10 +111,10 @@ class _NoTorch:
 @register_reducer("umap")
 def _umap(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
   umap = _import_umap()  # imported lazily: ~10-30 s of numba import we only pay when used
-  n_neighbors = max(2, min(settings.umap_n_neighbors, len(x) - 1))
   # random_state makes UMAP deterministic (and single-threaded), as the paper's seed 42 run was.
-  model = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=settings.umap_min_dist,
-                    random_state=settings.seed, n_jobs=1)
+  model = umap.UMAP(n_components=small_sets.UMAP_COMPONENTS,
+                    n_neighbors=settings.umap_n_neighbors, min_dist=settings.umap_min_dist,
+                    init=settings.umap_init, random_state=settings.seed, n_jobs=1)
   limit = settings.umap_fit_max_points
   if limit is None or len(x) <= limit:
     return model.fit_transform(x)
@@ -125,9 +129,7 @@ def _umap(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
 @register_reducer("tsne")
 def _tsne(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
   from sklearn.manifold import TSNE
-  # sklearn requires perplexity < N; keep ~3 perplexities of neighbours available.
-  perplexity = float(min(settings.tsne_perplexity, max(1.0, (len(x) - 1) / 3.0)))
-  model = TSNE(n_components=2, perplexity=perplexity, init=settings.tsne_init,
+  model = TSNE(n_components=2, perplexity=float(settings.tsne_perplexity), init=settings.tsne_init,
                max_iter=int(settings.tsne_max_iter), learning_rate=settings.tsne_learning_rate,
                random_state=settings.seed)
   return model.fit_transform(x)

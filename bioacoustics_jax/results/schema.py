@@ -24,30 +24,42 @@ SETTING_COLUMNS = ("embed_batch_size", "umap_n_neighbors", "umap_min_dist", "pca
 SPEED_COLUMNS = ("framework", "device_kind", "device_count", "dtype", "train_dtype",
                  "extract_examples_per_s", "extract_compile_s", "train_examples_per_s",
                  "train_epoch_s", "wall_s")
-# Seed robustness (evaluate.seeds > 1): the scores are means over that many reducer + clusterer
-# seeds, with their standard deviations here (NaN for one seed).
-SEED_COLUMNS = ("n_seeds", "ari_sd", "nmi_sd")
+# Seed robustness (evaluate.seeds, default 5): the scores are means over that many reducer +
+# clusterer seeds, with their standard deviations (NaN for one seed) and every seed's value
+# (space-separated, in seed order).
+SEED_COLUMNS = ("n_seeds", "ari_sd", "nmi_sd", "ari_by_seed", "nmi_by_seed")
+# 95 % intervals of NMI and ARI (NaN when evaluate.interval_draws < 2). Method: half-sampling
+# (evaluate/half_samples.py): reduce + cluster re-run on class-stratified halves of the clips
+# drawn without replacement, each with its own seed; estimate +- t x SE with SE^2 = the halves'
+# variance x m / (n - m). The interval always contains its estimate; its coverage of the
+# expected score at this set size is checked by simulation (tests/evaluate/test_half_samples.py).
+INTERVAL_COLUMNS = ("ari_lo", "ari_hi", "nmi_lo", "nmi_hi")
+# The halves' scores (space-separated, one seed each) and a hash of the clips (ids + labels):
+# rows with equal clips_key and eval_key are compared pairwise (evaluate/paired.py).
+PAIRING_COLUMNS = ("ari_halves", "nmi_halves", "clips_key")
 RESULT_COLUMNS = ("dataset", "model", "regime", "split", "background", "reducer", "clusterer",
                   "ari", "nmi", "ami", "silhouette", "accuracy", "n", "n_classes", "n_clusters",
                   "embedding_dim", "seconds", "skipped_files", "status", "note",
-                  *SETTING_COLUMNS, *SEED_COLUMNS, *SPEED_COLUMNS, "cell_key", "eval_key",
-                  "run_id")
+                  *SETTING_COLUMNS, *SEED_COLUMNS, *INTERVAL_COLUMNS, *PAIRING_COLUMNS,
+                  *SPEED_COLUMNS, "cell_key", "eval_key", "run_id")
 # Columns added after files were written: a file without them reads with these values, and a
 # writer that does not know them gets them ("background": "fewer" = the paper's fewer-background
 # experiment, detection windows without any label dropped from every split).
-ADDED_COLUMNS = {"background": "all"}
+ADDED_COLUMNS = {"background": "all", "ari_by_seed": "", "nmi_by_seed": "",
+                 **{c: math.nan for c in INTERVAL_COLUMNS}, **{c: "" for c in PAIRING_COLUMNS}}
 KEY_COLUMNS = ("dataset", "model", "regime", "split", "reducer", "clusterer", "cell_key",
                "eval_key")
 FLOAT_COLUMNS = ("ari", "nmi", "ami", "silhouette", "accuracy", "seconds", "umap_min_dist",
-                 "tsne_perplexity", "ari_sd", "nmi_sd", "extract_examples_per_s",
-                 "extract_compile_s", "train_examples_per_s", "train_epoch_s", "wall_s")
+                 "tsne_perplexity", "ari_sd", "nmi_sd", *INTERVAL_COLUMNS,
+                 "extract_examples_per_s", "extract_compile_s", "train_examples_per_s",
+                 "train_epoch_s", "wall_s")
 INT_COLUMNS = ("n", "n_classes", "n_clusters", "embedding_dim", "skipped_files",
                "embed_batch_size", "umap_n_neighbors", "pca_dim", "hdbscan_min_cluster_size",
                "eval_seed", "n_seeds", "device_count")
 
 
 # Columns a writer may leave out: they mean "not measured" (NaN, 0 or "") when absent.
-OPTIONAL_COLUMNS = SEED_COLUMNS + SPEED_COLUMNS
+OPTIONAL_COLUMNS = SEED_COLUMNS + INTERVAL_COLUMNS + PAIRING_COLUMNS + SPEED_COLUMNS
 
 
 def absent(column: str) -> Any:

@@ -141,7 +141,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.embed = ml_collections.ConfigDict(dict(dtype="float32", batch_size=32))
   # The main setting (UMAP(50, 0.5) + k-means; PCA in the smoke grid); eval_grid adds the rest.
   config.evaluate = common.evaluate_config(reducers=("pca",) if arg.smoke else ("umap",),
-                                           clusterers=("kmeans",), probes=())
+                                           clusterers=("kmeans",), probes=(),
+                                           **(dict(seeds=2, interval_draws=4) if arg.smoke
+                                              else {}))
   grid = {name: dict(GRID[name]) for name in arg.grid}
   if arg.smoke:
     # UMAP's numba compilation alone would take ~20 s per test process: the smoke grid keeps

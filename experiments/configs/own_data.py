@@ -63,6 +63,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.train = default_train_config()
   if arg.smoke:
     config.evaluate.reducers = ("pca", "none")
+    config.evaluate.update(seeds=2, interval_draws=4)  # every path, a fraction of the cost
     config.train.num_epochs, config.train.learning_rates = 1, (1e-3,)
     config.train.batch_size = config.train.eval_batch_size = 8
   return config.lock()

@@ -49,4 +49,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.train.eval_batch_size = 8
   if arg.smoke:
     config.evaluate.reducers = ("pca", "none")  # UMAP's numba compile costs ~20 s per process
+    config.evaluate.update(seeds=2, interval_draws=4)  # every path, a fraction of the cost
   return config.lock()

@@ -21,6 +21,7 @@ import soundfile as sf
 from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import annotations
 from bioacoustics_jax.data import labels
+from bioacoustics_jax.data import own_data
 from bioacoustics_jax.data import pipeline
 from bioacoustics_jax.data import rules
 from tests.data import helpers_audio as h
@@ -60,6 +61,11 @@ def _audio_of(s, name):
   return ex["audio"].astype(np.float32) / 32768.0
 
 
+def _warnings_except_thin_splits(s):
+  """The warnings besides "split_small" (every tiny folder here has thin test/valid splits)."""
+  return [w for w in s.warnings if w["kind"] != "split_small"]
+
+
 def _warning(s, kind):
   found = [w for w in s.warnings if w["kind"] == kind]
   assert len(found) == 1, s.warnings
@@ -80,7 +86,8 @@ def case_label_folder_nested(d):
   _label_folder(d / "birds")
   _wav(str(d / "birds" / "a" / "deeper" / "x.wav"), seed=7)  # recursive
   s = _open(d / "birds")
-  assert s.num_examples == 7 and s.info.class_names == ("a", "b") and s.warnings == []
+  assert s.num_examples == 7 and s.info.class_names == ("a", "b")
+  assert _warnings_except_thin_splits(s) == []
   assert s.info.sample_rate == SR and s.info.clip_seconds == CLIP
   assert "label folders" in s.origin and "8000 Hz" in s.origin
 
@@ -291,7 +298,7 @@ def case_formats_and_bit_depths(d):
   _wav(str(d / "ds" / "b" / "a.aiff"), subtype="PCM_16")
   _wav(str(d / "ds" / "b" / "f32.wav"), subtype="FLOAT")
   s = _open(d / "ds")
-  assert s.num_examples == 7 and s.warnings == []
+  assert s.num_examples == 7 and _warnings_except_thin_splits(s) == []
   np.testing.assert_allclose(_audio_of(s, "p24.wav"), x, atol=1 / 32768)
 
 
@@ -607,3 +614,18 @@ def test_read_only_data_root(tmp_path):
     for p in modes + [str(tmp_path / "shared")]:
       os.chmod(p, os.stat(p).st_mode | stat.S_IWUSR)
   shutil.rmtree(tmp_path / "shared")
+
+
+def test_thin_test_split_is_named_when_resolved(tmp_path, caplog):
+  # 3 labels x 6 files: the made test split holds 1 clip per class, too few to compare models.
+  root = _label_folder(str(tmp_path / "thin"), labels=("a", "b", "c"), n=6)
+  with caplog.at_level("WARNING"):
+    source = own_data.resolve(root, cache_dir=str(tmp_path / "cache"))
+  found = [w for w in source.warnings if w["kind"] == "split_small"]
+  assert [w["message"].split(": ", 1)[1][:40] for w in found] == [
+      "the test split has fewer than 3 clips of", "the valid split has fewer than 3 clips o"]
+  assert "a (1), b (1), c (1)" in found[0]["message"] and "13 per class" in found[0]["message"]
+  assert found[0]["message"] in caplog.text  # said when the data is resolved, before training
+  plenty = own_data.resolve(_label_folder(str(tmp_path / "plenty"), labels=("a", "b"), n=13),
+                            cache_dir=str(tmp_path / "cache"))
+  assert not [w for w in plenty.warnings if w["kind"] == "split_small"]

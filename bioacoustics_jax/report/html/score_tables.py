@@ -13,6 +13,7 @@ import math
 import os
 from typing import Any, Iterable, Sequence
 
+from bioacoustics_jax.evaluate import paired
 from bioacoustics_jax.report import reference as reference_lib
 
 # The overview and the deltas show one reducer + clusterer: the paper's headline pair if present.
@@ -68,11 +69,8 @@ def overview(rows, views, pair) -> str:
   sweep = any(r["trial"] for r in rows)
   ids = list(dict.fromkeys((r["trial"], r["model"], r["regime"]) for r in chosen))
   cell = {(r["trial"], r["model"], r["regime"], r["dataset"]): r for r in chosen}
-  best = {}
-  for d in datasets:
-    values = [cell[i + (d,)]["nmi"] for i in ids if i + (d,) in cell]
-    finite = [v for v in values if not math.isnan(v)]
-    best[d] = max(finite) if len(finite) > 1 else None
+  # Highlighted only where a paired test on the same clips finds the best better than all others.
+  best = {d: paired.winner([cell[i + (d,)] for i in ids if i + (d,) in cell]) for d in datasets}
   header = (["trial"] if sweep else []) + ["model", "regime"] + [
       f"{d} (N={_dataset_n(chosen, d)})" for d in datasets]
   body = []
@@ -85,12 +83,14 @@ def overview(rows, views, pair) -> str:
         continue
       view = views.get((trial, d, model, regime))
       box = view.intervals.get("+".join(pair)) if view else None
-      tds.append(_td(r["nmi"], css="best" if r["nmi"] == best[d] else "",
+      tds.append(_td(r["nmi"], css="best" if r is best[d] else "",
                      extra=_ci(box, "nmi")))
     body.append("".join(tds))
-  note = (f"NMI of {pair[0]} + {pair[1]} (the paper's headline protocol when present); best per "
-          "dataset highlighted; [low, high] = 95% bootstrap interval over clips (200 resamples "
-          "of the test split, clustering held fixed). Click a header to sort.")
+  note = (f"NMI of {pair[0]} + {pair[1]} (the paper's headline protocol when present); the best "
+          "of a dataset is highlighted only where a paired test on the same clips "
+          "(evaluate/paired.py) finds it better than every other row; [low, high] = 95% "
+          "interval by half-sampling (reduce + cluster re-run on halves of the clips, "
+          "evaluate/half_samples.py). Click a header to sort.")
   return (f'<h2 id="overview">Which model wins where</h2><p class="note">{_esc(note)}</p>'
           + _table(header, body, len(header) - len(datasets), "overview-table"))
 
@@ -142,11 +142,14 @@ def deltas(rows) -> str:
     tds = ([_td(key[0])] if sweep else []) + [_td(v) for v in key[1:]]
     for metric in ("nmi", "ari"):
       delta = tuned[metric] - frozen[metric]
-      css = "" if math.isnan(delta) else "up" if delta > 0 else "down" if delta < 0 else ""
+      verdict = paired.compare_rows(tuned, frozen, metric).verdict  # A = fine-tuned
+      css = {paired.A_BETTER: "up", paired.B_BETTER: "down"}.get(verdict, "")
       tds += [_td(frozen[metric]), _td(tuned[metric]), _td(delta, css=css)]
     body.append("".join(tds))
   return ('<h2 id="deltas">Frozen vs fine-tuned</h2><p class="note">Fine-tuned minus frozen, same '
-          "dataset, model and protocol; green: fine-tuning helped.</p>"
+          "dataset, model and protocol; green / red: a paired test on the same clips "
+          "(evaluate/paired.py) finds fine-tuning better / worse; uncoloured: no detectable "
+          "difference.</p>"
           + _table(header, body, len(header) - 6, "deltas-table"))
 
 

@@ -4,12 +4,12 @@ experiment.py (one call per cell, after evaluation)
   -> `<workdir>/views/<dataset>/<model>/<regime>.npz`
   -> report/html/document.py, which can then be rebuilt offline from the workdir alone.
 
-The evaluator returns rows and 2-D projections but not its predicted clusters, so `save_cell`
-re-runs each clusterer on each 2-D projection with the evaluator's own settings (same seed: the
-same labels; cheap in 2-D) and keeps them only when they reproduce the row's NMI and ARI, so the
-page never shows clusters other than the scored ones. The "none" reducer (clustering the full
-embedding) is not re-run: it can cost as much as the evaluation itself, so its rows have no
-interval. If the evaluator ever returns `predictions[(reducer, clusterer)]`, those are used.
+The evaluator returns its first seed's projections and clusters (`predictions`, in the set's row
+order); they are kept only when they reproduce that seed's NMI and ARI (`nmi_by_seed`), so the
+page never shows clusters other than the scored ones. An evaluation without `predictions`
+(older callers) has each clusterer re-run on each 2-D projection; the "none" reducer is not
+re-run. The intervals are the rows' own (`nmi_lo`/`nmi_hi`, half-sampling:
+evaluate/half_samples.py), so each contains its row's score.
 """
 
 from __future__ import annotations
@@ -27,9 +27,6 @@ from sklearn import metrics as skm
 from bioacoustics_jax import paths
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
 from bioacoustics_jax.evaluate import cluster as cluster_lib
-from bioacoustics_jax.evaluate import cluster_intervals
-
-N_RESAMPLES = 200  # bootstrap resamples per scored clustering shown in report.html
 
 VIEWS_DIR = "views"
 # Scores re-computed from re-run clusters must equal the row's to this tolerance (float noise).
@@ -65,25 +62,24 @@ def save_cell(workdir: str, es: EmbeddingSet, evaluation, evaluator, rows: list[
   predicted, boxes = {}, {}
   for row in rows:
     key = (row["reducer"], row["clusterer"])
+    boxes["+".join(key)] = {m: [float(row.get(f"{m}_lo", math.nan)),
+                                float(row.get(f"{m}_hi", math.nan))] for m in ("nmi", "ari")}
+    if row["reducer"] not in projections:
+      continue  # "none": nothing to draw
     if key in given:
       labels_hat = np.asarray(given[key])
-    elif row["reducer"] in projections:
+    else:
       labels_hat = cluster_lib.cluster(row["clusterer"], projections[row["reducer"]],
                                        es.n_classes, evaluator.cluster_settings)
-    else:
-      continue
     point = {"nmi": skm.normalized_mutual_info_score(es.labels, labels_hat),
              "ari": skm.adjusted_rand_score(es.labels, labels_hat)}
-    if not all(math.isclose(point[m], row[m], abs_tol=_SAME_SCORE) for m in ("nmi", "ari")):
+    scored = {m: _first_seed(row, m) for m in ("nmi", "ari")}
+    if not all(math.isclose(point[m], scored[m], abs_tol=_SAME_SCORE) for m in ("nmi", "ari")):
       logging.warning("%s/%s/%s %s+%s: re-run clusters score NMI %.6f (row %.6f); not shown.",
                       first["dataset"], first["model"], first["regime"], *key, point["nmi"],
-                      row["nmi"])
+                      scored["nmi"])
       continue
     predicted[key] = labels_hat
-    # The evaluator's bootstrap over clips with the clustering fixed (evaluate/cluster_intervals).
-    box = cluster_intervals.clustering_intervals(es.labels, labels_hat, None, n_boot=N_RESAMPLES,
-                                                 seed=0, scores=("nmi", "ari"))
-    boxes["+".join(key)] = {m: [box[f"{m}_lo"], box[f"{m}_hi"]] for m in ("nmi", "ari")}
   path = cell_path(workdir, first["dataset"], first["model"], first["regime"])
   header = dict(dataset=first["dataset"], model=first["model"], regime=first["regime"],
                 split=first["split"], label_names=list(es.label_names), intervals=boxes,
@@ -94,6 +90,12 @@ def save_cell(workdir: str, es: EmbeddingSet, evaluation, evaluator, rows: list[
   # Local or a URI; a killed run leaves the old view or the new one, never half of one.
   return paths.save_npz(path, labels=es.labels, ids=np.asarray(es.ids, dtype=str),
                         header=np.asarray(json.dumps(header, default=str)), **arrays)
+
+
+def _first_seed(row: dict, metric: str) -> float:
+  """The first seed's score (what `predictions` hold); the row's score for one seed."""
+  values = str(row.get(f"{metric}_by_seed") or "").split()
+  return float(values[0]) if values else float(row[metric])
 
 
 def load_cell(path: str) -> CellView:
