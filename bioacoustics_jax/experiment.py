@@ -57,8 +57,8 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
   is still written for the cells that finished, lists the failure, and the error is re-raised.
   """
   config_checks.check(config)
-  config_checks.check_writable(workdir, config.data.get("cache_dir", ""))  # read-only: now
   backbones = grid.resolve_models(config)  # unknown names and missing weights fail now
+  config_checks.check_writable(workdir, config.data.get("cache_dir", ""))  # read-only: now
   evaluators = grid.make_evaluators(config)
   workdir = paths.absolute(workdir)  # a gs:// URI stays one (never a local `gs:` folder)
   grid.resolve_data_root(config, workdir)  # raw audio must be local or mounted: fail now

@@ -69,9 +69,15 @@ def test_panns_twin_hands_cnn14_the_waveform():
 
 
 def test_every_jnp_recipe_has_a_torch_twin():
-  """All but the MFCC baseline's: it has no network and so no torch cell; its recipe is checked
-  against librosa instead (tests/models/test_mfcc.py)."""
-  assert set(torch_recipes.names()) == set(recipes.names()) - {"mfcc_logmel"}
+  """All but those whose models have no PyTorch reference and so no torch cell: the MFCC
+  baseline (no network; its recipe is checked against librosa, tests/models/test_mfcc.py) and
+  the Perch models (TF originals; their front ends are checked against tf.signal,
+  tests/audio/test_recipes_perch.py)."""
+  from bioacoustics_jax.zoo import presets  # pylint: disable=g-import-not-at-top
+  with_torch = {p.recipe for p in presets.PRESETS if p.reference}
+  no_torch = {p.recipe for p in presets.PRESETS} - with_torch
+  assert no_torch >= {"mfcc_logmel", "perch_logmel", "perch_pcen"}
+  assert set(torch_recipes.names()) == set(recipes.names()) - no_torch
 
 
 def test_paper_mel3_divides_by_the_batch_max_and_keeps_silence_finite():

@@ -31,7 +31,8 @@ def test_random_init_twins_are_computed():
   # Only twins of families the smoke grid already runs at its tiny widths join it.
   assert "biolingual" not in beans_paper.SMOKE_TWINS
   assert beans_paper.SMOKE_TWINS["convnext_base_birdset"] == "convnext_base_birdset_random"
-  assert beans_paper.get_config("smoke=true,models=bioacoustic").models == (
-      "convnext_base_birdset_random",)
+  assert beans_paper.SMOKE_TWINS["perch2"] == "perch2_random"  # chirp's EfficientNet family
+  assert set(beans_paper.get_config("smoke=true,models=bioacoustic").models) == {
+      "convnext_base_birdset_random", "perch2_random", "perch1_random"}
   for model, twin in beans_paper.SMOKE_TWINS.items():
     assert presets.get_preset(twin).weights is None, model
