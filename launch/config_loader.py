@@ -42,7 +42,7 @@ def resolve(module, arg: str | None, cli_overrides: dict[str, str], where: str
   """`module.get_config(arg)` with `--config.KEY=VALUE` texts applied (a locked copy)."""
   try:
     config = module.get_config(arg)
-  except (ValueError, KeyError, TypeError) as e:
+  except (ValueError, KeyError, TypeError, OSError) as e:  # its own checks: one line
     raise ConfigLoadError(f"{where}: get_config({arg!r}) failed: {e}") from None
   typed = {k: parse_text(k, v, lookup(config, k)) for k, v in cli_overrides.items()}
   return apply(config, typed, "command line")
@@ -74,6 +74,16 @@ def split_cli_overrides(argv: list[str]) -> tuple[list[str], dict[str, str]]:
     else:
       rest.append(item)
   return rest, overrides
+
+
+def load_for_command_line(config_path_and_arg: str, cli_overrides: dict[str, str]
+                          ) -> ml_collections.ConfigDict:
+  """`load` for an entry point: a config that cannot be loaded is absl's one-line usage error."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+  try:
+    return load(config_path_and_arg, cli_overrides)
+  except ConfigLoadError as e:
+    raise app.UsageError(str(e)) from None
 
 
 def absl_flags_parser(overrides: dict[str, str]):

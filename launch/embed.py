@@ -31,10 +31,7 @@ _CLI_OVERRIDES: dict[str, str] = {}
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  try:
-    config = config_loader.load(_CONFIG.value, _CLI_OVERRIDES)
-  except config_loader.ConfigLoadError as e:
-    raise app.UsageError(str(e)) from None
+  config = config_loader.load_for_command_line(_CONFIG.value, _CLI_OVERRIDES)
   from bioacoustics_jax.parallel import distributed  # pylint: disable=g-import-not-at-top
   distributed.maybe_initialize()
   from launch import compile_cache  # pylint: disable=g-import-not-at-top

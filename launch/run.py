@@ -38,14 +38,10 @@ flags.register_validator("workdir", lambda value: bool(value) or _PRINT_CONFIG.v
 _CLI_OVERRIDES: dict[str, str] = {}
 
 
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  try:
-    config = config_loader.load(_CONFIG.value, _CLI_OVERRIDES)
-  except config_loader.ConfigLoadError as e:
-    raise app.UsageError(str(e)) from None
+  config = config_loader.load_for_command_line(_CONFIG.value, _CLI_OVERRIDES)
   if _PRINT_CONFIG.value:
     print(config_doc.describe(config, _CONFIG.value), end="")
     return

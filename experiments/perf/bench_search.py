@@ -21,6 +21,8 @@ import time
 from absl import app
 from absl import flags
 
+from experiments.perf import output
+
 _ROWS = flags.DEFINE_integer("rows", 1_000_000, "Stored windows.")
 _DIM = flags.DEFINE_integer("dim", 512, "Embedding dimension.")
 _SHARD = flags.DEFINE_integer("shard_rows", 65536, "Rows per shard.")
@@ -76,11 +78,7 @@ def main(argv):
       "| queries | first search s (compile) | median of later searches s |",
       "|---:|---:|---:|",
   ] + [f"| {q} | {t[0]:.2f} | {statistics.median(t[1:]):.2f} |" for q, t in rows]
-  text = "\n".join(lines) + "\n"
-  print(text)
-  if _OUT.value:
-    with open(_OUT.value, "w") as f:
-      f.write(text)
+  output.emit(lines, _OUT.value)
 
 
 if __name__ == "__main__":

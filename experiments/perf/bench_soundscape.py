@@ -25,6 +25,8 @@ import time
 from absl import app
 from absl import flags
 
+from experiments.perf import output
+
 _RECORDINGS = flags.DEFINE_integer("recordings", 8, "Recordings in the archive.")
 _SECONDS = flags.DEFINE_float("seconds", 120.0, "Length of each recording.")
 _WINDOW = flags.DEFINE_float("window", 5.0, "Window (= hop) seconds.")
@@ -122,11 +124,7 @@ def main(argv):
   lines += ["", f"**torch / project = {median['torch'] / median['project']:.2f}** (> 1: the "
             f"project is faster). Runs: project {[round(t, 2) for t in times['project']]} s, "
             f"torch {[round(t, 2) for t in times['torch']]} s (the first of each is the warm-up)."]
-  text = "\n".join(lines) + "\n"
-  print(text)
-  if _OUT.value:
-    with open(_OUT.value, "w") as f:
-      f.write(text)
+  output.emit(lines, _OUT.value)
 
 
 if __name__ == "__main__":

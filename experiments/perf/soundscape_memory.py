@@ -21,6 +21,8 @@ import time
 from absl import app
 from absl import flags
 
+from experiments.perf import output
+
 _HOURS = flags.DEFINE_list("hours", ["1", "10"], "Archive sizes in hours of audio.")
 _MODEL = flags.DEFINE_string("model", "mfcc", "Zoo model id.")
 _OUT = flags.DEFINE_string("out", "", "Write the markdown table here too.")
@@ -66,11 +68,7 @@ def main(argv):
   lines += [f"| {h:g} | {m:.0f} | {s:.0f} | {out} |" for h, m, s, out in rows]
   if len(rows) > 1:
     lines += ["", f"Largest / smallest peak RSS = {rows[-1][1] / rows[0][1]:.3f}."]
-  text = "\n".join(lines) + "\n"
-  print(text)
-  if _OUT.value:
-    with open(_OUT.value, "w") as f:
-      f.write(text)
+  output.emit(lines, _OUT.value)
 
 
 if __name__ == "__main__":
