@@ -16,11 +16,8 @@ bioacoustics_jax/paths.py); there is no file lock on a URI, so one writer per re
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import fcntl
 import math
-import os
 from typing import Any, Iterable
 
 from bioacoustics_jax import paths
@@ -68,20 +65,8 @@ def read_results(path: str) -> list[dict[str, Any]]:
             for row in reader]
 
 
-@contextlib.contextmanager
-def locked(path: str):
-  """An exclusive lock on `<path>.lock` for the duration of the block (blocks until free); none
-  for a URI (no file locks there: one writer per file, see the module doc)."""
-  if paths.is_uri(path):
-    yield
-    return
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  with open(f"{path}.lock", "a") as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    try:
-      yield
-    finally:
-      fcntl.flock(lock, fcntl.LOCK_UN)
+# The file lock every writer of a results file holds (paths.locked, shared with the cell store).
+locked = paths.locked
 
 
 def append_rows(path: str, rows: Iterable[dict[str, Any]]) -> str:
