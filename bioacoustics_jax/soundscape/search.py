@@ -1,13 +1,17 @@
-"""Search by example: the store's windows nearest to a query clip, exactly, on device.
+"""Search by example: the store's windows nearest to a query clip, exact on device or approximate.
 
-    hits = search.search(store, "clip.wav@12.5-15.5", k=50)   # [{rank, recording, start, ...}]
+    hits, method = search.search(store, "clip.wav@12.5-15.5", k=50)  # [{rank, recording, ...}]
 
 The query is cut into the store's windows (same window, hop, rate, channel) and embedded by the
 store's model (rebuilt from the manifest; a model whose identity no longer matches, e.g. other
 code or weights, is refused); its vector is the mean of its windows' unit vectors. Similarity is
-cosine. The store is scanned in blocks of `block_rows` rows: per block one jitted matmul and
-`lax.top_k` on the device (padded to one shape, so it compiles once), and the block's winners
-are merged with the running best k on the host, so memory is one block, not the store.
+cosine. Both methods read the store's memory-mapped cache of unit rows (vectors.py, built once
+per store content), not the shards:
+- `exact`: blocks of `block_rows` rows, per block one jitted matmul and `lax.top_k` on the
+  device (padded to one shape, so it compiles once); the blocks' winners are merged on the host.
+- `approximate` (ann.py): a FAISS inverted-file index saved beside the store; the candidates it
+  finds are scored exactly.
+`method="auto"` takes exact up to APPROXIMATE_ABOVE windows and approximate beyond.
 """
 
 from __future__ import annotations
@@ -20,9 +24,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bioacoustics_jax.soundscape import ann
 from bioacoustics_jax.soundscape import embedder as embedder_lib
 from bioacoustics_jax.soundscape import store as store_lib
+from bioacoustics_jax.soundscape import vectors as vectors_lib
 from bioacoustics_jax.soundscape import windows as windows_lib
+
+# Exact search up to this many stored windows (about 58 days of 5 s windows), approximate beyond:
+# measured in experiments/perf/results/search_cpu.md (exact latency grows with the rows;
+# the index answers in milliseconds after a one-off build).
+APPROXIMATE_ABOVE = 1_000_000
+METHODS = ("auto", "exact", "approximate")
 
 _QUERY = re.compile(r"^(?P<path>.+?)(@(?P<start>[0-9.]+)-(?P<end>[0-9.]+))?$")
 
@@ -76,42 +88,63 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 @functools.partial(jax.jit, static_argnames=("k",))
 def _block_top(queries: jax.Array, block: jax.Array, valid: jax.Array, k: int):
-  """Cosine scores of unit `queries` [Q, D] against `block` [R, D] (rows >= valid masked) ->
+  """Scores of unit `queries` [Q, D] against unit rows `block` [R, D] (rows >= valid masked) ->
   the block's best k (scores, row indices)."""
-  norms = jnp.linalg.norm(block, axis=1)
-  scores = jnp.matmul(queries, (block / jnp.maximum(norms, 1e-12)[:, None]).T,
-                      precision=jax.lax.Precision.HIGHEST)
+  scores = jnp.matmul(queries, block.astype(jnp.float32).T, precision=jax.lax.Precision.HIGHEST)
   scores = jnp.where(jnp.arange(block.shape[0])[None, :] < valid, scores, -jnp.inf)
   return jax.lax.top_k(scores, k)
 
 
-def exact(store: store_lib.Store, queries: np.ndarray, k: int = 50,
+def exact(vectors: vectors_lib.Vectors, queries: np.ndarray, k: int = 50,
           block_rows: int = 65536) -> list[list[dict]]:
   """The k nearest windows (cosine) of each unit query [Q, D], best first, by a full scan."""
   queries = jnp.asarray(np.atleast_2d(queries), jnp.float32)
-  best = [(np.zeros(0, np.float32), []) for _ in range(queries.shape[0])]
-  largest = max((s["rows"] for s in store.manifest["shards"].values()), default=1)
-  block_rows = int(min(block_rows, largest))  # a small store is not padded to a large block
+  table = vectors.embedding
+  block_rows = int(min(block_rows, len(table)))  # a small store is not padded to a large block
   top = int(min(k, block_rows))
-  for block in store.blocks(block_rows):
-    n, rows = len(block["start"]), block["embedding"]
+  scores, rows = [], []
+  for lo in range(0, len(table), block_rows):
+    block = table[lo:lo + block_rows]
+    n = len(block)
     if n < block_rows:  # one shape for every block: the program compiles once
-      rows = np.zeros((block_rows, rows.shape[1]), np.float32)
-      rows[:n] = block["embedding"]
-    scores, index = jax.device_get(_block_top(queries, jnp.asarray(rows), n, top))
-    for q, (kept, meta) in enumerate(best):
-      real = np.isfinite(scores[q])
-      merged = np.concatenate([kept, scores[q][real]])
-      meta = meta + [(str(block["recording"][i]), float(block["start"][i]),
-                      float(block["end"][i]), str(block["label"][i])) for i in index[q][real]]
-      order = np.argsort(-merged, kind="stable")[:k]  # ties: the earlier row first
-      best[q] = (merged[order], [meta[i] for i in order])
-  return [[{"rank": r + 1, "recording": m[0], "start": m[1], "end": m[2], "score": float(s),
-            "label": m[3]}
-           for r, (s, m) in enumerate(zip(*b))] for b in best]
+      block = np.concatenate([block, np.zeros((block_rows - n, block.shape[1]), block.dtype)])
+    s, i = jax.device_get(_block_top(queries, jnp.asarray(block), n, top))
+    scores.append(s)
+    rows.append(i + lo)
+  scores, rows = np.concatenate(scores, axis=1), np.concatenate(rows, axis=1)
+  out = []
+  for q in range(queries.shape[0]):
+    real = np.isfinite(scores[q])
+    s, r = scores[q][real], rows[q][real]
+    order = np.lexsort((r, -s))[:k]  # ties: the earlier row first
+    out.append([vectors.hit(int(r[i]), s[i], rank + 1) for rank, i in enumerate(order)])
+  return out
+
+
+def choose(rows: int, method: str = "auto") -> str:
+  """"exact" or "approximate": the one asked for, or by the store's size for "auto"."""
+  if method not in METHODS:
+    raise ValueError(f"Search method {method!r}: use one of {METHODS}.")
+  if method != "auto":
+    return method
+  return "approximate" if rows > APPROXIMATE_ABOVE else "exact"
+
+
+def nearest(store: store_lib.Store, queries: np.ndarray, k: int = 50, *, method: str = "auto",
+            block_rows: int = 65536, nlist: int = 0, nprobe: int = 0,
+            cache_dtype: str = "float32") -> tuple[list[list[dict]], str]:
+  """(hits of each unit query [Q, D], the method used) over the store's cached rows."""
+  vectors = vectors_lib.load(store, cache_dtype)
+  method = choose(len(vectors), method)
+  if method == "exact":
+    return exact(vectors, queries, k, block_rows), method
+  index = ann.load(store, vectors, nlist)
+  return ann.approximate(vectors, index, queries, k, nprobe), method
 
 
 def search(store: store_lib.Store, query: str, k: int = 50, *, weights_dir: str = "",
-           block_rows: int = 65536) -> list[dict]:
-  """The k windows of `store` nearest to `query` ("clip.wav" or "clip.wav@START-END")."""
-  return exact(store, embed_query(store, query, weights_dir), k, block_rows)[0]
+           **how) -> tuple[list[dict], str]:
+  """(the k windows of `store` nearest to `query` ("clip.wav" or "clip.wav@START-END"), the
+  method used); `how`: method, block_rows, nlist, nprobe, cache_dtype (see `nearest`)."""
+  hits, method = nearest(store, embed_query(store, query, weights_dir), k, **how)
+  return hits[0], method

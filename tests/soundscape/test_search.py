@@ -9,6 +9,7 @@ import pytest
 from bioacoustics_jax.soundscape import planted
 from bioacoustics_jax.soundscape import search
 from bioacoustics_jax.soundscape import store as store_lib
+from bioacoustics_jax.soundscape import vectors
 
 
 def test_exact_search_returns_the_planted_calls_of_the_query_kind_first(archived, tmp_path):
@@ -17,7 +18,8 @@ def test_exact_search_returns_the_planted_calls_of_the_query_kind_first(archived
     query = planted.query_clip(str(tmp_path / f"{kind}.wav"), kind)
     want = {(c["recording"], float(np.floor(c["start"]))) for c in calls if c["kind"] == kind}
     assert len(want) >= 3
-    hits = search.search(store, query, k=len(want) + 5)
+    hits, method = search.search(store, query, k=len(want) + 5)
+    assert method == "exact"  # a small store: auto searches exactly
     assert {(h["recording"], h["start"]) for h in hits[:len(want)]} == want, kind
     assert {h["label"] for h in hits[:len(want)]} == {kind}  # the tables beside the audio
     assert hits[len(want) - 1]["score"] > hits[len(want)]["score"]
@@ -28,7 +30,7 @@ def test_a_span_of_a_stored_recording_finds_its_own_window_first(archived):
   root, calls, store = archived
   call = calls[4]
   second = float(np.floor(call["start"]))
-  hits = search.search(store, f"{root}/{call['recording']}@{second}-{second + 1}", k=3)
+  hits, _ = search.search(store, f"{root}/{call['recording']}@{second}-{second + 1}", k=3)
   assert (hits[0]["recording"], hits[0]["start"]) == (call["recording"], second)
   assert hits[0]["score"] == pytest.approx(1.0, abs=1e-5)
 
@@ -39,7 +41,7 @@ def test_the_block_scan_equals_a_brute_force_ranking(archived):
   unit = rows["embedding"] / np.linalg.norm(rows["embedding"], axis=1, keepdims=True)
   queries = unit[[3, 40]] + 0.01
   queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-  got = search.exact(store, queries, k=10, block_rows=7)  # 60 rows: 9 blocks, the last padded
+  got = search.exact(vectors.load(store), queries, k=10, block_rows=7)  # 60 rows: 9 blocks, the last padded
   for q, hits in enumerate(got):
     scores = unit @ queries[q]
     order = np.argsort(-scores, kind="stable")[:10]
