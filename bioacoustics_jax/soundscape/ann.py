@@ -26,6 +26,7 @@ from bioacoustics_jax.soundscape import vectors as vectors_lib
 
 TRAIN_PER_CELL = 64  # k-means sample: rows per cell (FAISS warns under 39)
 ADD_ROWS = 262144  # rows added to the index at a time (memory: one block in float32)
+_OPEN: dict = {}  # path -> index read or built in this process (repeated queries reuse it)
 
 
 def default_nlist(rows: int) -> int:
@@ -49,8 +50,11 @@ def load(store: store_lib.Store, vectors: vectors_lib.Vectors, nlist: int = 0):
     raise ValueError(f"An index of {nlist} cells over {len(vectors)} windows: give --nlist <= "
                      "the number of windows (0 = sqrt of it).")
   path = index_path(store, vectors, nlist)
+  if path in _OPEN:
+    return _OPEN[path]
   if os.path.isfile(path):
-    return faiss.read_index(path)
+    _OPEN[path] = faiss.read_index(path)
+    return _OPEN[path]
   index = build(vectors, nlist)
   tmp = f"{path}.{os.getpid()}.tmp"
   faiss.write_index(index, tmp)
@@ -59,6 +63,8 @@ def load(store: store_lib.Store, vectors: vectors_lib.Vectors, nlist: int = 0):
     if stale.startswith("ivf-") and stale.endswith(".faiss"):
       os.remove(os.path.join(folder, stale))
   os.replace(tmp, path)
+  _OPEN.clear()
+  _OPEN[path] = index
   return index
 
 
