@@ -1,7 +1,11 @@
 """Search at scale: the approximate index finds the planted calls and most of the exact top k;
 the memory-mapped cache and the index are built again when the store grows."""
 
+import csv
+import io
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -122,3 +126,24 @@ def test_auto_picks_exact_up_to_the_stated_size_and_bad_settings_are_refused(tmp
     ann.load(store, vectors.load(store), nlist=11)
   with pytest.raises(ValueError, match="float16"):
     vectors.load(store, "int8")
+
+
+@pytest.mark.slow
+def test_launch_search_says_which_method_it_used(archived, tmp_path):
+  """python -m launch.search: auto is exact on a small store, --method=approximate forces the
+  index; both print the planted calls first as csv and name the method on stderr."""
+  root, calls, store = archived
+  query = planted.query_clip(str(tmp_path / "q.wav"), planted.KINDS[0])
+  want = {(c["recording"], float(np.floor(c["start"]))) for c in calls
+          if c["kind"] == planted.KINDS[0]}
+  repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  for flags, said in (([], "exact search over 60 windows (--method=auto: at most 1,000,000"),
+                      (["--method=approximate", "--nlist=4"],
+                       "approximate search over 60 windows (--method=approximate)")):
+    done = subprocess.run(
+        [sys.executable, "-m", "launch.search", f"--store={store.path}", f"--query={query}",
+         f"--k={len(want)}", *flags], cwd=repo, env=dict(os.environ, PYTHONPATH=repo),
+        capture_output=True, text=True, check=True)
+    assert said in done.stderr, done.stderr
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert {(r["recording"], float(r["start"])) for r in rows} == want
