@@ -10,7 +10,8 @@ scans only its `nprobe` nearest cells. The `rerank` x k best candidates are then
 against the memory-mapped unit rows, so the scores returned are exact cosines and only which rows
 are found is approximate (recall@k against `search.exact` is measured by
 experiments/perf/bench_search.py). The file is keyed to the cache key of vectors.py (so a grown
-store builds a new index) and to nlist; a stale index is removed when the new one is saved.
+store builds a new index) and to nlist; an index of the store as it was is removed when the new
+one is saved.
 """
 
 from __future__ import annotations
@@ -59,8 +60,10 @@ def load(store: store_lib.Store, vectors: vectors_lib.Vectors, nlist: int = 0):
   tmp = f"{path}.{os.getpid()}.tmp"
   faiss.write_index(index, tmp)
   folder = os.path.dirname(path)
+  current = {vectors_lib.key(store, dtype) for dtype in vectors_lib.DTYPES}
   for stale in os.listdir(folder):  # indexes of the store as it was
-    if stale.startswith("ivf-") and stale.endswith(".faiss"):
+    if (stale.startswith("ivf-") and stale.endswith(".faiss")
+        and stale.split("-")[1] not in current):
       os.remove(os.path.join(folder, stale))
   os.replace(tmp, path)
   _OPEN.clear()

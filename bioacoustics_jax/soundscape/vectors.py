@@ -1,6 +1,6 @@
 """One memory-mapped copy of a store's embeddings, so repeated searches do not re-read every shard.
 
-    vectors = vectors.load(store)        # builds W/search/vectors-<key>/ once, then maps it
+    vectors = vectors.load(store)   # builds W/search/vectors-<dtype>-<key>/ once, then maps it
     vectors.embedding                    # [N, D] unit vectors, np.memmap (float32 or float16)
     vectors.hit(i, score, rank)          # {rank, recording, start, end, score, label}
 
@@ -65,7 +65,7 @@ def load(store: store_lib.Store, dtype: str = "float32") -> Vectors:
     raise ValueError(f"The store at {store.path} has no windows yet; embed an archive into it "
                      "first (python -m launch.embed).")
   k = key(store, dtype)
-  folder = os.path.join(store.path, FOLDER, f"vectors-{k}")
+  folder = os.path.join(store.path, FOLDER, f"vectors-{dtype}-{k}")
   if not os.path.isfile(os.path.join(folder, "names.json")):
     _build(store, folder, dtype)
   return _open(folder, k)
@@ -118,8 +118,8 @@ def _build(store: store_lib.Store, folder: str, dtype: str) -> None:
   del out
   with open(os.path.join(tmp, "names.json"), "w") as f:
     json.dump({"recordings": list(names["recordings"]), "labels": list(names["labels"])}, f)
-  for stale in os.listdir(parent):  # the caches of the store as it was
-    if stale.startswith("vectors-") and not stale.endswith(".tmp"):
+  for stale in os.listdir(parent):  # the caches (of this dtype) of the store as it was
+    if stale.startswith(f"vectors-{dtype}-") and not stale.endswith(".tmp"):
       shutil.rmtree(os.path.join(parent, stale), ignore_errors=True)
   try:
     os.replace(tmp, folder)

@@ -128,6 +128,20 @@ def test_auto_picks_exact_up_to_the_stated_size_and_bad_settings_are_refused(tmp
     vectors.load(store, "int8")
 
 
+def test_a_float16_cache_finds_what_the_float32_cache_finds(tmp_path):
+  store = _random_store(tmp_path, shards=2, rows=500, dim=24)
+  queries = _unit(np.random.default_rng(3).standard_normal((4, 24)))
+  full, method = search.nearest(store, queries, k=5, method="exact")
+  half, _ = search.nearest(store, queries, k=5, method="exact", cache_dtype="float16")
+  assert vectors.load(store, "float16").embedding.dtype == np.float16
+  assert os.path.isdir(vectors.load(store).path)  # both caches kept: neither is stale
+  assert len(os.listdir(os.path.join(store.path, vectors.FOLDER))) == 2
+  for f, h in zip(full, half):
+    np.testing.assert_allclose([x["score"] for x in h], [x["score"] for x in f], atol=2e-3)
+    assert [(x["recording"], x["start"]) for x in h][:3] == \
+        [(x["recording"], x["start"]) for x in f][:3]
+
+
 @pytest.mark.slow
 def test_launch_search_says_which_method_it_used(archived, tmp_path):
   """python -m launch.search: auto is exact on a small store, --method=approximate forces the
