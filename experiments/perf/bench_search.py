@@ -15,7 +15,8 @@ times, through soundscape/search.py `nearest`:
 `--data=isotropic`: standard normal vectors, the worst case for an inverted file (no cells to
 find: nearest neighbours are scattered over many cells); `--data=clustered`: rows around
 `--centres` random centres (noise 0.5 per coordinate), as embeddings of repeated calls are.
-Queries are stored rows plus a little noise.
+Queries are stored rows plus a little noise. `--store=S` times a store this script wrote before
+(e.g. kept from a run stopped after its cache was built), `--noapproximate` exact search only.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ _NPROBE = flags.DEFINE_list("nprobe", ["0"], "Cells scanned per query (0 = ann d
 _K = flags.DEFINE_integer("k", 50, "Hits per query.")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed searches after the first (median).")
 _OUT = flags.DEFINE_string("out", "", "Write the markdown table here too.")
+_STORE = flags.DEFINE_string("store", "", "Time an existing store of random vectors (made by "
+                             "this script) instead of writing one; its shards are not re-read.")
+_APPROX = flags.DEFINE_bool("approximate", True, "Also build the index and time it.")
 
 
 def _rows(rng, n, centres):
@@ -49,6 +53,25 @@ def _rows(rng, n, centres):
   if centres is not None:
     x = centres[rng.integers(0, len(centres), n)] + 0.5 * x
   return x
+
+
+def _write_store(store_lib, path, rng, centres, builds):
+  """A store of random vectors; times writing it and reading every shard back once."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  store = store_lib.Store.open(path, {"random": _DIM.value}, create=True, writer=True)
+  t = time.perf_counter()
+  for i, lo in enumerate(range(0, _ROWS.value, _SHARD.value)):
+    n = min(_SHARD.value, _ROWS.value - lo)
+    name = f"r{i:06d}"
+    store.commit([name] * n, np.arange(n, dtype=np.float64), np.arange(n) + 1.0,
+                 _rows(rng, n, centres), {name: {"seconds": float(n), "windows": n}})
+  store.write_manifest()
+  builds["store (npz shards)"] = time.perf_counter() - t
+  t = time.perf_counter()
+  for _ in store.blocks():  # what every search did before the cache (read all the shards)
+    pass
+  builds["read every shard once (each search did, before the cache)"] = time.perf_counter() - t
+  return store
 
 
 def main(argv):
@@ -65,29 +88,23 @@ def main(argv):
              if _DATA.value == "clustered" else None)
   k = _K.value
   with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-    store = store_lib.Store.open(tmp, {"random": _DIM.value}, create=True, writer=True)
-    t = time.perf_counter()
-    for i, lo in enumerate(range(0, _ROWS.value, _SHARD.value)):
-      n = min(_SHARD.value, _ROWS.value - lo)
-      name = f"r{i:06d}"
-      store.commit([name] * n, np.arange(n, dtype=np.float64), np.arange(n) + 1.0,
-                   _rows(rng, n, centres), {name: {"seconds": float(n), "windows": n}})
-    store.write_manifest()
-    builds = {"store (npz shards)": time.perf_counter() - t}
-    t = time.perf_counter()
-    for _ in store.blocks():  # what every search did before the cache (read all the shards)
-      pass
-    builds["read every shard once (each search did, before the cache)"] = time.perf_counter() - t
+    builds = {}
+    if _STORE.value:
+      store = store_lib.Store.open(_STORE.value)
+    else:
+      store = _write_store(store_lib, tmp, rng, centres, builds)
     t = time.perf_counter()
     cache = vectors.load(store, _DTYPE.value)
-    builds[f"cache ({_DTYPE.value} .npy)"] = time.perf_counter() - t
+    built = "opened (built before)" if _STORE.value else "built"
+    builds[f"cache ({_DTYPE.value} .npy), {built}"] = time.perf_counter() - t
     nlist = ann.default_nlist(len(cache))
-    t = time.perf_counter()
-    ann.load(store, cache, nlist)
-    builds[f"index (IVF{nlist},SQ8)"] = time.perf_counter() - t
-    t = time.perf_counter()
-    faiss.read_index(ann.index_path(store, cache, nlist))  # what a new process does
-    builds["index read from disk"] = time.perf_counter() - t
+    if _APPROX.value:
+      t = time.perf_counter()
+      ann.load(store, cache, nlist)
+      builds[f"index (IVF{nlist},SQ8)"] = time.perf_counter() - t
+      t = time.perf_counter()
+      faiss.read_index(ann.index_path(store, cache, nlist))  # what a new process does
+      builds["index read from disk"] = time.perf_counter() - t
     print(builds, flush=True)
     picked = rng.integers(0, len(cache), 16)
     queries = np.asarray(cache.embedding[picked], np.float32)
@@ -111,19 +128,22 @@ def main(argv):
     results = []
     exact_times, truth = timed(method="exact")
     results.append(("exact", exact_times, ""))
-    for nprobe in (int(p) or ann.default_nprobe(nlist) for p in _NPROBE.value):
+    for nprobe in (int(p) or ann.default_nprobe(nlist) for p in _NPROBE.value * _APPROX.value):
       times, found = timed(method="approximate", nlist=nlist, nprobe=nprobe)
       recall = np.mean([len({(h["recording"], h["start"]) for h in a} &
                             {(h["recording"], h["start"]) for h in e}) / k
                         for a, e in zip(found, truth)])
       results.append((f"approximate, nprobe {nprobe} of {nlist}", times, f"{recall:.3f}"))
       print(nprobe, "recall", recall, flush=True)
-    index_mb = os.path.getsize(ann.index_path(store, cache, nlist)) / 2**20
+    index = ann.index_path(store, cache, nlist)
+    index_mb = os.path.getsize(index) / 2**20 if os.path.isfile(index) else 0
     cache_mb = cache.embedding.nbytes / 2**20
   command = ("nice .venv/bin/python -m experiments.perf.bench_search "
              f"--rows={_ROWS.value} --dim={_DIM.value} --data={_DATA.value} "
              f"--cache_dtype={_DTYPE.value} --nprobe={','.join(_NPROBE.value)} "
-             f"--repeats={_REPEATS.value}{' --out=' + _OUT.value if _OUT.value else ''}")
+             f"--repeats={_REPEATS.value}{' --store=' + _STORE.value if _STORE.value else ''}"
+             f"{'' if _APPROX.value else ' --noapproximate'}"
+             f"{' --out=' + _OUT.value if _OUT.value else ''}")
   lines = [
       f"# Search latency, {_ROWS.value:,} x {_DIM.value} {_DATA.value} random vectors "
       "(soundscape/search.py)",
