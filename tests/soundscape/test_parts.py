@@ -33,8 +33,10 @@ def test_two_workers_shares_equal_the_one_process_store(tmp_path):
 
   store = archive.record_run(workdir, job.settings, config, sorted(sum(done, [])), 0.0)
   got = store.load_arrays()
-  for column in ("recording", "start", "end", "embedding", "label"):
+  for column in ("recording", "start", "end", "label"):
     np.testing.assert_array_equal(got[column], want[column])
+  # the same rows, batched differently (a share per worker): float32 rounding only
+  np.testing.assert_allclose(got["embedding"], want["embedding"], rtol=1e-5, atol=1e-6)
   writers = {name.rsplit("-p", 1)[1] for name in store.manifest["shards"]}
   assert writers == {"0000.npz", "0001.npz"}
   assert json.load(open(os.path.join(workdir, "manifest.json")))["runs"][-1]["added"] == \

@@ -39,8 +39,10 @@ def test_two_ray_workers_write_the_one_process_store(ray_local, tmp_path):
   store = embed_ray.embed_archive(config, workdir, workers=2)
   got = store.load_arrays()
   assert got["recording"].tolist() == want["recording"].tolist()  # every window once
-  for column in ("start", "end", "embedding", "label"):
+  for column in ("start", "end", "label"):
     np.testing.assert_array_equal(got[column], want[column])
+  # the same rows, batched differently (a share per worker): float32 rounding only
+  np.testing.assert_allclose(got["embedding"], want["embedding"], rtol=1e-5, atol=1e-6)
   assert _writers(store) == ["0000.npz", "0001.npz"]  # both workers wrote their share
   assert store.manifest["runs"][-1]["added"] == [f"rec{i:03d}.wav" for i in range(5)]
 
