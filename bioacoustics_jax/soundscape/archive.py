@@ -10,6 +10,11 @@ batches. A process commits a shard whenever it has finished recordings holding a
 `archive.shard_rows` windows, and at its end; a killed run loses at most the recordings it had
 not committed, and redoes exactly those.
 
+Many independent machines (no jax.distributed between them): `embed_part` is one worker's
+share, run as a Ray task by launch/embed_ray.py. The driver creates the store, shares the
+pending recordings with the same `share`, and, once every task returned, counts their shards
+and writes the manifest (the store's own recovery: store.py); workers only commit shards.
+
 Labels are optional: a csv or Raven table beside a recording labels its windows (labels.py).
 
 Progress (hours of audio done, the rate in audio hours per wall second) goes to the log every
@@ -19,6 +24,7 @@ Progress (hours of audio done, the rate in audio hours per wall second) goes to 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import time
 from typing import Any, Iterator
@@ -66,43 +72,95 @@ def share(recordings: list[windows_lib.Recording], processes: int) -> list[list]
   return [sorted(rs, key=lambda r: r.name) for rs in out]
 
 
+@dataclasses.dataclass
+class Job:
+  """What every process of a run computes alike from the config: the archive's recordings, the
+  embedder, the window grid and the settings that key the store."""
+
+  recordings: list[windows_lib.Recording]
+  embedder: embedder_lib.WindowEmbedder
+  spec: windows_lib.WindowSpec
+  settings: dict[str, Any]
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> "Job":
+    recordings = windows_lib.find_recordings(config.archive.root)
+    embedder = make_embedder(config, recordings)
+    spec = window_spec(config, embedder.rate)
+    return cls(recordings, embedder, spec, embedder.settings(spec, int(config.archive.channel)))
+
+  def pending(self, store: store_lib.Store) -> list[windows_lib.Recording]:
+    """The recordings not in `store` yet (refusing any that changed since they were stored)."""
+    _refuse_changed(store, self.recordings)
+    return [r for r in self.recordings if r.name not in store.recordings]
+
+
 def embed_archive(config: ml_collections.ConfigDict, workdir: str) -> store_lib.Store:
   """Embeds every recording under config.archive.root not yet in the store at `workdir`."""
   start = time.perf_counter()
-  recordings = windows_lib.find_recordings(config.archive.root)
-  embedder = make_embedder(config, recordings)
-  spec = window_spec(config, embedder.rate)
-  settings = embedder.settings(spec, int(config.archive.channel))
+  job = Job.from_config(config)
   if distributed.is_main():  # creates the store, or recovers it after a killed run
-    store_lib.Store.open(workdir, settings, create=True, writer=True)
+    store_lib.Store.open(workdir, job.settings, create=True, writer=True)
   distributed.barrier("store opened")
-  store = store_lib.Store.open(workdir, settings)
-  _refuse_changed(store, recordings)
-  pending = [r for r in recordings if r.name not in store.recordings]
+  store = store_lib.Store.open(workdir, job.settings)
+  pending = job.pending(store)
   mine = share(pending, jax.process_count())[jax.process_index()]
   batch = extract_lib.batch_size_for_devices(int(config.embed.batch_size))
   counts = distributed.all_gather_text("archive windows", str(sum(
-      spec.count(r.seconds) for r in mine)))
+      job.spec.count(r.seconds) for r in mine)))
   num_batches = max(-(-int(c) // batch) for c in counts)
   logging.info("Archive %s: %d recordings, %d in the store, %d to embed (%.2f h of audio, "
                "this process %d: %d recordings), %d batches of %d rows per process",
-               config.archive.root, len(recordings), len(recordings) - len(pending),
+               config.archive.root, len(job.recordings), len(job.recordings) - len(pending),
                len(pending), sum(r.seconds for r in pending) / 3600, jax.process_index(),
                len(mine), num_batches, batch)
   if num_batches:
-    _run(embedder, spec, store, mine, batch, num_batches, config)
+    _run(job, store, mine, batch, num_batches, config, jax.process_index(),
+         keeps_manifest=distributed.is_main())
   distributed.barrier("archive embedded")
   if distributed.is_main():
-    store = store_lib.Store.open(workdir, settings, writer=True)  # every process's shards
-    store.manifest.setdefault("runs", []).append(dict(
-        provenance.git_state(os.path.dirname(os.path.abspath(__file__))),
-        versions=provenance.versions(), devices=provenance.devices(),
-        root=config.archive.root, added=[r.name for r in pending],
-        seconds=round(time.perf_counter() - start, 3)))
-    store.write_manifest()
+    store = record_run(workdir, job.settings, config, [r.name for r in pending], start)
   logging.info("Store %s: %d recordings, %d windows (%.1f s)", workdir, len(store.recordings),
                store.num_windows(), time.perf_counter() - start)
   return store
+
+
+def record_run(workdir: str, settings: dict[str, Any], config: ml_collections.ConfigDict,
+               added: list[str], start: float) -> store_lib.Store:
+  """Process 0 (or the Ray driver) at the end: counts every writer's shards into the manifest
+  (the store's recovery) and appends this run's record (commit, versions, devices, added)."""
+  store = store_lib.Store.open(workdir, settings, writer=True)
+  store.manifest.setdefault("runs", []).append(dict(
+      provenance.git_state(os.path.dirname(os.path.abspath(__file__))),
+      versions=provenance.versions(), devices=provenance.devices(),
+      root=config.archive.root, added=added, seconds=round(time.perf_counter() - start, 3)))
+  store.write_manifest()
+  return store
+
+
+def embed_part(config: ml_collections.ConfigDict, workdir: str, names: list[str],
+               part: int) -> list[str]:
+  """One independent worker's share (a Ray task): embeds the recordings `names` into the
+  store at `workdir` (made by the driver with the same settings, else SettingsMismatch) as
+  shards of writer `part`, skipping those already committed (a retried task redoes only what its
+  killed try had not committed). Writes no manifest. Returns the names it embedded."""
+  job = Job.from_config(config)
+  store = store_lib.Store.open(workdir, job.settings)
+  store.add_committed_shards()
+  wanted = set(names)
+  missing = wanted - {r.name for r in job.recordings}
+  if missing:
+    raise FileNotFoundError(f"Recordings {sorted(missing)[:3]} are not under "
+                            f"{config.archive.root} on this worker; every worker must see the "
+                            "archive at the same path (a shared or identical mount).")
+  mine = [r for r in job.pending(store) if r.name in wanted]
+  batch = extract_lib.batch_size_for_devices(int(config.embed.batch_size))
+  num_batches = -(-sum(job.spec.count(r.seconds) for r in mine) // batch)
+  logging.info("Worker %d: %d of its %d recordings to embed (%.2f h of audio)", part, len(mine),
+               len(wanted), sum(r.seconds for r in mine) / 3600)
+  if num_batches:
+    _run(job, store, mine, batch, num_batches, config, part, keeps_manifest=False)
+  return [r.name for r in mine]
 
 
 def _refuse_changed(store: store_lib.Store, recordings: list[windows_lib.Recording]) -> None:
@@ -136,10 +194,14 @@ def _batches(embedder, spec, recordings, batch: int, num_batches: int,
     yield {"audio": audio, "recording": index, "start": starts, "end": ends}
 
 
-def _run(embedder, spec, store, recordings, batch, num_batches, config) -> None:
+def _run(job, store, recordings, batch, num_batches, config, process: int,
+         keeps_manifest: bool) -> None:
+  """Embeds `recordings` in `num_batches` batches, committing whole recordings as shards of
+  writer `process`; `keeps_manifest`: rewrite the manifest after each commit (process 0)."""
+  embedder, spec = job.embedder, job.spec
   expected = [spec.count(r.seconds) for r in recordings]
   shard_rows = max(int(config.archive.shard_rows), 1)
-  pending = _Pending(store, recordings, expected, spec.window_seconds)
+  pending = _Pending(store, recordings, expected, spec.window_seconds, process, keeps_manifest)
   total_hours = sum(r.seconds for r in recordings) / 3600
   start = last_log = time.perf_counter()
   previous = None
@@ -158,7 +220,7 @@ def _run(embedder, spec, store, recordings, batch, num_batches, config) -> None:
       last_log = now
       done = pending.done_seconds / 3600
       logging.info("process %d: %.3f of %.3f h of audio embedded, %.4f audio h per wall s",
-                   jax.process_index(), done, total_hours, done / (now - start))
+                   process, done, total_hours, done / (now - start))
   if previous is not None:
     pending.add(previous[0], embedder.local_rows(previous[1]))
   pending.commit()
@@ -170,9 +232,10 @@ def _run(embedder, spec, store, recordings, batch, num_batches, config) -> None:
 class _Pending:
   """Rows read back but not yet committed, grouped by recording; whole recordings go to a shard."""
 
-  def __init__(self, store, recordings, expected, window_seconds):
+  def __init__(self, store, recordings, expected, window_seconds, process, keeps_manifest):
     self.store, self.recordings, self.expected = store, recordings, expected
     self.window_seconds = window_seconds
+    self.process, self.keeps_manifest = process, keeps_manifest
     self.rows: dict[int, list] = collections.defaultdict(list)
     self.finished: list[int] = []
     self.done_seconds = 0.0
@@ -216,6 +279,6 @@ class _Pending:
       self.done_seconds += rec.seconds
     self.finished = []
     self.store.commit(names, np.array(starts), np.array(ends), np.stack(embeddings), files,
-                      process=jax.process_index(), labels=window_labels)
-    if distributed.is_main():
+                      process=self.process, labels=window_labels)
+    if self.keeps_manifest:
       self.store.write_manifest()

@@ -1,7 +1,7 @@
 """The discovery page: one self-contained HTML file (images and audio inlined as data: URIs).
 
-What it shows, top to bottom: what the store is (model, window and hop, windows, hours); a map
-of every window in the first two principal components, coloured by cluster; a table of the
+What it shows, top to bottom: what the store is (model, window and hop, windows, hours); a 2-D
+map of the windows (UMAP on a stated sample, discover.py), coloured by cluster; a table of the
 clusters (size, share, recordings); then per cluster a strip of where in time its windows fall
 (window starts across the recordings) and in which recordings, and a gallery of its windows
 nearest the centre, each a spectrogram thumbnail (PNG) with a playable snippet (WAV) of exactly
@@ -83,7 +83,8 @@ def _example(store, roots, recording: str, start: float, end: float, label: str)
           f"<figcaption>{caption}</figcaption></figure>")
 
 
-def _scatter(coords: np.ndarray, labels: np.ndarray, size: int = 460, limit: int = 4000) -> str:
+def _scatter(coords: np.ndarray, labels: np.ndarray, how: str, size: int = 460,
+             limit: int = 4000) -> str:
   """The 2-D map as inline SVG (at most `limit` points, an even sample)."""
   keep = np.linspace(0, len(coords) - 1, min(limit, len(coords))).astype(int)
   lo, hi = coords.min(0), coords.max(0)
@@ -91,8 +92,10 @@ def _scatter(coords: np.ndarray, labels: np.ndarray, size: int = 460, limit: int
   xy = 10 + (coords[keep] - lo) / span * (size - 20)
   dots = "".join(f'<circle cx="{x:.1f}" cy="{size - y:.1f}" r="2.5" fill="{colour(int(c))}"/>'
                  for (x, y), c in zip(xy, labels[keep]))
-  return (f'<svg role="img" aria-label="windows by cluster, first two principal components" '
-          f'width="{size}" height="{size}" style="border:1px solid #ddd">{dots}</svg>')
+  return (f'<svg role="img" aria-label="windows by cluster: {html.escape(how)}" '
+          f'width="{size}" height="{size}" style="border:1px solid #ddd">{dots}</svg>'
+          f'<div class="note">{len(keep)} of {len(coords)} windows drawn (an even sample); '
+          f'coordinates: {html.escape(how)}.</div>')
 
 
 def _time_strip(starts: np.ndarray, longest: float, c: int, bins: int = 48) -> str:
@@ -117,7 +120,7 @@ def page(store, found, roots: dict[str, str]) -> str:
            f"{settings['hop_seconds']} s) from {len(store.recordings)} recordings ({hours:.2f} h), "
            f"model {html.escape(settings['backbone']['model'])} at {settings['input_rate']} Hz, "
            f"{k} k-means clusters of the windows' principal components.</p>",
-           "<h2>Map</h2>", _scatter(found.coords, labels),
+           "<h2>Map</h2>", _scatter(found.coords, labels, found.map_method),
            "<h2>Clusters</h2><table><thead><tr><th>cluster</th><th>windows</th><th>share</th>"
            "<th>recordings</th><th class=t>most windows in</th><th class=t>labels (from "
            "tables beside the audio)</th></tr></thead><tbody>"]

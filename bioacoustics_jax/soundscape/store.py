@@ -118,18 +118,25 @@ class Store:
     for name in os.listdir(self.path):  # a manifest half written when the run was killed
       if name.startswith(MANIFEST) and name.endswith(".tmp"):
         os.remove(os.path.join(self.path, name))
-    for name in sorted(os.listdir(folder)):
-      full = os.path.join(folder, name)
+    for name in os.listdir(folder):
       if name.endswith(".tmp"):
-        os.remove(full)
-      elif name.endswith(".npz") and name not in self.manifest["shards"]:
-        with np.load(full) as shard:
-          self._add(name, shard["recording"], json.loads(str(shard["files"])))
+        os.remove(os.path.join(folder, name))
+    self.add_committed_shards()
     for name in list(self.manifest["shards"]):
       if not os.path.isfile(os.path.join(folder, name)):
         raise FileNotFoundError(f"{self.path}: shard {name} is listed in {MANIFEST} but missing; "
                                 "restore it, or delete the store and embed again.")
     self.write_manifest()
+
+  def add_committed_shards(self) -> None:
+    """Counts (in memory) the shards on disk that the manifest does not list yet: those other
+    writers committed since it was written. Reads only; safe while they write (a shard is on
+    disk under its name only once whole)."""
+    folder = os.path.join(self.path, SHARDS)
+    for name in sorted(os.listdir(folder)):
+      if name.endswith(".npz") and name not in self.manifest["shards"]:
+        with np.load(os.path.join(folder, name)) as shard:
+          self._add(name, shard["recording"], json.loads(str(shard["files"])))
 
   # --- what is there ---------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ The last step of the report's data flow, for tests and CI (and by hand:
 `python -m tests.report.browser_check W/report.html [--screenshot=out.png]`). A probe
 script is put first in a copy of the page's <head>, so it records every error the page's own
 script raises; after `load` it checks every image decoded, clicks a header of each sortable
-table twice, moves the pointer onto a scatter point, and writes its findings into the DOM, which
+table twice, moves the pointer onto a scatter point, has every <audio> load its metadata (its
+duration, or the media error), and writes its findings into the DOM, which
 `chromium --dump-dom` returns. No WebDriver or DevTools client is needed: only the Debian
 `chromium` package (`.ci/run` installs it when absent).
 """
@@ -77,10 +78,26 @@ window.addEventListener("load", function () {
                  same_place: j >= 0 && Math.abs(cell.x[j] - cell.x[i]) * box.width < 1 &&
                              Math.abs(cell.y[j] - cell.y[i]) * box.height < 1};
   }
-  var pre = document.createElement("pre");
-  pre.id = "probe-result";
-  pre.textContent = JSON.stringify(out);
-  document.body.appendChild(pre);
+  function finish() {
+    var pre = document.createElement("pre");
+    pre.id = "probe-result";
+    pre.textContent = JSON.stringify(out);
+    document.body.appendChild(pre);
+  }
+  // every <audio> asked for its metadata: the browser decoded its header (or says why not)
+  var players = Array.prototype.slice.call(document.querySelectorAll("audio"));
+  out.audio = players.length;
+  if (!players.length) return finish();
+  Promise.all(players.map(function (a) {
+    return new Promise(function (done) {
+      a.addEventListener("loadedmetadata", function () { done({duration: a.duration}); });
+      a.addEventListener("error", function () {
+        done({error: a.error ? a.error.code + " " + a.error.message : "error"});
+      });
+      a.preload = "metadata";
+      a.load();
+    });
+  })).then(function (found) { out.players = found; finish(); });
 });
 </script>"""
 

@@ -1,4 +1,5 @@
-"""Discovery: clusters recover the planted call kinds; csv, Raven tables and the offline page."""
+"""Discovery: clusters recover the planted call kinds; the UMAP map keeps them apart; csv, Raven
+tables and the offline page, which loads in headless Chromium with its images and audio."""
 
 import collections
 import csv
@@ -6,9 +7,11 @@ import html.parser
 import os
 
 import numpy as np
+import pytest
 
 from bioacoustics_jax.data import annotations
 from bioacoustics_jax.soundscape import discover
+from tests.report import browser_check
 
 
 class _Elements(html.parser.HTMLParser):
@@ -20,11 +23,18 @@ class _Elements(html.parser.HTMLParser):
     self.found[tag].append(dict(attrs))
 
 
-def test_clusters_csv_raven_tables_and_page(archived, tmp_path):
-  root, calls, store = archived
-  out = str(tmp_path / "discover")
-  page = discover.discover(store, out, clusters=4, examples=3)
-  rows = list(csv.DictReader(open(os.path.join(out, "windows.csv"))))
+@pytest.fixture(scope="module")
+def discovered(archived, tmp_path_factory):
+  """The planted store discovered once: 4 clusters, 3 examples each, the map's UMAP fitted on
+  40 of the 60 windows. Returns (planted calls, output folder, page, windows.csv rows)."""
+  _, calls, store = archived
+  out = str(tmp_path_factory.mktemp("discover"))
+  page = discover.discover(store, out, clusters=4, examples=3, map_sample=40)
+  return calls, out, page, list(csv.DictReader(open(os.path.join(out, "windows.csv"))))
+
+
+def test_clusters_csv_raven_tables_and_page(discovered):
+  calls, out, page, rows = discovered
   assert len(rows) == 60
   assert list(rows[0]) == ["recording", "start", "end", "cluster", "x", "y", "label"]
   # 3 kinds of planted call + quiet noise, 4 clusters: each kind is one cluster, noise another
@@ -56,3 +66,34 @@ def test_clusters_csv_raven_tables_and_page(archived, tmp_path):
   assert not [u for u in links if u.startswith(("http:", "https:", "//", "file:"))]
   assert len(parser.found["svg"]) == 1 + 4  # the map and one time strip per cluster
   assert {h["id"] for h in parser.found["h2"] if "id" in h} == {"c0", "c1", "c2", "c3"}
+
+
+def _kinds(calls, rows):
+  kind_of = {(c["recording"], float(np.floor(c["start"]))): c["kind"] for c in calls}
+  return [kind_of.get((r["recording"], float(r["start"])), "noise") for r in rows]
+
+
+def test_map_is_umap_on_the_stated_sample_and_keeps_the_kinds_apart(discovered):
+  calls, _, page, rows = discovered
+  xy = np.array([(float(r["x"]), float(r["y"])) for r in rows])
+  assert np.isfinite(xy).all() and len(np.unique(xy, axis=0)) > 50
+  kinds = np.array(_kinds(calls, rows))
+  # every window's nearest neighbour on the map (sampled or transformed) is of its own kind
+  distance = np.linalg.norm(xy[:, None] - xy[None], axis=-1) + np.diag(np.full(len(xy), np.inf))
+  same = kinds[distance.argmin(1)] == kinds
+  assert same.mean() >= 0.95, dict(zip(kinds[~same], kinds[distance.argmin(1)][~same]))
+  assert "UMAP of the 32 principal components, fitted on a seeded sample of 40 of the 60" in \
+      open(page).read()
+
+
+def test_page_loads_in_headless_chromium_with_its_images_and_audio(discovered, chromium):
+  del chromium  # the fixture fails (with the fix) when no Chromium is installed
+  _, _, page, rows = discovered
+  found = browser_check.check(page)
+  shown = sum(min(3, n) for n in collections.Counter(r["cluster"] for r in rows).values())
+  assert found["errors"] == [] and found["external"] == []
+  assert found["images"] == shown and found["broken"] == []  # every thumbnail decoded
+  assert found["audio"] == shown
+  # every snippet's WAV decoded by the browser: one 1 s window each
+  assert [p.get("error") for p in found["players"]] == [None] * shown
+  np.testing.assert_allclose([p["duration"] for p in found["players"]], 1.0, atol=1e-3)
