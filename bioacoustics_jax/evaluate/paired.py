@@ -83,6 +83,15 @@ def compare_rows(a: dict, b: dict, score: str = "nmi", across_settings: bool = F
   diffs = _values(a[f"{score}_halves"]) - _values(b[f"{score}_halves"])
   n = int(a["n"])
   sizes = [n // 2] * len(diffs)  # stratified halves: n/2 up to one clip per class
+  return from_halves(base, diffs, sizes, n)
+
+
+def from_halves(base: dict, diffs, sizes, n: int) -> Comparison:
+  """The verdict on `base["difference"]` (A - B on the full set) from the per-half differences
+  A - B (the same halves for both, `sizes` clips each, of `n`); `base` holds the Comparison's
+  other fields (reducer, clusterer, score, a, b, difference). Any paired score goes through
+  here: NMI / ARI rows above, the paper grid's background AUC (report/paper_grid)."""
+  diffs = np.asarray(diffs, np.float64)
   se = half_samples.standard_error(diffs, sizes, n)
   finite = int(np.isfinite(diffs).sum())
   lo, hi = half_samples.interval(base["difference"], se, finite, "difference")

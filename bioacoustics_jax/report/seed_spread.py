@@ -14,21 +14,29 @@ from __future__ import annotations
 import math
 from typing import Any
 
-PLUS_MINUS = " ± "
-
 
 def _finite(value: Any) -> bool:
   return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def spread(sd: Any, n_seeds: Any, digits: int = 3) -> str:
+  """"± sd" over `n_seeds` seeds, or "(1 seed)" where there is no spread."""
+  if _finite(sd) and _finite(n_seeds) and n_seeds > 1:
+    return f"± {sd:.{digits}f}"
+  seeds = int(n_seeds) if _finite(n_seeds) and n_seeds >= 1 else 1
+  return f"({seeds} seed{'' if seeds == 1 else 's'})"
 
 
 def mean_sd(mean: Any, sd: Any, n_seeds: Any, digits: int = 3) -> str:
   """"mean ± sd" over `n_seeds` seeds; "mean (1 seed)" without a spread; "n/a" for no mean."""
   if not _finite(mean):
     return "n/a"
-  if _finite(sd) and _finite(n_seeds) and n_seeds > 1:
-    return f"{mean:.{digits}f}{PLUS_MINUS}{sd:.{digits}f}"
-  seeds = int(n_seeds) if _finite(n_seeds) and n_seeds >= 1 else 1
-  return f"{mean:.{digits}f} ({seeds} seed{'' if seeds == 1 else 's'})"
+  return f"{mean:.{digits}f} {spread(sd, n_seeds, digits)}"
+
+
+def row_spread(row: dict, score: str, digits: int = 3) -> str:
+  """A row's seed spread of `score` (`<score>_sd` over `n_seeds`): "± 0.011" or "(1 seed)"."""
+  return spread(row.get(f"{score}_sd"), row.get("n_seeds") or 1, digits)
 
 
 def text(row: dict, score: str, digits: int = 3) -> str:
