@@ -34,6 +34,12 @@ HOLDS, CONTRADICTED, NO_DIFFERENCE, NOT_PAIRED = ("holds", "contradicted",
                                                   "no detectable difference", "not paired")
 SUPPORTED, CONTRADICTS, UNDECIDED, NOT_TESTABLE = ("SUPPORTED", "CONTRADICTED", "UNDECIDED",
                                                   "NOT TESTABLE")
+RULE = ("Each case is decided by paired tests on the same clips: it holds when every test finds "
+        "the claimed side better, is contradicted when any finds the other side better, shows "
+        "no detectable difference otherwise, and is not paired when a test cannot be made "
+        "(other clips, no half-sample scores). SUPPORTED: holds on more than half of the "
+        "paired cases and contradicted on none; CONTRADICTED: contradicted on more than half "
+        "and holds on none; UNDECIDED: the rest; NOT TESTABLE: no case could be paired.")
 AUC_DRAWS = 10  # halves for the background-AUC test (as evaluate.interval_draws)
 AUC_SEED = 0
 

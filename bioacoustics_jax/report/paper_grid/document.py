@@ -35,6 +35,7 @@ from bioacoustics_jax.evaluate import paired
 from bioacoustics_jax.report import reference as reference_lib
 from bioacoustics_jax.report import seed_spread
 from bioacoustics_jax.report import tables
+from bioacoustics_jax.report.paper_grid import claim_tests
 from bioacoustics_jax.report.paper_grid import claims as claims_lib
 from bioacoustics_jax.report.paper_grid import figures as paper_figures
 from bioacoustics_jax.report.paper_grid import grid_rows
@@ -288,7 +289,7 @@ def write_report(results_csvs: Sequence[str], out_dir: str,
   separation = claims_lib.separation_table(sets)
   verdicts = [claims_lib.claim1(table, main, datasets), claims_lib.claim2(separation, sets),
               claims_lib.claim3(table, main, detection)] if main else []
-  lines = [v.line for v in verdicts] + [""]
+  lines = [v.line for v in verdicts] + ["", claim_tests.RULE, ""]
   for v in verdicts:
     lines += [f"**Claim {v.claim}.** {v.statement}.", "", v.line, ""]
     if v.table:
