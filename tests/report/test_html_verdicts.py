@@ -70,3 +70,16 @@ def test_the_reader_catches_a_page_that_overstates():
   assert any("excludes the estimate" in f for f in found)
   assert any("no seed spread" in f for f in found)
   assert any("coloured 'up'" in f for f in found)
+
+
+def test_a_sweep_overview_pairs_trials_of_other_settings_on_their_shared_halves():
+  # Two trials of other evaluator settings (eval keys) on the same clips, halves and seeds.
+  rows = [dict(_row("birds", "rn18", "frozen", 0.5), trial="000_min_dist=0.1", eval_key="e1"),
+          dict(_row("birds", "rn18", "frozen", 0.8), trial="001_min_dist=0.5", eval_key="e2")]
+  cells = html_tables.score_cells(_page(rows))
+  assert html_tables.problems(cells) == []
+  best = [c.keys for c in cells if c.table == "overview-table" and c.css == "best"]
+  assert best == [("001_min_dist=0.5", "rn18", "frozen")]
+  rows[1]["eval_seed"] = 7  # other halves: no paired test, no highlight
+  cells = html_tables.score_cells(_page(rows))
+  assert not [c for c in cells if c.css == "best"]

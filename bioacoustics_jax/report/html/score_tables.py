@@ -88,8 +88,10 @@ def overview(rows, views, pair) -> str:
   sweep = any(r["trial"] for r in rows)
   ids = list(dict.fromkeys((r["trial"], r["model"], r["regime"]) for r in chosen))
   cell = {(r["trial"], r["model"], r["regime"], r["dataset"]): r for r in chosen}
-  # Highlighted only where a paired test on the same clips finds the best better than all others.
-  best = {d: paired.winner([cell[i + (d,)] for i in ids if i + (d,) in cell]) for d in datasets}
+  # Highlighted only where a paired test on the same clips finds the best better than all others;
+  # a sweep's trials of other evaluator settings are paired on the halves they share.
+  best = {d: paired.winner([cell[i + (d,)] for i in ids if i + (d,) in cell],
+                           across_settings=True) for d in datasets}
   header = (["trial"] if sweep else []) + ["model", "regime"] + [
       f"{d} (N={_dataset_n(chosen, d)})" for d in datasets]
   body = []
