@@ -9,7 +9,7 @@ synthetic suite's names never match), then (with
 
 Clustering scores read "mean ± sd" over `evaluate.seeds` (report/seed_spread.py). In a summary
 table the best of a column within a dataset is bold only when a paired test on the same clips
-(evaluate/paired.py `winner`: same clips, same settings, the same halves and seeds) finds it
+(evaluate/paired.py `winner` across settings: the same clips, halves and seeds) finds it
 better than every other row of that column; otherwise nothing is bold. The all-metrics tables
 bold nothing (their rows mix reducers and clusterers, and AMI, silhouette and accuracy have no
 paired test). Probe cells read "value ± half the 95 % interval" and the best is bold only when
@@ -98,7 +98,7 @@ def _paired_column(column: list[dict | None], metric: str) -> list[str]:
   """One summary column's cells (None: no such row): "mean ± sd" over seeds; bold only the row
   `paired.winner` finds detected better than every other scored row of the column; rows flagged
   small or degenerate are marked "(small)" and take part in no comparison."""
-  best = paired.winner([r for r in column if _ok(r)], metric)
+  best = paired.winner([r for r in column if _ok(r)], metric, across_settings=True)
   out = []
   for r in column:
     if r is None:
