@@ -9,8 +9,11 @@ import pytest
 
 from bioacoustics_jax import experiment
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
+from bioacoustics_jax.evaluate import paired
+from bioacoustics_jax.report.html import score_tables
 from bioacoustics_jax.results import store as results_lib
 from experiments.configs import quickstart
+from tests.report import html_tables
 
 METRICS = ("ari", "nmi", "ami", "accuracy")
 
@@ -116,3 +119,30 @@ def test_tensorboard_has_eval_scalars_and_hparams(finished_run):
   acc.Reload()
   assert {"eval/pca+kmeans/nmi", "eval/none+hdbscan/ari"} <= set(acc.Tags()["tensors"])
   assert "_hparams_/session_start_info" in acc.PluginTagToContent("hparams")
+
+
+def test_report_html_states_only_what_the_paired_tests_found(finished_run):
+  """The demo's report.html read back as a reader sees it (tests/report/html_tables.py): every
+  interval holds its estimate, every NMI / ARI shows its seed spread, a delta is coloured
+  exactly when its paired interval excludes 0, and a highlighted best is the one
+  evaluate/paired.winner finds detected better than every other row of its dataset."""
+  _, workdir, results_csv = finished_run
+  cells = html_tables.score_cells(open(os.path.join(workdir, "report.html")).read())
+  assert html_tables.problems(cells) == []
+  tables = {c.table for c in cells}
+  assert tables == set(html_tables.SCORE_TABLES)  # frozen + fine-tuned: deltas are there
+  assert any(c.interval for c in cells if c.table == "scores-table")
+  scores = [c for c in cells if html_tables.is_score(c) and np.isfinite(c.value)]
+  assert scores and all(c.spread.startswith("± ") for c in scores)  # smoke: 2 seeds each
+  rows = results_lib.read_results(results_csv)
+  pair = score_tables.headline_pair(rows)  # the overview's reducer + clusterer
+  rows = [r for r in rows if (r["reducer"], r["clusterer"]) == pair]
+  for c in cells:
+    if c.table != "overview-table":
+      continue
+    model, regime = c.keys
+    dataset = c.column.split(" (N=")[0]
+    column = [r for r in rows if r["dataset"] == dataset]
+    best = paired.winner(column)
+    is_best = best is not None and (best["model"], best["regime"]) == (model, regime)
+    assert (c.css == "best") == is_best, c

@@ -12,6 +12,13 @@ interval is difference +- t_{0.975, halves-1} x SE. Verdict: "A better" when the
 above 0, "B better" when below, else "no detectable difference". Two equal sets give a zero
 difference on every half, hence [0, 0] and no difference.
 
+Across settings. The halves are drawn from the clips (in canonical order), the number of halves
+and the evaluation seed alone, and half b is reduced and clustered with seed + b whatever the
+reducer, clusterer or their settings: so two rows of the same clips, eval seed, number of halves
+and of seeds share their halves even when their reducer, clusterer or settings differ (two UMAP
+settings of a sweep, UMAP vs PCA). `across_settings=True` pairs such rows (what a sweep's choice
+of settings needs); by default rows must also share reducer, clusterer and evaluation key.
+
 `compare(a, b, evaluator)` evaluates two EmbeddingSets; `compare_rows(row_a, row_b, score)` works
 from results.csv rows alone (what the reports use).
 """
@@ -64,16 +71,27 @@ def _values(text) -> np.ndarray:
   return np.asarray([float(v) for v in str(text or "").split()], np.float64)
 
 
-def compare_rows(a: dict, b: dict, score: str = "nmi") -> Comparison:
-  """The paired difference of `score` between two results rows (A = a, B = b)."""
+def compare_rows(a: dict, b: dict, score: str = "nmi", across_settings: bool = False
+                 ) -> Comparison:
+  """The paired difference of `score` between two results rows (A = a, B = b); with
+  `across_settings` the rows may differ in reducer, clusterer and settings (module doc)."""
   base = dict(reducer=a["reducer"], clusterer=a["clusterer"], score=score, a=float(a[score]),
               b=float(b[score]), difference=float(a[score]) - float(b[score]))
-  reason = _unpaired(a, b, score)
+  reason = _unpaired(a, b, score, across_settings)
   if reason:
     return Comparison(**base, lo=math.nan, hi=math.nan, verdict=NOT_PAIRED, reason=reason)
   diffs = _values(a[f"{score}_halves"]) - _values(b[f"{score}_halves"])
   n = int(a["n"])
   sizes = [n // 2] * len(diffs)  # stratified halves: n/2 up to one clip per class
+  return from_halves(base, diffs, sizes, n)
+
+
+def from_halves(base: dict, diffs, sizes, n: int) -> Comparison:
+  """The verdict on `base["difference"]` (A - B on the full set) from the per-half differences
+  A - B (the same halves for both, `sizes` clips each, of `n`); `base` holds the Comparison's
+  other fields (reducer, clusterer, score, a, b, difference). Any paired score goes through
+  here: NMI / ARI rows above, the paper grid's background AUC (report/paper_grid)."""
+  diffs = np.asarray(diffs, np.float64)
   se = half_samples.standard_error(diffs, sizes, n)
   finite = int(np.isfinite(diffs).sum())
   lo, hi = half_samples.interval(base["difference"], se, finite, "difference")
@@ -84,7 +102,7 @@ def compare_rows(a: dict, b: dict, score: str = "nmi") -> Comparison:
   return Comparison(**base, lo=lo, hi=hi, verdict=verdict)
 
 
-def winner(rows: list[dict], score: str = "nmi") -> dict | None:
+def winner(rows: list[dict], score: str = "nmi", across_settings: bool = False) -> dict | None:
   """The row whose `score` is highest AND detected better than every other row by
   `compare_rows`; None when any comparison says no detectable difference or cannot be paired
   (what a report may bold or colour)."""
@@ -93,16 +111,22 @@ def winner(rows: list[dict], score: str = "nmi") -> dict | None:
     return None
   best = max(finite, key=lambda r: float(r[score]))
   others = [r for r in finite if r is not best]
-  if all(compare_rows(best, r, score).verdict == A_BETTER for r in others):
+  if all(compare_rows(best, r, score, across_settings).verdict == A_BETTER for r in others):
     return best
   return None
 
 
-def _unpaired(a: dict, b: dict, score: str) -> str:
+_SAME = (("clips_key", "the same clips"), ("eval_key", "the same settings"),
+         ("reducer", "the same reducer"), ("clusterer", "the same clusterer"))
+# What makes two rows share their halves and seeds whatever their settings (module doc).
+_SAME_HALVES = (("clips_key", "the same clips"), ("eval_seed", "the same evaluation seed"),
+                ("n_seeds", "the same number of seeds"))
+
+
+def _unpaired(a: dict, b: dict, score: str, across_settings: bool = False) -> str:
   """Why two rows cannot be compared pairwise ("" when they can)."""
-  for key, what in (("clips_key", "the same clips"), ("eval_key", "the same settings"),
-                    ("reducer", "the same reducer"), ("clusterer", "the same clusterer")):
-    if not a.get(key) or a.get(key) != b.get(key):
+  for key, what in _SAME_HALVES if across_settings else _SAME:
+    if a.get(key) in (None, "") or a.get(key) != b.get(key):
       return f"not {what} ({key} {a.get(key)!r} vs {b.get(key)!r})"
   if not str(a.get(f"{score}_halves") or "").strip():
     return f"no half-sample {score} scores (evaluate.interval_draws < 2)"

@@ -5,7 +5,11 @@
                      JSON for tuples and dicts) and the error of a failed trial
   sweep_report.md    progress counts; failures with their one-line errors; per dataset x model x
                      regime the best trial (+ reducer, clusterer) chosen on the selection split
-                     (valid), never on test, and the test scores of that choice
+                     (valid), never on test, and the test scores of that choice. A setting is
+                     chosen only when a paired test on the valid clips (evaluate/paired.py
+                     `winner`, across settings: the same clips, halves and seeds) finds it
+                     better than every other; otherwise the group reads "tie" (the highest is
+                     still named, as no choice)
   status_table()     the --status view: counts and the failures' one-line errors
 """
 
@@ -18,6 +22,7 @@ import math
 import os
 from typing import Any
 
+from bioacoustics_jax.evaluate import paired
 from bioacoustics_jax.results import schema
 from bioacoustics_jax.results import store as results_lib
 from launch.sweeps import ledger
@@ -81,25 +86,39 @@ def write_results_csv(sweep_dir: str, plan: dict, trials: list[dict]) -> str:
 
 def best_choices(plan: dict, trials: list[dict], metric: str = "nmi") -> list[dict]:
   """Per (dataset, model, regime): the row with the highest `metric` on the selection split,
-  and the same trial's row on the evaluated split with the same reducer and clusterer."""
+  whether the paired test chose it (`decision`), and the same trial's row on the evaluated split
+  with the same reducer and clusterer."""
   select, evaluated = plan.get("select_split"), plan.get("eval_split", "test")
-  best: dict[tuple, tuple[float, dict, dict]] = {}
+  groups: dict[tuple, list[tuple[dict, dict]]] = {}
   for t in trials:
     for row in t["rows"]:
       value = row.get(metric)
       if row["split"] != select or not isinstance(value, float) or math.isnan(value):
         continue
-      group = (row["dataset"], row["model"], row["regime"])
-      if group not in best or value > best[group][0]:
-        best[group] = (value, row, t)
+      groups.setdefault((row["dataset"], row["model"], row["regime"]), []).append((row, t))
   out = []
-  for group, (value, row, t) in sorted(best.items()):
+  for group, candidates in sorted(groups.items()):
+    row, t = max(candidates, key=lambda c: c[0][metric])  # the first of equal maxima
     test = next((r for r in t["rows"] if r["split"] == evaluated and
                  all(r[k] == row[k] for k in ("dataset", "model", "regime", *CHOICE))), None)
     out.append({"dataset": group[0], "model": group[1], "regime": group[2], "trial_id": t["id"],
                 "swept": t["swept"], **{k: row[k] for k in CHOICE},
-                f"{select}_{metric}": value, "test": test})
+                f"{select}_{metric}": row[metric], "test": test,
+                "decision": decision(row, [c[0] for c in candidates], metric)})
   return out
+
+
+def decision(best: dict, rows: list[dict], metric: str = "nmi") -> str:
+  """"chosen" when the paired test finds `best` better than every other row on the selection
+  split, "only setting" when there is no other, else "tie with k of n" (k rows not told apart)."""
+  others = [r for r in rows if r is not best]
+  if not others:
+    return "only setting"
+  if paired.winner(rows, metric, across_settings=True) is best:
+    return "chosen"
+  tied = [r for r in others
+          if paired.compare_rows(best, r, metric, across_settings=True).verdict != paired.A_BETTER]
+  return f"tie with {len(tied)} of {len(others)}"
 
 
 def write_report(sweep_dir: str, plan: dict, trials: list[dict], metric: str = "nmi") -> str:
@@ -115,7 +134,13 @@ def write_report(sweep_dir: str, plan: dict, trials: list[dict], metric: str = "
               f"{_md(ledger.one_line(t['status'].get('error')))} |" for t in failed]
     lines += ["", "Tracebacks: runs/<trial>/status.json.", ""]
   lines += [f"## Best settings per dataset x model x regime (chosen on {select} {metric}, "
-            f"scored on {evaluated})", ""]
+            f"scored on {evaluated})", "",
+            f"A setting is chosen only when a paired test on the {select} clips finds it "
+            f"better than every other setting of its group ({paired.METHOD}; "
+            "evaluate/paired.py, across settings that share the clips, eval seed and halves). "
+            "\"tie with k of n\": the highest is named but not chosen, since k of the n other "
+            "settings are not detectably worse (or cannot be paired: rows without half-sample "
+            "scores, other eval seeds).", ""]
   choices = best_choices(plan, trials, metric) if select else []
   if not choices:
     lines += [f"No {select or 'selection-split'} rows yet: nothing chosen (a choice is never "
@@ -123,14 +148,14 @@ def write_report(sweep_dir: str, plan: dict, trials: list[dict], metric: str = "
               "No selection split (--select_split=''): nothing chosen, since a choice is "
               "never made on the test split.", ""]
   else:
-    lines += [f"| dataset | model | regime | trial | swept | reducer | clusterer | {select} "
-              f"{metric} | {evaluated} nmi | {evaluated} ari |", "|" + "---|" * 10]
+    lines += [f"| dataset | model | regime | decision | trial | swept | reducer | clusterer | "
+              f"{select} {metric} | {evaluated} nmi | {evaluated} ari |", "|" + "---|" * 11]
     for ch in choices:
       test = ch["test"] or {}
-      lines.append(f"| {ch['dataset']} | {ch['model']} | {ch['regime']} | {ch['trial_id']} | "
-                   f"{_md(_cell(ch['swept']))} | {ch['reducer']} | {ch['clusterer']} | "
-                   f"{ch[f'{select}_{metric}']:.4f} | {_num(test.get('nmi'))} | "
-                   f"{_num(test.get('ari'))} |")
+      lines.append(f"| {ch['dataset']} | {ch['model']} | {ch['regime']} | {ch['decision']} | "
+                   f"{ch['trial_id']} | {_md(_cell(ch['swept']))} | {ch['reducer']} | "
+                   f"{ch['clusterer']} | {ch[f'{select}_{metric}']:.4f} | "
+                   f"{_num(test.get('nmi'))} | {_num(test.get('ari'))} |")
   return _write_atomic(os.path.join(sweep_dir, "sweep_report.md"), "\n".join(lines) + "\n")
 
 

@@ -58,3 +58,21 @@ def test_winner_only_when_detected_against_every_other_row():
   assert paired.winner([poor, good]) is good
   assert paired.winner([poor, good, close]) is None  # good vs close: not detectable
   assert paired.winner([good, dict(poor, clips_key="other")]) is None  # other clips: no claim
+
+
+def test_across_settings_pairs_rows_that_share_their_halves():
+  # Two settings of one evaluation (UMAP vs PCA, or two sweep trials' UMAP settings) share the
+  # halves when clips, eval seed and seed count agree; by default rows of other settings are not
+  # paired, and across settings rows of another eval seed are not either.
+  def row(reducer, eval_key, nmi, halves, seed=42):
+    return dict(reducer=reducer, clusterer="kmeans", nmi=nmi, n=60, clips_key="c",
+                eval_key=eval_key, eval_seed=seed, n_seeds=5,
+                nmi_halves=" ".join(map(str, halves)))
+  umap = row("umap", "e1", 0.8, [0.8, 0.79, 0.82, 0.81])
+  pca = row("pca", "e2", 0.5, [0.5, 0.52, 0.49, 0.5])
+  assert paired.compare_rows(umap, pca).verdict == paired.NOT_PAIRED
+  assert paired.compare_rows(umap, pca, across_settings=True).verdict == paired.A_BETTER
+  assert paired.winner([pca, umap], across_settings=True) is umap
+  other_seed = dict(pca, eval_seed=0)
+  found = paired.compare_rows(umap, other_seed, across_settings=True)
+  assert found.verdict == paired.NOT_PAIRED and "evaluation seed" in found.reason

@@ -162,23 +162,49 @@ def test_statuses_failures_and_aggregates_without_ray(tmp_path):
   assert rows[2]["error"] == "RuntimeError: made to fail" and rows[2]["nmi"] == ""
   report = open(report_md).read()
   assert "3 trials: 2 ok, 1 failed, 0 interrupted, 0 running, 0 pending." in report
-  # Chosen on valid (alex's 0.5 beats rn18's 0.1 only within its own model: two groups).
-  assert f"| d | rn18 | frozen | {p.trials[0].id} |" in report and "| 0.1000 | 0.6000 |" in report
+  # Chosen on valid (alex's 0.5 beats rn18's 0.1 only within its own model: two groups, each
+  # with one setting, so nothing to test).
+  assert f"| d | rn18 | frozen | only setting | {p.trials[0].id} |" in report
+  assert "| 0.1000 | 0.6000 |" in report
   status = aggregate.status_table(sweep_dir)
   assert status.startswith("ok=2  failed=1") and "made to fail" in status
   assert "second line" not in status
 
 
+def _scored(split, nmi, offsets=(0.01, -0.01, 0.02, -0.02), eval_key="e"):
+  """A results row with half-sample NMI (evaluate/paired.py pairs rows by clips and seeds)."""
+  return dict(dataset="d", model="m", regime="frozen", split=split, reducer="pca",
+              clusterer="kmeans", nmi=nmi, n=60, clips_key=f"clips-{split}", eval_key=eval_key,
+              eval_seed=42, n_seeds=5, nmi_halves=" ".join(str(nmi + o) for o in offsets))
+
+
 def test_best_is_chosen_on_valid_never_on_test(tmp_path):
   """Trial A is better on valid, B on test: the report must pick A and show A's test score."""
   plan_json = {"select_split": "valid", "eval_split": "test"}
-  def row(split, nmi):
-    return dict(dataset="d", model="m", regime="frozen", split=split, reducer="pca",
-                clusterer="kmeans", nmi=nmi)
-  trials = [{"id": "A", "swept": {}, "rows": [row("valid", 0.9), row("test", 0.2)]},
-            {"id": "B", "swept": {}, "rows": [row("valid", 0.1), row("test", 0.99)]}]
+  trials = [{"id": "A", "swept": {}, "rows": [_scored("valid", 0.9), _scored("test", 0.2)]},
+            {"id": "B", "swept": {}, "rows": [_scored("valid", 0.1), _scored("test", 0.99)]}]
   (choice,) = aggregate.best_choices(plan_json, trials)
   assert choice["trial_id"] == "A" and choice["test"]["nmi"] == 0.2
+  assert choice["decision"] == "chosen"
+
+
+def test_a_choice_the_paired_test_cannot_make_is_a_tie(tmp_path):
+  """Settings of other trials (other eval keys) are paired on their shared halves; one within
+  the noise of the best, or one without half-sample scores, makes the group a tie."""
+  plan_json = {"select_split": "valid", "eval_split": "test"}
+  best, poor = _scored("valid", 0.6, eval_key="e1"), _scored("valid", 0.3, eval_key="e2")
+  close = _scored("valid", 0.58, offsets=(0.06, -0.05, 0.05, -0.06), eval_key="e3")
+  trials = [{"id": t, "swept": {}, "rows": [r, _scored("test", 0.5)]}
+            for t, r in (("A", best), ("B", poor), ("C", close))]
+  (choice,) = aggregate.best_choices(plan_json, trials)
+  assert choice["trial_id"] == "A" and choice["decision"] == "tie with 1 of 2"
+  (choice,) = aggregate.best_choices(plan_json, trials[:2])
+  assert choice["decision"] == "chosen"
+  unpaired = [trials[0], {"id": "B", "swept": {}, "rows": [dict(poor, nmi_halves="")]}]
+  assert aggregate.best_choices(plan_json, unpaired)[0]["decision"] == "tie with 1 of 1"
+  report = open(aggregate.write_report(str(tmp_path), plan_json | {"config": "c.py"},
+                                       [dict(t, status={"status": "ok"}) for t in trials])).read()
+  assert "| d | m | frozen | tie with 1 of 2 | A |" in report and "paired test" in report
 
 
 def test_a_killed_trial_reads_interrupted_and_is_resumed(tmp_path):

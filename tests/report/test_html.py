@@ -11,6 +11,7 @@ from sklearn.datasets import make_blobs
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
 from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
 from tests.report import browser_check
+from tests.report import html_tables
 from bioacoustics_jax.report.html import document as html
 from bioacoustics_jax.results import store as results
 from bioacoustics_jax.report.html import views
@@ -78,6 +79,9 @@ def test_page_is_self_contained_with_every_section(workdir):
   assert "selected lr 0.001, best epoch 2" in page
   assert page.count('class="scatter"') == 3 * 3  # 3 cells x (labels + kmeans + hdbscan)
   assert os.path.getsize(path) < 1_500_000
+  # Every interval holds its estimate, every score shows its seed spread, nothing coloured or
+  # highlighted without a detected difference (tests/report/html_tables.py).
+  assert html_tables.problems(html_tables.score_cells(page)) == []
 
 
 def test_no_provenance_says_so(tmp_path):

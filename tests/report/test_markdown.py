@@ -12,8 +12,15 @@ from bioacoustics_jax.results import store as results
 PAPER_CSV = markdown.PAPER_SCORES
 
 
-def _row(dataset, model, regime, reducer, clusterer, nmi, ari=0.1):
-  return dict(dataset=dataset, model=model, regime=regime, split="test", reducer=reducer,
+# Half-sample offsets shared by every row: paired differences are then constant, i.e. detected
+# (evaluate/paired.py); NOISY ones straddle a small difference.
+OFFSETS = (0.01, -0.01, 0.02, -0.02)
+NOISY = (0.05, -0.06, 0.04, -0.05)
+
+
+def _row(dataset, model, regime, reducer, clusterer, nmi, ari=0.1, offsets=OFFSETS):
+  return dict(n_seeds=5, nmi_sd=0.02, ari_sd=0.02, clips_key=f"clips-{dataset}",
+              nmi_halves=" ".join(str(nmi + o) for o in offsets), dataset=dataset, model=model, regime=regime, split="test", reducer=reducer,
               clusterer=clusterer, ari=ari, nmi=nmi, ami=0.2, silhouette=0.05, accuracy=0.3,
               n=50, n_classes=3, n_clusters=3, embedding_dim=1000, seconds=2.0,
               skipped_files=1, status="ok", note="", embed_batch_size=32, umap_n_neighbors=50,
@@ -28,7 +35,7 @@ def results_csv(tmp_path):
       _row("watkins", "rn18", "finetuned", "umap", "kmeans", 0.812345, ari=0.7),
       _row("watkins", "rn18", "finetuned", "pca", "kmeans", 0.4),
       _row("watkins", "alex", "frozen", "umap", "kmeans", 0.6),
-      _row("watkins", "alex", "frozen", "pca", "kmeans", 0.45),
+      _row("watkins", "alex", "frozen", "pca", "kmeans", 0.45, offsets=NOISY),
       _row("synth_birds", "alex", "frozen", "umap", "kmeans", 0.3),
       _row("synth_birds", "alex", "finetuned", "umap", "kmeans", 0.35),
   ])
@@ -43,11 +50,20 @@ def test_summary_table_and_bold_best(results_csv, tmp_path):
   out = markdown.write_report(results_csv, str(tmp_path / "report.md"))
   text = open(out).read()
   assert "| dataset | model | regime | split | umap+kmeans | pca+kmeans |" in text
-  # NMI summary: best per dataset per column is bold, the others are not.
+  # NMI summary, mean ± sd over seeds: the best per dataset per column is bold only where the
+  # paired test detects it (umap: 0.812 vs 0.600; pca: 0.450 vs 0.400 is within the noise).
   nmi_section = text.split("## NMI")[1].split("## ARI")[0]
-  assert _lines_with(nmi_section, "watkins", "rn18")[0].endswith("| **0.812** | 0.400 |")
-  assert _lines_with(nmi_section, "watkins", "alex")[0].endswith("| 0.600 | **0.450** |")
-  assert _lines_with(nmi_section, "synth_birds", "finetuned")[0].endswith("| **0.350** |  |")
+  assert _lines_with(nmi_section, "watkins", "rn18")[0].endswith(
+      "| **0.812 ± 0.020** | 0.400 ± 0.020 |")
+  assert _lines_with(nmi_section, "watkins", "alex")[0].endswith(
+      "| 0.600 ± 0.020 | 0.450 ± 0.020 |")
+  assert _lines_with(nmi_section, "synth_birds", "finetuned")[0].endswith(
+      "| **0.350 ± 0.020** |  |")
+  # ARI: no half-sample scores, so no paired test and nothing bold.
+  assert "**" not in text.split("## ARI")[1].split("## All metrics")[0]
+  # All metrics: mean ± sd where there is a spread, nothing bold (no paired test across rows).
+  details = text.split("## All metrics")[1]
+  assert "**" not in details and "| 0.812 ± 0.020 |" in details
   assert "### synth_birds" in text and "### watkins" in text
   assert "Compared with the paper" not in text
 
@@ -142,8 +158,9 @@ def test_degenerate_and_small_rows_are_never_bold(tmp_path):
   ])
   text = open(markdown.write_report(path, str(tmp_path / "r.md"))).read()
   nmi = text.split("## NMI")[1].split("## ARI")[0]
-  assert _lines_with(nmi, "| alex |")[0].endswith("| 1.000 (small) |")
-  assert _lines_with(nmi, "| rn18 |")[0].endswith("| 0.500 |")  # alone among eligible: not bold
+  assert _lines_with(nmi, "| alex |")[0].endswith("| 1.000 ± 0.020 (small) |")
+  # alone among eligible: not bold
+  assert _lines_with(nmi, "| rn18 |")[0].endswith("| 0.500 ± 0.020 |")
   assert _lines_with(nmi, "| vggish |")[0].endswith("| n/a |")
   assert "**" not in nmi
   assert "one class in split" in text.split("## Notes on the evaluated sets")[1]

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 
 from bioacoustics_jax.evaluate import paired
 from bioacoustics_jax.report import reference as reference_lib
+from bioacoustics_jax.report import seed_spread
 
 # The overview and the deltas show one reducer + clusterer: the paper's headline pair if present.
 PREFERRED_PAIRS = (("umap", "kmeans"), ("tsne", "kmeans"), ("pca", "kmeans"))
@@ -52,7 +53,25 @@ def _ci(box: dict | None, metric: str) -> str:
   if not box or metric not in box:
     return ""
   low, high = box[metric]
-  return f' <span class="ci">[{low:.2f}, {high:.2f}]</span>'
+  if not (math.isfinite(low) and math.isfinite(high)):
+    return ""
+  return f' <span class="ci">[{low:.3f}, {high:.3f}]</span>'
+
+
+def _sd(row: dict, metric: str) -> str:
+  """The seed spread after a score: "± sd" over evaluate.seeds, or "(1 seed)" without one."""
+  if not math.isfinite(float(row[metric])):
+    return ""
+  return f' <span class="sd">{_esc(seed_spread.row_spread(row, metric))}</span>'
+
+
+def _box(view, row: dict) -> dict:
+  """The row's NMI / ARI intervals: its saved view's, else the row's own columns."""
+  key = f"{row['reducer']}+{row['clusterer']}"
+  if view and key in view.intervals:
+    return view.intervals[key]
+  return {m: [float(row.get(f"{m}_lo", math.nan)), float(row.get(f"{m}_hi", math.nan))]
+          for m in ("nmi", "ari")}
 
 
 def headline_pair(rows: list[dict]) -> tuple[str, str]:
@@ -69,8 +88,10 @@ def overview(rows, views, pair) -> str:
   sweep = any(r["trial"] for r in rows)
   ids = list(dict.fromkeys((r["trial"], r["model"], r["regime"]) for r in chosen))
   cell = {(r["trial"], r["model"], r["regime"], r["dataset"]): r for r in chosen}
-  # Highlighted only where a paired test on the same clips finds the best better than all others.
-  best = {d: paired.winner([cell[i + (d,)] for i in ids if i + (d,) in cell]) for d in datasets}
+  # Highlighted only where a paired test on the same clips finds the best better than all others;
+  # a sweep's trials of other evaluator settings are paired on the halves they share.
+  best = {d: paired.winner([cell[i + (d,)] for i in ids if i + (d,) in cell],
+                           across_settings=True) for d in datasets}
   header = (["trial"] if sweep else []) + ["model", "regime"] + [
       f"{d} (N={_dataset_n(chosen, d)})" for d in datasets]
   body = []
@@ -81,12 +102,12 @@ def overview(rows, views, pair) -> str:
       if r is None:
         tds.append('<td data-v="-Infinity"></td>')
         continue
-      view = views.get((trial, d, model, regime))
-      box = view.intervals.get("+".join(pair)) if view else None
+      box = _box(views.get((trial, d, model, regime)), r)
       tds.append(_td(r["nmi"], css="best" if r is best[d] else "",
-                     extra=_ci(box, "nmi")))
+                     extra=_sd(r, "nmi") + _ci(box, "nmi")))
     body.append("".join(tds))
-  note = (f"NMI of {pair[0]} + {pair[1]} (the paper's headline protocol when present); the best "
+  note = (f"NMI of {pair[0]} + {pair[1]} (the paper's headline protocol when present), mean ± "
+          "sd over the evaluation seeds; the best "
           "of a dataset is highlighted only where a paired test on the same clips "
           "(evaluate/paired.py) finds it better than every other row; [low, high] = 95% "
           "interval by half-sampling (reduce + cluster re-run on halves of the clips, "
@@ -108,19 +129,19 @@ def scores(rows, views) -> str:
                                             "seconds", "skipped"])
   body = []
   for r in rows:
-    view = views.get((r["trial"], r["dataset"], r["model"], r["regime"]))
-    box = view.intervals.get(f"{r['reducer']}+{r['clusterer']}") if view else None
+    box = _box(views.get((r["trial"], r["dataset"], r["model"], r["regime"])), r)
     tds = ([_td(r["trial"])] if sweep else []) + [
         _td(r[c]) for c in ("dataset", "model", "regime", "split", "reducer", "clusterer")]
     tds += [_td(r["n"]), _td(r["n_classes"]), _td(r["n_clusters"]),
-            _td(r["nmi"], extra=_ci(box, "nmi")), _td(r["ari"], extra=_ci(box, "ari")),
+            _td(r["nmi"], extra=_sd(r, "nmi") + _ci(box, "nmi")),
+            _td(r["ari"], extra=_sd(r, "ari") + _ci(box, "ari")),
             _td(r["ami"]), _td(r["silhouette"]), _td(r["accuracy"]), _td(r["embedding_dim"]),
             _td(r["seconds"], 1), _td(r["skipped_files"])]
     body.append("".join(tds))
   note = ("Every row of results.csv. N = clips (or detection windows) clustered, k = classes "
-          "(the k given to k-means), clusters = clusters found. Intervals exist for 2-D "
-          "reductions, whose clusters report/html/views.py saved; 'none' (clustering the full "
-          "embedding) has none. Silhouette is on the original embedding.")
+          "(the k given to k-means), clusters = clusters found. NMI and ARI: mean ± sd over "
+          "the evaluation seeds, [low, high] = 95% half-sample interval (absent when "
+          "evaluate.interval_draws < 2). Silhouette is on the original embedding.")
   return (f'<h2 id="scores">All scores</h2><p class="note">{_esc(note)}</p>'
           + _table(header, body, len(header) - 11, "scores-table"))
 
@@ -141,15 +162,17 @@ def deltas(rows) -> str:
     frozen, tuned = keyed[key + ("frozen",)], keyed[key + ("finetuned",)]
     tds = ([_td(key[0])] if sweep else []) + [_td(v) for v in key[1:]]
     for metric in ("nmi", "ari"):
-      delta = tuned[metric] - frozen[metric]
-      verdict = paired.compare_rows(tuned, frozen, metric).verdict  # A = fine-tuned
-      css = {paired.A_BETTER: "up", paired.B_BETTER: "down"}.get(verdict, "")
-      tds += [_td(frozen[metric]), _td(tuned[metric]), _td(delta, css=css)]
+      test = paired.compare_rows(tuned, frozen, metric)  # A = fine-tuned
+      css = {paired.A_BETTER: "up", paired.B_BETTER: "down"}.get(test.verdict, "")
+      tds += [_td(frozen[metric], extra=_sd(frozen, metric)),
+              _td(tuned[metric], extra=_sd(tuned, metric)),
+              _td(test.difference, css=css, extra=_ci({metric: (test.lo, test.hi)}, metric))]
     body.append("".join(tds))
   return ('<h2 id="deltas">Frozen vs fine-tuned</h2><p class="note">Fine-tuned minus frozen, same '
-          "dataset, model and protocol; green / red: a paired test on the same clips "
+          "dataset, model and protocol (scores: mean ± sd over the evaluation seeds); delta "
+          "[low, high] = its paired 95% interval; green / red: a paired test on the same clips "
           "(evaluate/paired.py) finds fine-tuning better / worse; uncoloured: no detectable "
-          "difference.</p>"
+          "difference (or rows that cannot be paired).</p>"
           + _table(header, body, len(header) - 6, "deltas-table"))
 
 

@@ -5,11 +5,15 @@ one column per reducer+clusterer), then every metric per dataset, then (with `pa
 fine-tuned UMAP + k-means scores next to the paper's for the UMAP setting each row ran, with
 ours - paper, for runs whose dataset and model names are the paper's (real BEANS data; the
 synthetic suite's names never match), then (with
-`probes_csv`) one probe/kNN/few-shot table per dataset. In every table the best value of each
-column within a dataset is bold; where the rows carry 95 % intervals (`<metric>_lo/_hi`, or a
-probe row's `lo/hi`) a cell reads "value ± half the interval's width" and the best is bold only
-when its interval lies wholly above every other cell's in that column (better beyond the
-interval); otherwise nothing is bold.
+`probes_csv`) one probe/kNN/few-shot table per dataset.
+
+Clustering scores read "mean ± sd" over `evaluate.seeds` (report/seed_spread.py). In a summary
+table the best of a column within a dataset is bold only when a paired test on the same clips
+(evaluate/paired.py `winner` across settings: the same clips, halves and seeds) finds it
+better than every other row of that column; otherwise nothing is bold. The all-metrics tables
+bold nothing (their rows mix reducers and clusterers, and AMI, silhouette and accuracy have no
+paired test). Probe cells read "value ± half the 95 % interval" and the best is bold only when
+its interval lies wholly above every other cell's (probe rows carry no paired draws).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import os
 from typing import Any, Iterable, Sequence
 
 from bioacoustics_jax import paths
+from bioacoustics_jax.evaluate import paired
 from bioacoustics_jax.report import reference as reference_lib
+from bioacoustics_jax.report import seed_spread
 from bioacoustics_jax.report import tables
 from bioacoustics_jax.report.markdown import framework_pairs
 from bioacoustics_jax.results import store as results_lib
@@ -88,17 +94,31 @@ def _bold_best(values: list[float | None],
   return out
 
 
-def _interval(row: dict, metric: str) -> tuple[float, float] | None:
-  """(lo, hi) of `metric` in a results row, when the row carries it: its bootstrap interval, or
-  over evaluate.seeds > 1 the 95 % interval of the seed mean (mean ± 1.96 sd / sqrt(seeds))."""
-  lo, hi = row.get(f"{metric}_lo"), row.get(f"{metric}_hi")
-  if _finite(lo) and _finite(hi):
-    return lo, hi
-  sd, seeds, value = row.get(f"{metric}_sd"), row.get("n_seeds") or 0, row.get(metric)
-  if seeds > 1 and _finite(sd) and _finite(value):
-    half = 1.96 * sd / math.sqrt(seeds)
-    return value - half, value + half
-  return None
+def _paired_column(column: list[dict | None], metric: str) -> list[str]:
+  """One summary column's cells (None: no such row): "mean ± sd" over seeds; bold only the row
+  `paired.winner` finds detected better than every other scored row of the column; rows flagged
+  small or degenerate are marked "(small)" and take part in no comparison."""
+  best = paired.winner([r for r in column if _ok(r)], metric, across_settings=True)
+  out = []
+  for r in column:
+    if r is None:
+      out.append("")
+      continue
+    text = seed_spread.text(r, metric)
+    if not _ok(r) and _finite(r[metric]):
+      text += " (small)"
+    out.append(f"**{text}**" if best is not None and r is best else text)
+  return out
+
+
+def _spread_column(rows: list[dict], metric: str) -> list[str]:
+  """An all-metrics column: mean ± sd where the rows carry a seed spread, nothing bold."""
+  out = []
+  for r in rows:
+    text = (seed_spread.text(r, metric) if f"{metric}_sd" in r and _finite(r[metric])
+            else _fmt(r[metric]))
+    out.append(text + (" (small)" if not _ok(r) and _finite(r[metric]) else ""))
+  return out
 
 
 def _ok(row: dict | None) -> bool:
@@ -121,10 +141,7 @@ def _summary_section(rows: list[dict], metric: str, label: str) -> list[str]:
     ids = _unique(tuple(r[c] for c in _ROW_ID) for r in in_dataset)
     columns = []
     for p in pairs:
-      column = [cells.get((i, p)) for i in ids]
-      columns.append(_bold_best([None if r is None else r[metric] for r in column],
-                                [None if r is None else _interval(r, metric) for r in column],
-                                [_ok(r) for r in column]))
+      columns.append(_paired_column([cells.get((i, p)) for i in ids], metric))
     for k, row_id in enumerate(ids):
       body.append([dataset, *row_id] + [col[k] for col in columns])
   return lines + _table(header, body) + [""]
@@ -136,9 +153,7 @@ def _detail_section(rows: list[dict]) -> list[str]:
             + ["N", "classes", "clusters", "dim", "seconds", "skipped files", "status"])
   for dataset in _unique(r["dataset"] for r in rows):
     in_dataset = [r for r in rows if r["dataset"] == dataset]
-    columns = [_bold_best([r[m] for r in in_dataset], [_interval(r, m) for r in in_dataset],
-                          [_ok(r) for r in in_dataset])
-               for m, _ in DETAIL_METRICS]
+    columns = [_spread_column(in_dataset, m) for m, _ in DETAIL_METRICS]
     body = []
     for k, r in enumerate(in_dataset):
       body.append([r[c] for c in _ROW_ID + ("reducer", "clusterer")] + [col[k] for col in columns]
@@ -311,8 +326,12 @@ def write_report(results_csv: str, out_md: str, paper_csv: str | None = None,
       f"`{results_csv}` (runs: {', '.join(_unique(r['run_id'] for r in rows))})"
   lines = ["# Clustering results", "",
            f"From {source}: {len(rows)} rows over {len(counts)} dataset(s). Scores are "
-           "higher-is-better; silhouette is on the original embedding with the predicted "
-           "clusters; **bold** is the best value of its column within a dataset.", "",
+           "higher-is-better, shown as mean ± sd over the evaluation seeds; silhouette is on the "
+           "original embedding with the predicted clusters. **Bold** (summary tables): the best "
+           "of its column within a dataset, only where a paired test on the same clips "
+           f"({paired.METHOD}; evaluate/paired.py) finds it better than every other row of "
+           "the column; nothing bold: no detectable difference (or rows that cannot be "
+           "paired).", "",
            _settings_line(rows), ""]
   if rows:
     for metric, label in SUMMARY_METRICS:

@@ -5,10 +5,12 @@
 
 A pair is two results rows with the same dataset, split, regime, reducer, clusterer and evaluation
 key whose models are `m` and `torch:m`. The difference of a score is JAX minus PyTorch; its seed
-noise is sqrt(sd_jax**2 + sd_torch**2) over `evaluate.seeds` (n/a with one seed: then nothing
-says whether a difference is more than UMAP's or k-means' own seed-to-seed spread). "agree" means
-|difference| <= 2 x that noise. Rows flagged small or degenerate by the evaluator are listed as
-"not comparable": with a handful of clips per class any two embeddings can score alike.
+noise is sqrt(sd_jax**2 + sd_torch**2) over `evaluate.seeds` (n/a with one seed), shown for
+scale. The verdict is the paired test's on NMI (evaluate/paired.py: the same clips, halves and
+seeds; its 95 % interval of the difference beside it): "JAX better", "PyTorch better", "no
+detectable difference", or "not paired" with the reason (e.g. rows without half-sample scores).
+Rows flagged small or degenerate by the evaluator are listed as "not comparable": with a handful
+of clips per class any two embeddings can score alike.
 Speed ratios are JAX / PyTorch (> 1: JAX faster), from the speed columns of results.csv
 (results/schema.py SPEED_COLUMNS).
 """
@@ -19,10 +21,13 @@ import math
 from typing import Any
 
 from bioacoustics_jax.cells.cell import TORCH_PREFIX
+from bioacoustics_jax.evaluate import paired
 
 _PAIR_KEY = ("dataset", "split", "regime", "reducer", "clusterer", "eval_key")
 SCORES = ("nmi", "ari")
 SPEEDS = ("extract_examples_per_s", "train_examples_per_s")
+_VERDICTS = {paired.A_BETTER: "JAX better", paired.B_BETTER: "PyTorch better",
+             paired.NO_DIFFERENCE: paired.NO_DIFFERENCE}
 
 
 def _finite(v: Any) -> bool:
@@ -59,13 +64,12 @@ def pair_rows(rows: list[dict]) -> list[dict]:
       pair[f"{score}_noise"] = math.hypot(*sds) if seeded else math.nan
     for speed in SPEEDS:
       pair[f"{speed}_ratio"] = _ratio(j.get(speed), t.get(speed))
-    noise = pair["nmi_noise"]
+    test = paired.compare_rows(j, t, "nmi")  # A = JAX, B = PyTorch
+    pair["nmi_diff_lo"], pair["nmi_diff_hi"] = test.lo, test.hi
     if not comparable:
       pair["verdict"] = "not comparable (small set)"
-    elif not _finite(noise):
-      pair["verdict"] = "n/a (1 seed)"
     else:
-      pair["verdict"] = "agree" if abs(pair["nmi_diff"]) <= 2 * noise else "differ"
+      pair["verdict"] = _VERDICTS.get(test.verdict, f"not paired: {test.reason}")
     out.append(pair)
   return out
 
@@ -82,7 +86,7 @@ def pair_section(rows: list[dict]) -> list[str]:
   if not pairs:
     return []
   header = ["dataset", "model", "regime", "reducer+clusterer", "NMI JAX", "NMI PyTorch",
-            "ΔNMI", "seed noise", "ΔARI", "extract ex/s JAX/PT", "train ex/s JAX/PT", "verdict"]
+            "ΔNMI", "ΔNMI 95 % (paired)", "seed noise", "ΔARI", "extract ex/s JAX/PT", "train ex/s JAX/PT", "verdict"]
   lines = ["## JAX vs PyTorch", "",
            "Each JAX row beside its `torch:` twin (same data, batches, evaluation). Shared by "
            "construction: random-init weights (the torch reference's init at the run's seed, "
@@ -90,17 +94,22 @@ def pair_section(rows: list[dict]) -> list[str]:
            "(models/classifier.py head_init), the training batches and their order, host "
            "augmentation draws, BatchNorm recalibration, the lr grid and its selection. Not "
            "shared: dropout draws, kernels' floating-point order. Δ = JAX − PyTorch; seed noise "
-           "= sqrt(sd_JAX² + sd_PT²) over evaluate.seeds; agree = |ΔNMI| ≤ 2 × noise. Speed "
-           "ratios > 1: JAX faster.", "",
+           "= sqrt(sd_JAX² + sd_PT²) over evaluate.seeds; verdict: a paired test of ΔNMI on "
+           f"the same clips ({paired.METHOD}; evaluate/paired.py). Speed ratios > 1: JAX "
+           "faster.", "",
            "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
   for p in pairs:
     cells = [p["dataset"], p["model"], p["regime"], f"{p['reducer']}+{p['clusterer']}",
              _f(p["nmi_jax"]), _f(p["nmi_torch"]), _f(p["nmi_diff"], signed=True),
-             _f(p["nmi_noise"]), _f(p["ari_diff"], signed=True),
+             _interval(p["nmi_diff_lo"], p["nmi_diff_hi"]), _f(p["nmi_noise"]), _f(p["ari_diff"], signed=True),
              _f(p["extract_examples_per_s_ratio"], 2), _f(p["train_examples_per_s_ratio"], 2),
              p["verdict"]]
     lines.append("| " + " | ".join(cells) + " |")
   return lines + [""]
+
+
+def _interval(lo: Any, hi: Any) -> str:
+  return f"[{lo:+.3f}, {hi:+.3f}]" if _finite(lo) and _finite(hi) else "n/a"
 
 
 SPEED_HEADER = ("dataset", "model", "regime", "framework", "device", "dtype", "extract ex/s",

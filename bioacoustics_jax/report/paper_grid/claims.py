@@ -2,16 +2,19 @@
 writes them into paper_report.md).
 
 (1) Frozen audio-pretrained models (vggish, aves, aves_all) cluster worse than a fine-tuned
-    ImageNet AlexNet: per dataset, the best frozen audio model's NMI vs alex fine-tuned.
+    ImageNet AlexNet: per dataset, alex fine-tuned vs each frozen audio model's NMI.
 (2) Audio-pretrained models fail to separate background windows from labelled calls in the
     detection sets, with or without fine-tuning, while ResNets do: per detection dataset and
     regime, the audio models' mean background separation (below) vs the ResNets' mean.
 (3) Audio-pretrained models do better when fewer background windows are used in fine-tuning:
     per audio model and detection dataset, fine-tuned NMI with fewer background vs with all.
 
-A claim "holds" on a dataset (or pair) when the inequality is strict; the verdict is SUPPORTED
-when it holds on more than half of the testable cases, NOT SUPPORTED otherwise, and NOT
-TESTABLE when no case has the numbers it needs (the line names what is missing).
+Each case is decided by a paired test on the same clips, never by comparing two means
+(claim_tests.py: evaluate/paired.py on NMI for claims 1 and 3, on the background AUC for claim
+2); the verdict is SUPPORTED, CONTRADICTED, UNDECIDED (tests ran, no consistent difference) or
+NOT TESTABLE, and the line names the test that decided and the counts. Claim 3 compares two
+different clip sets (fewer background drops the background windows from the test split), which
+a same-clips paired test cannot compare: it comes out NOT TESTABLE, with that reason.
 
 Background separation (claim 2), defined here: the leave-one-out kNN background AUC. Each
 window of the test split scores the fraction of its k = 10 nearest neighbours (Euclidean, in
@@ -34,6 +37,9 @@ from typing import Sequence
 import numpy as np
 
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
+from bioacoustics_jax.evaluate import paired
+from bioacoustics_jax.report import seed_spread
+from bioacoustics_jax.report.paper_grid import claim_tests
 from bioacoustics_jax.report.paper_grid import grid_rows
 
 AUDIO_MODELS = ("vggish", "aves", "aves_all")
@@ -47,8 +53,8 @@ MAX_POINTS = 5000
 class Verdict:
   claim: int
   statement: str
-  verdict: str  # "SUPPORTED" | "NOT SUPPORTED" | "NOT TESTABLE"
-  line: str     # the verdict line: counts and the rule
+  verdict: str  # claim_tests: SUPPORTED | CONTRADICTED | UNDECIDED | NOT TESTABLE
+  line: str     # the verdict line: the test, the counts and the rule
   table: list[list[str]]  # header row first; [] when not testable
 
 
@@ -77,10 +83,12 @@ def embeddings_path(row: dict) -> str | None:
   return path if os.path.exists(path) else None
 
 
-def separation_table(table: dict, setting: grid_rows.Setting
-                     ) -> dict[tuple[str, str, str], float]:
-  """{(model, dataset, regime): background AUC} of every detection cell (background "all") of
-  `setting`'s rows whose embedding file is there."""
+BackgroundSets = dict  # {(model, dataset, regime): (embeddings, is_background, ids)}
+
+
+def background_sets(table: dict, setting: grid_rows.Setting) -> BackgroundSets:
+  """The test windows of every detection cell (background "all") of `setting`'s rows whose
+  embedding file is there."""
   out = {}
   for (model, dataset, regime, background, s), metrics in table.items():
     if s != setting or background != "all":
@@ -91,89 +99,125 @@ def separation_table(table: dict, setting: grid_rows.Setting
     es = EmbeddingSet.load(path)
     if es.targets is None:  # classification: no background
       continue
-    out[(model, dataset, regime)] = background_auc(es.embeddings, es.labels == 0)
+    out[(model, dataset, regime)] = (es.embeddings, es.labels == 0, list(es.ids))
   return out
+
+
+def separation_table(sets: BackgroundSets) -> dict[tuple[str, str, str], float]:
+  """{(model, dataset, regime): background AUC} of `background_sets`."""
+  return {key: background_auc(x, is_background) for key, (x, is_background, _) in sets.items()}
 
 
 def _fmt(v: float) -> str:
   return "n/a" if not math.isfinite(v) else f"{v:.3f}"
 
 
-def _verdict(holds: list[bool]) -> str:
-  if not holds:
-    return "NOT TESTABLE"
-  return "SUPPORTED" if sum(holds) > len(holds) / 2 else "NOT SUPPORTED"
-
-
-def _nmi(table, model, dataset, regime, background, setting) -> float:
+def _row(table, model, dataset, regime, background, setting) -> dict | None:
+  """The cell's results row (its first eval seed's; a mean over evaluate.seeds itself)."""
   cell = table.get((model, dataset, regime, background, setting))
-  return cell["nmi"].mean if cell else math.nan
+  return cell["nmi"].rows[0] if cell and math.isfinite(cell["nmi"].mean) else None
+
+
+def _nmi_text(row: dict) -> str:
+  return seed_spread.text(row, "nmi")
+
+
+def _line(n: int, verdict: str, counts: dict, cases: str, test: str, rule: str,
+          missing: str, reasons: list[str]) -> str:
+  if not counts:
+    return f"Claim {n}: NOT TESTABLE: {missing}"
+  why = f" Not paired: {reasons[0]}." if reasons else ""
+  return (f"Claim {n}: {verdict} by {test}: {claim_tests.counts_text(counts)} of "
+          f"{sum(counts.values())} {cases} ({rule}).{why}")
+
+
+_NMI_TEST = f"a paired test of NMI on the same clips ({paired.METHOD})"
 
 
 def claim1(table: dict, setting: grid_rows.Setting, datasets: Sequence[str]) -> Verdict:
   statement = ("Frozen audio-pretrained models (vggish, aves, aves_all) cluster worse than a "
                "fine-tuned ImageNet AlexNet")
-  header = ["dataset", "best frozen audio model", "its NMI", "alex fine-tuned NMI", "holds"]
-  body, holds = [], []
+  header = ["dataset", "alex fine-tuned NMI", "frozen audio model: NMI, alex - it [95 %]",
+            "case"]
+  body, cases, reasons = [], [], []
   for d in datasets:
-    audio = {m: _nmi(table, m, d, "frozen", "all", setting) for m in AUDIO_MODELS}
-    audio = {m: v for m, v in audio.items() if math.isfinite(v)}
-    alex = _nmi(table, IMAGENET_FINETUNED, d, "finetuned", "all", setting)
-    if not audio or not math.isfinite(alex):
+    audio = {m: _row(table, m, d, "frozen", "all", setting) for m in AUDIO_MODELS}
+    audio = {m: r for m, r in audio.items() if r is not None}
+    alex = _row(table, IMAGENET_FINETUNED, d, "finetuned", "all", setting)
+    if not audio or alex is None:
       continue
-    best = max(audio, key=audio.get)
-    holds.append(audio[best] < alex)
-    body.append([d, best, _fmt(audio[best]), _fmt(alex), "yes" if holds[-1] else "no"])
-  verdict = _verdict(holds)
-  line = (f"Claim 1: {verdict} under {setting.title}: holds on {sum(holds)} of {len(holds)} "
-          f"datasets (best frozen audio NMI < alex fine-tuned NMI)." if holds else
-          f"Claim 1: NOT TESTABLE under {setting.title}: needs frozen cells of "
-          f"{'/'.join(AUDIO_MODELS)} and fine-tuned {IMAGENET_FINETUNED} cells on one dataset.")
+    tests = {m: paired.compare_rows(alex, r, "nmi") for m, r in audio.items()}  # A = alex
+    verdict, reason = claim_tests.case(list(tests.values()))
+    cases.append(verdict)
+    reasons += [reason] if reason else []
+    body.append([d, _nmi_text(alex), "; ".join(
+        f"{m} {_nmi_text(audio[m])}, {claim_tests.interval_text(t)}" for m, t in tests.items()),
+                 verdict])
+  verdict, counts = claim_tests.overall(cases)
+  line = _line(1, verdict, counts, f"datasets under {setting.title}", _NMI_TEST,
+               "holds: alex fine-tuned detected better than every frozen audio model",
+               f"needs frozen cells of {'/'.join(AUDIO_MODELS)} and fine-tuned "
+               f"{IMAGENET_FINETUNED} cells on one dataset, under {setting.title}.", reasons)
   return Verdict(1, statement, verdict, line, [header] + body if body else [])
 
 
-def claim2(separation: dict[tuple[str, str, str], float]) -> Verdict:
+def claim2(separation: dict[tuple[str, str, str], float], sets: BackgroundSets) -> Verdict:
   statement = ("Audio-pretrained models fail to separate background from labelled windows in "
                "the detection sets, with or without fine-tuning, while ResNets do")
-  header = ["dataset", "regime", "audio models' mean AUC", "ResNets' mean AUC", "holds"]
-  body, holds = [], []
+  header = ["dataset", "regime", "audio models' mean AUC", "ResNets' mean AUC",
+            "ResNets - audio [95 %]", "case"]
+  body, cases, reasons = [], [], []
   for dataset, regime in sorted({(d, r) for _, d, r in separation}):
-    def mean(models):
-      v = [separation.get((m, dataset, regime), math.nan) for m in models]
-      v = [x for x in v if math.isfinite(x)]
-      return float(np.mean(v)) if v else math.nan
-    audio, resnets = mean(AUDIO_MODELS), mean(RESNETS)
-    if not (math.isfinite(audio) and math.isfinite(resnets)):
+    def present(models):
+      return [m for m in models if math.isfinite(separation.get((m, dataset, regime), math.nan))]
+    audio, resnets = present(AUDIO_MODELS), present(RESNETS)
+    if not (audio and resnets):
       continue
-    holds.append(audio < resnets)
-    body.append([dataset, regime, _fmt(audio), _fmt(resnets), "yes" if holds[-1] else "no"])
-  verdict = _verdict(holds)
-  line = (f"Claim 2: {verdict}: holds on {sum(holds)} of {len(holds)} detection dataset x "
-          f"regime pairs (audio models' mean kNN background AUC < ResNets')." if holds else
-          f"Claim 2: NOT TESTABLE: needs detection cells of {'/'.join(AUDIO_MODELS)} and of a "
-          f"ResNet ({'/'.join(RESNETS)}) with their embedding files.")
+    test = claim_tests.auc_test([sets[(m, dataset, regime)] for m in resnets],
+                                [sets[(m, dataset, regime)] for m in audio], background_auc)
+    verdict, reason = claim_tests.case([test])  # A = the ResNets
+    cases.append(verdict)
+    reasons += [reason] if reason else []
+    body.append([dataset, regime, _fmt(test.b), _fmt(test.a), claim_tests.interval_text(test),
+                 verdict])
+  verdict, counts = claim_tests.overall(cases)
+  line = _line(2, verdict, counts, "detection dataset x regime pairs",
+               f"a paired test of the kNN background AUC on the same windows "
+               f"({claim_tests.AUC_DRAWS} background-stratified halves, evaluate/paired.py)",
+               "holds: the ResNets' mean AUC detected above the audio models'",
+               f"needs detection cells of {'/'.join(AUDIO_MODELS)} and of a ResNet "
+               f"({'/'.join(RESNETS)}) with their embedding files.", reasons)
   return Verdict(2, statement, verdict, line, [header] + body if body else [])
 
 
 def claim3(table: dict, setting: grid_rows.Setting, datasets: Sequence[str]) -> Verdict:
   statement = ("Audio-pretrained models do better when fewer background windows are used in "
                "fine-tuning")
-  header = ["model", "dataset", "NMI all windows", "NMI fewer background", "holds"]
-  body, holds = [], []
+  header = ["model", "dataset", "NMI all windows", "NMI fewer background",
+            "fewer - all [95 %]", "case"]
+  body, cases, reasons = [], [], []
   for m in AUDIO_MODELS:
     for d in datasets:
-      full = _nmi(table, m, d, "finetuned", "all", setting)
-      fewer = _nmi(table, m, d, "finetuned", "fewer", setting)
-      if not (math.isfinite(full) and math.isfinite(fewer)):
+      full = _row(table, m, d, "finetuned", "all", setting)
+      fewer = _row(table, m, d, "finetuned", "fewer", setting)
+      if full is None or fewer is None:
         continue
-      holds.append(fewer > full)
-      body.append([m, d, _fmt(full), _fmt(fewer), "yes" if holds[-1] else "no"])
-  verdict = _verdict(holds)
-  line = (f"Claim 3: {verdict} under {setting.title}: holds on {sum(holds)} of {len(holds)} "
-          f"audio model x detection dataset pairs (fine-tuned NMI fewer background > all)."
-          if holds else
-          f"Claim 3: NOT TESTABLE under {setting.title}: needs fine-tuned {'/'.join(AUDIO_MODELS)}"
-          " cells with both background settings on a detection dataset.")
+      test = paired.compare_rows(fewer, full, "nmi")  # A = fewer background
+      verdict, reason = claim_tests.case([test])
+      cases.append(verdict)
+      reasons += [reason] if reason else []
+      body.append([m, d, _nmi_text(full), _nmi_text(fewer), claim_tests.interval_text(test),
+                   verdict])
+  verdict, counts = claim_tests.overall(cases)
+  line = _line(3, verdict, counts,
+               f"audio model x detection dataset pairs under {setting.title}", _NMI_TEST,
+               "holds: fewer background detected better than all windows",
+               f"needs fine-tuned {'/'.join(AUDIO_MODELS)} cells with both background "
+               f"settings on a detection dataset, under {setting.title}.", reasons)
+  if verdict == claim_tests.NOT_TESTABLE and any("same clips" in r for r in reasons):
+    line += (" The two NMIs are over different clip sets (fewer background removes the "
+             "background windows from the test split), which a same-clips paired test cannot "
+             "compare; the table shows both for reference.")
   return Verdict(3, statement, verdict, line, [header] + body if body else [])
 
 

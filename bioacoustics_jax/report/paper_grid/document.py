@@ -11,9 +11,13 @@ top of the file lists them):
   One section per UMAP setting: NMI (then ARI, silhouette) as "ours (paper, ours - paper)"
     wherever the reference has the number, "n/a" where it has none, and the mean differences.
   Reference rows that match no model / dataset here.
-  Frozen vs fine-tuned: NMI(fine-tuned) - NMI(frozen), main setting.
-  Fewer background: NMI(fewer) - NMI(all), detection sets, both regimes.
-  The three claims (report/paper_grid/claims.py), a verdict line each.
+  Frozen vs fine-tuned: NMI(fine-tuned) - NMI(frozen), main setting, with its paired interval;
+    bold only where the paired test on the same clips detects it (evaluate/paired.py).
+  Fewer background: NMI(fewer) - NMI(all), detection sets, both regimes (different clip sets:
+    no paired test, so never bold).
+  The three claims (report/paper_grid/claims.py), a verdict line each, with the test that
+    decided.
+Scores read "mean ± sd" over evaluate.seeds (report/seed_spread.py).
   Figures: a UMAP grid (models x datasets), an NMI heatmap, the background-separation bars.
 """
 
@@ -27,8 +31,11 @@ from typing import Sequence
 import numpy as np
 
 from bioacoustics_jax.data import catalog
+from bioacoustics_jax.evaluate import paired
 from bioacoustics_jax.report import reference as reference_lib
+from bioacoustics_jax.report import seed_spread
 from bioacoustics_jax.report import tables
+from bioacoustics_jax.report.paper_grid import claim_tests
 from bioacoustics_jax.report.paper_grid import claims as claims_lib
 from bioacoustics_jax.report.paper_grid import figures as paper_figures
 from bioacoustics_jax.report.paper_grid import grid_rows
@@ -94,7 +101,7 @@ def _score_table(table, setting, regime, models, datasets, reference=None, metri
       continue
     for d in datasets:
       ours = got[(m, d)].mean if (m, d) in got else math.nan
-      text = _fmt(ours) if (m, d) in got else "—"
+      text = _score_text(got[(m, d)]) if (m, d) in got else "—"
       if reference is not None:
         paper = reference.get(setting.paper_key, m, d, metric)
         diff = ours - paper if math.isfinite(ours) and math.isfinite(paper) else math.nan
@@ -106,6 +113,21 @@ def _score_table(table, setting, regime, models, datasets, reference=None, metri
   return _table(["model"] + list(datasets), body) if body else ["No cells.", ""], diffs
 
 
+def _score_text(score: grid_rows.Score) -> str:
+  """A cell's score as mean ± sd over its seeds (grid_rows.Score)."""
+  return seed_spread.mean_sd(score.mean, score.std, score.seeds)
+
+
+def _delta_text(a: grid_rows.Score, b: grid_rows.Score) -> str:
+  """NMI(b) - NMI(a) with its paired 95 % interval (evaluate/paired.py, A = b), bold only where
+  the test detects it; without a paired test (other clips, no halves) the bare difference."""
+  test = paired.compare_rows(b.rows[0], a.rows[0], "nmi")
+  if not (math.isfinite(test.lo) and math.isfinite(test.hi)):
+    return _fmt(b.mean - a.mean, signed=True)
+  text = f"{b.mean - a.mean:+.3f} [{test.lo:+.3f}, {test.hi:+.3f}]"
+  return f"**{text}**" if test.verdict in (paired.A_BETTER, paired.B_BETTER) else text
+
+
 def _delta_table(table, setting, models, datasets, first, second, label):
   """Rows model x dataset of score(second) - score(first), first/second = (regime, bg)."""
   body = []
@@ -115,7 +137,7 @@ def _delta_table(table, setting, models, datasets, first, second, label):
       a = table.get((m, d, *first, setting))
       b = table.get((m, d, *second, setting))
       if a and b:
-        cells.append(_fmt(b["nmi"].mean - a["nmi"].mean, signed=True))
+        cells.append(_delta_text(a["nmi"], b["nmi"]))
         any_value = True
       else:
         cells.append("n/a")
@@ -248,22 +270,26 @@ def write_report(results_csvs: Sequence[str], out_dir: str,
                                                                    settings))
   if main is not None:
     doc.add("Frozen vs fine-tuned",
-            [f"NMI(fine-tuned) - NMI(frozen), {main.title}, all windows.", ""] + _delta_table(
+            [f"NMI(fine-tuned) - NMI(frozen), {main.title}, all windows, with the paired "
+             f"95 % interval ({paired.METHOD}; evaluate/paired.py, same clips); **bold**: the "
+             "test detects a difference, otherwise none is detectable.", ""] + _delta_table(
                 table, main, models, datasets, ("frozen", "all"), ("finetuned", "all"),
                 "frozen and fine-tuned"))
     lines = [f"NMI(fewer background) - NMI(all windows), {main.title}. Fewer background: "
              "windows without any label removed from train, valid and test (the paper's "
-             "ablation), so the two NMIs are over different test sets.", ""]
+             "ablation), so the two NMIs are over different test sets: a same-clips paired "
+             "test cannot compare them, and no difference here is bold.", ""]
     for regime in ("finetuned", "frozen"):
       lines += [f"**{regime}**", ""] + _delta_table(table, main, models, detection,
                                                    (regime, "all"), (regime, "fewer"),
                                                    "all-windows and fewer-background")
     doc.add("Fewer background", lines)
 
-  separation = claims_lib.separation_table(table, main) if main else {}
-  verdicts = [claims_lib.claim1(table, main, datasets), claims_lib.claim2(separation),
+  sets = claims_lib.background_sets(table, main) if main else {}
+  separation = claims_lib.separation_table(sets)
+  verdicts = [claims_lib.claim1(table, main, datasets), claims_lib.claim2(separation, sets),
               claims_lib.claim3(table, main, detection)] if main else []
-  lines = [v.line for v in verdicts] + [""]
+  lines = [v.line for v in verdicts] + ["", claim_tests.RULE, ""]
   for v in verdicts:
     lines += [f"**Claim {v.claim}.** {v.statement}.", "", v.line, ""]
     if v.table:

@@ -5,8 +5,9 @@ Shared by document.py (tables, figures) and claims.py (the three claims). A
 reducer setting is read from the row's own columns (reducer + its parameters), so any results
 file, from one run or gathered from a sweep, groups the same way. Several rows of one cell and
 setting (other eval seeds) are averaged, and their spread is kept: the seed-noise tolerance
-is measured, never assumed. A row that cannot be scored (degenerate split) stays NaN, and a
-missing number is "n/a", never 0.
+is measured, never assumed; a cell of one row keeps that row's own spread over its
+`evaluate.seeds` (`<metric>_sd`, `n_seeds`). A row that cannot be scored (degenerate split)
+stays NaN, and a missing number is "n/a", never 0.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def setting_of(row: dict[str, Any]) -> Setting:
 @dataclasses.dataclass
 class Score:
   """A cell's score under one setting: the mean over eval seeds, their std (NaN for one seed),
-  and the rows it came from (for the embedding and projection files)."""
+  and the rows it came from (for the embedding and projection files, and the paired tests). A
+  cell of one row: the row's mean, sd and number of seeds (evaluate.seeds)."""
 
   mean: float
   std: float
@@ -100,5 +102,9 @@ def scores(rows: Iterable[dict], clusterer: str = "kmeans", split: str = "test"
       finite = values[np.isfinite(values)]
       mean = float(finite.mean()) if len(finite) else math.nan
       std = float(finite.std(ddof=1)) if len(finite) > 1 else math.nan
-      out[cell][metric] = Score(mean, std, len(finite), picked)
+      seeds = len(finite)
+      if len(picked) == 1 and len(finite) == 1:  # one row: its own seeds' spread
+        std = float(picked[0].get(f"{metric}_sd", math.nan))
+        seeds = int(picked[0].get("n_seeds") or 1)
+      out[cell][metric] = Score(mean, std, seeds, picked)
   return out
