@@ -162,14 +162,15 @@ def _write_reports(workdir: str, results_csv: str, run_id: str, failures: list[d
 
 
 def _train_label_note(cell: Cell, es: EmbeddingSet) -> str:
-  """Names classes of the evaluated split that the train split lacks (classification)."""
+  """Names classes of the evaluated split that the train split's annotations lack
+  (classification), read without preparing the train split (a frozen cell never reads it)."""
   if cell.split.info.task != "classification" or cell.split_name == "train":
     return ""
   try:
-    train_labels = cell.open("train").labels
+    train_classes = cell.annotated_classes("train")
   except (KeyError, ValueError, FileNotFoundError):
     return ""  # no train split
-  absent = sorted(set(np.unique(es.labels)) - set(np.unique(train_labels)))
+  absent = sorted(set(np.unique(es.labels).tolist()) - train_classes)
   if not absent:
     return ""
   names = [es.label_names[i] for i in absent]
