@@ -161,6 +161,7 @@ def test_resolving_one_model_imports_only_its_family():
       print("torch" in sys.modules)
   """).splitlines()
   assert out[-2] == ("['bioacoustics_jax.models.initialize', 'bioacoustics_jax.models.resnet', "
+                     "'bioacoustics_jax.models.stem', "
                      "'bioacoustics_jax.models.torch_compatible_layers']")
   assert out[-1] == "False"
 
