@@ -37,7 +37,9 @@ import time
 from typing import Any, Iterator
 
 import numpy as np
-import tensorflow as tf
+
+from bioacoustics_jax import tf_compat  # noqa: F401  (imports TF without Keras 3)
+import tensorflow as tf  # pylint: disable=g-bad-import-order
 import tensorflow_datasets as tfds
 
 from bioacoustics_jax import paths
