@@ -35,13 +35,10 @@ from bioacoustics_jax.data import summary as data_summary
 from bioacoustics_jax.embed.embedding_set import EmbeddingSet
 from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
 from bioacoustics_jax.parallel import distributed
-from bioacoustics_jax.report import figures
-from bioacoustics_jax.report.html import document as html_report
-from bioacoustics_jax.report.markdown import document as markdown
-from bioacoustics_jax.report.paper_grid import document as paper_grid
 from bioacoustics_jax.results import store as results
-from bioacoustics_jax.report import tensorboard as report_tensorboard
-from bioacoustics_jax.report.html import views
+
+# The report stack (matplotlib, the HTML and markdown writers) is imported where the first
+# cell's rows are written, not before its embeddings: a run's first cell starts without it.
 
 
 def run_experiment(config: ml_collections.ConfigDict, workdir: str,
@@ -100,6 +97,7 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
     raise
   report_md = _write_reports(workdir, results_csv, record.run_id, failures, metas)
   if config.get("paper_report"):  # the paper grid beside the paper's numbers (beans_paper.py)
+    from bioacoustics_jax.report.paper_grid import document as paper_grid
     logging.info("Wrote %s", paper_grid.write_report([results_csv], workdir))
   record.finish("ok")
   logging.info("Wrote %s, %s and report.html", results_csv, report_md)
@@ -111,6 +109,8 @@ def _evaluate_cell(cell: Cell, got: store.CellEmbeddings, config,
                    run_id: str) -> list[dict]:
   """Evaluates one cell's embeddings under every evaluator setting, records its rows (and its
   probe rows); process 0 only."""
+  from bioacoustics_jax.report import tensorboard as report_tensorboard
+  from bioacoustics_jax.report.html import views
   es = got.embeddings
   data_summary.log_warnings(es.meta, logging.warning)
   if got.probes and evaluators[0].probe_evaluator is not None:
@@ -152,6 +152,8 @@ def _write_reports(workdir: str, results_csv: str, run_id: str, failures: list[d
   report_md = os.path.join(workdir, "report.md")
   if not distributed.is_main() or (not paths.exists(results_csv) and not failures):
     return report_md
+  from bioacoustics_jax.report.html import document as html_report
+  from bioacoustics_jax.report.markdown import document as markdown
   markdown.write_report(results_csv, report_md, paper_csv=markdown.PAPER_SCORES,
                         run_id=run_id, failures=failures,
                         probes_csv=os.path.join(workdir, "probes.csv"),
@@ -162,14 +164,15 @@ def _write_reports(workdir: str, results_csv: str, run_id: str, failures: list[d
 
 
 def _train_label_note(cell: Cell, es: EmbeddingSet) -> str:
-  """Names classes of the evaluated split that the train split lacks (classification)."""
+  """Names classes of the evaluated split that the train split's annotations lack
+  (classification), read without preparing the train split (a frozen cell never reads it)."""
   if cell.split.info.task != "classification" or cell.split_name == "train":
     return ""
   try:
-    train_labels = cell.open("train").labels
+    train_classes = cell.annotated_classes("train")
   except (KeyError, ValueError, FileNotFoundError):
     return ""  # no train split
-  absent = sorted(set(np.unique(es.labels)) - set(np.unique(train_labels)))
+  absent = sorted(set(np.unique(es.labels).tolist()) - train_classes)
   if not absent:
     return ""
   names = [es.label_names[i] for i in absent]
@@ -181,6 +184,7 @@ def _write_figure(workdir: str, es: EmbeddingSet, projections, cell: Cell,
   projection = next((projections[r] for r in ("umap", "tsne", "pca") if r in projections), None)
   if projection is None:
     return
+  from bioacoustics_jax.report import figures  # pylint: disable=g-import-not-at-top  (matplotlib)
   # The 2-D points beside the figure, for the paper grid's UMAP figure (report/paper_grid.py).
   stem = os.path.join(workdir, "projections", f"{cell.key}-{eval_key}")
   paths.save_npz(stem + ".npz", **{r: np.asarray(p, np.float32) for r, p in projections.items()},

@@ -29,6 +29,7 @@ import numpy as np
 
 
 def _gfile():
+  from bioacoustics_jax import tf_compat  # noqa: F401  pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top  (on first use: TF is heavy)
   return tf.io.gfile
 

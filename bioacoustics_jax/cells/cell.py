@@ -223,6 +223,11 @@ class Cell:
       options["sample_rate"] = self.rate
     return pipeline.open_split(self.dataset, split, data_root=self.data_root, **options)
 
+  def annotated_classes(self, split: str) -> set[int]:
+    """Class indices the annotations of `split` name, without preparing it (pipeline.py)."""
+    options = {k: v for k, v in self.data_options.items() if k in _SOURCE_OPTIONS}
+    return pipeline.annotated_classes(self.dataset, split, data_root=self.data_root, **options)
+
   @functools.cached_property
   def source_rate(self) -> int:
     """The dataset's own rate (or the config's data.sample_rate), before any preparation."""

@@ -37,7 +37,7 @@ def embeddings(cell: cell_lib.Cell, config: ml_collections.ConfigDict) -> Embedd
 
 def start_variables(cell: cell_lib.Cell, config: ml_collections.ConfigDict) -> Any:
   """The backbone's variables before any training (see the module doc)."""
-  sample = cell.backbone.recipe.prepare(
+  sample = cell.backbone.model_recipe.prepare(
       jnp.zeros((1, cell.split.info.num_samples(cell.rate)), jnp.float32), cell.rate)
   if cell.init == "torch":  # the torch reference's random init, shared with torch: cells
     shared_init = preset_lib.load_attr(cell_lib.SHARED_INIT)
@@ -63,4 +63,4 @@ def _embed_fn(backbone: zoo.Backbone, rate: int, dtype: str):
   float32 parameters and a float32 embedding out."""
   module = backbone.training_module(cross_replica_bn=False, regularization=False,
                                     dtype=None if dtype == "float32" else jnp.dtype(dtype))
-  return extract_lib.make_embed_fn(module, backbone.recipe.prepare, rate)[0]
+  return extract_lib.make_embed_fn(module, backbone.model_recipe.prepare, rate)[0]

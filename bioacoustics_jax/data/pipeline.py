@@ -37,7 +37,9 @@ import time
 from typing import Any, Iterator
 
 import numpy as np
-import tensorflow as tf
+
+from bioacoustics_jax import tf_compat  # noqa: F401  (imports TF without Keras 3)
+import tensorflow as tf  # pylint: disable=g-bad-import-order
 import tensorflow_datasets as tfds
 
 from bioacoustics_jax import paths
@@ -227,10 +229,15 @@ def prepare(dataset: str, *, data_root: str, skip_bad_audio: bool = False,
             sample_rate: int | None = None, clip_seconds: float | None = None,
             shift_seconds: float | None = None, seed: int = 0, class_order: str = "sorted",
             window_rule: str = "cover_tail", overlap_tolerance: float = 1e-9,
-            rules: rules_lib.InputRules | None = None) -> tfds.core.DatasetBuilder:
-  """Builds (once) and returns the tfds builder of `dataset` under `data_root`.
+            rules: rules_lib.InputRules | None = None,
+            only_split: str | None = None) -> tfds.core.DatasetBuilder:
+  """Builds (once) and returns the tfds builder of `dataset` under `data_root`: of its split
+  `only_split` alone, or of every split (None).
 
   Args (beyond open_split's): see `open_split`.
+
+  Raises:
+    ValueError: `only_split` is not a split of the dataset.
   """
   source = resolve_source(dataset, data_root=data_root, cache_dir=cache_dir,
                           sample_rate=sample_rate, clip_seconds=clip_seconds,
@@ -239,8 +246,12 @@ def prepare(dataset: str, *, data_root: str, skip_bad_audio: bool = False,
   config = base.make_config(source, skip_bad_audio=skip_bad_audio, downmix=downmix,
                             resample_mismatched=resample_mismatched, channel=channel,
                             long_files=long_files, window_rule=window_rule,
-                            overlap_tolerance=overlap_tolerance)
+                            overlap_tolerance=overlap_tolerance, only_split=only_split)
   builder_cls = builders.BUILDERS[source.format]
+  offered = builder_cls.offered_splits(source)
+  if only_split is not None and only_split not in offered:
+    raise ValueError(f"dataset {dataset!r} has no split {only_split!r}; it has "
+                     f"{sorted(offered)} (and {ALL!r}, their union)")
   data_dir = tfds_dir or sources.tfds_dir(source, cache_dir)
   tfds.display_progress_bar(False)  # per-example progress bars drown the run's own log
   if paths.is_uri(data_dir):  # gs://: tfds writes there itself; no file locks on a bucket
@@ -295,7 +306,8 @@ def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool
                shift_seconds: float | None = None, seed: int = 0, class_order: str = "sorted",
                window_rule: str = "cover_tail", overlap_tolerance: float = 1e-9,
                rules: rules_lib.InputRules | None = None) -> SplitData:
-  """Opens one split of a dataset (synthetic suite folder, BEANS folder or own recordings).
+  """Opens one split of a dataset (synthetic suite folder, BEANS folder or own recordings),
+  preparing that split alone the first time (`all`: every split).
 
   Args:
     dataset, data_root: the dataset is `data_root/dataset` (see module doc).
@@ -322,7 +334,8 @@ def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool
                     cache_dir=cache_dir, channel=channel, long_files=long_files,
                     sample_rate=sample_rate, clip_seconds=clip_seconds,
                     shift_seconds=shift_seconds, seed=seed, class_order=class_order,
-                    window_rule=window_rule, overlap_tolerance=overlap_tolerance, rules=rules)
+                    window_rule=window_rule, overlap_tolerance=overlap_tolerance, rules=rules,
+                    only_split=None if split == ALL else split)
   splits = builder.info.splits
   if split not in splits and split != ALL:
     raise ValueError(f"dataset {dataset!r} has no split {split!r}; it has {sorted(splits)} "
@@ -337,6 +350,26 @@ def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool
                    num_examples=sum(int(splits[s].num_examples) for s in names),
                    skipped=[dict(x) for s in names for x in skipped.get(s, [])], builder=builder,
                    warnings=warnings, origin=builder.builder_config.source.origin)
+
+
+def annotated_classes(dataset: str, split: str, *, data_root: str, **source_options: Any
+                      ) -> set[int]:
+  """Class indices that the annotations of a classification `split` name, read from its
+  annotation file or folder without preparing it (no audio is read, so files that preparation
+  would skip as bad audio still count). `source_options`: resolve_source's.
+
+  Raises:
+    ValueError: a detection dataset, or a split the dataset does not have.
+  """
+  source = resolve_source(dataset, data_root=data_root, **source_options)
+  offered = builders.BUILDERS[source.format].offered_splits(source)
+  if split not in offered:
+    raise ValueError(f"dataset {dataset!r} has no split {split!r}; it has {sorted(offered)}")
+  if source.info.task != "classification":
+    raise ValueError(f"{dataset} is a {source.info.task} set: its clips have no single class")
+  read = builders.BUILDERS[source.format].split_labels
+  return {base.class_index(source, label, f"{offered[split]} ({label!r})")
+          for label in read(offered[split])}
 
 
 def config_options(data_config: Any, workdir: str) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
   """
   info = train_split.info
   rate = backbone.input_rate(info.sample_rate)
-  recipe = backbone.recipe
+  recipe = backbone.model_recipe  # the channel once for a folded stem
   cfg = train_config
   module, compute_dtype = _training_backbone(backbone, cfg)
   sample_input = recipe.prepare(jnp.zeros((1, info.num_samples(rate)), jnp.float32), rate)

@@ -82,6 +82,13 @@ class Backbone:
       name = _ANY_RATE_TWIN.get(name, name)
     return recipes.get_recipe(name)
 
+  @property
+  def model_recipe(self) -> recipes.InputRecipe:
+    """What the module is fed: the recipe, or, for a module with a folded stem
+    (preset.folded_stem), the recipe's repeated channel once (audio/recipes/channels.py): the
+    same network output for a third of the first convolution's work."""
+    return recipes.folded(self.recipe) if self.preset.folded_stem else self.recipe
+
   @functools.cached_property
   def module(self):
     """The Flax backbone (eval and train mode alike), built once."""

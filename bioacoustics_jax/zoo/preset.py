@@ -59,6 +59,9 @@ class Preset:
     window_seconds: the clip length the original front end pads or crops to, or that the
       weights were trained on (CLAP 10 s, Whisper 30 s, AST 10.24 s, BirdSet 5 s); None: any
       length (the dataset's windows), e.g. the paper's CNNs and the waveform models.
+    folded_stem: the module's first convolution takes 1 channel standing for identical ones
+      (models/stem.py); the Backbone then feeds a recipe that repeats one channel
+      (audio/recipes/channels.py computes which do) with that channel once.
   """
 
   name: str
@@ -86,6 +89,7 @@ class Preset:
   bioacoustic: bool = False
   sha256: str | None = None
   window_seconds: float | None = None
+  folded_stem: bool = False
 
   def __post_init__(self):
     # Read-only views: a preset is shared by every caller and must never be mutated.

@@ -50,7 +50,7 @@ def _resnets() -> list[Preset]:
                   recipe="paper_mel3", embedding_dim=1000, porter=_PORTING + "resnet:port_resnet",
                   reference=_REFS + "resnet_torch:torchvision_resnet",
                   reference_kwargs={"arch": arch}, batch_norm=True,
-                  embedding="1000-d fc output")
+                  embedding="1000-d fc output", folded_stem=True)
     version = "IMAGENET1K_V1" if depth == 18 else "IMAGENET1K_V2 (torchvision DEFAULT)"
     out += [
         Preset(name=arch, description=f"torchvision {arch}, random init", **common),

@@ -10,6 +10,10 @@ count are fixed when JAX starts): compile time (first call minus a step), then t
 `--repeats` timed steps. Flax variants: XLA CPU flags, donation on/off, 1..8 fake devices
 (scaling on fake devices shows the data-parallel overhead; they share the same cores).
 PyTorch: torchvision resnet18 in NCHW and channels_last.
+
+`--worker stem` (alone: `--only stem --out ...`) times the folded stem (models/stem.py) in one
+process, alternating: the Flax train step fed the 3 identical channels vs the channel once,
+and the stem convolution alone (forward + gradient of its kernel) both ways.
 """
 
 from __future__ import annotations
@@ -71,7 +75,8 @@ def _flax_setup(args):
   overrides = {"width": args.width} if args.width else {}
   backbone = zoo.get_preset("rn18").build(bn_axis_name="data", **overrides)
   model = Classifier(backbone, 10)
-  x = np.random.default_rng(0).random((args.batch, 128, args.frames, 3), np.float32)
+  x = np.random.default_rng(0).random((args.batch, 128, args.frames, 1), np.float32)
+  x = np.repeat(x, args.channels, axis=-1)  # the paper's 3 identical channels, or 1 (folded)
   variables = jax.jit(model.init)(jax.random.key(0), x[:1])
   state = TrainState.create(variables, optax.adam(1e-4))
   # The mel is precomputed (as the PyTorch side gets it): the recipe is the identity here.
@@ -142,10 +147,35 @@ def paired_worker(args) -> dict:
   steps["torch NCHW"] = _torch_setup(args)
   args.channels_last = 1
   steps["torch channels_last"] = _torch_setup(args)
+  return _alternate(steps, args.repeats)
+
+
+def stem_worker(args) -> dict:
+  """The folded stem: train step and stem convolution, 3 identical channels vs 1, alternating."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.models import stem  # pylint: disable=g-import-not-at-top
+  steps = {}
+  for channels in (3, 1):
+    args.channels = channels
+    steps[f"train step, {channels} channel(s) in"] = _flax_setup(args)[0]
+  conv = stem.StemConv(args.width or 64, 7, 2, padding=3, in_channels=3)
+  one = np.random.default_rng(0).random((args.batch, 128, args.frames, 1), np.float32)
+  params = conv.init(jax.random.key(0), one)
+  grad = jax.jit(jax.grad(lambda p, x: conv.apply(p, x).sum()))
+  for channels in (3, 1):
+    x = jax.device_put(np.repeat(one, channels, axis=-1))
+    steps[f"stem conv forward + gradient, {channels} channel(s) in"] = (
+        lambda x=x: jax.block_until_ready(grad(params, x)))
+  return _alternate(steps, args.repeats)
+
+
+def _alternate(steps: dict, repeats: int) -> dict:
+  """Each step once to compile, then `repeats` rounds of all of them in turn: medians."""
   for fn in steps.values():
     fn()  # warm-up (compile) outside the timed rounds
   times = {name: [] for name in steps}
-  for _ in range(args.repeats):
+  for _ in range(repeats):
     for name, fn in steps.items():
       # Let the other library's worker threads stop spin-waiting (OpenMP, Eigen) so that
       # they do not steal the cores from this step.
@@ -177,16 +207,21 @@ def main() -> None:
   parser.add_argument("--width", type=int, default=0, help="Flax only: shrink (smoke runs)")
   parser.add_argument("--out", default="")
   parser.add_argument("--only", default="", help="substring filter on variant names")
-  parser.add_argument("--worker", choices=("flax", "torch", "paired"), default=None)
+  parser.add_argument("--worker", choices=("flax", "torch", "paired", "stem"), default=None)
+  parser.add_argument("--channels", type=int, default=3, help="Flax input channels (1: folded)")
   parser.add_argument("--donate", type=int, default=1)
   parser.add_argument("--channels_last", type=int, default=0)
   args = parser.parse_args()
   if args.worker:
-    result = {"flax": flax_worker, "torch": torch_worker, "paired": paired_worker}[
-        args.worker](args)
+    result = {"flax": flax_worker, "torch": torch_worker, "paired": paired_worker,
+              "stem": stem_worker}[args.worker](args)
     print("RESULT " + json.dumps(result), flush=True)
     return
 
+  if args.only == "stem":
+    _stem_report(args, _spawn(args, ["--worker", "stem"],
+                              "--xla_force_host_platform_device_count=1"))
+    return
   paired = None
   if args.only in "paired":
     paired = _spawn(args, ["--worker", "paired"], "--xla_force_host_platform_device_count=1")
@@ -208,6 +243,30 @@ def main() -> None:
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
       f.write(report)
+
+
+def _stem_report(args, result: dict) -> None:
+  if "error" in result:
+    raise SystemExit(f"stem worker failed: {result['error']}")
+  lines = [
+      "# The folded stem (models/stem.py): ResNet-18 fed 3 identical channels vs the channel "
+      "once, CPU", "",
+      f"Command: `nice python experiments/perf/bench_train.py {' '.join(sys.argv[1:])}`  ",
+      f"Batch {args.batch} x 128 mels x {args.frames} frames, width {args.width or 64}, 10-way "
+      f"head, Adam, one XLA CPU device; all variants in one process, alternating, median of "
+      f"{args.repeats} after a warm-up call. Machine: {os.cpu_count()} CPU cores shared with "
+      f"other jobs (load avg {os.getloadavg()[0]:.1f} at the end).", "",
+      "| variant | median s | runs s |", "|---|---:|---|"]
+  for name, r in result.items():
+    lines.append(f"| {name} | {r['step_s']:.3f} | {[round(t, 3) for t in r['steps']]} |")
+  for what in ("train step", "stem conv forward + gradient"):
+    three, one = (result[f"{what}, {c} channel(s) in"]["step_s"] for c in (3, 1))
+    lines.append(f"\n{what}: 3 channels / folded = **{three / one:.2f}x**")
+  text = "\n".join(lines) + "\n"
+  print(text)
+  if args.out:
+    with open(args.out, "w") as f:
+      f.write(text)
 
 
 def _markdown(args, rows, paired) -> str:

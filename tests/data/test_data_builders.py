@@ -59,6 +59,43 @@ def test_detection_windows_labels_and_background(tiny_root):
   assert windows.is_background(y).any() and (~windows.is_background(y)).any()
 
 
+def test_a_split_is_prepared_alone(tmp_path):
+  """A frozen cell reads one split: opening it prepares that split and no other, and the
+  examples equal those of the whole dataset's preparation ("all")."""
+  size = synthetic.SuiteSize(clips_per_class=(2, 1, 1), clip_scale=0.1)
+  root = str(tmp_path)
+  synthetic.write_suite(root, size=size, seed=0, names=["synth_birds"])
+  test = pipeline.open_split("synth_birds", "test", data_root=root)
+  assert list(test.builder.info.splits) == ["test"]
+  everything = pipeline.open_split("synth_birds", pipeline.ALL, data_root=root)
+  assert sorted(everything.builder.info.splits) == ["test", "train", "valid"]
+  whole = everything.builder.as_dataset(split="test", shuffle_files=False)
+  assert ([e["id"] for e in _examples(test)] ==
+          [e["id"] for e in whole.as_numpy_iterator()])
+  assert test.num_examples == everything.builder.info.splits["test"].num_examples
+  with pytest.raises(ValueError, match=r"no split 'tset'.*\['test', 'train', 'valid'\]"):
+    pipeline.open_split("synth_birds", "tset", data_root=root)
+
+
+def test_annotated_classes_read_without_preparing(tmp_path, tiny_root):
+  """The train split's classes (the 'classes absent from train' note of a frozen cell) come
+  from its annotations, equal to the prepared split's labels, and prepare nothing."""
+  folder = tmp_path / "own"
+  for j, (split, labels) in enumerate((("train", "ab"), ("test", "abc"))):
+    for i, label in enumerate(labels):
+      audio_io.write_wav(str(folder / split / label / f"{i}.wav"),
+                         h.tone(8000, 0.25, 300 + 100 * i + 40 * j), 8000)
+  cache = str(tmp_path / "cache")
+  assert pipeline.annotated_classes("own", "train", data_root=str(tmp_path),
+                                    cache_dir=cache) == {0, 1}
+  assert not any("only-train" in d for _, dirs, _ in os.walk(cache) for d in dirs)
+  train = pipeline.open_split("synth_birds", "train", data_root=tiny_root)
+  assert pipeline.annotated_classes("synth_birds", "train", data_root=tiny_root) == set(
+      np.unique(train.labels).tolist())
+  with pytest.raises(ValueError, match="no split 'dev'"):
+    pipeline.annotated_classes("synth_birds", "dev", data_root=tiny_root)
+
+
 def test_regenerated_source_is_not_stale(tmp_path):
   size = synthetic.SuiteSize(clips_per_class=(1, 1, 1), clip_scale=0.1)
   root = str(tmp_path)

@@ -13,6 +13,7 @@ input pipeline must deliver (None: the dataset's own rate, as BEANS does for its
 - clap.py: CLAP's clap_logmel (ClapFeatureExtractor at 48 kHz).
 - birdset.py: BirdSet's birdset_mel (its ConvNeXt's dB mel at 32 kHz).
 - perch.py: the Perch models' chirp front ends at 32 kHz (perch_logmel, perch_pcen).
+- channels.py: which recipes repeat one channel (computed), and such a recipe's channel once.
 
 Each module's docstring states its recipes against the original's code. Importing this package
 registers all of them.
@@ -37,3 +38,4 @@ from bioacoustics_jax.audio.recipes.birdset import (BIRDSET_HOP, BIRDSET_MEAN, B
                                                     BIRDSET_TOP_DB, birdset_mel)
 from bioacoustics_jax.audio.recipes.perch import (PERCH_RATE, PERCH_WINDOW, chirp_mel,
                                                   perch_logmel, perch_pcen, tf_mel_matrix)
+from bioacoustics_jax.audio.recipes.channels import folded, repeated_channels

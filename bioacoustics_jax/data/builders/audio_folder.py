@@ -32,10 +32,14 @@ class AudioFolder(base.AudioBuilderBase):
   def _label_feature(self):
     return tfds.features.ClassLabel(names=list(self.source.info.class_names))
 
-  def _split_files(self):
+  @classmethod
+  def offered_splits(cls, source: catalog.DatasetSource) -> dict[str, str]:
     # Splits absent on disk are simply not offered (a folder may have only train/ and test/).
-    return {split: path for split, path in self.source.split_files.items()
-            if os.path.exists(path)}
+    return {split: path for split, path in source.split_files.items() if os.path.exists(path)}
+
+  @classmethod
+  def split_labels(cls, path: str) -> list[str]:
+    return [label for _, label in catalog.list_split(path)]
 
   def _generate_examples(self, split: str, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
     base_dir = path if os.path.isdir(path) else os.path.dirname(path)

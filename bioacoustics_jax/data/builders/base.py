@@ -53,6 +53,8 @@ class AudioBuilderConfig(tfds.core.BuilderConfig):
       dropped unless it is the only one). Either way the warnings say how much audio was used.
     window_rule: detection window count, "cover_tail" or "beans" (windows.py).
     overlap_tolerance: added to the 0.2 overlap threshold; 0.0 compares like BEANS (windows.py).
+    only_split: prepare this split alone (None: every split of the source). A run prepares
+      the splits its cells read and no other: a frozen cell reads only its evaluated split.
   """
 
   source: catalog.DatasetSource | None = None
@@ -63,6 +65,7 @@ class AudioBuilderConfig(tfds.core.BuilderConfig):
   long_files: str = "crop"
   window_rule: str = "cover_tail"
   overlap_tolerance: float = 1e-9
+  only_split: str | None = None
 
   def __repr__(self) -> str:
     # tfds logs the config of every custom build; the name says all that matters (dataset,
@@ -74,8 +77,8 @@ class AudioBuilderConfig(tfds.core.BuilderConfig):
 def make_config(source: catalog.DatasetSource, *, skip_bad_audio: bool = False,
                 downmix: bool = True, resample_mismatched: bool = True,
                 channel: int | None = None, long_files: str = "crop",
-                window_rule: str = "cover_tail",
-                overlap_tolerance: float = 1e-9) -> AudioBuilderConfig:
+                window_rule: str = "cover_tail", overlap_tolerance: float = 1e-9,
+                only_split: str | None = None) -> AudioBuilderConfig:
   """A config whose name changes whenever the data or the options change (see module doc)."""
   if long_files not in LONG_FILES:
     raise ValueError(f"data.long_files must be one of {LONG_FILES}, got {long_files!r}")
@@ -86,7 +89,8 @@ def make_config(source: catalog.DatasetSource, *, skip_bad_audio: bool = False,
       "" if channel is None else f"-ch{int(channel)}") + (
       "" if long_files == "crop" else f"-long{long_files}") + (
       "" if window_rule == "cover_tail" else f"-win{window_rule}") + (
-      "" if overlap_tolerance == 1e-9 else f"-tol{overlap_tolerance:g}")
+      "" if overlap_tolerance == 1e-9 else f"-tol{overlap_tolerance:g}") + (
+      "" if only_split is None else f"-only-{_safe(only_split)}")
   if source.info.task == "detection" and window_rule not in windows.WINDOW_RULES:
     raise ValueError(f"data.window_rule must be one of {windows.WINDOW_RULES}, got "
                      f"{window_rule!r}")
@@ -95,7 +99,8 @@ def make_config(source: catalog.DatasetSource, *, skip_bad_audio: bool = False,
       name=name, description=f"{source.info.name} from {source.root}", source=source,
       skip_bad_audio=skip_bad_audio, downmix=downmix, resample_mismatched=resample_mismatched,
       channel=None if channel is None else int(channel), long_files=long_files,
-      window_rule=window_rule, overlap_tolerance=float(overlap_tolerance))
+      window_rule=window_rule, overlap_tolerance=float(overlap_tolerance),
+      only_split=only_split)
 
 
 def _safe(name: str) -> str:
@@ -105,6 +110,21 @@ def _safe(name: str) -> str:
 
 def to_int16(x: np.ndarray) -> np.ndarray:
   return np.clip(np.round(x * INT16_SCALE), -32768, 32767).astype(np.int16)
+
+
+def class_index(source: catalog.DatasetSource, label: Any, where: str) -> int:
+  """Index of a label among the source's classes, matched by its label rule (labels.py);
+  labels outside the list go to the unknown class if there is one."""
+  names = source.info.class_names
+  index = labels_lib.index_of(label, names, source.labels)
+  if index is not None:
+    return index
+  label = labels_lib.canonical(label)
+  if source.unknown_label is not None:
+    return names.index(labels_lib.canonical(source.unknown_label))
+  raise ValueError(f"{where}: label {label!r} is not one of the {len(names)} classes of "
+                   f"{source.info.name} ({', '.join(names[:10])}...); fix the annotation "
+                   f"or add it to class_names in dataset.json")
 
 
 class AudioBuilderBase(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -185,26 +205,25 @@ class AudioBuilderBase(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             for i in starts]
 
   def class_index(self, label: Any, where: str) -> int:
-    """Index of a label among the classes, matched by the source's label rule (labels.py);
-    labels outside the list go to the unknown class if there is one."""
-    names = self.source.info.class_names
-    index = labels_lib.index_of(label, names, self.source.labels)
-    if index is not None:
-      return index
-    label = labels_lib.canonical(label)
-    if self.source.unknown_label is not None:
-      return names.index(labels_lib.canonical(self.source.unknown_label))
-    raise ValueError(f"{where}: label {label!r} is not one of the {len(names)} classes of "
-                     f"{self.source.info.name} ({', '.join(names[:10])}...); fix the annotation "
-                     f"or add it to class_names in dataset.json")
+    return class_index(self.source, label, where)
 
-  def _split_files(self) -> dict[str, str]:
-    """The splits to prepare (default: all of the source's)."""
-    return dict(self.source.split_files)
+  @classmethod
+  def split_labels(cls, path: str) -> list[str]:
+    """The raw labels of one split's annotations (its file or folder), without its audio."""
+    raise NotImplementedError(f"{cls.__name__} has no per-clip class labels")
+
+  @classmethod
+  def offered_splits(cls, source: catalog.DatasetSource) -> dict[str, str]:
+    """{split: its annotation file or folder} this builder can prepare from `source` (default:
+    all of the source's)."""
+    return dict(source.split_files)
 
   def _split_generators(self, dl_manager):
     del dl_manager  # nothing is downloaded: the data is already on disk
-    return {split: self._checked(split, path) for split, path in self._split_files().items()}
+    only = self.builder_config.only_split
+    return {split: self._checked(split, path)
+            for split, path in self.offered_splits(self.source).items()
+            if only is None or split == only}
 
   def _checked(self, split: str, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """The split's examples; once they are all out, its warnings go into the metadata."""

@@ -12,6 +12,7 @@ from typing import Any, Iterator
 import tensorflow_datasets as tfds
 
 from bioacoustics_jax.data import annotations
+from bioacoustics_jax.data import catalog
 from bioacoustics_jax.data.builders import base
 
 
@@ -28,6 +29,10 @@ class BeansClassification(base.AudioBuilderBase):
 
   def _label_feature(self):
     return tfds.features.ClassLabel(names=list(self.source.info.class_names))
+
+  @classmethod
+  def split_labels(cls, path: str) -> list[str]:
+    return catalog.read_annotation_labels(path, "classification")
 
   def _generate_examples(self, split: str, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
     rows = annotations.read_rows(path, ("path", "label"))
