@@ -44,8 +44,10 @@ _CLI_OVERRIDES: dict[str, str] = {}
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if len(argv) > 1:  # one line, not absl's UsageError (which prints the whole usage first)
+    print(f"ERROR: unexpected arguments {argv[1:]}; options are --name=value (--help lists "
+          "them)", file=sys.stderr)
+    sys.exit(2)
   if _PRINT_CONFIG.value:
     config = config_loader.load_for_command_line(_CONFIG.value, _CLI_OVERRIDES)
     print(config_doc.describe(config, _CONFIG.value), end="")

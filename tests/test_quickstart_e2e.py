@@ -25,17 +25,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="module")
 def console_run(tmp_path_factory):
-  """The real command, as a user types it: (workdir, its console lines, its exit status)."""
+  """The real command, as a user types it: (workdir, the lines its console kept)."""
   workdir = str(tmp_path_factory.mktemp("quickstart"))
   # One classification and one detection set keep this under a minute on 2 cores.
+  return workdir, _console(f":{ARG}", workdir)
+
+
+def _console(args, workdir):
+  """Runs launch.run with the quickstart config and `args`: the lines a terminal keeps (a
+  progress bar redraws itself with "\r" on one line)."""
   done = subprocess.run(
-      [sys.executable, "-m", "launch.run", f"--config=experiments/configs/quickstart.py:{ARG}",
+      [sys.executable, "-m", "launch.run", f"--config=experiments/configs/quickstart.py{args}",
        f"--workdir={workdir}"], cwd=ROOT, capture_output=True, timeout=1800,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   text = (done.stderr + done.stdout).decode()
   assert done.returncode == 0, text[-3000:]
-  # The lines a terminal keeps: a progress bar redraws itself with "\r" on one line.
-  return workdir, [line.rpartition("\r")[2] for line in text.split("\n")[:-1]]
+  return [line.rpartition("\r")[2] for line in text.split("\n")[:-1]]
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +77,17 @@ def _embeddings(workdir, dataset, model, regime, split="test"):
            and EmbeddingSet.load(os.path.join(folder, f)).meta["split"] == split]
   (path,) = found
   return path
+
+
+@pytest.mark.slow
+def test_make_demo_fits_40_lines_and_ends_with_the_table(tmp_path):
+  """`make demo`'s command on a fresh workdir (3 datasets, UMAP: about 100 s on 2 cores)."""
+  console = _console("", str(tmp_path / "demo"))
+  assert len(console) <= 40, "\n".join(console)
+  header = next(i for i, line in enumerate(console) if line.startswith("dataset "))
+  assert [line.split()[0] for line in console[header + 1:header + 4]] == [
+      "synth_birds", "synth_bats", "synth_frogs_detection"]
+  assert console[-1].startswith("Log:")
 
 
 def test_results_csv_has_one_row_per_cell_with_sane_values(finished_run):

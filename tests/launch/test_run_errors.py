@@ -43,7 +43,7 @@ def test_lines_keep_at_most_three_under_the_error():
   assert lines[-1] == "(details and traceback: /w/log.txt)" and "4 more lines" in lines[-2]
 
 
-def _run(args, tmp_path, timeout=300):
+def _run(args, tmp_path, timeout=900):
   done = subprocess.run([sys.executable, "-m", "launch.run", *args], cwd=ROOT,
                         capture_output=True, text=True, timeout=timeout,
                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
@@ -67,6 +67,12 @@ def test_misspelled_key_is_one_line_with_the_nearest_keys(tmp_path):
   os.remove(path)
   assert "Traceback" in log and "ConfigLoadError" in log
   assert not (tmp_path / "w").exists()
+
+
+def test_a_stray_argument_is_one_line(tmp_path):
+  code, console = _run([QUICKSTART, f"--workdir={tmp_path / 'w'}", "smoke=true"], tmp_path)
+  assert code == 2 and console == [
+      "ERROR: unexpected arguments ['smoke=true']; options are --name=value (--help lists them)"]
 
 
 def test_help_with_a_config_exits_0():
