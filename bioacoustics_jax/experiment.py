@@ -26,6 +26,7 @@ import numpy as np
 from absl import logging
 
 from bioacoustics_jax import config_checks
+from bioacoustics_jax import console
 from bioacoustics_jax import grid
 from bioacoustics_jax import paths
 from bioacoustics_jax import provenance
@@ -42,7 +43,8 @@ from bioacoustics_jax.results import store as results
 
 
 def run_experiment(config: ml_collections.ConfigDict, workdir: str,
-                   argv: list[str] | None = None, cells_dir: str | None = None) -> str:
+                   argv: list[str] | None = None, cells_dir: str | None = None,
+                   run_id: str | None = None) -> str:
   """Runs every cell of `config` and returns the path of results.csv.
 
   `cells_dir` (default `workdir`) holds the cells' caches (embeddings/, train/): the trials of a
@@ -61,7 +63,7 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
   grid.resolve_data_root(config, workdir)  # raw audio must be local or mounted: fail now
   distributed.check_setup(config.to_json(), workdir)  # same config, devices, shared workdir
   paths.makedirs(workdir)
-  record = provenance.start_run(workdir, config, argv=argv)
+  record = provenance.start_run(workdir, config, argv=argv, run_id=run_id)
   logging.info("Run %s: %s", record.run_id, record.path)
   results_csv = os.path.join(workdir, "results.csv")
   failures, metas = [], []
@@ -70,7 +72,8 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
     cells = grid.make_cells(config, backbones, data_root, datasets, workdir,
                             cells_dir or workdir)
     for i, cell in enumerate(cells, 1):
-      logging.info("[%d/%d] %s x %s (%s)", i, len(cells), cell.dataset, cell.model, cell.regime)
+      logging.info("[%d/%d] %s x %s (%s)", i, len(cells), cell.dataset, cell.model, cell.regime,
+                   extra=console.SHOW)
       start = time.perf_counter()
       try:
         cell = cell.opened()  # the splits, once; the key
@@ -90,7 +93,8 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
       seconds = time.perf_counter() - start
       record.add_cell(dataset=cell.dataset, model=cell.model, regime=cell.regime,
                       cell_key=cell.key, status="ok", seconds=round(seconds, 2))
-      logging.info("[%d/%d] done in %.1f s: %s", i, len(cells), seconds, _summary(rows))
+      logging.info("[%d/%d] done in %.0f s%s", i, len(cells), seconds, _summary(rows),
+                   extra=console.SHOW)
   except BaseException as e:
     _write_reports(workdir, results_csv, record.run_id, failures, metas)
     record.finish("interrupted" if isinstance(e, KeyboardInterrupt) else "failed", error=e)
@@ -197,4 +201,10 @@ def _write_figure(workdir: str, es: EmbeddingSet, projections, cell: Cell,
 
 
 def _summary(rows: list[dict]) -> str:
-  return "; ".join(f"{r['reducer']}+{r['clusterer']} NMI={r['nmi']:.3f}" for r in rows)
+  """The cell's best NMI and where it was reached (every score: the log, results.csv)."""
+  scored = [r for r in rows if r["nmi"] == r["nmi"]]  # NaN: not scorable
+  if not scored:
+    return ""
+  best = max(scored, key=lambda r: r["nmi"])
+  return (f": best NMI {best['nmi']:.3f} ({best['reducer']}+{best['clusterer']}) of "
+          f"{len(rows)} setting(s)")

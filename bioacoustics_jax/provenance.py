@@ -131,5 +131,8 @@ class RunRecord:
     paths.write_text(self.path, json.dumps(self.data, indent=1, sort_keys=True, default=str))
 
 
-def start_run(workdir: str, config: Any, argv: list[str] | None = None) -> RunRecord:
-  return RunRecord(workdir, config, argv=argv)
+def start_run(workdir: str, config: Any, argv: list[str] | None = None,
+              run_id: str | None = None) -> RunRecord:
+  """A new run.json (under `run_id`, chosen by the caller when its log file is named after it
+  before the run starts: launch/run.py)."""
+  return RunRecord(workdir, config, run_id=run_id, argv=argv)

@@ -19,6 +19,10 @@ from typing import Callable, Generic, Iterator, TypeVar
 T = TypeVar("T")
 
 
+class UnknownNameError(KeyError):
+  """A name that is not registered; the message lists the known names."""
+
+
 class Registry(Mapping, Generic[T]):
   """Names -> values of one kind; fails loudly on duplicate and unknown names."""
 
@@ -46,7 +50,7 @@ class Registry(Mapping, Generic[T]):
 
   def __getitem__(self, name: str) -> T:
     if name not in self._entries:
-      raise KeyError(f"Unknown {self.kind} {name!r}; known {self.kind}s: {self.names()}."
+      raise UnknownNameError(f"Unknown {self.kind} {name!r}; known {self.kind}s: {self.names()}."
                      + (f" {self.hint}" if self.hint else ""))
     return self._entries[name]
 

@@ -15,6 +15,7 @@ imports JAX or the experiment: config modules only build ConfigDicts.
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib.util
 import os
 import pickle
@@ -78,22 +79,38 @@ def split_cli_overrides(argv: list[str]) -> tuple[list[str], dict[str, str]]:
 
 def load_for_command_line(config_path_and_arg: str, cli_overrides: dict[str, str]
                           ) -> ml_collections.ConfigDict:
-  """`load` for an entry point: a config that cannot be loaded is absl's one-line usage error."""
-  from absl import app  # pylint: disable=g-import-not-at-top
+  """`load` for an entry point: a config that cannot be loaded is one `ERROR:` line on stderr
+  and exit status 2 (absl's UsageError would print the whole usage text above it)."""
   try:
     return load(config_path_and_arg, cli_overrides)
   except ConfigLoadError as e:
-    raise app.UsageError(str(e)) from None
+    print(f"ERROR: {e}", file=sys.stderr)
+    raise SystemExit(2) from None
+
+
+HELP_FLAGS = ("--help", "-help", "-?", "--helpshort", "-helpshort", "--helpfull", "-helpfull")
 
 
 def absl_flags_parser(overrides: dict[str, str]):
   """absl's `app.run(main, flags_parser=...)` for every entry point: `--config.KEY=VALUE` go
-  into `overrides` (read by `load`), the rest are parsed as absl flags."""
+  into `overrides` (read by `load`), the rest are parsed as absl flags. Asked for help, absl
+  prints it and exits 1; here that exit is 0 (help is not a failure). A bare `-v` is `-v=0`
+  (absl's verbosity flag wants a value): every INFO line on the console (launch/run.py)."""
   def parse(argv: list[str]) -> list[str]:
     from absl import flags  # pylint: disable=g-import-not-at-top
-    rest, found = split_cli_overrides(argv)
+    try:
+      rest, found = split_cli_overrides(argv)
+    except ConfigLoadError as e:
+      print(f"ERROR: {e}", file=sys.stderr)
+      raise SystemExit(2) from None
     overrides.update(found)
-    return flags.FLAGS(rest)
+    rest = ["-v=0" if a == "-v" else a for a in rest]
+    try:
+      return flags.FLAGS(rest)
+    except SystemExit as e:
+      if e.code == 1 and any(a.partition("=")[0] in HELP_FLAGS for a in rest[1:]):
+        raise SystemExit(0) from None
+      raise
   return parse
 
 
@@ -125,13 +142,29 @@ def apply(config: ml_collections.ConfigDict, overrides: dict[str, Any], where: s
     node, parts = config, key.split(".")
     for i, part in enumerate(parts):
       if not isinstance(node, ml_collections.ConfigDict) or part not in node:
-        known = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
         raise ConfigLoadError(f"{where}: unknown key {key!r} (no field "
-                              f"{'.'.join(parts[:i + 1])!r}); fields there: {known}")
+                              f"{'.'.join(parts[:i + 1])!r}); nearest keys: "
+                              f"{', '.join(nearest_keys(config, key)) or '(none)'}")
       if i < len(parts) - 1:
         node = node[part]
     node[parts[-1]] = _checked(where, key, value, node[parts[-1]])
   return config.lock()
+
+
+def nearest_keys(config: ml_collections.ConfigDict, key: str, n: int = 5) -> list[str]:
+  """Up to `n` dotted keys of `config` that look most like `key` (a misspelling's fix)."""
+  keys = list(_dotted_keys(config))
+  near = difflib.get_close_matches(key, keys, n=n, cutoff=0.6)
+  last = key.rpartition(".")[2]  # the right name under the wrong section
+  near += [k for k in keys if k.rpartition(".")[2] == last and k not in near]
+  return near[:n]
+
+
+def _dotted_keys(node: ml_collections.ConfigDict, prefix: str = ""):
+  for name in node.keys():
+    if isinstance(node[name], ml_collections.ConfigDict):
+      yield from _dotted_keys(node[name], f"{prefix}{name}.")
+    yield prefix + name
 
 
 def _checked(where: str, key: str, value: Any, current: Any) -> Any:

@@ -1,8 +1,12 @@
-"""End to end: the quickstart smoke config through launch.run's core, then a resumed re-run."""
+"""End to end: the quickstart smoke config through launch.run (its console too), then a resumed
+re-run."""
 
 import csv
 import glob
 import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -18,13 +22,53 @@ from tests.report import html_tables
 METRICS = ("ari", "nmi", "ami", "accuracy")
 
 
+ARG = "smoke=true,regimes=frozen+finetuned,datasets=synth_birds+synth_frogs_detection"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
+def console_run(tmp_path_factory):
+  """The real command, as a user types it: (workdir, the lines its console kept)."""
   workdir = str(tmp_path_factory.mktemp("quickstart"))
   # One classification and one detection set keep this under a minute on 2 cores.
-  config = quickstart.get_config(
-      "smoke=true,regimes=frozen+finetuned,datasets=synth_birds+synth_frogs_detection")
-  return config, workdir, experiment.run_experiment(config, workdir)
+  return workdir, _console(f":{ARG}", workdir)
+
+
+def _console(args, workdir):
+  """Runs launch.run with the quickstart config and `args`: the lines a terminal keeps (a
+  progress bar redraws itself with "\r" on one line)."""
+  done = subprocess.run(
+      [sys.executable, "-m", "launch.run", f"--config=experiments/configs/quickstart.py{args}",
+       f"--workdir={workdir}"], cwd=ROOT, capture_output=True, timeout=1800,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  text = (done.stderr + done.stdout).decode()
+  assert done.returncode == 0, text[-3000:]
+  return [line.rpartition("\r")[2] for line in text.split("\n")[:-1]]
+
+
+@pytest.fixture(scope="module")
+def finished_run(console_run):
+  workdir, _ = console_run
+  return quickstart.get_config(ARG), workdir, os.path.join(workdir, "results.csv")
+
+
+def test_console_is_a_page_a_person_reads(console_run):
+  """Per cell a start and an end line, the summary table, where the log went; the chatter of
+  tfds, orbax, JAX and TF (and the config dump) only in log.txt."""
+  workdir, console = console_run
+  assert len(console) <= 40, "\n".join(console)
+  ends = [line for line in console if re.search(r"\[\d/4\] done in \d+ s: best NMI", line)]
+  assert len(ends) == 4 and len([l for l in console if re.match(r".*\[\d/4\] synth_", l)]) == 4
+  header = next(i for i, line in enumerate(console) if line.startswith("dataset "))
+  assert "NMI pca+km" in console[header] and len(console[header + 1:header + 5]) == 4
+  assert console[-1].startswith("Log:") and "Traceback" not in "\n".join(console)
+  log_path = console[-1].split()[-1]
+  assert log_path.startswith(os.path.join(workdir, "runs")) and log_path.endswith("log.txt")
+  log = open(log_path).read()
+  for chatter in ("orbax", "Downloading and preparing dataset", "FeatureConnector",
+                  "Constructing tf.data.Dataset"):
+    assert chatter in log and chatter not in "\n".join(console), chatter
+  assert "num_epochs" not in log  # the config is in run.json, not dumped into the log
 
 
 def _embeddings(workdir, dataset, model, regime, split="test"):
@@ -36,6 +80,17 @@ def _embeddings(workdir, dataset, model, regime, split="test"):
            and EmbeddingSet.load(os.path.join(folder, f)).meta["split"] == split]
   (path,) = found
   return path
+
+
+@pytest.mark.slow
+def test_make_demo_fits_40_lines_and_ends_with_the_table(tmp_path):
+  """`make demo`'s command on a fresh workdir (3 datasets, UMAP: about 100 s on 2 cores)."""
+  console = _console("", str(tmp_path / "demo"))
+  assert len(console) <= 40, "\n".join(console)
+  header = next(i for i, line in enumerate(console) if line.startswith("dataset "))
+  assert [line.split()[0] for line in console[header + 1:header + 4]] == [
+      "synth_birds", "synth_bats", "synth_frogs_detection"]
+  assert console[-1].startswith("Log:")
 
 
 def test_results_csv_has_one_row_per_cell_with_sane_values(finished_run):

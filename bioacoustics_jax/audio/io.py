@@ -7,8 +7,8 @@ what to do about it. Builders catch `AudioError` (and only that) when `skip_bad_
 it can open is `readable_extensions()`, asked of libsndfile, not a list kept by hand.
 
 Nothing is changed silently: `read_audio` returns, beside the waveform, the `AudioNote`s of what
-it had to do or found (float audio beyond [-1, 1] peak-normalised, channels that cancel when
-averaged, a file shorter than its header says, resampling), which the builders gather into the
+it had to do or found (float audio beyond [-1, 1] peak-normalised, channels averaged and
+channels that cancel when averaged, a file shorter than its header says, resampling), which the builders gather into the
 dataset's warnings.
 """
 
@@ -65,9 +65,11 @@ def resample(x: np.ndarray, from_sr: int, to_sr: int) -> np.ndarray:
 class AudioNote:
   """Something `read_audio` did to or found in one file (kind is a stable key, detail a phrase)."""
 
-  kind: str  # "peak_normalized" | "antiphase" | "truncated" | "resampled"
+  kind: str  # "peak_normalized" | "downmixed" | "antiphase" | "truncated" | "resampled"
   detail: str
-  value: float = 0.0  # peak (peak_normalized), fraction read (truncated), source rate (resampled)
+  # peak (peak_normalized), fraction read (truncated), source rate (resampled), channels
+  # (downmixed)
+  value: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,7 +194,8 @@ def read_audio(
       notes.append(AudioNote(
           "antiphase", f"{channels} channels, mono RMS {mixed:.2g} vs channel RMS {loudest:.2g}",
           mixed))
-    _log.info("%s: %d channels, averaged to mono", path, channels)
+    notes.append(AudioNote("downmixed", f"{channels} channels", float(channels)))
+    _log.info("%s: %d channels, averaged to mono", path, channels)  # the log's full list
   else:
     wav = data[:, 0]
   peak = float(np.max(np.abs(wav)))

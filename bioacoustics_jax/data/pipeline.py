@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import fcntl
 import functools
+import io
 import logging
 import math
 import os
@@ -258,8 +259,23 @@ def prepare(dataset: str, *, data_root: str, skip_bad_audio: bool = False,
     return _prepare_at_uri(lambda: builder_cls(config=config, data_dir=data_dir))
   with _prepare_lock(data_dir):
     builder = builder_cls(config=config, data_dir=data_dir)
-    builder.download_and_prepare()
+    with _printed_to_log():
+      builder.download_and_prepare()
   return builder
+
+
+@contextlib.contextmanager
+def _printed_to_log() -> Iterator[None]:
+  """tfds prints "Downloading and preparing dataset ..." and "... prepared" to stdout, for
+  every split it prepares: those lines go to the log instead of a run's console."""
+  printed = io.StringIO()
+  try:
+    with contextlib.redirect_stdout(printed):
+      yield
+  finally:
+    for line in printed.getvalue().splitlines():
+      if line.strip():
+        _log.info("tfds: %s", line.strip())
 
 
 # How long a host other than process 0 waits for process 0 to prepare a dataset at a URI.
@@ -272,7 +288,8 @@ def _prepare_at_uri(make_builder) -> tfds.core.DatasetBuilder:
   import jax  # pylint: disable=g-import-not-at-top
   builder = make_builder()
   if jax.process_index() == 0:
-    builder.download_and_prepare()
+    with _printed_to_log():
+      builder.download_and_prepare()
     return builder
   wait = float(os.environ.get(PREPARE_WAIT_ENV, "3600"))
   deadline = time.monotonic() + wait

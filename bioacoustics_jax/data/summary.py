@@ -10,6 +10,7 @@ only in a log that scrolled by.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Iterable
 
 
@@ -17,6 +18,12 @@ def log_warnings(meta: dict[str, Any], log: Callable[..., Any]) -> None:
   """Logs a cell's data warnings (prepared data reused from the cache is not re-checked)."""
   for w in meta.get("data_warnings", []):
     log("data check: %s", w["message"])
+  skipped = meta.get("skipped", [])
+  if skipped:
+    names = ", ".join(os.path.basename(s["path"]) for s in skipped[:3])
+    log("data check: %s/%s: %d bad audio file(s) skipped (%s%s); each with its reason in "
+        "report.md", meta.get("dataset", "?"), meta.get("split", "?"), len(skipped), names,
+        " ..." if len(skipped) > 3 else "")
 
 
 def markdown_section(metas: Iterable[dict[str, Any]]) -> list[str]:

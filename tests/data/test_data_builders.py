@@ -9,6 +9,7 @@ import soundfile as sf
 
 from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import pipeline
+from bioacoustics_jax.data import summary
 from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.data import windows
 from tests.data import helpers_audio as h
@@ -132,6 +133,9 @@ def test_stereo_and_wrong_rate_are_fine_by_default(tmp_path):
   _bad_set(str(tmp_path), ["stereo", "wrong_rate"])
   s = pipeline.open_split("badset", "train", data_root=str(tmp_path))
   assert s.num_examples == 4 and s.skipped == []
+  # One line per split for the averaged files (each one is named in the log).
+  (downmixed,) = [w for w in s.warnings if w["kind"] == "downmixed"]
+  assert downmixed["count"] == 1 and "bad_stereo.wav" in downmixed["message"]
 
 
 def test_skip_bad_audio_lists_every_bad_file(tmp_path):
@@ -147,6 +151,11 @@ def test_skip_bad_audio_lists_every_bad_file(tmp_path):
   assert again.skipped == s.skipped
   assert pipeline.open_split("badset", "test", data_root=str(tmp_path), skip_bad_audio=True,
                              **STRICT).skipped == []
+  # The console says so once per split (every file is named in the log and report.md).
+  lines = []
+  summary.log_warnings(dict(dataset="badset", split="train", skipped=s.skipped),
+                       lambda fmt, *args: lines.append(fmt % args))
+  assert len(lines) == 1 and f"badset/train: {len(BAD_KINDS)} bad audio file(s)" in lines[0]
 
 
 def test_unknown_label_and_missing_split_are_clear(tmp_path):

@@ -23,7 +23,7 @@ def test_load_applies_overrides_in_each_fields_type_and_locks():
 
 
 @pytest.mark.parametrize("overrides, match", [
-    ({"train.num_epoch": "3"}, r"unknown key 'train.num_epoch'.*fields there: \[.*'num_epochs'"),
+    ({"train.num_epoch": "3"}, r"unknown key 'train.num_epoch'.*nearest keys: train.num_epochs"),
     ({"train.num_epochs": "three"}, r"train.num_epochs='three' is not a Python literal of type int"),
     ({"train.num_epochs": "2.5"}, r"train.num_epochs=2.5 is a float; the field is a int"),
     ({"train.progress_bar": "maybe"}, r"expected true or false"),

@@ -63,7 +63,7 @@ def test_cli_overrides_are_typed_and_apply_to_every_trial(tmp_path):
 
 @pytest.mark.parametrize("entry,match", [
     ('{"evaluate.umap_min_dits": 0.1}', "sweep entry 1 .*unknown key 'evaluate.umap_min_dits'"),
-    ('{"evaluat.seed": 1}', "unknown key 'evaluat.seed'.*fields there"),
+    ('{"evaluat.seed": 1}', "unknown key 'evaluat.seed'.*nearest keys: "),
     ('{"evaluate.seed": "1"}', "sweep entry 1 .*evaluate.seed='1' is a str; the field is a int"),
     ('{"evaluate.umap_min_dist": True}', "is a bool; the field is a float"),
     ('{"models": "rn18"}', "models='rn18' is a str; the field is a tuple"),

@@ -20,6 +20,7 @@ from typing import Any, Iterator
 import numpy as np
 import tensorflow_datasets as tfds
 
+from bioacoustics_jax import console
 from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import catalog
 from bioacoustics_jax.data import labels as labels_lib
@@ -185,7 +186,9 @@ class AudioBuilderBase(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     except audio_io.AudioError as e:
       if not cfg.skip_bad_audio:
         raise
-      _log.warning("skipping bad audio in %s/%s: %s", self.source.info.name, split, e)
+      # One line per file in the log; the console's one line per split: data/summary.py.
+      _log.warning("skipping bad audio in %s/%s: %s", self.source.info.name, split, e,
+                   extra=console.LOG_ONLY)
       skipped = self.info.metadata[SKIPPED_KEY].setdefault(split, [])
       skipped.append({"path": e.path, "reason": e.reason})
       return None

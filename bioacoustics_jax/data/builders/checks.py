@@ -61,6 +61,8 @@ class SplitChecks:
     messages = {
         "peak_normalized": "float files with samples beyond [-1, 1] were peak-normalised to 1 "
                            "(not clipped)",
+        "downmixed": "multi-channel files were averaged to mono (as BEANS does); set "
+                     f"{option_syntax.spell('data.channel', 0)} (or 1, ...) to use one channel",
         "antiphase": "multi-channel files are near silent once their channels are averaged "
                      "(channels in anti-phase); set "
                      f"{option_syntax.spell('data.channel', 0)} (or 1, ...) to use one channel",
