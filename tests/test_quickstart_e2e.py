@@ -94,9 +94,9 @@ def test_rerun_resumes_without_duplicating_rows(finished_run):
 
 
 def test_rebuilt_report_equals_the_run_report(finished_run, monkeypatch):
-  """`python -m bioacoustics_jax.report --workdir=W` (its rebuild(), from a relative path)
+  """`python -m bioacoustics_jax.report --workdir=W` (report/rebuild.py, from a relative path)
   writes what the run wrote; both hold every section a person needs."""
-  from bioacoustics_jax.report import __main__ as report_cli  # pylint: disable=g-import-not-at-top
+  from bioacoustics_jax.report import rebuild  # pylint: disable=g-import-not-at-top
   _, workdir, _ = finished_run
   names = ("report.md", "report.html")
   run = {n: open(os.path.join(workdir, n)).read() for n in names}
@@ -112,7 +112,7 @@ def test_rebuilt_report_equals_the_run_report(finished_run, monkeypatch):
   for n in names:
     os.remove(os.path.join(workdir, n))
   monkeypatch.chdir(os.path.dirname(workdir))
-  report_cli.rebuild(os.path.basename(workdir))
+  rebuild.rebuild(os.path.basename(workdir))  # what the command line calls
   stamp = re.compile(r"Written \d{4}-\d\d-\d\d \d\d:\d\d UTC")
   for n in names:
     rebuilt = open(os.path.join(workdir, n)).read()

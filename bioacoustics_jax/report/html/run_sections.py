@@ -17,16 +17,16 @@ from bioacoustics_jax.report import run_records
 _esc = html.escape
 
 
-def _table(header: Sequence[str], body: list[list[tuple[str, str | None]]], text_columns: int
-           ) -> str:
+def _table(table_id: str, header: Sequence[str], body: list[list[tuple[str, str | None]]],
+           text_columns: int) -> str:
   """A sortable table; each cell is (text, numeric sort key or None for text)."""
   heads = "".join(f'<th class="t">{_esc(h)}</th>' if i < text_columns else f"<th>{_esc(h)}</th>"
                   for i, h in enumerate(header))
   rows = "\n".join("<tr>" + "".join(
       f'<td class="t">{_esc(text)}</td>' if key is None else
       f'<td data-v="{key}">{_esc(text)}</td>' for text, key in row) + "</tr>" for row in body)
-  return (f'<table class="sortable"><thead><tr>{heads}</tr></thead>\n<tbody>{rows}</tbody>'
-          "</table>")
+  return (f'<table class="sortable" id="{_esc(table_id)}"><thead><tr>{heads}</tr></thead>\n'
+          f"<tbody>{rows}</tbody></table>")
 
 
 def _key(text: str) -> str:
@@ -52,7 +52,7 @@ def training(trials: list[tuple[str, str]]) -> str:
   note = ('<p class="note">Each fine-tuned cell trains once per learning rate; the one whose '
           "best validation score (train.select_metric) is highest is kept, at its best epoch "
           "(from runs/&lt;run id&gt;/run.json; the curves below show every rate).</p>")
-  return title + note + _table(header, body, len(header) - 3)
+  return title + note + _table("training-table", header, body, len(header) - 3)
 
 
 def _value(row: dict[str, Any]) -> tuple[str, str]:
@@ -92,8 +92,9 @@ def probes(trials: list[tuple[str, str]]) -> str:
     for line in lines:
       named = [(f"{v} ({probe_rows.HANDCRAFTED[v]})" if c == "model"
                 and v in probe_rows.HANDCRAFTED else v, None) for c, v in zip(ids, line)]
-      body.append(named + [_value(cells[(line, col)]) if (line, col) in cells else ("", None)
-                           for col in columns])
+      body.append(named + [_value(cells[(line, col)]) if (line, col) in cells
+                           else ("", "-Infinity") for col in columns])
     header = list(ids) + [probe_rows.probe_label(*c) for c in columns]
-    parts.append(f"<h3>{_esc(dataset)}</h3>" + _table(header, body, len(ids)))
+    parts.append(f"<h3>{_esc(dataset)}</h3>"
+                 + _table(f"probes-{dataset}", header, body, len(ids)))
   return "\n".join(parts)
