@@ -58,7 +58,10 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   workdir = os.path.abspath(_WORKDIR.value)
   if _STATUS.value:
-    print(aggregate.status_table(workdir))
+    try:
+      print(aggregate.status_table(workdir))
+    except FileNotFoundError as e:  # not a sweep directory (yet): one line, the fix in it
+      raise app.UsageError(str(e)) from None
     return
   if not _CONFIG.value:
     raise app.UsageError("--config=PATH[:arg] is required (except with --status).")
