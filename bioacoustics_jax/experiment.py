@@ -66,7 +66,7 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
   record = provenance.start_run(workdir, config, argv=argv, run_id=run_id)
   logging.info("Run %s: %s", record.run_id, record.path)
   results_csv = os.path.join(workdir, "results.csv")
-  failures, metas = [], []
+  failures = []
   try:
     data_root, datasets = grid.prepare_data(config, workdir)
     cells = grid.make_cells(config, backbones, data_root, datasets, workdir,
@@ -78,11 +78,11 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
       try:
         cell = cell.opened()  # the splits, once; the key
         got = store.embed_cell(cell, config, probe_train=evaluators[0].needs_train)
-        rows = []
+        rows, meta = [], {}
         if distributed.is_main():
           rows = _evaluate_cell(cell, got, config, evaluators, workdir, results_csv,
                                 record.run_id)
-          metas.append(got.embeddings.meta)
+          meta = provenance.reported_meta(got.embeddings.meta)  # report.md reads it from run.json
         distributed.barrier(f"cell {i} {cell.key}")
       except Exception as e:
         failures.append(dict(dataset=cell.dataset, model=cell.model, regime=cell.regime,
@@ -92,18 +92,19 @@ def run_experiment(config: ml_collections.ConfigDict, workdir: str,
         raise
       seconds = time.perf_counter() - start
       record.add_cell(dataset=cell.dataset, model=cell.model, regime=cell.regime,
-                      cell_key=cell.key, status="ok", seconds=round(seconds, 2))
+                      cell_key=cell.key, status="ok", seconds=round(seconds, 2), meta=meta)
       logging.info("[%d/%d] done in %.0f s%s", i, len(cells), seconds, _summary(rows),
                    extra=console.SHOW)
   except BaseException as e:
-    _write_reports(workdir, results_csv, record.run_id, failures, metas)
+    # run.json first: the reports read its final status, its cells and their data checks.
     record.finish("interrupted" if isinstance(e, KeyboardInterrupt) else "failed", error=e)
+    _write_reports(workdir, results_csv, record.run_id, failures)
     raise
-  report_md = _write_reports(workdir, results_csv, record.run_id, failures, metas)
+  record.finish("ok")
+  report_md = _write_reports(workdir, results_csv, record.run_id, failures)
   if config.get("paper_report"):  # the paper grid beside the paper's numbers (beans_paper.py)
     from bioacoustics_jax.report.paper_grid import document as paper_grid
     logging.info("Wrote %s", paper_grid.write_report([results_csv], workdir))
-  record.finish("ok")
   logging.info("Wrote %s, %s and report.html", results_csv, report_md)
   return results_csv
 
@@ -149,19 +150,17 @@ def _write_probe_rows(cell: Cell, evaluator: ClusteringEvaluator, got: store.Cel
            cell_key=cell.key, eval_key=evaluator.eval_key, run_id=run_id) for r in rows])
 
 
-def _write_reports(workdir: str, results_csv: str, run_id: str, failures: list[dict],
-                   metas: list[dict]) -> str:
+def _write_reports(workdir: str, results_csv: str, run_id: str, failures: list[dict]) -> str:
   """report.md (this run's rows, its failures, each dataset's origin, input-check warnings and
-  skipped files) and report.html; process 0 only."""
+  skipped files, read back from run.json as the rebuild reads them) and report.html; process 0
+  only."""
   report_md = os.path.join(workdir, "report.md")
   if not distributed.is_main() or (not paths.exists(results_csv) and not failures):
     return report_md
   from bioacoustics_jax.report.html import document as html_report
   from bioacoustics_jax.report.markdown import document as markdown
-  markdown.write_report(results_csv, report_md, paper_csv=markdown.PAPER_SCORES,
-                        run_id=run_id, failures=failures,
-                        probes_csv=os.path.join(workdir, "probes.csv"),
-                        appendix=data_summary.markdown_section(metas))
+  from bioacoustics_jax.report.markdown import run_report
+  run_report.write_run_report(workdir, run_id, paper_csv=markdown.PAPER_SCORES)
   if paths.exists(results_csv):
     html_report.write_html(workdir, paper_csv=markdown.PAPER_SCORES)
   return report_md

@@ -27,6 +27,7 @@ import time
 import ml_collections
 from absl import logging
 
+from bioacoustics_jax import eval_settings
 from bioacoustics_jax import paths
 from bioacoustics_jax import zoo
 from bioacoustics_jax.cells import store
@@ -69,11 +70,7 @@ def make_evaluators(config: ml_collections.ConfigDict) -> list[ClusteringEvaluat
   paper grid's reducer settings), or the one of `config.evaluate` when there is no grid. The
   entries that config.evaluate already equals come first: the first evaluator is the one the
   probes, report.html and TensorBoard use."""
-  base = config.evaluate.to_dict()
-  grid = [dict(over) for over in (config.get("eval_grid") or {}).values()]
-  grid.sort(key=lambda over: any(base.get(k) != v for k, v in over.items()))
-  settings = [dict(base, **over) for over in grid] or [base]
-  return [ClusteringEvaluator(**s, log=logging.info) for s in settings]
+  return [ClusteringEvaluator(**s, log=logging.info) for s in eval_settings.per_evaluator(config)]
 
 
 def background_axis(config, dataset: str, data_root: str, data_options: dict) -> list[bool]:

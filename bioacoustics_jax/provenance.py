@@ -35,6 +35,18 @@ PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "tensorflow-cp
             "torch", "torchvision", "transformers", "bioacoustics_jax")
 
 
+# What a report needs from a finished cell's embedding-set meta, kept in run.json so that
+# `python -m bioacoustics_jax.report` rebuilds report.md exactly: the data section (origin, input
+# checks, skipped files) and, for a fine-tuned cell, the chosen learning rate and best epoch.
+REPORTED_META = ("dataset", "split", "data_origin", "data_warnings", "skipped", "learning_rate",
+                 "best_epoch", "best_metric")
+
+
+def reported_meta(meta: dict[str, Any]) -> dict[str, Any]:
+  """The part of an embedding set's meta that run.json keeps (REPORTED_META)."""
+  return {k: meta[k] for k in REPORTED_META if k in meta}
+
+
 def new_run_id() -> str:
   """Sortable and unique: UTC time to the second plus 6 random hex digits."""
   return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S-") + \
@@ -113,7 +125,8 @@ class RunRecord:
     self._write()
 
   def add_cell(self, **cell: Any) -> None:
-    """One finished (or failed) cell: dataset, model, regime, cell key, status, seconds."""
+    """One finished (or failed) cell: dataset, model, regime, cell key, status, seconds and
+    its `meta` (reported_meta)."""
     self.data["cells"].append(cell)
     self._write()
 

@@ -46,7 +46,34 @@ def resolve(module, arg: str | None, cli_overrides: dict[str, str], where: str
   except (ValueError, KeyError, TypeError, OSError) as e:  # its own checks: one line
     raise ConfigLoadError(f"{where}: get_config({arg!r}) failed: {e}") from None
   typed = {k: parse_text(k, v, lookup(config, k)) for k, v in cli_overrides.items()}
-  return apply(config, typed, "command line")
+  config = apply(config, typed, "command line")
+  check_effect(module, config, typed, "command line: --config.{key}")
+  return config
+
+
+# A config module may declare fields whose override is harmless though the config's grid or
+# smoke mode replaces it: HARMLESS_OVERRIDES = {"evaluate.x": "why"} (a warning, not an error).
+HARMLESS = "HARMLESS_OVERRIDES"
+
+
+def check_effect(module, config: ml_collections.ConfigDict, overrides: dict[str, Any],
+                 where: str) -> None:
+  """Refuses an override (or swept field) that no part of the run reads because the config's
+  grid or smoke mode replaces it (bioacoustics_jax/eval_settings.py computes which), naming
+  what replaces it; a field in the module's HARMLESS_OVERRIDES is only warned about.
+  `where` names the place; its "{key}" is replaced by the field."""
+  from bioacoustics_jax import eval_settings  # pylint: disable=g-import-not-at-top
+  harmless = getattr(module, HARMLESS, {})
+  for key in overrides:
+    why = eval_settings.unused(config, key)
+    if not why:
+      continue
+    message = f"{where.replace('{key}', key)} has no effect: {why}"
+    if key in harmless:
+      from absl import logging  # pylint: disable=g-import-not-at-top
+      logging.warning("%s (%s declares it harmless: %s)", message, module.__name__, harmless[key])
+      continue
+    raise ConfigLoadError(f"{message}; change what replaces it instead.")
 
 
 def load_module(path: str):

@@ -58,19 +58,26 @@ def main(argv):
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   workdir = os.path.abspath(_WORKDIR.value)
   if _STATUS.value:
-    print(aggregate.status_table(workdir))
+    try:
+      print(aggregate.status_table(workdir))
+    except FileNotFoundError as e:  # not a sweep directory (yet): one line, the fix in it
+      raise app.UsageError(str(e)) from None
     return
   if not _CONFIG.value:
     raise app.UsageError("--config=PATH[:arg] is required (except with --status).")
   from launch.sweeps import driver  # pylint: disable=g-import-not-at-top
-  driver.run_sweep(
-      _CONFIG.value, workdir, _CLI_OVERRIDES, dry_run=_DRY_RUN.value,
-      retry_failed=_RETRY_FAILED.value, select_split=_SELECT_SPLIT.value, metric=_METRIC.value,
-      cpus_per_trial=_CPUS.value, gpus_per_trial=_GPUS.value,
-      max_concurrent=_MAX_CONCURRENT.value, max_retries=_MAX_RETRIES.value,
-      ray_address=_RAY_ADDRESS.value, ray_timeout=_RAY_TIMEOUT.value,
-      num_cpus=_NUM_CPUS.value or None, num_gpus=None if _NUM_GPUS.value < 0 else _NUM_GPUS.value,
-      ray_dashboard=_DASHBOARD.value, reuse_workers=_REUSE.value)
+  try:
+    driver.run_sweep(
+        _CONFIG.value, workdir, _CLI_OVERRIDES, dry_run=_DRY_RUN.value,
+        retry_failed=_RETRY_FAILED.value, select_split=_SELECT_SPLIT.value,
+        metric=_METRIC.value, cpus_per_trial=_CPUS.value, gpus_per_trial=_GPUS.value,
+        max_concurrent=_MAX_CONCURRENT.value, max_retries=_MAX_RETRIES.value,
+        ray_address=_RAY_ADDRESS.value, ray_timeout=_RAY_TIMEOUT.value,
+        num_cpus=_NUM_CPUS.value or None,
+        num_gpus=None if _NUM_GPUS.value < 0 else _NUM_GPUS.value,
+        ray_dashboard=_DASHBOARD.value, reuse_workers=_REUSE.value)
+  except config_loader.ConfigLoadError as e:  # found before any trial: one line, the fix in it
+    raise app.UsageError(str(e)) from None
   if not _DRY_RUN.value:
     print(aggregate.status_table(workdir))
     print(f"Results: {os.path.join(workdir, 'sweep_results.csv')}\n"

@@ -150,6 +150,32 @@ def test_rerun_resumes_without_duplicating_rows(finished_run):
   assert _embeddings(workdir, "synth_birds", "rn18", "frozen") == path
 
 
+def test_rebuilt_report_equals_the_run_report(finished_run, monkeypatch):
+  """`python -m bioacoustics_jax.report --workdir=W` (report/rebuild.py, from a relative path)
+  writes what the run wrote; both hold every section a person needs."""
+  from bioacoustics_jax.report import rebuild  # pylint: disable=g-import-not-at-top
+  _, workdir, _ = finished_run
+  names = ("report.md", "report.html")
+  run = {n: open(os.path.join(workdir, n)).read() for n in names}
+  md, page = run["report.md"], run["report.html"]
+  for section in ("## Linear probe, kNN retrieval and few-shot", "## Data",
+                  "## Fine-tuning: chosen learning rate and best epoch"):
+    assert section in md, section
+  # The one fine-tuned cell per dataset with the smoke grid's only learning rate.
+  assert md.count("| finetuned | test | 0.001 | 0.001 | 0 |") == 2, md  # epochs count from 0
+  assert 'id="probes"' in page and "kNN P@" in page and 'id="training"' in page
+  assert "<dt>status</dt><dd><code>ok</code>" in page and "<dt>end</dt><dd><code>None" not in page
+  assert "unfinished" not in page and "selected lr 0.001, best epoch 0" in page
+  for n in names:
+    os.remove(os.path.join(workdir, n))
+  monkeypatch.chdir(os.path.dirname(workdir))
+  rebuild.rebuild(os.path.basename(workdir))  # what the command line calls
+  stamp = re.compile(r"Written \d{4}-\d\d-\d\d \d\d:\d\d UTC")
+  for n in names:
+    rebuilt = open(os.path.join(workdir, n)).read()
+    assert stamp.sub("", rebuilt) == stamp.sub("", run[n]), n
+
+
 def test_unknown_model_fails_before_any_work(tmp_path):
   config = quickstart.get_config("smoke=true,models=rn19")
   with pytest.raises(KeyError, match="Unknown model 'rn19'.*rn18"):

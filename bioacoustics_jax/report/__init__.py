@@ -7,7 +7,9 @@
 
 Design. Each document is its own folder; they share only what sits here: reference.py (the
 paper's numbers, and our rows matched to them), tables.py (the markdown table), seed_spread.py
-(a score as "mean ± sd" over the evaluation seeds), figures.py
+(a score as "mean ± sd" over the evaluation seeds), probe_rows.py (probes.csv read back),
+run_records.py (what runs/*/run.json says: the latest run, failed cells, each fine-tuned cell's
+chosen learning rate and best epoch), figures.py
 (the per-cell scatter PNGs a run writes into figures/) and tensorboard.py (per-cell scores for
 TensorBoard). Reports read the results store (bioacoustics_jax/results/, below this room) and
 the files a run wrote (views/, projections/, train/, runs/*/run.json); they never compute a

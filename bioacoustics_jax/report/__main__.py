@@ -1,5 +1,6 @@
 """Rebuilds report.md and report.html from a workdir, offline: `python -m bioacoustics_jax.report
---workdir=W` (a run: both files; a sweep directory: report.html over its runs/*/ trials).
+--workdir=W` (a run: both files, report.md for its latest invocation as the run wrote it; a sweep
+directory: report.html over its runs/*/ trials).
 
 Nothing is recomputed: results.csv, views/, train/ and runs/*/run.json are read as the run left
 them (see report/html/document.py), so a page can be rebuilt after the code that draws it changed.
@@ -7,12 +8,10 @@ them (see report/html/document.py), so a page can be rebuilt after the code that
 
 from __future__ import annotations
 
-import os
-
 from absl import app
 from absl import flags
 
-from bioacoustics_jax.report.html import document as html
+from bioacoustics_jax.report import rebuild
 from bioacoustics_jax.report.markdown import document as markdown
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A run's or a sweep's workdir.")
@@ -24,12 +23,8 @@ flags.mark_flags_as_required(["workdir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  paper = _PAPER.value if _PAPER.value and os.path.exists(_PAPER.value) else None
-  results_csv = os.path.join(_WORKDIR.value, "results.csv")
-  if os.path.exists(results_csv):
-    print(markdown.write_report(results_csv, os.path.join(_WORKDIR.value, "report.md"),
-                                paper_csv=paper))
-  print(html.write_html(_WORKDIR.value, paper_csv=paper))
+  for path in rebuild.rebuild(_WORKDIR.value, _PAPER.value):
+    print(path)
 
 
 if __name__ == "__main__":

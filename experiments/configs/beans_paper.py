@@ -221,11 +221,13 @@ def _expected(dataset: str) -> str:
   return f"{spec['folder']}/{next(iter(spec['files'].values()))}"
 
 
-def sweep(add):
-  """One run per dataset x model: the unit that parallelises across machines; each run holds
-  both regimes, both background settings and the whole reducer grid (embeddings reused)."""
-  for dataset in BEANS_DATASETS:
-    for model in PAPER_MODELS:
+def sweep(add, arg=None):
+  """One run per dataset x model of the config (`arg`'s datasets= and models=, the smoke grid's
+  under smoke=true): the unit that parallelises across machines; each run holds both regimes,
+  both background settings and the whole reducer grid (embeddings reused)."""
+  config = get_config(arg)
+  for dataset in config.data.datasets:
+    for model in config.models:
       add({"data.datasets": (dataset,), "models": (model,)})
 
 

@@ -107,6 +107,7 @@ def make_plan(config_path_and_arg: str, cli_overrides: dict[str, str] | None = N
     if trial_arg not in bases:
       bases[trial_arg] = config_loader.resolve(module, trial_arg, cli_overrides or {}, where)
     config = config_loader.apply(bases[trial_arg], entry, where)
+    config_loader.check_effect(module, config, entry, where + ": swept field {key}")
     if check is not None:
       try:
         check(config)

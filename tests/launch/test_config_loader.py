@@ -13,9 +13,9 @@ QUICKSTART = str(ROOT / "experiments" / "configs" / "quickstart.py")
 
 def test_load_applies_overrides_in_each_fields_type_and_locks():
   config = config_loader.load(f"{QUICKSTART}:smoke=true", {
-      "train.num_epochs": "3", "evaluate.reducers": "('pca',)", "data.split": "valid",
+      "train.num_epochs": "3", "evaluate.reducers": "('pca', 'umap')", "data.split": "valid",
       "train.progress_bar": "false", "evaluate.umap_min_dist": "0"})
-  assert config.train.num_epochs == 3 and config.evaluate.reducers == ("pca",)
+  assert config.train.num_epochs == 3 and config.evaluate.reducers == ("pca", "umap")
   assert config.data.split == "valid" and config.train.progress_bar is False
   assert config.evaluate.umap_min_dist == 0.0 and isinstance(config.evaluate.umap_min_dist, float)
   assert config.is_locked

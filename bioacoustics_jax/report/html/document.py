@@ -9,9 +9,12 @@ both offline. It reads only what a run leaves on disk:
                                                       the paper comparison
   views/<dataset>/<model>/<regime>.npz (views.py)  -> the scatter grid: true labels beside each
                                                       scored clustering, hover = clip id/label/file
+  probes.csv                                       -> run_sections.py: probe / kNN / few-shot
   train/**/metrics.jsonl, train/**/sweep.json      -> fine-tuning curves, the chosen lr and epoch
-  runs/*/run.json                                  -> provenance (config, command, commit, dirty,
-                                                      versions, devices, start, end, status)
+  runs/*/run.json                                  -> run_sections.py: each fine-tuned cell's
+                                                      chosen lr and best epoch; provenance
+                                                      (config, command, commit, dirty, versions,
+                                                      devices, start, end, status)
 
 Images are matplotlib PNGs inlined as data URIs and the script is a few dozen lines inlined too
 (page_assets.py): no network, no CDN, no new dependency. Plotly or Bokeh would give zoom for free
@@ -35,6 +38,7 @@ import numpy as np
 from bioacoustics_jax import paths
 from bioacoustics_jax.report.html import figures as html_figures
 from bioacoustics_jax.report.html import page_assets
+from bioacoustics_jax.report.html import run_sections
 from bioacoustics_jax.report.html import score_tables
 from bioacoustics_jax.report.html import views as views_lib
 from bioacoustics_jax.results import store as results_lib
@@ -297,11 +301,14 @@ def write_html(workdir: str, out_html: str | None = None, paper_csv: str | None 
   data: dict[str, Any] = {}
   sections = [score_tables.overview(rows, views, score_tables.headline_pair(rows)),
               score_tables.scores(rows, views), score_tables.deltas(rows),
-              score_tables.paper(rows, paper_csv), _scatter_grid(trials, rows, views, per_scatter, data),
-              _curves(trials), _provenance_section(workdir), _skipped_section(views)]
+              score_tables.paper(rows, paper_csv), run_sections.probes(trials),
+              _scatter_grid(trials, rows, views, per_scatter, data),
+              run_sections.training(trials), _curves(trials), _provenance_section(workdir),
+              _skipped_section(views)]
   nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in (
       ("overview", "overview"), ("scores", "all scores"), ("deltas", "frozen vs fine-tuned"),
-      ("paper", "paper"), ("scatters", "scatters"), ("curves", "curves"),
+      ("paper", "paper"), ("probes", "probes + kNN"), ("scatters", "scatters"),
+      ("training", "chosen lr"), ("curves", "curves"),
       ("provenance", "provenance"), ("skipped", "skipped files")))
   kind = f"sweep of {len(trials)} trials" if any(t for t, _ in trials) else "run"
   datasets = len({r["dataset"] for r in rows})

@@ -19,13 +19,13 @@ its interval lies wholly above every other cell's (probe rows carry no paired dr
 from __future__ import annotations
 
 import collections
-import csv
 import math
 import os
 from typing import Any, Iterable, Sequence
 
 from bioacoustics_jax import paths
 from bioacoustics_jax.evaluate import paired
+from bioacoustics_jax.report import probe_rows
 from bioacoustics_jax.report import reference as reference_lib
 from bioacoustics_jax.report import seed_spread
 from bioacoustics_jax.report import tables
@@ -228,36 +228,10 @@ def _notes_section(rows: list[dict], failures: Sequence[dict]) -> list[str]:
 
 
 # Probe rows (evaluate/probe_evaluator.py PROBE_ROW_KEYS, with the cell's identifying columns).
-PROBE_ID = ("dataset", "model", "regime", "split")
-_PROBE_FLOATS = ("value", "lo", "hi", "seconds")
-_TASK_LABELS = {"linear_probe": "probe", "knn": "kNN", "fewshot": "few-shot"}
-_METRIC_LABELS = {"accuracy": "acc", "macro_f1": "F1", "map": "mAP", "precision_at_k": "P",
-                  "map_at_r": "mAP@R"}
-HANDCRAFTED = {"mfcc": "handcrafted MFCC baseline"}
-
-
-def read_probe_rows(path: str) -> list[dict[str, Any]]:
-  """Rows of a probe results csv (values parsed to float, NaN when empty); [] if absent."""
-  if not paths.exists(path):
-    return []
-  with paths.open_text(path) as f:
-    rows = list(csv.DictReader(f))
-  for row in rows:
-    for column in _PROBE_FLOATS:
-      text = row.get(column, "")
-      row[column] = float(text) if text not in ("", "nan", None) else math.nan
-  return rows
-
-
-def _probe_label(task: str, setting: str, metric: str) -> str:
-  metric_label = _METRIC_LABELS.get(metric, metric)
-  if metric == "precision_at_k" and setting.startswith("k="):
-    return f"kNN P@{setting[2:]}"
-  if metric == "map_at_r":
-    return "kNN mAP@R"
-  if task == "fewshot" and setting.startswith("n="):
-    return f"{setting[2:]}-shot {metric_label}"
-  return f"{_TASK_LABELS.get(task, task)} {metric_label}".strip()
+PROBE_ID = probe_rows.PROBE_ID
+HANDCRAFTED = probe_rows.HANDCRAFTED
+read_probe_rows = probe_rows.read_probe_rows
+_probe_label = probe_rows.probe_label
 
 
 def probe_section(rows: list[dict[str, Any]]) -> list[str]:
