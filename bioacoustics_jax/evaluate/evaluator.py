@@ -61,7 +61,10 @@ MIN_PER_CLASS = 3
 INTERVAL_KEYS = tuple(k for k in cluster_intervals.INTERVAL_KEYS if k not in ROW_KEYS)
 PROBE_ROW_KEYS = probe_evaluator.PROBE_ROW_KEYS
 BACKENDS = ("sklearn", "jax")
-_TSNE_DEFAULTS = dict(tsne_init="pca", tsne_max_iter=1000, tsne_learning_rate="auto")
+# tsne_impl "sklearn" was the only implementation before evaluate/jax_tsne.py: its rows keep their
+# keys, the JAX rows (the new default) get new ones.
+_TSNE_DEFAULTS = dict(tsne_init="pca", tsne_max_iter=1000, tsne_learning_rate="auto",
+                      tsne_impl="sklearn")
 
 
 @dataclasses.dataclass
@@ -85,6 +88,8 @@ class ClusteringEvaluator:
     backend: "sklearn" (default: the numbers the paper comparison was verified with) or "jax"
       (PCA and k-means on the device; the choice for BEANS-scale sets, 100,000 x 1,024).
     umap_fit_max_points: fit UMAP on a seeded sample of this many points, transform the rest.
+    tsne_impl: "jax" (default: evaluate/jax_tsne.py, sklearn's algorithm with exact gradients,
+      so 5 seeds x the halves stay affordable) or "sklearn" (sklearn.manifold.TSNE).
     silhouette_max_points: None (default) = exact silhouette; an int = a seeded subsample.
     n_boot: bootstrap resamples for the probes' intervals and the silhouette's; 0 = none.
     interval_draws: halves for the NMI / ARI intervals (half_samples.py); < 2 = no intervals.
@@ -104,7 +109,7 @@ class ClusteringEvaluator:
                umap_n_neighbors: int = 50, umap_min_dist: float = 0.5, pca_dim: int = 2,
                tsne_perplexity: float = 25.0, tsne_init: str = "pca",
                tsne_max_iter: int = 1000, tsne_learning_rate: str | float = "auto",
-               hdbscan_min_cluster_size: int = 10,
+               tsne_impl: str = "jax", hdbscan_min_cluster_size: int = 10,
                log: Callable[[str], None] | None = print, backend: str = "sklearn",
                umap_fit_max_points: int | None = None,
                silhouette_max_points: int | None = None,
@@ -124,6 +129,8 @@ class ClusteringEvaluator:
                        f"reducers={list(reducers)}, clusterers={list(clusterers)}.")
     if backend not in BACKENDS:
       raise ValueError(f"Unknown evaluator backend {backend!r}; known: {list(BACKENDS)}.")
+    if tsne_impl not in reduce_lib.TSNE_IMPLS:
+      raise ValueError(f"Unknown tsne_impl {tsne_impl!r}; known: {list(reduce_lib.TSNE_IMPLS)}.")
     if int(seeds) < 1:
       raise ValueError(f"evaluate.seeds={seeds!r} must be >= 1.")
     self.seeds = int(seeds)
@@ -134,8 +141,8 @@ class ClusteringEvaluator:
     self.reduce_settings = reduce_lib.ReduceSettings(
         seed=seed, umap_n_neighbors=umap_n_neighbors, umap_min_dist=umap_min_dist,
         pca_dim=pca_dim, tsne_perplexity=tsne_perplexity, tsne_init=tsne_init,
-        tsne_max_iter=int(tsne_max_iter), tsne_learning_rate=tsne_learning_rate, backend=backend,
-        umap_fit_max_points=umap_fit_max_points)
+        tsne_max_iter=int(tsne_max_iter), tsne_learning_rate=tsne_learning_rate,
+        tsne_impl=tsne_impl, backend=backend, umap_fit_max_points=umap_fit_max_points)
     self.cluster_settings = cluster_lib.ClusterSettings(
         seed=seed, hdbscan_min_cluster_size=hdbscan_min_cluster_size, backend=backend)
     self.silhouette_max_points = silhouette_max_points
@@ -160,7 +167,7 @@ class ClusteringEvaluator:
     # before them never share a key with rows made after.
     keyed.update(seeds=self.seeds, interval_draws=self.interval_draws, protocol=2)
     tsne = dict(tsne_init=tsne_init, tsne_max_iter=int(tsne_max_iter),
-                tsne_learning_rate=tsne_learning_rate)
+                tsne_learning_rate=tsne_learning_rate, tsne_impl=tsne_impl)
     # Keyed only when not sklearn's defaults, so the keys of earlier rows stay valid.
     keyed.update({k: v for k, v in tsne.items() if v != _TSNE_DEFAULTS[k]})
     self.eval_key = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]

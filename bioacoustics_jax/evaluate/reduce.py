@@ -6,7 +6,8 @@ sizes that the libraries reject on small sets (UMAP's n_neighbors and spectral i
 perplexity, PCA's component count) are adapted to what N allows by evaluate/small_sets.py, which
 also says what changed (the evaluator writes it into the row's note).
 
-`backend="jax"` runs PCA on the device (evaluate/jax_pca.py, equal to sklearn to 1e-5). UMAP stays
+`backend="jax"` runs PCA on the device (evaluate/jax_pca.py, equal to sklearn to 1e-5). t-SNE runs
+in JAX by default (`tsne_impl`, evaluate/jax_tsne.py: sklearn's algorithm, exact gradients). UMAP stays
 umap-learn on the CPU: its cost grows ~N log N in the neighbour graph plus 200-500 epochs over
 the edges (experiments/perf/results/evaluate_cpu.md has the measured time); `umap_fit_max_points`
 fits it on a seeded sample of that many points and places the rest with `transform` (the usual
@@ -39,6 +40,9 @@ class ReduceSettings:
   tsne_init: str = "pca"
   tsne_max_iter: int = 1000
   tsne_learning_rate: str | float = "auto"
+  # "jax": evaluate/jax_tsne.py, sklearn's algorithm with exact gradients in one jitted loop
+  # (the seeds x halves of a t-SNE setting affordable); "sklearn": sklearn.manifold.TSNE.
+  tsne_impl: str = "jax"
   backend: str = "sklearn"  # "jax": PCA on the device
   umap_fit_max_points: int | None = None  # fit UMAP on a sample of this many, transform the rest
   umap_init: str = "spectral"  # umap-learn's default; small_sets.py switches tiny sets to random
@@ -126,8 +130,17 @@ def _umap(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
   return out
 
 
+TSNE_IMPLS = ("jax", "sklearn")
+
+
 @register_reducer("tsne")
 def _tsne(x: np.ndarray, settings: ReduceSettings) -> np.ndarray:
+  if settings.tsne_impl == "jax":
+    from bioacoustics_jax.evaluate import jax_tsne
+    return jax_tsne.tsne(x, settings.tsne_perplexity, settings.tsne_init, settings.tsne_max_iter,
+                         settings.tsne_learning_rate, settings.seed)
+  if settings.tsne_impl != "sklearn":
+    raise ValueError(f"tsne_impl={settings.tsne_impl!r} is not one of {list(TSNE_IMPLS)}.")
   from sklearn.manifold import TSNE
   model = TSNE(n_components=2, perplexity=float(settings.tsne_perplexity), init=settings.tsne_init,
                max_iter=int(settings.tsne_max_iter), learning_rate=settings.tsne_learning_rate,

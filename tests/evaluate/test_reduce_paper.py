@@ -11,7 +11,8 @@ from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator
 def test_tsne_settings_are_sklearns():
   x = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
   settings = reduce_lib.ReduceSettings(tsne_perplexity=5.0, tsne_init="random",
-                                       tsne_max_iter=300, tsne_learning_rate="auto")
+                                       tsne_max_iter=300, tsne_learning_rate="auto",
+                                       tsne_impl="sklearn")
   ours = reduce_lib.reduce("tsne", x, settings)
   theirs = TSNE(n_components=2, perplexity=5.0, init="random", max_iter=300,
                 learning_rate="auto", random_state=42).fit_transform(x)
