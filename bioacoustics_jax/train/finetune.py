@@ -3,8 +3,9 @@
     variables, result = finetune(backbone, train_split, valid_split, config.train, workdir)
 
 `finetune` adds a new linear head on the backbone's embedding (models/classifier.py), runs every
-learning rate of `train.learning_rates` in its own `<workdir>/lr_<lr>/` (each resumable), and
-keeps the run and epoch with the best validation metric. It returns the fine-tuned BACKBONE
+learning rate of `train.learning_rates` in its own `<workdir>/lr_<lr>/` (each resumable; the
+grid trained together in one compiled program, train/grid_fit.py), and keeps the run and epoch
+with the best validation metric. It returns the fine-tuned BACKBONE
 variables, ready for embedding extraction with the same backbone module (the head is dropped;
 it is in the checkpoint if needed).
 
