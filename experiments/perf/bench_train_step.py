@@ -13,8 +13,8 @@ twin at `--width`) + a 10-way head, Adam, cross-entropy on the same mel input (c
 the project's recipe: the torch side skips the recipe, which favours it), eager float32, AMP
 (autocast bfloat16 on CUDA; CPU autocast is skipped), and torch.compile of the model. Batches
 are on the device before timing for both; each number is the median of `--repeats` steps taken
-in turns, after a warm-up (compile) call. Ratio = torch ms / project ms (> 1: the project is
-faster).
+in turns, after a warm-up (compile) call. Last column: the project's f32 step ms / the row's ms
+(> 1: the row is faster than the project's f32 step).
 """
 
 from __future__ import annotations
@@ -166,7 +166,8 @@ def main(argv):
     lines.append(f"| {name} | {first[name]:.1f} | {ms[name]:.1f} | {per_lr:.1f} | "
                  f"{base / ms[name]:.2f} |")
   lines += ["", "Grid rows: one step trains every member; `ms per lr` divides by the members. "
-            "For torch rows, `project f32 ms / this` < 1 means torch is faster."]
+            "`project f32 ms / this` > 1: this row's step is faster than the project's f32 "
+            "step (for a torch row: torch is faster); < 1: slower."]
   output.emit(lines, _OUT.value)
 
 
