@@ -22,8 +22,8 @@ start, Adam, batch 32, `--epochs` epochs, validation accuracy after each epoch, 
 (lr, epoch) on valid kept, its backbone embeds the test split. The project runs its
 train/finetune.py (the grid in one compiled program, precise-BN recalibration, orbax
 checkpoints of the best epoch and resume points); the torch script is what a BEANS user writes
-(a loop per lr, `copy.deepcopy` of the best state in memory). The two pipelines alternate in one process, and
-the medians of `--repeats` runs are compared (torch / project > 1 means the project is faster).
+(a loop per lr, `copy.deepcopy` of the best state in memory). The two pipelines alternate in
+one process, and the medians of `--repeats` runs are compared (torch / project > 1 means the project is faster).
 `--width` shrinks the project's ResNet (and the torch one is built by the zoo's torch twin at the
 same width) where full size is too slow for the machine.
 """
@@ -172,7 +172,8 @@ def _project_pipeline(root: str, regime: str, width: int, batch: int, epochs: in
   from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
   workdir = tempfile.mkdtemp(prefix="bench_e2e_")
   try:
-    results = experiment.run_experiment(_project_config(root, regime, width, batch, epochs, lrs), workdir)
+    config = _project_config(root, regime, width, batch, epochs, lrs)
+    results = experiment.run_experiment(config, workdir)
     rows = list(csv.DictReader(open(results)))
     row = next(r for r in rows if r.get("clusterer") == "kmeans")
     return {"nmi": float(row["nmi"]), "n": int(float(row["n"]))}

@@ -126,4 +126,4 @@ def test_grid_runs_in_chunks_when_fewer_fit(tmp_path):
   config = _config(grid_members=2)
   out = grid_fit.fit_grid(task, config, [str(tmp_path / f"{lr:g}") for lr in lrs], lrs)
   assert [r.learning_rate for _, r in out] == list(lrs)
-  assert all(r.final_step == 2 and len(r.history) == 1 for _, r in out)
+  assert all(r.final_step == 4 and len(r.history) == 2 for _, r in out)
