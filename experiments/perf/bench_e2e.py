@@ -23,7 +23,8 @@ start, Adam, batch 32, `--epochs` epochs, validation accuracy after each epoch, 
 train/finetune.py (the grid in one compiled program, precise-BN recalibration, orbax
 checkpoints of the best epoch and resume points); the torch script is what a BEANS user writes
 (a loop per lr, `copy.deepcopy` of the best state in memory). The two pipelines alternate in
-one process, and the medians of `--repeats` runs are compared (torch / project > 1 means the project is faster).
+one process, and the medians of `--repeats` runs are compared (torch / project > 1 means the
+project is faster).
 `--width` shrinks the project's ResNet (and the torch one is built by the zoo's torch twin at the
 same width) where full size is too slow for the machine.
 """
