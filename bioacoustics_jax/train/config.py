@@ -43,6 +43,9 @@ def default_train_config() -> ml_collections.ConfigDict:
       learning_rate=1e-4,         # used when learning_rates is empty
       learning_rates=(1e-5, 5e-5, 1e-4, 5e-4),  # the lr sweep; finetune() keeps the best on
                                   # validation. Empty tuple = train once at learning_rate.
+      grid_members=0,             # learning rates trained together in one compiled program
+                                  # (train/grid_fit.py): 0 = auto (as many as the memory
+                                  # estimate allows), 1 = one at a time, N = at most N
       select_metric="auto",       # "auto" (accuracy for classification, map for detection),
                                   # "accuracy", "map" or "loss" (lower is better)
       # --- optimizer ---

@@ -3,8 +3,9 @@
     variables, result = finetune(backbone, train_split, valid_split, config.train, workdir)
 
 `finetune` adds a new linear head on the backbone's embedding (models/classifier.py), runs every
-learning rate of `train.learning_rates` in its own `<workdir>/lr_<lr>/` (each resumable), and
-keeps the run and epoch with the best validation metric. It returns the fine-tuned BACKBONE
+learning rate of `train.learning_rates` in its own `<workdir>/lr_<lr>/` (each resumable; the
+grid trained together in one compiled program, train/grid_fit.py), and keeps the run and epoch
+with the best validation metric. It returns the fine-tuned BACKBONE
 variables, ready for embedding extraction with the same backbone module (the head is dropped;
 it is in the checkpoint if needed).
 
@@ -38,6 +39,7 @@ from bioacoustics_jax.models import initialize
 from bioacoustics_jax.parallel import data_parallel
 from bioacoustics_jax.train import checkpointing
 from bioacoustics_jax.train import diagnostics
+from bioacoustics_jax.train import grid_fit
 from bioacoustics_jax.train import loop
 from bioacoustics_jax.train import timing
 
@@ -86,12 +88,10 @@ def finetune(backbone: zoo.Backbone, train_split: pipeline.SplitData,
       background=background_bank(cfg.augment, train_split, rate),
       frontend_on_global_batch=recipe.uses_batch_statistics)
   lrs = tuple(cfg.learning_rates) or (float(cfg.learning_rate),)
-  results = []
-  for lr in lrs:
-    run_dir = os.path.join(workdir, f"lr_{lr:g}") if len(lrs) > 1 else workdir
-    logging.info("fine-tuning %s on %s at lr %g -> %s", backbone.name, info.name, lr, run_dir)
-    final, result = loop.fit(task, cfg, run_dir, learning_rate=float(lr))
-    results.append((result, final))
+  run_dirs = [os.path.join(workdir, f"lr_{lr:g}") if len(lrs) > 1 else workdir for lr in lrs]
+  logging.info("fine-tuning %s on %s at lr %s -> %s", backbone.name, info.name,
+               ", ".join(f"{lr:g}" for lr in lrs), workdir)
+  results = [(result, final) for final, result in grid_fit.fit_grid(task, cfg, run_dirs, lrs)]
   best_result, best_final = _select(results)
   if best_result.best_checkpoint is not None:
     chosen, _ = checkpointing.best_variables(best_result.workdir)

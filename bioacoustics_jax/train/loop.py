@@ -146,6 +146,7 @@ class _Fit:
                        "batch per process. Lower train.batch_size or add data.")
     self.metric, self.mode = metrics_lib.select_key(config.select_metric, task.task)
     self.total_steps = self.spe * int(config.num_epochs)
+    self.label = f"train lr={learning_rate:g}"  # the progress bar's
     tx = optimizer_lib.make_optimizer(config, task.variables["params"], self.total_steps,
                                       learning_rate, task.frozen_prefixes)
     state = TrainState.create(task.variables, tx)
@@ -166,6 +167,7 @@ class _Fit:
         task.module, task.prepare, task.sample_rate, task=task.task, num_classes=task.num_classes,
         compute_dtype=task.compute_dtype, device_augment=augment_lib.device_augment(config.augment),
         frontend_on_global_batch=global_frontend)
+    self.per_device = per_device  # train/grid_fit.py vmaps it over a learning-rate grid
     self.runner = data_parallel.DataParallel(per_device, config.parallel)
     self.recalibrate = None
     if recalibration.enabled(config, task.variables):
@@ -187,14 +189,10 @@ class _Fit:
 
   def run(self) -> tuple[dict, TrainResult]:
     step, spe, config = self.step, self.spe, self.config
-    # A checkpoint taken at an epoch boundary before that epoch's validation ran (kill in
-    # between): validate now, with exactly the parameters the epoch ended with.
-    if step and step % spe == 0 and len(self.meta["history"]) < step // spe:
-      self.validate(step // spe - 1)
-
+    self.validate_missed_epoch()
     self.sigterm = preemption.StopFlag()  # SIGTERM on any host: all stop at one step
     self.throughput = timing.Throughput(config.batch_size)
-    self.bar = tqdm(total=self.total_steps, initial=step, desc=f"train lr={self.learning_rate:g}",
+    self.bar = tqdm(total=self.total_steps, initial=step, desc=self.label,
                     disable=not config.progress_bar or jax.process_index() != 0,
                     mininterval=2.0, leave=False)
     try:
@@ -206,22 +204,43 @@ class _Fit:
             continue
         self.stop_preempted()
       self.check_finite()
-      self.ckpts.wait()
-      best_checkpoint = self.ckpts.best_dir()
+      best_checkpoint = self.best_checkpoint()
     finally:
       self.bar.close()
       self.sigterm.restore()
-      self.ckpts.wait()
-      self.ckpts.close()
-      self.book.close()
+      self.close()
+    return self.outcome(best_checkpoint, self.throughput.overall().get("examples_per_second"))
+
+  def adopt(self, dstate) -> None:
+    """Takes `dstate` as the run's device state (a grid member's slice, train/grid_fit.py)."""
+    self.dstate, self._host_copy = dstate, (None, None)
+
+  def validate_missed_epoch(self) -> None:
+    """A checkpoint taken at an epoch boundary before that epoch's validation ran (kill in
+    between): validate now, with exactly the parameters the epoch ended with."""
+    step, spe = self.step, self.spe
+    if step and step % spe == 0 and len(self.meta["history"]) < step // spe:
+      self.validate(step // spe - 1)
+
+  def best_checkpoint(self) -> str | None:
+    self.ckpts.wait()
+    return self.ckpts.best_dir()
+
+  def close(self) -> None:
+    self.ckpts.wait()
+    self.ckpts.close()
+    self.book.close()
+
+  def outcome(self, best_checkpoint: str | None,
+              examples_per_second: float | None) -> tuple[dict, TrainResult]:
+    """(final variables as numpy, TrainResult) once the run is over."""
     final = self.host_state()
     best = self.meta["best"] or {}
     result = TrainResult(
         workdir=self.workdir, learning_rate=self.learning_rate, metric=self.metric,
         best_metric=best.get("value"), best_epoch=best.get("epoch"),
         best_checkpoint=best_checkpoint, history=list(self.meta["history"]),
-        final_step=self.step,
-        examples_per_second=self.throughput.overall().get("examples_per_second"),
+        final_step=self.step, examples_per_second=examples_per_second,
         epoch_times=self.epoch_times)
     return jax.tree.map(np.asarray, final.variables()), result
 
@@ -338,6 +357,10 @@ class _Fit:
     """Pulls the pending losses in one copy; a non-finite one stops the run with the fix."""
     values = [(s, float(v)) for s, v in jax.device_get(self.pending)]  # one explicit copy
     self.pending.clear()
+    self.check_losses(values, self.throughput.window())
+
+  def check_losses(self, values: list[tuple[int, float]], rates: dict) -> None:
+    """A non-finite loss among (step, loss) `values` stops the run; else they are logged."""
     bad = [(s, v) for s, v in values if not math.isfinite(v)]
     if bad:
       self.ckpts.wait()
@@ -348,7 +371,7 @@ class _Fit:
           "train.learning_rate, set train.grad_clip_norm, or check the inputs for NaN/inf.")
     if values:
       self.book.write("train", values[-1][0], loss=float(np.mean([v for _, v in values])),
-                      **self.throughput.window())
+                      **rates)
 
 
 def _global_frontend(setting, task: TrainTask) -> bool:

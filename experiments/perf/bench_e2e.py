@@ -16,9 +16,15 @@ any timing; N = its test clips) and end with NMI of k-means on the test embeddin
   0.01 s, 128 mels, power 2, divided by the batch maximum, 3 channels), torchvision resnet18
   in eval mode, sklearn KMeans(k = classes) and normalized_mutual_info_score.
 
-`--regime=finetuned` adds one fine-tuning epoch (Adam, lr 1e-4, batch 32) on the train split
-before the test split is embedded, in both. The two pipelines alternate in one process, and
-the medians of `--repeats` runs are compared (torch / project > 1 means the project is faster).
+`--regime=finetuned` fine-tunes before the test split is embedded, in both, by the BEANS
+protocol: every learning rate of `--learning_rates` (the paper's grid by default) from the same
+start, Adam, batch 32, `--epochs` epochs, validation accuracy after each epoch, the best
+(lr, epoch) on valid kept, its backbone embeds the test split. The project runs its
+train/finetune.py (the grid in one compiled program, precise-BN recalibration, orbax
+checkpoints of the best epoch and resume points); the torch script is what a BEANS user writes
+(a loop per lr, `copy.deepcopy` of the best state in memory). The two pipelines alternate in
+one process, and the medians of `--repeats` runs are compared (torch / project > 1 means the
+project is faster).
 `--width` shrinks the project's ResNet (and the torch one is built by the zoo's torch twin at the
 same width) where full size is too slow for the machine.
 """
@@ -53,6 +59,9 @@ _TEST_CLIPS = flags.DEFINE_integer(
     "count): the issue's regime is 1,000 clips")
 _PROFILE = flags.DEFINE_string(
     "profile", None, "writes a cProfile of the last warm project run to this file (pstats)")
+_EPOCHS = flags.DEFINE_integer("epochs", 3, "finetuned: epochs per learning rate")
+_LRS = flags.DEFINE_list("learning_rates", ["1e-5", "5e-5", "1e-4", "5e-4"],
+                         "finetuned: the learning-rate grid (the paper's by default)")
 _DATASET = "synth_birds"
 
 
@@ -60,7 +69,9 @@ _DATASET = "synth_birds"
 # The BEANS-style PyTorch pipeline (self-contained on purpose: it is the user's script).
 # ---------------------------------------------------------------------------------------------
 
-def _torch_pipeline(root: str, regime: str, width: int, batch: int) -> dict:
+def _torch_pipeline(root: str, regime: str, width: int, batch: int, epochs: int,
+                    lrs: tuple[float, ...]) -> dict:
+  import copy  # pylint: disable=g-import-not-at-top
   import librosa  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   import soundfile  # pylint: disable=g-import-not-at-top
@@ -109,14 +120,26 @@ def _torch_pipeline(root: str, regime: str, width: int, batch: int) -> dict:
     model = zoo.get_preset("rn18").torch_reference(width=width)
   else:
     model = torchvision.models.resnet18()
-  if regime == "finetuned":
-    head = torch.nn.Linear(1000, len(classes))
-    net = torch.nn.Sequential(model, head).train()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    for x, y in loader("train", True):
-      opt.zero_grad()
-      torch.nn.functional.cross_entropy(net(mel3(x)), y).backward()
-      opt.step()
+  if regime == "finetuned":  # BEANS: each lr from the same start, the best (lr, epoch) on valid
+    start, best_accuracy, best_state = copy.deepcopy(model.state_dict()), -1.0, None
+    for lr in lrs:
+      model.load_state_dict(start)
+      torch.manual_seed(1)  # the same head at every lr
+      net = torch.nn.Sequential(model, torch.nn.Linear(1000, len(classes)))
+      opt = torch.optim.Adam(net.parameters(), lr=lr)
+      for _ in range(epochs):
+        net.train()
+        for x, y in loader("train", True):
+          opt.zero_grad()
+          torch.nn.functional.cross_entropy(net(mel3(x)), y).backward()
+          opt.step()
+        net.eval()
+        with torch.no_grad():
+          hits = [(net(mel3(x)).argmax(-1) == y).float() for x, y in loader("valid", False)]
+        accuracy = float(torch.cat(hits).mean())
+        if accuracy > best_accuracy:
+          best_accuracy, best_state = accuracy, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
   model.eval()
   embeddings, labels = [], []
   with torch.no_grad():
@@ -132,7 +155,8 @@ def _torch_pipeline(root: str, regime: str, width: int, batch: int) -> dict:
 # The project.
 # ---------------------------------------------------------------------------------------------
 
-def _project_config(root: str, regime: str, width: int, batch: int):
+def _project_config(root: str, regime: str, width: int, batch: int, epochs: int,
+                    lrs: tuple[float, ...]):
   from launch import config_loader  # pylint: disable=g-import-not-at-top
   quickstart = os.path.join(os.path.dirname(__file__), "..", "configs", "quickstart.py")
   config = config_loader.load(f"{quickstart}:models=rn18,datasets={_DATASET},regimes={regime}")
@@ -140,15 +164,17 @@ def _project_config(root: str, regime: str, width: int, batch: int):
       "data.root": root, "data.synthetic_size": "",
       "model_overrides": {"width": width} if width else {}, "embed.batch_size": batch,
       "evaluate.reducers": ("none",), "evaluate.clusterers": ("kmeans",),
-      "evaluate.probes": (), "train.num_epochs": 1, "train.learning_rates": (1e-4,),
+      "evaluate.probes": (), "train.num_epochs": epochs, "train.learning_rates": lrs,
       "train.batch_size": batch}, "bench_e2e")
 
 
-def _project_pipeline(root: str, regime: str, width: int, batch: int) -> dict:
+def _project_pipeline(root: str, regime: str, width: int, batch: int, epochs: int,
+                      lrs: tuple[float, ...]) -> dict:
   from bioacoustics_jax import experiment  # pylint: disable=g-import-not-at-top
   workdir = tempfile.mkdtemp(prefix="bench_e2e_")
   try:
-    results = experiment.run_experiment(_project_config(root, regime, width, batch), workdir)
+    config = _project_config(root, regime, width, batch, epochs, lrs)
+    results = experiment.run_experiment(config, workdir)
     rows = list(csv.DictReader(open(results)))
     row = next(r for r in rows if r.get("clusterer") == "kmeans")
     return {"nmi": float(row["nmi"]), "n": int(float(row["n"]))}
@@ -181,7 +207,8 @@ def main(argv):
   synthetic.write_suite(root, size=size, seed=0, names=[_DATASET])
   compile_cache.enable(os.path.join(scratch, "xla_cache"))  # cold on the first project run
   os.environ[init_cache.ENV] = os.path.join(scratch, "init_cache")  # the random init: likewise
-  args = (root, _REGIME.value, _WIDTH.value, _BATCH.value)
+  args = (root, _REGIME.value, _WIDTH.value, _BATCH.value, _EPOCHS.value,
+          tuple(float(lr) for lr in _LRS.value))
   project, torch_runs = [], []
   for i in range(_REPEATS.value + 1):  # run 0: cold compile cache, warm-up for torch
     profiler = cProfile.Profile() if _PROFILE.value and i == _REPEATS.value else None
@@ -206,7 +233,9 @@ def main(argv):
       f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared with other jobs), "
       f"load avg {os.getloadavg()[0]:.1f} at the end; JAX {jax.__version__} on "
       f"{jax.devices()[0].platform}, torch {torch.__version__} ({torch.get_num_threads()} threads); "
-      f"ResNet-18 width {_WIDTH.value or 64}, batch {_BATCH.value}, suite size {_SIZE.value}.",
+      f"ResNet-18 width {_WIDTH.value or 64}, batch {_BATCH.value}, suite size {_SIZE.value}"
+      + (f"; fine-tuning: lrs {_LRS.value} x {_EPOCHS.value} epochs, validation each epoch."
+         if _REGIME.value == "finetuned" else "."),
       "",
       "| pipeline | cold run s | median of warm runs s | NMI |",
       "|---|---:|---:|---:|",

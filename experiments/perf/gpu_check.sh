@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 16 in one script, for a machine with an NVIDIA GPU and no internet:
+# The GPU checks of issues 16 and 30 in one script, for a machine with an NVIDIA GPU, no internet:
 # attention temporaries (AST f32/bf16 b256), extraction and train-step ratios vs torch eager /
 # AMP / torch.compile, compile times cold and warm, memory peaks, and the accelerator-sensitive
 # tests. Writes ONE results file, $OUT/gpu_check.md, in under 8 minutes (each step has a time
@@ -76,6 +76,9 @@ if [[ $DRY == 1 ]]; then
   step "extraction + train step vs torch" 300 "$PY" -m experiments.perf.bench_models \
       --models=resnet18 --overrides=width=8 --batch=2 --frames=100 --repeats=1 \
       --torch_variants=eager,amp --train --out="$TABLES/models.md"
+  step "train step + lr grid vs torch eager (tiny)" 300 "$PY" -m \
+      experiments.perf.bench_train_step --width=4 --batch=8 --repeats=1 --grid=2 \
+      --torch_variants=eager --out="$TABLES/train_step.md"
   step "accelerator-sensitive tests" 200 "$PY" -m pytest -p no:xdist -q -m "not slow" \
       tests/models/test_attention.py tests/launch/test_compile_cache.py
 else
@@ -83,6 +86,13 @@ else
       "$PY" -m experiments.perf.attention_memory --batch=256 --dtype=float32
   step "attention temporaries, AST bf16 b256 (compile only)" 60 \
       "$PY" -m experiments.perf.attention_memory --batch=256 --dtype=bfloat16
+  # Issue 30: the project's own train step (recipe on device, f32 and bf16) and the 4-lr grid
+  # in one vmapped step, vs torch eager / AMP / torch.compile. (bench_grid, the grid end to end,
+  # reads the synthetic suite through tfds: the image has no TensorFlow.)
+  # Before the b256 extraction step, so the budget cannot skip it.
+  step "train step b32 + 4-lr grid vs torch eager/AMP/compile" 100 "$PY" -m \
+      experiments.perf.bench_train_step --batch=32 --repeats=20 --grid=4 --bf16 \
+      --out="$TABLES/train_step.md"
   # AST f32 at b256 runs here for real: it must fit now (the issue: RESOURCE_EXHAUSTED).
   step "extraction b256: f32/bf16 vs torch eager/AMP/compile" 180 "$PY" -m \
       experiments.perf.bench_models --models=ast,resnet50,aves --batch=256 --repeats=7 \
@@ -95,7 +105,7 @@ else
   step "accelerator-sensitive tests" 90 "$PY" -m pytest -p no:xdist -q -m "not slow" \
       --continue-on-collection-errors tests/models tests/launch/test_compile_cache.py tests/parallel/test_step_equivalence.py
 fi
-for table in "$TABLES/models.md" "$TABLES/train.md"; do
+for table in "$TABLES/models.md" "$TABLES/train.md" "$TABLES/train_step.md"; do
   [[ -f $table ]] && { echo; echo "---"; cat "$table"; } >> "$RESULT"
 done
 echo >> "$RESULT"
