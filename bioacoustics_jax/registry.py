@@ -13,6 +13,7 @@ read-only Mapping, so `name in R`, `R.items()` and `sorted(R)` work as on a dict
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Callable, Generic, Iterator, TypeVar
 
@@ -21,6 +22,14 @@ T = TypeVar("T")
 
 class UnknownNameError(KeyError):
   """A name that is not registered; the message lists the known names."""
+
+
+def unknown_name(kind: str, name: str, known: list[str], hint: str = "") -> UnknownNameError:
+  """The error for an unknown `name` of `kind`: the nearest known names first, then all."""
+  near = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+  return UnknownNameError(f"Unknown {kind} {name!r}"
+                          + (f" (nearest: {', '.join(near)})" if near else "")
+                          + f"; known {kind}s: {', '.join(known)}." + (f" {hint}" if hint else ""))
 
 
 class Registry(Mapping, Generic[T]):
@@ -50,8 +59,7 @@ class Registry(Mapping, Generic[T]):
 
   def __getitem__(self, name: str) -> T:
     if name not in self._entries:
-      raise UnknownNameError(f"Unknown {self.kind} {name!r}; known {self.kind}s: {self.names()}."
-                     + (f" {self.hint}" if self.hint else ""))
+      raise unknown_name(self.kind, name, self.names(), self.hint)
     return self._entries[name]
 
   def __contains__(self, name: object) -> bool:

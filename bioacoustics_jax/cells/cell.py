@@ -38,6 +38,7 @@ from bioacoustics_jax import source_code
 from bioacoustics_jax import zoo
 from bioacoustics_jax.data import catalog
 from bioacoustics_jax.data import pipeline
+from bioacoustics_jax.data import split_classes
 from bioacoustics_jax.embed import extract as extract_lib
 
 REGIMES = ("frozen", "finetuned")
@@ -224,9 +225,9 @@ class Cell:
     return pipeline.open_split(self.dataset, split, data_root=self.data_root, **options)
 
   def annotated_classes(self, split: str) -> set[int]:
-    """Class indices the annotations of `split` name, without preparing it (pipeline.py)."""
+    """Class indices the annotations of `split` name, without preparing it (data/split_classes.py)."""
     options = {k: v for k, v in self.data_options.items() if k in _SOURCE_OPTIONS}
-    return pipeline.annotated_classes(self.dataset, split, data_root=self.data_root, **options)
+    return split_classes.annotated_classes(self.dataset, split, data_root=self.data_root, **options)
 
   @functools.cached_property
   def source_rate(self) -> int:

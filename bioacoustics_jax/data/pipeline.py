@@ -369,26 +369,6 @@ def open_split(dataset: str, split: str, *, data_root: str, skip_bad_audio: bool
                    warnings=warnings, origin=builder.builder_config.source.origin)
 
 
-def annotated_classes(dataset: str, split: str, *, data_root: str, **source_options: Any
-                      ) -> set[int]:
-  """Class indices that the annotations of a classification `split` name, read from its
-  annotation file or folder without preparing it (no audio is read, so files that preparation
-  would skip as bad audio still count). `source_options`: resolve_source's.
-
-  Raises:
-    ValueError: a detection dataset, or a split the dataset does not have.
-  """
-  source = resolve_source(dataset, data_root=data_root, **source_options)
-  offered = builders.BUILDERS[source.format].offered_splits(source)
-  if split not in offered:
-    raise ValueError(f"dataset {dataset!r} has no split {split!r}; it has {sorted(offered)}")
-  if source.info.task != "classification":
-    raise ValueError(f"{dataset} is a {source.info.task} set: its clips have no single class")
-  read = builders.BUILDERS[source.format].split_labels
-  return {base.class_index(source, label, f"{offered[split]} ({label!r})")
-          for label in read(offered[split])}
-
-
 def config_options(data_config: Any, workdir: str) -> dict[str, Any]:
   """open_split keyword arguments from an experiment's `config.data` section.
 

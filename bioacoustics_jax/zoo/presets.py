@@ -13,7 +13,6 @@ table's strings. What one preset holds: zoo/preset.py.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 
 from bioacoustics_jax import registry
 from bioacoustics_jax.zoo import presets_bioacoustic
@@ -373,10 +372,7 @@ def get_preset(name: str) -> Preset:
   try:
     return _BY_NAME[name]
   except KeyError:
-    near = difflib.get_close_matches(name, names(), n=3, cutoff=0.5)
-    raise registry.UnknownNameError(
-        f"Unknown model {name!r}" + (f" (nearest: {', '.join(near)})" if near else "")
-        + f". Known models: {', '.join(names())}") from None
+    raise registry.unknown_name("model", name, list(names())) from None
 
 
 def bioacoustic_models() -> tuple[str, ...]:

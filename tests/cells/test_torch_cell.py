@@ -64,7 +64,7 @@ def test_names_are_checked():
   assert split_model_name("torch:vggish") == ("torch", "vggish")
   assert split_model_name("rn18") == ("jax", "rn18")
   torch_cell.check_model(zoo.resolve("vggish"))
-  with pytest.raises(KeyError, match="Known models"):
+  with pytest.raises(KeyError, match="known models"):
     grid.resolve_models(ml_collections.ConfigDict(dict(
         models=("torch:nope",), model_overrides={}, weights_dir="")))
   with pytest.raises(ValueError, match="Unknown regime"):

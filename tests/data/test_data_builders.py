@@ -9,6 +9,7 @@ import soundfile as sf
 
 from bioacoustics_jax.audio import io as audio_io
 from bioacoustics_jax.data import pipeline
+from bioacoustics_jax.data import split_classes
 from bioacoustics_jax.data import summary
 from bioacoustics_jax.data import synthetic
 from bioacoustics_jax.data import windows
@@ -87,14 +88,14 @@ def test_annotated_classes_read_without_preparing(tmp_path, tiny_root):
       audio_io.write_wav(str(folder / split / label / f"{i}.wav"),
                          h.tone(8000, 0.25, 300 + 100 * i + 40 * j), 8000)
   cache = str(tmp_path / "cache")
-  assert pipeline.annotated_classes("own", "train", data_root=str(tmp_path),
+  assert split_classes.annotated_classes("own", "train", data_root=str(tmp_path),
                                     cache_dir=cache) == {0, 1}
   assert not any("only-train" in d for _, dirs, _ in os.walk(cache) for d in dirs)
   train = pipeline.open_split("synth_birds", "train", data_root=tiny_root)
-  assert pipeline.annotated_classes("synth_birds", "train", data_root=tiny_root) == set(
+  assert split_classes.annotated_classes("synth_birds", "train", data_root=tiny_root) == set(
       np.unique(train.labels).tolist())
   with pytest.raises(ValueError, match="no split 'dev'"):
-    pipeline.annotated_classes("synth_birds", "dev", data_root=tiny_root)
+    split_classes.annotated_classes("synth_birds", "dev", data_root=tiny_root)
 
 
 def test_regenerated_source_is_not_stale(tmp_path):
