@@ -107,9 +107,10 @@ def test_presets():
 
 
 def test_wrong_channels_is_a_clear_error():
+  """3 channels, or 1 standing for 3 identical ones (the folded stem); anything else fails."""
   module = zoo.get_preset("rn18").build(width=8)
   with pytest.raises(ValueError, match="paper_mel3"):
-    module.init(jax.random.PRNGKey(0), np.zeros((1, 32, 32, 1), np.float32))
+    module.init(jax.random.PRNGKey(0), np.zeros((1, 32, 32, 2), np.float32))
 
 
 def test_bfloat16_compute_stays_close_to_float32():
