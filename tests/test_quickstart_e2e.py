@@ -91,6 +91,48 @@ def test_make_demo_fits_40_lines_and_ends_with_the_table(tmp_path):
   assert [line.split()[0] for line in console[header + 1:header + 4]] == [
       "synth_birds", "synth_bats", "synth_frogs_detection"]
   assert console[-1].startswith("Log:")
+  _assert_readme_table_holds(str(tmp_path / "demo" / "results.csv"))
+
+
+def _readme_demo_table():
+  """(dataset, reducer+clusterer, mean, sd) of every cell of the README's demo NMI table."""
+  readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+  header = re.search(r"^\| dataset \| (umap\+kmeans.*)\|$", readme, re.M)
+  settings = [c.strip() for c in header.group(1).split("|") if c.strip()]
+  table = re.findall(r"^\| (synth_\w+) \(.*?\) \| (.*)\|$", readme[header.end():], re.M)
+  assert len(table) == 3, table
+  return [(dataset, setting, *(float(v) for v in cell.split("±")))
+          for dataset, cells in table for setting, cell in zip(settings, cells.split("|"))]
+
+
+def _assert_readme_table_holds(results_csv):
+  """The README's demo NMI table ("mean ± sd") against this demo's results.csv: each cell
+  within twice the larger seed spread plus 0.01 (the demo's seeds are fixed, so only float
+  differences between machines move it)."""
+  got = {(r["dataset"], f"{r['reducer']}+{r['clusterer']}"): r
+         for r in csv.DictReader(open(results_csv))}
+  for dataset, setting, mean, sd in _readme_demo_table():
+    row = got[(dataset, setting)]
+    slack = 2 * max(sd, float(row["nmi_sd"])) + 0.01
+    assert abs(float(row["nmi"]) - mean) <= slack, (dataset, setting, row["nmi"], mean, sd)
+
+
+def test_readme_demo_table_reader_reads_every_cell(tmp_path):
+  """The reader above, on a results.csv written from the README's own numbers, and on one
+  that moves a cell beyond the slack: it must pass the first and fail the second."""
+  rows = [dict(dataset=dataset, reducer=setting.split("+")[0], clusterer=setting.split("+")[1],
+               nmi=mean, nmi_sd=sd) for dataset, setting, mean, sd in _readme_demo_table()]
+  path = tmp_path / "results.csv"
+  def write(rows):
+    with open(path, "w", newline="") as f:
+      w = csv.DictWriter(f, fieldnames=list(rows[0]))
+      w.writeheader()
+      w.writerows(rows)
+  write(rows)
+  _assert_readme_table_holds(str(path))
+  write([dict(r, nmi=r["nmi"] + 0.5) if i == 0 else r for i, r in enumerate(rows)])
+  with pytest.raises(AssertionError):
+    _assert_readme_table_holds(str(path))
 
 
 def test_results_csv_has_one_row_per_cell_with_sane_values(finished_run):
