@@ -36,8 +36,15 @@ def test_stem_conv_folded_equals_the_three_channel_convolution():
   np.testing.assert_allclose(conv.apply(params, three), want, rtol=1e-6, atol=1e-6)
   with pytest.raises(ValueError, match="2 channels"):
     conv.apply(params, jnp.ones((1, 8, 8, 2)))
+  # The same gradient for the kernel (the chain rule through the channel sum): every channel's
+  # slice gets what the 3-channel convolution gives it.
+  cotangent = jax.random.normal(jax.random.key(2), want.shape)
+  grad = lambda x: jax.grad(lambda p: jnp.sum(conv.apply(p, x) * cotangent))(params)
+  np.testing.assert_allclose(grad(one)["params"]["kernel"], grad(three)["params"]["kernel"],
+                             rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # ~55 s on 2 cores; the stem conv's own value and gradient test is fast
 def test_resnet_folded_equals_unfolded_forward_and_gradients():
   model = resnet.build("resnet18", width=4, num_classes=6)
   one = _mel()
