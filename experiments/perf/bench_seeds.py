@@ -65,12 +65,8 @@ def main(argv):
   import numpy as np  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.embed.embedding_set import EmbeddingSet  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.evaluate.evaluator import ClusteringEvaluator  # pylint: disable=g-import-not-at-top
-  from sklearn.datasets import make_blobs  # pylint: disable=g-import-not-at-top
-  low, y = make_blobs(_N.value, n_features=32, centers=_CLASSES.value, cluster_std=8.0,
-                      random_state=2)
-  basis = np.linalg.qr(np.random.default_rng(0).standard_normal((_DIM.value, 32)))[0].T
-  x = (low @ basis + 0.5 * np.random.default_rng(1).standard_normal((_N.value, _DIM.value))
-       ).astype(np.float32)
+  from experiments.perf.blobs import blobs  # pylint: disable=g-import-not-at-top
+  x, y = blobs(_N.value, _DIM.value, _CLASSES.value)
   es = EmbeddingSet(x, y, [f"clip{i:06d}" for i in range(len(y))],
                     [f"c{i}" for i in range(_CLASSES.value)])
   kwargs = dict(clusterers=tuple(_CLUSTERERS.value), log=None)

@@ -33,15 +33,11 @@ def main(argv):
   del argv
   import numpy as np  # pylint: disable=g-import-not-at-top
   from sklearn.cluster import KMeans  # pylint: disable=g-import-not-at-top
-  from sklearn.datasets import make_blobs  # pylint: disable=g-import-not-at-top
   from sklearn.manifold import trustworthiness  # pylint: disable=g-import-not-at-top
   from sklearn.metrics import normalized_mutual_info_score as nmi  # pylint: disable=g-import-not-at-top
   from bioacoustics_jax.evaluate import reduce as reduce_lib  # pylint: disable=g-import-not-at-top
-  low, y = make_blobs(_N.value, n_features=32, centers=_CLASSES.value, cluster_std=8.0,
-                      random_state=2)
-  basis = np.linalg.qr(np.random.default_rng(0).standard_normal((_DIM.value, 32)))[0].T
-  x = (low @ basis + 0.5 * np.random.default_rng(1).standard_normal((_N.value, _DIM.value))
-       ).astype(np.float32)
+  from experiments.perf.blobs import blobs  # pylint: disable=g-import-not-at-top
+  x, y = blobs(_N.value, _DIM.value, _CLASSES.value)
 
   def layout(impl, seed):
     settings = reduce_lib.ReduceSettings(
