@@ -30,6 +30,8 @@ import time
 from absl import app
 from absl import flags
 
+from experiments.perf import output
+
 _N = flags.DEFINE_integer("n", 10_000, "Embeddings.")
 _DIM = flags.DEFINE_integer("dim", 512, "Embedding dimension.")
 _CLASSES = flags.DEFINE_integer("classes", 10, "Classes (k).")
@@ -99,10 +101,7 @@ def main(argv):
       "| setting | protocol | seconds | load | NMI [95 % half-sample interval] |",
       "|---|---|---|---|---|", *lines, "",
       f"Total old {old:.1f} s, new {new:.1f} s: ratio new / old {new / old:.2f}.", ""])
-  if _OUT.value:
-    with open(_OUT.value, "w") as f:
-      f.write(text)
-  print(text)
+  output.emit([text.rstrip("\n")], _OUT.value)
 
 
 if __name__ == "__main__":

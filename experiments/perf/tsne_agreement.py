@@ -19,6 +19,8 @@ import time
 from absl import app
 from absl import flags
 
+from experiments.perf import output
+
 _N = flags.DEFINE_integer("n", 300, "Embeddings.")
 _DIM = flags.DEFINE_integer("dim", 512, "Embedding dimension.")
 _CLASSES = flags.DEFINE_integer("classes", 10, "Classes (k).")
@@ -85,10 +87,7 @@ def main(argv):
       f"| mean | {mean['jax'][0]:.3f} | {mean['sklearn'][0]:.3f} | {mean['jax'][1]:.4f} | "
       f"{mean['sklearn'][1]:.4f} | {mean['cross']:.3f} | {mean['sk_sk']:.3f} | "
       f"{mean['seconds'][0]:.1f} / {mean['seconds'][1]:.1f} |", ""])
-  if _OUT.value:
-    with open(_OUT.value, "w") as f:
-      f.write(text)
-  print(text)
+  output.emit([text.rstrip("\n")], _OUT.value)
 
 
 if __name__ == "__main__":
